@@ -1,0 +1,57 @@
+//! One error type for every command, split by whose mistake it is: a usage error (a path,
+//! name or value the user gave; exit code 2) or a runtime error (bad file contents, I/O,
+//! training failure; exit code 1). Every message is one line that names the file or value
+//! and says what to do.
+
+use zoo_data::{FetchError, IdxError, ImageError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ZooError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Runtime(String),
+}
+
+impl ZooError {
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::Usage(message.into())
+    }
+
+    pub fn runtime(message: impl Into<String>) -> Self {
+        Self::Runtime(message.into())
+    }
+
+    /// The process exit code: 2 for usage errors, 1 for the rest.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Self::Usage(_) => 2,
+            Self::Runtime(_) => 1,
+        }
+    }
+}
+
+impl From<IdxError> for ZooError {
+    fn from(error: IdxError) -> Self {
+        if error.is_usage() { Self::Usage(error.to_string()) } else { Self::Runtime(error.to_string()) }
+    }
+}
+
+impl From<ImageError> for ZooError {
+    fn from(error: ImageError) -> Self {
+        Self::Runtime(error.to_string())
+    }
+}
+
+impl From<FetchError> for ZooError {
+    fn from(error: FetchError) -> Self {
+        Self::Runtime(error.to_string())
+    }
+}
+
+pub type Result<T, E = ZooError> = std::result::Result<T, E>;
+
+/// Adds the file name to an I/O error: "`path`: what went wrong".
+pub fn io_error(path: &std::path::Path, error: std::io::Error) -> ZooError {
+    ZooError::runtime(format!("{}: {error}", path.display()))
+}

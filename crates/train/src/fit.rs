@@ -1,0 +1,78 @@
+//! Settings shared by every supervised recipe, and the command-line overrides of them.
+
+use burn::prelude::*;
+
+/// How a recipe is fitted: epochs, batch, learning rate, seed and validation split.
+#[derive(Config, Debug)]
+pub struct FitConfig {
+    /// Passes over the training data.
+    #[config(default = 5)]
+    pub epochs: usize,
+    /// Samples per optimiser step.
+    #[config(default = 64)]
+    pub batch_size: usize,
+    /// Adam's step size.
+    #[config(default = 1e-3)]
+    pub learning_rate: f64,
+    /// Seeds the weights, the shuffling and the validation split.
+    #[config(default = 42)]
+    pub seed: u64,
+    /// Share of the training set held out for validation (chosen by the seed).
+    #[config(default = 0.1)]
+    pub valid_fraction: f64,
+    /// Use only the first N training samples (0: all); for quick trial runs.
+    #[config(default = 0)]
+    pub limit: usize,
+}
+
+/// The common flags of `zoo train`, each overriding the recipe's value when given.
+#[derive(Clone, Debug, Default)]
+pub struct FitOverrides {
+    pub epochs: Option<usize>,
+    pub batch_size: Option<usize>,
+    pub learning_rate: Option<f64>,
+    pub seed: Option<u64>,
+    pub limit: Option<usize>,
+}
+
+impl FitOverrides {
+    pub fn apply(&self, fit: &mut FitConfig) {
+        if let Some(v) = self.epochs {
+            fit.epochs = v;
+        }
+        if let Some(v) = self.batch_size {
+            fit.batch_size = v;
+        }
+        if let Some(v) = self.learning_rate {
+            fit.learning_rate = v;
+        }
+        if let Some(v) = self.seed {
+            fit.seed = v;
+        }
+        if let Some(v) = self.limit {
+            fit.limit = v;
+        }
+    }
+}
+
+impl FitConfig {
+    /// Rejects values that would fail later with a less helpful message.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.epochs == 0 {
+            return Err("epochs must be at least 1 (--epochs N)".into());
+        }
+        if self.batch_size == 0 {
+            return Err("batch size must be at least 1 (--batch-size N)".into());
+        }
+        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
+            return Err(format!("learning rate {} must be positive (--lr X)", self.learning_rate));
+        }
+        if !(self.valid_fraction > 0.0 && self.valid_fraction < 1.0) {
+            return Err(format!(
+                "valid_fraction {} must be between 0 and 1 (recipe field fit.valid_fraction)",
+                self.valid_fraction
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,17 @@
+//! Training recipes of zoo and everything a run needs around burn-train: data loaders, the
+//! run folder, crash-safe checkpoints, a plain-text renderer, metric logs and plots.
+
+pub mod checkpoint;
+pub mod classifier;
+pub mod error;
+pub mod fit;
+pub mod image;
+pub mod loader;
+pub mod metrics_log;
+pub mod plot;
+pub mod recipes;
+pub mod render;
+pub mod run;
+pub mod source;
+
+pub use error::{Result, ZooError};

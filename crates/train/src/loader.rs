@@ -1,0 +1,187 @@
+//! Batches of images straight from the decoded IDX buffer.
+//!
+//! The whole set lives in one contiguous `u8` buffer ([`ImageSet`]); a batch is gathered into
+//! one `f32` buffer by a producer thread that runs one or two batches ahead of the training
+//! step, so the model never waits on data and nothing is allocated per sample.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, sync_channel};
+
+use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress};
+use burn::data::dataset::DatasetError;
+use burn::prelude::*;
+use zoo_data::ImageSet;
+
+/// Batches prepared ahead of the training step.
+const PREFETCH: usize = 2;
+
+/// A batch of images with their class labels.
+#[derive(Clone, Debug)]
+pub struct ImageBatch {
+    /// `[batch, 1, rows, cols]`, pixels in `[0, 1]`.
+    pub images: Tensor<4>,
+    /// `[batch]`, class indices.
+    pub targets: Tensor<1, Int>,
+}
+
+/// Iterates over a subset of an [`ImageSet`] in batches, reshuffled every epoch when a seed
+/// is given (seed + epoch number, so a run is reproducible).
+#[derive(Clone)]
+pub struct ImageLoader {
+    set: Arc<ImageSet>,
+    /// Indices into `set` that this loader covers (its split).
+    indices: Arc<[u32]>,
+    batch_size: usize,
+    shuffle_seed: Option<u64>,
+    epoch: Arc<AtomicU64>,
+    device: Device,
+}
+
+impl ImageLoader {
+    pub fn new(
+        set: Arc<ImageSet>,
+        indices: Vec<u32>,
+        batch_size: usize,
+        shuffle_seed: Option<u64>,
+        device: &Device,
+    ) -> Self {
+        Self {
+            set,
+            indices: indices.into(),
+            batch_size: batch_size.max(1),
+            shuffle_seed,
+            epoch: Arc::new(AtomicU64::new(0)),
+            device: device.clone(),
+        }
+    }
+
+    /// A loader over the whole set in its stored order.
+    pub fn sequential(set: Arc<ImageSet>, batch_size: usize, device: &Device) -> Self {
+        let indices = (0..set.len() as u32).collect();
+        Self::new(set, indices, batch_size, None, device)
+    }
+
+    /// This epoch's visiting order.
+    fn order(&self) -> Vec<u32> {
+        let mut order = self.indices.to_vec();
+        if let Some(seed) = self.shuffle_seed {
+            let epoch = self.epoch.fetch_add(1, Ordering::Relaxed);
+            shuffle(&mut order, seed.wrapping_add(epoch));
+        }
+        order
+    }
+}
+
+impl DataLoader<ImageBatch> for ImageLoader {
+    fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<ImageBatch> + 'a> {
+        let order = self.order();
+        let total = order.len();
+        let (sender, receiver) = sync_channel(PREFETCH);
+        let set = self.set.clone();
+        let batch_size = self.batch_size;
+        // The producer ends by itself when the iterator is dropped (send fails) or at the end.
+        std::thread::spawn(move || {
+            let pixels_per_image = set.rows * set.cols;
+            for chunk in order.chunks(batch_size) {
+                let mut pixels = Vec::with_capacity(chunk.len() * pixels_per_image);
+                let mut labels = Vec::with_capacity(chunk.len());
+                for &index in chunk {
+                    let index = index as usize;
+                    pixels.extend(set.image(index).iter().map(|&p| f32::from(p) / 255.0));
+                    labels.push(i64::from(set.labels[index]));
+                }
+                if sender.send(HostBatch { pixels, labels }).is_err() {
+                    return;
+                }
+            }
+        });
+        Box::new(ImageIter {
+            receiver,
+            rows: self.set.rows,
+            cols: self.set.cols,
+            device: self.device.clone(),
+            done: 0,
+            total,
+        })
+    }
+
+    fn num_items(&self) -> usize {
+        self.indices.len()
+    }
+
+    fn to_device(&self, device: &Device) -> Arc<dyn DataLoader<ImageBatch>> {
+        let mut loader = self.clone();
+        loader.device = device.clone();
+        Arc::new(loader)
+    }
+
+    fn slice(&self, start: usize, end: usize) -> Arc<dyn DataLoader<ImageBatch>> {
+        let mut loader = self.clone();
+        loader.indices = self.indices[start..end.min(self.indices.len())].into();
+        Arc::new(loader)
+    }
+}
+
+/// One batch on the host, before it becomes tensors on the device.
+struct HostBatch {
+    pixels: Vec<f32>,
+    labels: Vec<i64>,
+}
+
+struct ImageIter {
+    receiver: Receiver<HostBatch>,
+    rows: usize,
+    cols: usize,
+    device: Device,
+    done: usize,
+    total: usize,
+}
+
+impl Iterator for ImageIter {
+    type Item = Result<ImageBatch, DatasetError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let batch = self.receiver.recv().ok()?;
+        let size = batch.labels.len();
+        self.done += size;
+        let images = TensorData::new(batch.pixels, [size, 1, self.rows, self.cols]);
+        let targets = TensorData::new(batch.labels, [size]);
+        Some(Ok(ImageBatch {
+            images: Tensor::from_data(images, &self.device),
+            targets: Tensor::from_data(targets, &self.device),
+        }))
+    }
+}
+
+impl DataLoaderIterator<ImageBatch> for ImageIter {
+    fn progress(&self) -> Progress {
+        Progress::new(self.done, self.total, Some("items".to_string()))
+    }
+}
+
+/// Fisher-Yates with SplitMix64: deterministic for a seed, no dependency.
+pub fn shuffle<T>(items: &mut [T], seed: u64) {
+    let mut state = seed;
+    let mut next = move || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    for i in (1..items.len()).rev() {
+        let j = (next() % (i as u64 + 1)) as usize;
+        items.swap(i, j);
+    }
+}
+
+/// Splits `0..len` into a shuffled training part and a validation part of `valid_fraction`.
+/// The split depends only on the seed, so a resumed run validates on the same images.
+pub fn train_valid_split(len: usize, valid_fraction: f64, seed: u64) -> (Vec<u32>, Vec<u32>) {
+    let mut all: Vec<u32> = (0..len as u32).collect();
+    shuffle(&mut all, seed ^ 0x5EED_0F_5A11D);
+    let valid = ((len as f64 * valid_fraction).round() as usize).min(len.saturating_sub(1));
+    let train = all.split_off(valid);
+    (train, all)
+}

@@ -1,0 +1,118 @@
+//! Pictures a person opens: the training curves of a run (`curves.png`).
+
+use std::path::Path;
+use std::sync::Once;
+
+use plotters::prelude::*;
+use plotters::style::{FontStyle, register_font};
+
+use crate::checkpoint::atomic_write;
+use crate::metrics_log::EpochMetric;
+
+/// DejaVu Sans (free licence, `assets/fonts/LICENSE-DejaVu.txt`): plotters draws text with it,
+/// so the pictures need no system fonts.
+static FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
+
+fn register_fonts() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // The bytes are a valid TTF shipped with the crate; a failure would only lose text.
+        let _ = register_font("sans-serif", FontStyle::Normal, FONT);
+    });
+}
+
+/// Encodes an RGB buffer as PNG and writes it atomically.
+pub fn write_png_rgb(path: &Path, width: u32, height: u32, rgb: Vec<u8>) -> std::io::Result<()> {
+    let image = image::RgbImage::from_raw(width, height, rgb)
+        .ok_or_else(|| std::io::Error::other("RGB buffer of the wrong size"))?;
+    let mut bytes = Vec::new();
+    image
+        .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+        .map_err(std::io::Error::other)?;
+    atomic_write(path, &bytes)
+}
+
+/// One panel per metric in `metrics` (e.g. Loss and Accuracy), train and valid curves against
+/// the epoch. Metrics with no rows are left out.
+pub fn training_curves(
+    path: &Path,
+    title: &str,
+    rows: &[EpochMetric],
+    metrics: &[&str],
+) -> std::io::Result<()> {
+    register_fonts();
+    let metrics: Vec<&str> =
+        metrics.iter().copied().filter(|m| rows.iter().any(|r| r.metric == *m)).collect();
+    if metrics.is_empty() {
+        return Ok(());
+    }
+    let (width, height) = (560 * metrics.len() as u32, 420u32);
+    let mut rgb = vec![255u8; (width * height * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, (width, height)).into_drawing_area();
+        let (header, body) = root.split_vertically(36);
+        header
+            .titled(title, ("sans-serif", 22))
+            .map_err(std::io::Error::other)?;
+        for (panel, metric) in body.split_evenly((1, metrics.len())).iter().zip(&metrics) {
+            draw_panel(panel, rows, metric).map_err(std::io::Error::other)?;
+        }
+        root.present().map_err(std::io::Error::other)?;
+    }
+    write_png_rgb(path, width, height, rgb)
+}
+
+type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
+
+fn draw_panel(
+    area: &Area<'_>,
+    rows: &[EpochMetric],
+    metric: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let series = |split: &str| -> Vec<(f64, f64)> {
+        let mut points: Vec<(f64, f64)> = rows
+            .iter()
+            .filter(|r| r.metric == metric && r.split == split && r.value.is_finite())
+            .map(|r| (r.epoch as f64, r.value))
+            .collect();
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        points
+    };
+    let (train, valid) = (series("train"), series("valid"));
+    let all = train.iter().chain(&valid);
+    let max_epoch = all.clone().map(|p| p.0).fold(1.0, f64::max);
+    let (lo, hi) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+        (lo.min(p.1), hi.max(p.1))
+    });
+    let pad = ((hi - lo) * 0.08).max(1e-3);
+    let mut chart = ChartBuilder::on(area)
+        .margin(12)
+        .caption(metric, ("sans-serif", 18))
+        .x_label_area_size(36)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.5..max_epoch + 0.5, (lo - pad)..(hi + pad))?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .x_labels((max_epoch as usize).min(12))
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .label_style(("sans-serif", 13))
+        .draw()?;
+    for (points, colour, name) in [(train, BLUE, "train"), (valid, RED, "valid")] {
+        if points.is_empty() {
+            continue;
+        }
+        chart
+            .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))?
+            .label(name)
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(2)));
+        chart.draw_series(points.into_iter().map(|p| Circle::new(p, 3, colour.filled())))?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 13))
+        .draw()?;
+    Ok(())
+}

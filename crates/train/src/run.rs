@@ -1,0 +1,181 @@
+//! The run folder: everything a run leaves behind, and enough to rebuild it.
+//!
+//! ```text
+//! runs/<model>/<UTC timestamp>/
+//!   run.json          which model, data and device; written first
+//!   config.json       the full recipe (model, optimiser, fit settings)
+//!   checkpoint/       model-N.bpk, optim-N.bpk, scheduler-N.bpk (burn-train, written atomically)
+//!   train/ valid/     burn-train's per-batch metric logs
+//!   metrics.csv       epoch means of every metric
+//!   curves.png        loss and accuracy curves
+//!   model.bpk         final weights
+//!   eval.json         the last `zoo eval`
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use serde::de::DeserializeOwned;
+
+use crate::checkpoint::{atomic_write, latest_complete_checkpoint};
+use crate::error::{Result, ZooError, io_error};
+
+/// What `run.json` records.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// The recipe name (`mlp`, `cnn`, ...).
+    pub model: String,
+    /// `embedded` or the absolute path of the data folder.
+    pub data: String,
+    /// The `--device` the run was started with.
+    pub device: String,
+    /// UTC time of creation, `YYYY-MM-DDTHH:MM:SSZ`.
+    pub created: String,
+    pub zoo_version: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct RunDir {
+    path: PathBuf,
+}
+
+impl RunDir {
+    /// Creates a new run folder: `explicit` if given (it must not hold a run already), else
+    /// `runs/<model>/<timestamp>`.
+    pub fn create(explicit: Option<&Path>, model: &str) -> Result<Self> {
+        let path = match explicit {
+            Some(dir) => {
+                if dir.join("run.json").exists() {
+                    return Err(ZooError::usage(format!(
+                        "{}: already holds a run; pick another --run-dir, or continue it with --resume {}",
+                        dir.display(),
+                        dir.display()
+                    )));
+                }
+                dir.to_path_buf()
+            }
+            None => {
+                let base = Path::new("runs").join(model);
+                let stamp = timestamp_for_path();
+                let mut path = base.join(&stamp);
+                let mut n = 2;
+                while path.exists() {
+                    path = base.join(format!("{stamp}-{n}"));
+                    n += 1;
+                }
+                path
+            }
+        };
+        std::fs::create_dir_all(&path).map_err(|e| io_error(&path, e))?;
+        Ok(Self { path })
+    }
+
+    /// Opens an existing run folder of `model`.
+    pub fn open(path: &Path, model: &str) -> Result<(Self, RunInfo)> {
+        if !path.is_dir() {
+            return Err(ZooError::usage(format!(
+                "{}: no such run folder; pass --run a folder made by `zoo train {model}` (they are under runs/{model}/)",
+                path.display()
+            )));
+        }
+        let run = Self { path: path.to_path_buf() };
+        let info_path = run.file("run.json");
+        if !info_path.is_file() {
+            return Err(ZooError::usage(format!(
+                "{}: not a zoo run folder (no run.json); pass --run a folder made by `zoo train {model}`",
+                path.display()
+            )));
+        }
+        let info: RunInfo = run.read_json("run.json")?;
+        if info.model != model {
+            return Err(ZooError::usage(format!(
+                "{}: is a `{}` run, not `{model}`; use `zoo ... {} --run {}`",
+                path.display(),
+                info.model,
+                info.model,
+                path.display()
+            )));
+        }
+        Ok((run, info))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    pub fn checkpoint_dir(&self) -> PathBuf {
+        self.path.join("checkpoint")
+    }
+
+    pub fn latest_checkpoint(&self) -> Option<usize> {
+        latest_complete_checkpoint(&self.checkpoint_dir())
+    }
+
+    /// Writes `value` as pretty JSON to `name` in the run folder, atomically.
+    pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<()> {
+        let path = self.file(name);
+        let text = serde_json::to_string_pretty(value)
+            .map_err(|e| ZooError::runtime(format!("{}: {e}", path.display())))?;
+        atomic_write(&path, text.as_bytes()).map_err(|e| io_error(&path, e))
+    }
+
+    pub fn read_json<T: DeserializeOwned>(&self, name: &str) -> Result<T> {
+        let path = self.file(name);
+        let text = std::fs::read_to_string(&path).map_err(|e| io_error(&path, e))?;
+        serde_json::from_str(&text).map_err(|e| {
+            ZooError::runtime(format!(
+                "{}: damaged ({e}); the run cannot be rebuilt, train a new one",
+                path.display()
+            ))
+        })
+    }
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+fn utc_parts() -> (i64, u32, u32, u64, u64, u64) {
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+    let rem = secs % 86_400;
+    (y, m, d, rem / 3600, rem / 60 % 60, rem % 60)
+}
+
+/// `2026-11-30T14:05:09Z`
+pub fn timestamp_iso() -> String {
+    let (y, m, d, hh, mm, ss) = utc_parts();
+    format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z")
+}
+
+/// `20261130-140509`, for folder names.
+fn timestamp_for_path() -> String {
+    let (y, m, d, hh, mm, ss) = utc_parts();
+    format!("{y:04}{m:02}{d:02}-{hh:02}{mm:02}{ss:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::civil_from_days;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(civil_from_days(20_787), (2026, 11, 30));
+    }
+}

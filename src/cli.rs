@@ -1,0 +1,145 @@
+//! The command line: a thin layer over `zoo_train`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Train, evaluate and sample the classic models of modern AI, on any Burn backend.
+#[derive(Debug, Parser)]
+#[command(name = "zoo", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train a model; writes a run folder (runs/<model>/<time>/ unless --run-dir).
+    Train(TrainArgs),
+    /// Test loss, accuracy and confusion matrix of a trained run.
+    Eval(EvalArgs),
+    /// Classify your own pictures (PNG, any size or colour) with a trained run.
+    Predict(PredictArgs),
+    /// Print a model's default recipe as JSON (edit it and pass it back with --config).
+    Config {
+        #[arg(value_enum)]
+        model: Model,
+    },
+    /// Name every model with one line on what it is.
+    List,
+    /// Datasets: download them into the cache.
+    Data {
+        #[command(subcommand)]
+        command: DataCommand,
+    },
+}
+
+/// The models zoo trains.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Model {
+    /// Multilayer perceptron on 28x28 images.
+    Mlp,
+    /// Convolutional network on 28x28 images.
+    Cnn,
+}
+
+impl Model {
+    pub fn name(self) -> &'static str {
+        match self {
+            Model::Mlp => "mlp",
+            Model::Cnn => "cnn",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct DeviceArg {
+    /// Backend device: cpu, ndarray, wgpu, wgpu-cpu, vulkan, cuda or metal, as compiled in
+    /// [default: the first GPU backend compiled in, else cpu]
+    #[arg(long, env = "ZOO_DEVICE")]
+    pub device: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    #[arg(value_enum)]
+    pub model: Model,
+    /// Recipe JSON; may give only the fields it changes (see `zoo config <model>`).
+    #[arg(long, value_name = "FILE.json")]
+    pub config: Option<PathBuf>,
+    /// Passes over the training data.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Samples per optimiser step.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Learning rate.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Seed of the weights, the shuffling and the validation split.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Train on the first N training images only (quick trials).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Folder of MNIST-format IDX files [default: the MNIST extract built into zoo].
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Run folder to create [default: runs/<model>/<UTC time>].
+    #[arg(long, value_name = "DIR")]
+    pub run_dir: Option<PathBuf>,
+    /// Continue an interrupted run from its last checkpoint (with --epochs, train further).
+    #[arg(long, value_name = "RUN_DIR")]
+    pub resume: Option<PathBuf>,
+    #[command(flatten)]
+    pub device: DeviceArg,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    #[arg(value_enum)]
+    pub model: Model,
+    /// Run folder made by `zoo train`.
+    #[arg(long, value_name = "DIR")]
+    pub run: PathBuf,
+    /// Evaluate on this folder's test split [default: the run's own data].
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub device: DeviceArg,
+}
+
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    #[arg(value_enum)]
+    pub model: Model,
+    /// Run folder made by `zoo train`.
+    #[arg(long, value_name = "DIR")]
+    pub run: PathBuf,
+    /// Pictures to classify.
+    #[arg(required = true, value_name = "FILE.png")]
+    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub device: DeviceArg,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Download a dataset's standard files, checking their SHA-256.
+    Fetch {
+        #[arg(value_enum)]
+        dataset: Dataset,
+        /// Where to put the files [default: $ZOO_CACHE, else ~/.cache/zoo, then /<dataset>].
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Base URL to download from instead of the public mirrors (repeatable).
+        #[arg(long, value_name = "URL")]
+        mirror: Vec<String>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Dataset {
+    /// MNIST: 60,000 training and 10,000 test images of handwritten digits.
+    Mnist,
+}

@@ -1,0 +1,229 @@
+//! End to end through the binary: tiny runs on the embedded extract, then eval, predict and
+//! resume on the result; and every kind of bad input gets a one-line error and exit code.
+
+use std::path::Path;
+
+use clap::CommandFactory;
+
+use crate::common::{assert_clean_error, fixture, stderr, stdout, zoo};
+
+#[test]
+fn cli_definition_is_valid() {
+    zoo::cli::Cli::command().debug_assert();
+}
+
+fn train_tiny(model: &str, run: &Path, epochs: &str) {
+    let run = run.to_str().unwrap();
+    let out = zoo(&[
+        "train", model, "--device", "cpu", "--limit", "1200", "--epochs", epochs,
+        "--batch-size", "64", "--run-dir", run,
+    ]);
+    assert!(out.status.success(), "train failed: {}{}", stdout(&out), stderr(&out));
+}
+
+#[test]
+fn mlp_train_eval_predict_resume() {
+    let temp = tempfile::tempdir().unwrap();
+    let run = temp.path().join("run");
+    train_tiny("mlp", &run, "1");
+    for file in ["run.json", "config.json", "metrics.csv", "curves.png", "model.bpk"] {
+        assert!(run.join(file).is_file(), "run folder lacks {file}");
+    }
+    assert!(run.join("checkpoint/model-1.bpk").is_file());
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["model"]["num_classes"], 10, "classes read from the labels");
+    assert_eq!(config["fit"]["limit"], 1200);
+
+    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    assert!(csv.contains("1,train,Loss,") && csv.contains("1,valid,Accuracy,"), "{csv}");
+    let png = std::fs::read(run.join("curves.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+
+    let run_s = run.to_str().unwrap();
+    let out = zoo(&["eval", "mlp", "--run", run_s, "--device", "cpu"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("test set of 2000 images"), "{text}");
+    let accuracy: f64 = text
+        .split("accuracy ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .expect("eval prints the accuracy");
+    // 1,080 training images, one epoch: far better than the 10 % of chance.
+    assert!(accuracy > 60.0, "accuracy {accuracy}");
+    assert!(text.contains("confusion matrix"));
+    assert!(run.join("eval.json").is_file());
+
+    let seven = fixture("digit-7.png");
+    let out = zoo(&["predict", "mlp", "--run", run_s, "--device", "cpu", seven.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let line = stdout(&out);
+    assert_eq!(line.lines().count(), 1);
+    assert_eq!(line.matches('%').count(), 3, "top 3 classes: {line}");
+
+    // Continue for a second epoch from the checkpoint of the first.
+    let out = zoo(&["train", "mlp", "--resume", run_s, "--epochs", "2", "--device", "cpu"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(run.join("checkpoint/model-2.bpk").is_file(), "epoch 2 checkpoint");
+    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    assert!(csv.contains("2,valid,Loss,"), "{csv}");
+    // Nothing left to do: a clear refusal.
+    let out = zoo(&["train", "mlp", "--resume", run_s, "--device", "cpu"]);
+    assert_clean_error(&out, 2, "all 2 epochs are done");
+}
+
+#[test]
+fn cnn_trains_and_predicts_the_fixture() {
+    let temp = tempfile::tempdir().unwrap();
+    let run = temp.path().join("cnn");
+    train_tiny("cnn", &run, "2");
+    let run_s = run.to_str().unwrap();
+    let out = zoo(&["eval", "cnn", "--run", run_s, "--device", "cpu"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let files = [fixture("digit-7.png"), fixture("digit-2.png")];
+    let mut args = vec!["predict", "cnn", "--run", run_s, "--device", "cpu"];
+    args.extend(files.iter().map(|f| f.to_str().unwrap()));
+    let out = zoo(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let top = |line: &str| line.split(": ").nth(1).and_then(|s| s.split_whitespace().next()).map(str::to_string);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(top(lines[0]).as_deref(), Some("7"), "{text}");
+    assert_eq!(top(lines[1]).as_deref(), Some("2"), "{text}");
+}
+
+#[test]
+fn resume_without_checkpoint_is_refused() {
+    let temp = tempfile::tempdir().unwrap();
+    let run = temp.path().join("empty-run");
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::write(
+        run.join("run.json"),
+        r#"{"model":"mlp","data":"embedded","device":"cpu","created":"x","zoo_version":"0"}"#,
+    )
+    .unwrap();
+    std::fs::write(run.join("config.json"), stdout(&zoo(&["config", "mlp"]))).unwrap();
+    let out = zoo(&["train", "mlp", "--resume", run.to_str().unwrap(), "--device", "cpu"]);
+    assert_clean_error(&out, 2, "no complete checkpoint");
+}
+
+#[test]
+fn list_and_config_print_every_model() {
+    let out = zoo(&["list"]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert!(text.contains("mlp") && text.contains("cnn"));
+    let out = zoo(&["config", "cnn"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("config is JSON");
+    assert_eq!(json["model"]["conv1_channels"], 32);
+    assert!(json["fit"]["epochs"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn bad_input_gets_one_line_and_an_exit_code() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path();
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
+
+    // A data folder that does not exist; a folder without MNIST files.
+    let out = zoo(&["train", "mlp", "--device", "cpu", "--data", &path("nowhere")]);
+    assert_clean_error(&out, 2, "nowhere");
+    let out = zoo(&["train", "mlp", "--device", "cpu", "--data", dir.to_str().unwrap()]);
+    assert_clean_error(&out, 2, "train-images");
+
+    // A corrupt IDX file (wrong magic) and a truncated one.
+    let bad = dir.join("bad");
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::write(bad.join("train-images-idx3-ubyte"), [0u8, 0, 8, 1, 0, 0, 0, 1]).unwrap();
+    std::fs::write(bad.join("train-labels-idx1-ubyte"), [0u8, 0, 8, 1, 0, 0, 0, 1, 3]).unwrap();
+    let out = zoo(&["train", "mlp", "--device", "cpu", "--data", bad.to_str().unwrap()]);
+    assert_clean_error(&out, 1, "magic");
+    let mut header = vec![0u8, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 28, 0, 0, 0, 28];
+    header.extend(vec![0u8; 784]); // one image where the header promises two
+    std::fs::write(bad.join("train-images-idx3-ubyte"), header).unwrap();
+    let out = zoo(&["train", "mlp", "--device", "cpu", "--data", bad.to_str().unwrap()]);
+    assert_clean_error(&out, 1, "truncated");
+
+    // Invalid config JSON, and a key the recipe does not have.
+    std::fs::write(dir.join("bad.json"), "{ not json").unwrap();
+    let out = zoo(&["train", "cnn", "--device", "cpu", "--config", &path("bad.json")]);
+    assert_clean_error(&out, 2, "bad.json");
+    std::fs::write(dir.join("typo.json"), r#"{"fit": {"epoch": 3}}"#).unwrap();
+    let out = zoo(&["train", "cnn", "--device", "cpu", "--config", &path("typo.json")]);
+    assert_clean_error(&out, 2, "fit.epoch");
+
+    // An unknown device, a backend not compiled in, an unknown model.
+    let out = zoo(&["train", "mlp", "--device", "tpu"]);
+    assert_clean_error(&out, 2, "tpu");
+    if !cfg!(feature = "cuda") {
+        let out = zoo(&["train", "mlp", "--device", "cuda"]);
+        assert_clean_error(&out, 2, "--features cuda");
+    }
+    let out = zoo(&["train", "transformer-xl"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("transformer-xl") && !stderr(&out).contains("panicked"));
+
+    // A run folder that does not exist; a folder that is not a run.
+    let out = zoo(&["eval", "mlp", "--run", &path("no-run"), "--device", "cpu"]);
+    assert_clean_error(&out, 2, "no-run");
+    let out = zoo(&["eval", "mlp", "--run", dir.to_str().unwrap(), "--device", "cpu"]);
+    assert_clean_error(&out, 2, "run.json");
+
+    // A picture that is not one (predict needs a run first: the tiniest one).
+    let run = dir.join("run");
+    let out = zoo(&[
+        "train", "mlp", "--device", "cpu", "--limit", "200", "--epochs", "1", "--run-dir",
+        run.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let junk = fixture("not-an-image.png");
+    let out = zoo(&["predict", "mlp", "--run", run.to_str().unwrap(), "--device", "cpu", junk.to_str().unwrap()]);
+    assert_clean_error(&out, 1, "not-an-image.png");
+    let out = zoo(&["predict", "mlp", "--run", run.to_str().unwrap(), "--device", "cpu", &path("missing.png")]);
+    assert_clean_error(&out, 1, "missing.png");
+    // A run of another model.
+    let out = zoo(&["eval", "cnn", "--run", run.to_str().unwrap(), "--device", "cpu"]);
+    assert_clean_error(&out, 2, "`mlp` run");
+    // Reusing a run folder for a new run.
+    let out = zoo(&["train", "mlp", "--device", "cpu", "--run-dir", run.to_str().unwrap()]);
+    assert_clean_error(&out, 2, "already holds a run");
+}
+
+#[test]
+fn fetch_reports_a_corrupt_download_and_leaves_nothing() {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    // A loopback server that answers every request with the same wrong bytes, then stops.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        listener.set_nonblocking(false).unwrap();
+        for stream in listener.incoming().take(1) {
+            let mut stream = stream.unwrap();
+            let mut buf = [0u8; 2048];
+            let _ = stream.read(&mut buf);
+            let body = b"definitely not MNIST";
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(body);
+        }
+    });
+    let temp = tempfile::tempdir().unwrap();
+    let dest = temp.path().join("mnist");
+    let mirror = format!("http://127.0.0.1:{port}/");
+    let out = zoo(&["data", "fetch", "mnist", "--dir", dest.to_str().unwrap(), "--mirror", &mirror]);
+    server.join().unwrap();
+    assert_clean_error(&out, 1, "train-images-idx3-ubyte.gz");
+    assert!(stderr(&out).to_lowercase().contains("sha-256") || stderr(&out).to_lowercase().contains("checksum"));
+    let left: Vec<_> = std::fs::read_dir(&dest).map(|d| d.flatten().collect()).unwrap_or_default();
+    assert!(left.is_empty(), "nothing half-written: {left:?}");
+
+    // Nothing listening: the offline message says where to put the files.
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mirror = format!("http://127.0.0.1:{closed}/");
+    let out = zoo(&["data", "fetch", "mnist", "--dir", dest.to_str().unwrap(), "--mirror", &mirror]);
+    assert_clean_error(&out, 1, dest.to_str().unwrap());
+}

@@ -1,0 +1,48 @@
+//! Helpers shared by the test modules.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use burn::prelude::*;
+use zoo_data::{ImageSet, Split, embedded};
+
+/// The zoo binary built with the tests.
+pub fn zoo(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_zoo"))
+        .args(args)
+        .env_remove("ZOO_DEVICE")
+        .output()
+        .expect("the zoo binary runs")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Asserts a failed run: the exit code, one line of error naming `mentions`, no panic.
+pub fn assert_clean_error(output: &Output, code: i32, mentions: &str) {
+    let err = stderr(output);
+    assert_eq!(output.status.code(), Some(code), "exit code; stderr: {err}");
+    assert!(err.contains(mentions), "error should mention {mentions:?}: {err}");
+    assert!(!err.contains("panicked"), "no panic for a user mistake: {err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line of error: {err}");
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+/// The first `n` training images of the embedded extract as a batch on `device`.
+pub fn real_batch(n: usize, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
+    let set: ImageSet = embedded::mnist_extract(Split::Train).expect("embedded extract decodes");
+    let pixels: Vec<f32> = set.images[..n * 784].iter().map(|&p| f32::from(p) / 255.0).collect();
+    let labels: Vec<i64> = set.labels[..n].iter().map(|&l| i64::from(l)).collect();
+    (
+        Tensor::from_data(TensorData::new(pixels, [n, 1, 28, 28]), device),
+        Tensor::from_data(TensorData::new(labels, [n]), device),
+    )
+}
