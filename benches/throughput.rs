@@ -79,7 +79,37 @@ fn pytorch(secs: f64) -> Result<BTreeMap<(String, usize), f64>, String> {
     Ok(figures)
 }
 
+/// Decoding the full MNIST training set and one epoch of batches through zoo's loader.
+fn data_pipeline() {
+    let dir = std::env::var("ZOO_MNIST_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/mnist").to_string());
+    let started = Instant::now();
+    let set = match zoo_data::load_dir(std::path::Path::new(&dir), Split::Train) {
+        Ok(set) => set,
+        Err(e) => return println!("data pipeline: skipped ({e}; set ZOO_MNIST_DIR)"),
+    };
+    let decode = started.elapsed();
+    let images = set.len();
+    let device = Device::flex();
+    let loader = zoo_train::loader::ImageLoader::new(
+        std::sync::Arc::new(set),
+        (0..images as u32).collect(),
+        64,
+        Some(1),
+        &device,
+    );
+    let started = Instant::now();
+    let batches = burn::data::dataloader::DataLoader::iter(&loader).count();
+    let epoch = started.elapsed();
+    println!(
+        "data pipeline: {images} images decoded (gzip IDX) in {:.0} ms; one shuffled epoch of {batches} batches of 64 to tensors in {:.0} ms",
+        decode.as_secs_f64() * 1e3,
+        epoch.as_secs_f64() * 1e3
+    );
+}
+
 fn main() {
+    data_pipeline();
     let secs: f64 = std::env::var("ZOO_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(8.0);
     let budget = Duration::from_secs_f64(secs);
     let torch = pytorch(secs);

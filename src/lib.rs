@@ -8,8 +8,25 @@ pub mod device;
 use cli::{Cli, Command, DataCommand, Dataset, DeviceArg, Model};
 use zoo_train::fit::FitOverrides;
 use zoo_train::image::{self, TrainRequest, confusion_table};
-use zoo_train::recipes::{CnnRecipe, ImageRecipe, MODELS, MlpRecipe, default_json};
+use zoo_train::recipes::{CnnRecipe, MODELS, MlpRecipe, default_json};
 use zoo_train::{Result, ZooError};
+
+/// Runs `$body` with `$R` bound to the recipe type of `$model`: the one place that maps a
+/// model name to its recipe.
+macro_rules! with_recipe {
+    ($model:expr, $R:ident => $body:expr) => {
+        match $model {
+            Model::Mlp => {
+                type $R = MlpRecipe;
+                $body
+            }
+            Model::Cnn => {
+                type $R = CnnRecipe;
+                $body
+            }
+        }
+    };
+}
 
 /// Runs one parsed command.
 pub fn run(cli: Cli) -> Result<()> {
@@ -31,18 +48,13 @@ pub fn run(cli: Cli) -> Result<()> {
                 device,
                 device_name,
             };
-            match args.model {
-                Model::Mlp => image::train::<MlpRecipe>(&request)?,
-                Model::Cnn => image::train::<CnnRecipe>(&request)?,
-            };
+            with_recipe!(args.model, R => image::train::<R>(&request))?;
             Ok(())
         }
         Command::Eval(args) => {
             let (device, _) = pick_device(&args.device)?;
-            let report = match args.model {
-                Model::Mlp => image::eval::<MlpRecipe>(&args.run, args.data.as_deref(), &device)?,
-                Model::Cnn => image::eval::<CnnRecipe>(&args.run, args.data.as_deref(), &device)?,
-            };
+            let report =
+                with_recipe!(args.model, R => image::eval::<R>(&args.run, args.data.as_deref(), &device))?;
             println!(
                 "{} {}: test set of {} images from {}",
                 report.model,
@@ -57,10 +69,8 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Predict(args) => {
             let (device, _) = pick_device(&args.device)?;
-            let answers = match args.model {
-                Model::Mlp => image::predict::<MlpRecipe>(&args.run, &args.files, &device)?,
-                Model::Cnn => image::predict::<CnnRecipe>(&args.run, &args.files, &device)?,
-            };
+            let answers =
+                with_recipe!(args.model, R => image::predict::<R>(&args.run, &args.files, &device))?;
             for (file, ranked) in answers {
                 let classes: Vec<String> =
                     ranked.iter().map(|(c, p)| format!("{c} {:5.1} %", 100.0 * p)).collect();
@@ -69,7 +79,7 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Config { model } => {
-            println!("{}", recipe_json(model));
+            println!("{}", with_recipe!(model, R => default_json::<R>()));
             Ok(())
         }
         Command::List => {
@@ -81,16 +91,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Data { command: DataCommand::Fetch { dataset: Dataset::Mnist, dir, mirror } } => {
             fetch_mnist(dir, mirror)
         }
-    }
-}
-
-fn recipe_json(model: Model) -> String {
-    fn json<R: ImageRecipe>() -> String {
-        default_json::<R>()
-    }
-    match model {
-        Model::Mlp => json::<MlpRecipe>(),
-        Model::Cnn => json::<CnnRecipe>(),
     }
 }
 

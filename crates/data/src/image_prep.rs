@@ -42,7 +42,7 @@ pub enum ImageError {
     NotPng { path: PathBuf, reason: String },
 
     #[error(
-        "{}: no ink found (the picture is blank or has almost no contrast); give a picture of one digit, dark on light or light on dark",
+        "{}: no ink found (the picture is blank or has almost no contrast); give a picture of one drawn figure, dark on light or light on dark",
         .path.display()
     )]
     NoInk { path: PathBuf },

@@ -3,6 +3,7 @@
 //! burn-train's `TrainStep` and the models are both foreign to this crate, so the steps are
 //! implemented on a local wrapper that holds the network.
 
+use burn::module::ModuleDisplay;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::prelude::*;
 use burn::train::{ClassificationOutput, InferenceStep, TrainOutput, TrainStep};
@@ -11,7 +12,7 @@ use zoo_models::{Cnn, Mlp};
 use crate::loader::ImageBatch;
 
 /// A network that maps a batch of images to class logits.
-pub trait ImageNet: Module + core::fmt::Display + 'static {
+pub trait ImageNet: Module + ModuleDisplay + core::fmt::Display + 'static {
     /// # Shapes
     /// - images: `[batch, 1, 28, 28]`
     /// - output: `[batch, num_classes]`

@@ -155,10 +155,12 @@ fn fit<R: ImageRecipe>(
         fit.batch_size,
         Some(fit.seed),
         &autodiff,
-    ));
+    )
+    .with_random_shift(fit.max_shift));
     let valid_loader: Arc<dyn DataLoader<_>> =
         Arc::new(ImageLoader::new(set, valid_indices, fit.batch_size.max(256), None, device));
 
+    let steps_per_epoch = train_loader.num_items().div_ceil(fit.batch_size);
     let checkpoints = run.checkpoint_dir();
     let mut training = SupervisedTraining::new(run.path(), train_loader, valid_loader)
         .metrics((AccuracyMetric::new(), LossMetric::new()))
@@ -183,7 +185,8 @@ fn fit<R: ImageRecipe>(
     }
 
     let started = Instant::now();
-    let learner = Learner::new(model, recipe.optimizer().init(), fit.learning_rate);
+    let scheduler = fit.scheduler(steps_per_epoch).map_err(ZooError::usage)?;
+    let learner = Learner::new(model, recipe.optimizer().init(), scheduler);
     let result = training.launch(learner);
     let seconds = started.elapsed().as_secs_f64();
     if let Some(error) = result.error {
@@ -317,7 +320,7 @@ fn to_i64(tensor: Tensor<1, Int>) -> Result<Vec<i64>> {
     tensor
         .into_data()
         .convert::<i64>()
-        .into_vec::<i64>()
+        .try_into_vec::<i64>()
         .map_err(|e| ZooError::runtime(format!("reading predictions: {e:?}")))
 }
 
@@ -358,7 +361,7 @@ pub fn predict<R: ImageRecipe>(
         let probabilities = softmax(model.net.logits(images), 1)
             .into_data()
             .convert::<f32>()
-            .into_vec::<f32>()
+            .try_into_vec::<f32>()
             .map_err(|e| ZooError::runtime(format!("reading probabilities: {e:?}")))?;
         let mut ranked: Vec<(usize, f32)> = probabilities.into_iter().enumerate().collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1));

@@ -34,6 +34,8 @@ pub struct ImageLoader {
     indices: Arc<[u32]>,
     batch_size: usize,
     shuffle_seed: Option<u64>,
+    /// Training-time augmentation: each image moved by up to this many pixels in x and y.
+    max_shift: usize,
     epoch: Arc<AtomicU64>,
     device: Device,
 }
@@ -51,9 +53,17 @@ impl ImageLoader {
             indices: indices.into(),
             batch_size: batch_size.max(1),
             shuffle_seed,
+            max_shift: 0,
             epoch: Arc::new(AtomicU64::new(0)),
             device: device.clone(),
         }
+    }
+
+    /// Moves every image by a random offset of up to `max_shift` pixels in x and y, a new one
+    /// each epoch (item 2 of the source document: augmentation against overfitting).
+    pub fn with_random_shift(mut self, max_shift: usize) -> Self {
+        self.max_shift = max_shift;
+        self
     }
 
     /// A loader over the whole set in its stored order.
@@ -62,24 +72,25 @@ impl ImageLoader {
         Self::new(set, indices, batch_size, None, device)
     }
 
-    /// This epoch's visiting order.
-    fn order(&self) -> Vec<u32> {
+    /// This epoch's visiting order and the seed of its augmentation.
+    fn order(&self) -> (Vec<u32>, u64) {
         let mut order = self.indices.to_vec();
-        if let Some(seed) = self.shuffle_seed {
-            let epoch = self.epoch.fetch_add(1, Ordering::Relaxed);
+        let seed = self.shuffle_seed.unwrap_or(0);
+        let epoch = self.epoch.fetch_add(1, Ordering::Relaxed);
+        if self.shuffle_seed.is_some() {
             shuffle(&mut order, seed.wrapping_add(epoch));
         }
-        order
+        (order, splitmix(seed ^ epoch.rotate_left(32)))
     }
 }
 
 impl DataLoader<ImageBatch> for ImageLoader {
     fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<ImageBatch> + 'a> {
-        let order = self.order();
+        let (order, mut augment_state) = self.order();
         let total = order.len();
         let (sender, receiver) = sync_channel(PREFETCH);
         let set = self.set.clone();
-        let batch_size = self.batch_size;
+        let (batch_size, max_shift) = (self.batch_size, self.max_shift as i64);
         // The producer ends by itself when the iterator is dropped (send fails) or at the end.
         std::thread::spawn(move || {
             let pixels_per_image = set.rows * set.cols;
@@ -88,7 +99,16 @@ impl DataLoader<ImageBatch> for ImageLoader {
                 let mut labels = Vec::with_capacity(chunk.len());
                 for &index in chunk {
                     let index = index as usize;
-                    pixels.extend(set.image(index).iter().map(|&p| f32::from(p) / 255.0));
+                    let image = set.image(index);
+                    if max_shift == 0 {
+                        pixels.extend(image.iter().map(|&p| f32::from(p) / 255.0));
+                    } else {
+                        let span = (2 * max_shift + 1) as u64;
+                        augment_state = splitmix(augment_state);
+                        let dx = (augment_state % span) as i64 - max_shift;
+                        let dy = (augment_state / span % span) as i64 - max_shift;
+                        push_shifted(&mut pixels, image, set.rows, set.cols, dx, dy);
+                    }
                     labels.push(i64::from(set.labels[index]));
                 }
                 if sender.send(HostBatch { pixels, labels }).is_err() {
@@ -160,18 +180,33 @@ impl DataLoaderIterator<ImageBatch> for ImageIter {
     }
 }
 
+/// Appends `image` ([rows, cols] bytes) moved by (dx, dy) pixels as floats in [0, 1]; what
+/// moves in from outside is background (0).
+fn push_shifted(out: &mut Vec<f32>, image: &[u8], rows: usize, cols: usize, dx: i64, dy: i64) {
+    for y in 0..rows as i64 {
+        for x in 0..cols as i64 {
+            let (sx, sy) = (x - dx, y - dy);
+            let inside = (0..cols as i64).contains(&sx) && (0..rows as i64).contains(&sy);
+            let p = if inside { image[(sy * cols as i64 + sx) as usize] } else { 0 };
+            out.push(f32::from(p) / 255.0);
+        }
+    }
+}
+
+/// One step of SplitMix64: a well-mixed 64-bit value from the previous one.
+fn splitmix(state: u64) -> u64 {
+    let mut z = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// Fisher-Yates with SplitMix64: deterministic for a seed, no dependency.
 pub fn shuffle<T>(items: &mut [T], seed: u64) {
     let mut state = seed;
-    let mut next = move || {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    };
     for i in (1..items.len()).rev() {
-        let j = (next() % (i as u64 + 1)) as usize;
+        state = splitmix(state);
+        let j = (state % (i as u64 + 1)) as usize;
         items.swap(i, j);
     }
 }
@@ -184,4 +219,32 @@ pub fn train_valid_split(len: usize, valid_fraction: f64, seed: u64) -> (Vec<u32
     let valid = ((len as f64 * valid_fraction).round() as usize).min(len.saturating_sub(1));
     let train = all.split_off(valid);
     (train, all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shift_moves_pixels_and_fills_with_background() {
+        // 3x3 image with one lit pixel in the centre.
+        let image = [0, 0, 0, 0, 255, 0, 0, 0, 0];
+        let mut out = Vec::new();
+        push_shifted(&mut out, &image, 3, 3, 1, -1);
+        let lit: Vec<usize> = out.iter().enumerate().filter(|(_, v)| **v > 0.5).map(|(i, _)| i).collect();
+        assert_eq!(lit, vec![2], "centre (1,1) moved right and up to (2,0)");
+        out.clear();
+        push_shifted(&mut out, &image, 3, 3, 2, 0);
+        assert!(out.iter().all(|v| *v == 0.0), "shifted out of the picture");
+    }
+
+    #[test]
+    fn split_is_disjoint_and_complete() {
+        let (train, valid) = train_valid_split(1000, 0.1, 7);
+        assert_eq!((train.len(), valid.len()), (900, 100));
+        let mut all: Vec<u32> = train.iter().chain(&valid).copied().collect();
+        all.sort();
+        assert_eq!(all, (0..1000).collect::<Vec<_>>());
+        assert_eq!(train_valid_split(1000, 0.1, 7), (train, valid), "same seed, same split");
+    }
 }

@@ -55,7 +55,7 @@ pub fn training_curves(
             .titled(title, ("sans-serif", 22))
             .map_err(std::io::Error::other)?;
         for (panel, metric) in body.split_evenly((1, metrics.len())).iter().zip(&metrics) {
-            draw_panel(panel, rows, metric).map_err(std::io::Error::other)?;
+            draw_panel(panel, rows, metric).map_err(|e| std::io::Error::other(e.to_string()))?;
         }
         root.present().map_err(std::io::Error::other)?;
     }

