@@ -27,6 +27,11 @@ pub enum Command {
     },
     /// Name every model with one line on what it is.
     List,
+    /// A worked example, with every number, of a building block written from scratch.
+    Explain {
+        #[arg(value_enum)]
+        topic: Topic,
+    },
     /// Datasets: download them into the cache.
     Data {
         #[command(subcommand)]
@@ -142,4 +147,23 @@ pub enum DataCommand {
 pub enum Dataset {
     /// MNIST: 60,000 training and 10,000 test images of handwritten digits.
     Mnist,
+}
+
+/// The building blocks `zoo explain` works through (items 12-26 of the source document).
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Topic {
+    /// 2-D convolution of the article's 5x5 image with its sharpen kernel.
+    Conv,
+    /// Stride 1 and 2, and the output-size formula.
+    Stride,
+    /// Valid and same padding.
+    Padding,
+    /// Max and average pooling of a 4x4 map.
+    Pool,
+    /// ReLU, LeakyReLU, sigmoid, tanh, GELU and softmax with their derivatives.
+    Activations,
+    /// The spread of each weight initialiser against theory.
+    Init,
+    /// One manual backpropagation step of a 2-layer network, every intermediate value.
+    Backprop,
 }

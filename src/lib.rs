@@ -88,6 +88,13 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Explain { topic } => {
+            let name = clap::ValueEnum::to_possible_value(&topic).map(|v| v.get_name().to_string());
+            let text = zoo_primitives::explain(name.as_deref().unwrap_or_default())
+                .map_err(ZooError::usage)?;
+            print!("{text}");
+            Ok(())
+        }
         Command::Data { command: DataCommand::Fetch { dataset: Dataset::Mnist, dir, mirror } } => {
             fetch_mnist(dir, mirror)
         }

@@ -12,11 +12,12 @@ fn cli_definition_is_valid() {
     zoo::cli::Cli::command().debug_assert();
 }
 
+/// A few hundred optimiser steps on the first 3,000 images of the extract: seconds.
 fn train_tiny(model: &str, run: &Path, epochs: &str) {
     let run = run.to_str().unwrap();
     let out = zoo(&[
-        "train", model, "--device", "cpu", "--limit", "1200", "--epochs", epochs,
-        "--batch-size", "64", "--run-dir", run,
+        "train", model, "--device", "cpu", "--limit", "3000", "--epochs", epochs,
+        "--batch-size", "32", "--run-dir", run,
     ]);
     assert!(out.status.success(), "train failed: {}{}", stdout(&out), stderr(&out));
 }
@@ -33,7 +34,7 @@ fn mlp_train_eval_predict_resume() {
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["model"]["num_classes"], 10, "classes read from the labels");
-    assert_eq!(config["fit"]["limit"], 1200);
+    assert_eq!(config["fit"]["limit"], 3000);
 
     let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
     assert!(csv.contains("1,train,Loss,") && csv.contains("1,valid,Accuracy,"), "{csv}");
@@ -51,8 +52,8 @@ fn mlp_train_eval_predict_resume() {
         .and_then(|s| s.split_whitespace().next())
         .and_then(|s| s.parse().ok())
         .expect("eval prints the accuracy");
-    // 1,080 training images, one epoch: far better than the 10 % of chance.
-    assert!(accuracy > 60.0, "accuracy {accuracy}");
+    // 2,700 training images, one epoch: far better than the 10 % of chance.
+    assert!(accuracy > 70.0, "accuracy {accuracy}");
     assert!(text.contains("confusion matrix"));
     assert!(run.join("eval.json").is_file());
 

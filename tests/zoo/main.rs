@@ -4,4 +4,5 @@
 mod cli;
 mod common;
 mod models;
+mod primitives;
 mod wgpu;
