@@ -60,10 +60,11 @@ fn measure<R: ImageRecipe>(device: &Device, batch: usize, budget: Duration) -> f
 /// PyTorch's figures, `model,batch -> samples/s`, or why there are none.
 fn pytorch(secs: f64) -> Result<BTreeMap<(String, usize), f64>, String> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/pytorch_baseline.py");
-    let out = Command::new("python3")
+    let python = std::env::var("ZOO_PYTHON").unwrap_or_else(|_| "python3".to_string());
+    let out = Command::new(&python)
         .args([script, "--seconds", &secs.to_string()])
         .output()
-        .map_err(|e| format!("python3 not found ({e})"))?;
+        .map_err(|e| format!("{python} not found ({e})"))?;
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).trim().lines().last().unwrap_or("").to_string());
     }
