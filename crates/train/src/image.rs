@@ -148,6 +148,9 @@ fn fit<R: ImageRecipe>(
     let model = Classifier::new(recipe.init(&autodiff));
 
     let (train_indices, valid_indices) = train_valid_split(train_set.len(), fit.valid_fraction, fit.seed);
+    let scheduler = fit
+        .scheduler(train_indices.len().div_ceil(fit.batch_size))
+        .map_err(ZooError::usage)?;
     let set = Arc::new(train_set);
     let train_loader: Arc<dyn DataLoader<_>> = Arc::new(ImageLoader::new(
         set.clone(),
@@ -160,7 +163,6 @@ fn fit<R: ImageRecipe>(
     let valid_loader: Arc<dyn DataLoader<_>> =
         Arc::new(ImageLoader::new(set, valid_indices, fit.batch_size.max(256), None, device));
 
-    let steps_per_epoch = train_loader.num_items().div_ceil(fit.batch_size);
     let checkpoints = run.checkpoint_dir();
     let mut training = SupervisedTraining::new(run.path(), train_loader, valid_loader)
         .metrics((AccuracyMetric::new(), LossMetric::new()))
@@ -185,7 +187,6 @@ fn fit<R: ImageRecipe>(
     }
 
     let started = Instant::now();
-    let scheduler = fit.scheduler(steps_per_epoch).map_err(ZooError::usage)?;
     let learner = Learner::new(model, recipe.optimizer().init(), scheduler);
     let result = training.launch(learner);
     let seconds = started.elapsed().as_secs_f64();

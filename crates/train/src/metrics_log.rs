@@ -12,13 +12,43 @@ use burn::train::metric::{MetricDefinition, MetricId, NumericEntry};
 
 pub const HEADER: &str = "epoch,split,metric,value";
 
+/// The mean of a metric over the batches of a split so far, from burn-train's entries: batch
+/// values weighted by their item counts, or the epoch's final value once burn-train sends it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunningMean {
+    sum: f64,
+    count: usize,
+    last: Option<f64>,
+}
+
+impl RunningMean {
+    pub fn add(&mut self, entry: &NumericEntry) {
+        match *entry {
+            NumericEntry::Value(v) => {
+                self.sum += v;
+                self.count += 1;
+            }
+            NumericEntry::Aggregated { aggregated_value, count } => {
+                self.sum += aggregated_value * count as f64;
+                self.count += count;
+            }
+            NumericEntry::Final(v) => self.last = Some(v),
+        }
+    }
+
+    /// The final value when there is one, else the weighted mean; `None` before any entry.
+    pub fn value(&self) -> Option<f64> {
+        self.last.or((self.count > 0).then(|| self.sum / self.count as f64))
+    }
+}
+
 /// Accumulates the numeric metrics of the running epoch and appends their means on each
 /// epoch summary.
 pub struct EpochCsvLogger {
     path: PathBuf,
     names: HashMap<MetricId, String>,
-    /// (split, metric) -> (weighted sum, count, final value when burn-train computed one)
-    running: HashMap<(String, String), (f64, usize, Option<f64>)>,
+    /// (split, metric) -> its mean over the epoch so far.
+    running: HashMap<(String, String), RunningMean>,
 }
 
 impl EpochCsvLogger {
@@ -49,21 +79,7 @@ impl MetricLogger for EpochCsvLogger {
         for numeric in update.entries_numeric {
             let Some(name) = self.names.get(&numeric.entry.metric_id) else { continue };
             let Some(entry) = numeric.numeric_entry else { continue };
-            let slot = self
-                .running
-                .entry((split.to_string(), name.clone()))
-                .or_insert((0.0, 0, None));
-            match entry {
-                NumericEntry::Value(v) => {
-                    slot.0 += v;
-                    slot.1 += 1;
-                }
-                NumericEntry::Aggregated { aggregated_value, count } => {
-                    slot.0 += aggregated_value * count as f64;
-                    slot.1 += count;
-                }
-                NumericEntry::Final(v) => slot.2 = Some(v),
-            }
+            self.running.entry((split.to_string(), name.clone())).or_default().add(&entry);
         }
     }
 
@@ -82,9 +98,8 @@ impl MetricLogger for EpochCsvLogger {
             .running
             .iter()
             .filter(|((s, _), _)| *s == split)
-            .filter_map(|((_, metric), &(sum, count, last))| {
-                let value = last.or((count > 0).then(|| sum / count as f64))?;
-                Some(format!("{},{split},{metric},{value}", summary.epoch_number))
+            .filter_map(|((_, metric), mean)| {
+                Some(format!("{},{split},{metric},{}", summary.epoch_number, mean.value()?))
             })
             .collect();
         rows.sort();

@@ -7,7 +7,9 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use burn::train::logger::{EvaluationProgressLogger, TrainingProgressLogger};
-use burn::train::metric::{MetricDefinition, MetricId, NumericEntry};
+
+use crate::metrics_log::RunningMean;
+use burn::train::metric::{MetricDefinition, MetricId};
 use burn::train::renderer::{
     EvaluationName, MetricState, MetricsRenderer, MetricsRendererEvaluation,
     MetricsRendererTraining,
@@ -18,8 +20,8 @@ const LINE_EVERY: Duration = Duration::from_secs(5);
 
 pub struct PlainRenderer {
     names: HashMap<MetricId, String>,
-    /// Running mean of each metric in the current split: name -> (sum, count).
-    running: BTreeMap<String, (f64, usize)>,
+    /// Running mean of each metric in the current split.
+    running: BTreeMap<String, RunningMean>,
     label: String,
     epoch: usize,
     total_epochs: usize,
@@ -63,18 +65,7 @@ impl PlainRenderer {
     fn record(&mut self, state: MetricState) {
         let MetricState::Numeric(entry, Some(value)) = state else { return };
         let Some(name) = self.names.get(&entry.metric_id) else { return };
-        let slot = self.running.entry(name.clone()).or_insert((0.0, 0));
-        match value {
-            NumericEntry::Value(v) => {
-                slot.0 += v;
-                slot.1 += 1;
-            }
-            NumericEntry::Aggregated { aggregated_value, count } => {
-                slot.0 += aggregated_value * count as f64;
-                slot.1 += count;
-            }
-            NumericEntry::Final(v) => *slot = (v, 1),
-        }
+        self.running.entry(name.clone()).or_default().add(&value);
     }
 
     /// Loss first, then accuracy, then the rest by name.
@@ -87,8 +78,7 @@ impl PlainRenderer {
         let mut metrics: Vec<(&String, f64)> = self
             .running
             .iter()
-            .filter(|(_, (_, count))| *count > 0)
-            .map(|(name, (sum, count))| (name, sum / *count as f64))
+            .filter_map(|(name, mean)| Some((name, mean.value()?)))
             .collect();
         metrics.sort_by_key(|(name, _)| rank(name));
         metrics.iter().map(|(name, value)| format_metric(name, *value)).collect::<Vec<_>>().join("  ")
