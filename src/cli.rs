@@ -20,6 +20,8 @@ pub enum Command {
     Eval(EvalArgs),
     /// Classify your own pictures (PNG, any size or colour) with a trained run.
     Predict(PredictArgs),
+    /// Watch a trained agent play one episode, drawn in the terminal.
+    Play(PlayArgs),
     /// Print a model's default recipe as JSON (edit it and pass it back with --config).
     Config {
         #[arg(value_enum)]
@@ -46,6 +48,10 @@ pub enum Model {
     Mlp,
     /// Convolutional network on 28x28 images.
     Cnn,
+    /// Tabular Q-learning on the 10-state chain.
+    Qlearning,
+    /// Deep Q-network on CartPole-v1.
+    Dqn,
 }
 
 impl Model {
@@ -53,7 +59,14 @@ impl Model {
         match self {
             Model::Mlp => "mlp",
             Model::Cnn => "cnn",
+            Model::Qlearning => "qlearning",
+            Model::Dqn => "dqn",
         }
+    }
+
+    /// Reinforcement-learning recipes train for steps or episodes and have no data set.
+    pub fn is_rl(self) -> bool {
+        matches!(self, Model::Qlearning | Model::Dqn)
     }
 }
 
@@ -72,9 +85,15 @@ pub struct TrainArgs {
     /// Recipe JSON; may give only the fields it changes (see `zoo config <model>`).
     #[arg(long, value_name = "FILE.json")]
     pub config: Option<PathBuf>,
-    /// Passes over the training data.
+    /// Passes over the training data (image models).
     #[arg(long)]
     pub epochs: Option<usize>,
+    /// Environment steps of the whole run (dqn, qlearning).
+    #[arg(long, value_name = "N")]
+    pub steps: Option<usize>,
+    /// Episodes of the whole run (qlearning).
+    #[arg(long, value_name = "N")]
+    pub episodes: Option<usize>,
     /// Samples per optimiser step.
     #[arg(long)]
     pub batch_size: Option<usize>,
@@ -93,7 +112,7 @@ pub struct TrainArgs {
     /// Run folder to create [default: runs/<model>/<UTC time>].
     #[arg(long, value_name = "DIR")]
     pub run_dir: Option<PathBuf>,
-    /// Continue an interrupted run from its last checkpoint (with --epochs, train further).
+    /// Continue an interrupted run from its last checkpoint (with --epochs or --steps, train further).
     #[arg(long, value_name = "RUN_DIR")]
     pub resume: Option<PathBuf>,
     #[command(flatten)]
@@ -110,6 +129,37 @@ pub struct EvalArgs {
     /// Evaluate on this folder's test split [default: the run's own data].
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
+    /// Greedy episodes to average (dqn, qlearning) [default: 100].
+    #[arg(long, value_name = "N")]
+    pub episodes: Option<usize>,
+    /// Seed of the evaluation episodes' starts (dqn, qlearning) [default: 0].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    #[command(flatten)]
+    pub device: DeviceArg,
+}
+
+/// The agents `zoo play` can show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PlayModel {
+    /// Deep Q-network on CartPole-v1.
+    Dqn,
+}
+
+#[derive(Debug, Args)]
+pub struct PlayArgs {
+    #[arg(value_enum)]
+    pub model: PlayModel,
+    /// Run folder made by `zoo train`.
+    #[arg(long, value_name = "DIR")]
+    pub run: PathBuf,
+    /// Seed of the episode's start.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Frames per second on a terminal (CartPole's own pace is 50; 0: as fast as possible).
+    /// Printed to a file or pipe, every 50th frame and the last are kept.
+    #[arg(long, default_value_t = 25.0)]
+    pub fps: f64,
     #[command(flatten)]
     pub device: DeviceArg,
 }

@@ -5,16 +5,20 @@
 pub mod cli;
 pub mod device;
 
-use cli::{Cli, Command, DataCommand, Dataset, DeviceArg, Model};
+use cli::{Cli, Command, DataCommand, Dataset, DeviceArg, EvalArgs, Model, PlayModel, TrainArgs};
 use zoo_train::fit::FitOverrides;
 use zoo_train::image::{self, TrainRequest, confusion_table};
 use zoo_train::recipes::{CnnRecipe, MODELS, MlpRecipe, default_json};
+use zoo_train::rl::dqn::{self, DqnRecipe};
+use zoo_train::rl::qlearning::{self, QLearningRecipe};
+use zoo_train::rl::{RlTrainRequest, play};
 use zoo_train::{Result, ZooError};
 
-/// Runs `$body` with `$R` bound to the recipe type of `$model`: the one place that maps a
-/// model name to its recipe.
-macro_rules! with_recipe {
-    ($model:expr, $R:ident => $body:expr) => {
+/// Runs `$body` with `$R` bound to the recipe type of the image model `$model`: the one place
+/// that maps an image model's name to its recipe. An RL model returns a usage error naming
+/// `$what` (it has its own commands).
+macro_rules! with_image_recipe {
+    ($model:expr, $what:expr, $R:ident => $body:expr) => {
         match $model {
             Model::Mlp => {
                 type $R = MlpRecipe;
@@ -24,6 +28,9 @@ macro_rules! with_recipe {
                 type $R = CnnRecipe;
                 $body
             }
+            rl @ (Model::Qlearning | Model::Dqn) => {
+                return Err(ZooError::usage(format!("`zoo {}` is for image classifiers, not {}", $what, rl.name())))
+            }
         }
     };
 }
@@ -31,7 +38,17 @@ macro_rules! with_recipe {
 /// Runs one parsed command.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Train(args) if args.model.is_rl() => train_rl(args),
+        Command::Eval(args) if args.model.is_rl() => eval_rl(args),
         Command::Train(args) => {
+            for (given, flag) in [(args.steps.is_some(), "--steps"), (args.episodes.is_some(), "--episodes")] {
+                if given {
+                    return Err(ZooError::usage(format!(
+                        "{flag} applies to dqn and qlearning; {} trains for --epochs",
+                        args.model.name()
+                    )));
+                }
+            }
             let (device, device_name) = pick_device(&args.device)?;
             let request = TrainRequest {
                 config_file: args.config,
@@ -48,13 +65,17 @@ pub fn run(cli: Cli) -> Result<()> {
                 device,
                 device_name,
             };
-            with_recipe!(args.model, R => image::train::<R>(&request))?;
+            with_image_recipe!(args.model, "train", R => image::train::<R>(&request))?;
             Ok(())
         }
         Command::Eval(args) => {
+            if args.episodes.is_some() || args.seed.is_some() {
+                return Err(ZooError::usage(
+                    "--episodes and --seed apply to dqn and qlearning; image models are evaluated on their test split",
+                ));
+            }
             let (device, _) = pick_device(&args.device)?;
-            let report =
-                with_recipe!(args.model, R => image::eval::<R>(&args.run, args.data.as_deref(), &device))?;
+            let report = with_image_recipe!(args.model, "eval", R => image::eval::<R>(&args.run, args.data.as_deref(), &device))?;
             println!(
                 "{} {}: test set of {} images from {}",
                 report.model,
@@ -69,8 +90,10 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Predict(args) => {
             let (device, _) = pick_device(&args.device)?;
-            let answers =
-                with_recipe!(args.model, R => image::predict::<R>(&args.run, &args.files, &device))?;
+            if args.model == Model::Dqn {
+                return Err(ZooError::usage("`zoo predict` classifies pictures; watch dqn act with `zoo play dqn --run DIR`"));
+            }
+            let answers = with_image_recipe!(args.model, "predict", R => image::predict::<R>(&args.run, &args.files, &device))?;
             for (file, ranked) in answers {
                 let classes: Vec<String> =
                     ranked.iter().map(|(c, p)| format!("{c} {:5.1} %", 100.0 * p)).collect();
@@ -78,8 +101,20 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Play(args) => {
+            let (device, _) = pick_device(&args.device)?;
+            match args.model {
+                PlayModel::Dqn => play::play(&args.run, args.seed, args.fps, &device)?,
+            };
+            Ok(())
+        }
         Command::Config { model } => {
-            println!("{}", with_recipe!(model, R => default_json::<R>()));
+            let json = match model {
+                Model::Qlearning => default_json::<QLearningRecipe>(),
+                Model::Dqn => default_json::<DqnRecipe>(),
+                image => with_image_recipe!(image, "config", R => default_json::<R>()),
+            };
+            println!("{json}");
             Ok(())
         }
         Command::List => {
@@ -99,6 +134,69 @@ pub fn run(cli: Cli) -> Result<()> {
             fetch_mnist(dir, mirror)
         }
     }
+}
+
+fn train_rl(args: TrainArgs) -> Result<()> {
+    let name = args.model.name();
+    for (given, flag) in [
+        (args.epochs.is_some(), "--epochs"),
+        (args.limit.is_some(), "--limit"),
+        (args.data.is_some(), "--data"),
+    ] {
+        if given {
+            return Err(ZooError::usage(format!(
+                "{flag} does not apply to {name}: it learns from its environment for --steps N{}",
+                if args.model == Model::Qlearning { " or --episodes N" } else { "" }
+            )));
+        }
+    }
+    let (device, device_name) = pick_device(&args.device)?;
+    let request = RlTrainRequest {
+        config_file: args.config,
+        steps: args.steps,
+        episodes: args.episodes,
+        seed: args.seed,
+        learning_rate: args.lr,
+        batch_size: args.batch_size,
+        run_dir: args.run_dir,
+        resume: args.resume,
+        device,
+        device_name,
+    };
+    match args.model {
+        Model::Dqn => dqn::train(&request).map(|_| ()),
+        _ => qlearning::train(&request).map(|_| ()),
+    }
+}
+
+fn eval_rl(args: EvalArgs) -> Result<()> {
+    if args.data.is_some() {
+        return Err(ZooError::usage(format!("--data does not apply to {}: it is evaluated in its environment", args.model.name())));
+    }
+    let episodes = args.episodes.unwrap_or(100);
+    let seed = args.seed.unwrap_or(0);
+    let stats = if args.model == Model::Dqn {
+        let (device, _) = pick_device(&args.device)?;
+        dqn::eval(&args.run, episodes, seed, &device)?
+    } else {
+        let (stats, table) = qlearning::eval(&args.run, episodes, seed)?;
+        let optimal = table.optimal.iter().filter(|o| **o).count();
+        println!("greedy policy optimal from {optimal} of {} interior states", table.optimal.len());
+        stats
+    };
+    println!(
+        "{} {}: {} greedy episodes of {} (starts seeded {}): return {:.1} ± {:.1} (min {}, max {})",
+        stats.model,
+        args.run.display(),
+        stats.episodes,
+        stats.environment,
+        stats.seed,
+        stats.mean,
+        stats.std,
+        stats.min,
+        stats.max
+    );
+    Ok(())
 }
 
 fn pick_device(arg: &DeviceArg) -> Result<(burn::prelude::Device, String)> {

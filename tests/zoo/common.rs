@@ -6,6 +6,14 @@ use std::process::{Command, Output};
 use burn::prelude::*;
 use zoo_data::{ImageSet, Split, embedded};
 
+/// Held by every test that seeds a device or draws from its generator (initialisation,
+/// dropout): the generator is global, and tests run in parallel threads would otherwise draw
+/// from each other's stream and break the determinism checks.
+pub fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// The zoo binary built with the tests.
 pub fn zoo(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_zoo"))

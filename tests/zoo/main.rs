@@ -5,4 +5,5 @@ mod cli;
 mod common;
 mod models;
 mod primitives;
+mod rl;
 mod wgpu;

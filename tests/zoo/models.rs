@@ -7,7 +7,7 @@ use burn::prelude::*;
 use zoo_train::classifier::{Classifier, ImageNet};
 use zoo_train::recipes::{CnnRecipe, ImageRecipe, MlpRecipe};
 
-use crate::common::real_batch;
+use crate::common::{real_batch, rng_lock};
 
 fn net<R: ImageRecipe>(classes: usize, seed: u64, device: &Device) -> R::Net {
     let mut recipe = R::default_recipe();
@@ -17,6 +17,7 @@ fn net<R: ImageRecipe>(classes: usize, seed: u64, device: &Device) -> R::Net {
 }
 
 fn shapes<R: ImageRecipe>() {
+    let _rng = rng_lock();
     let device = Device::flex();
     for classes in [10, 3] {
         let model = net::<R>(classes, 1, &device);
@@ -26,6 +27,7 @@ fn shapes<R: ImageRecipe>() {
 }
 
 fn deterministic<R: ImageRecipe>() {
+    let _rng = rng_lock();
     let device = Device::flex();
     let (images, _) = real_batch(4, &device);
     let a = net::<R>(10, 7, &device).logits(images.clone()).into_data();
@@ -36,6 +38,7 @@ fn deterministic<R: ImageRecipe>() {
 }
 
 fn one_step_lowers_loss<R: ImageRecipe>() {
+    let _rng = rng_lock();
     let device = Device::flex().autodiff();
     let (images, targets) = real_batch(64, &device);
     let model = Classifier::new(net::<R>(10, 3, &device));

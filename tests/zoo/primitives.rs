@@ -133,6 +133,7 @@ fn pooling_matches_burn_over_random_shapes() {
 #[test]
 fn initialisers_match_burn_statistics() {
     let device = Device::flex();
+    let _rng = crate::common::rng_lock();
     device.seed(5);
     let shape = [256, 128, 3, 3];
     let (fan_in, fan_out) = fan_in_fan_out(&shape);

@@ -64,6 +64,7 @@ fn matches_cpu<R: ImageRecipe>(mut recipe: R) {
     let Some(gpu) = wgpu_device() else { return };
     let cpu = Device::flex();
     recipe.set_num_classes(10);
+    let _rng = crate::common::rng_lock();
     cpu.seed(11);
     // One autodiff handle per device, used for the weights and the batch alike: each call of
     // `autodiff()` starts a graph context of its own.

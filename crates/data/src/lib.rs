@@ -1,11 +1,14 @@
 //! Data for the zoo: MNIST-format IDX files, the MNIST extract embedded in the binary,
-//! downloading MNIST, and preparing a user's own picture for a classifier. Plain Rust;
-//! nothing here depends on a tensor backend.
+//! downloading MNIST, preparing a user's own picture for a classifier, and the
+//! reinforcement-learning environments (behind burn-rl's backend-free `Environment` trait).
+//! Plain Rust; nothing here uses tensors.
 
 pub mod embedded;
+pub mod env;
 pub mod fetch;
 pub mod idx;
 pub mod image_prep;
+pub mod rng;
 
 pub use fetch::{
     DEFAULT_MIRRORS, FetchError, FetchReport, FetchedFile, MNIST_FILES, Outcome, Resource,
@@ -13,3 +16,4 @@ pub use fetch::{
 };
 pub use idx::{IdxError, ImageSet, Split, from_bytes, load_dir, require_dims};
 pub use image_prep::{ImageError, MNIST_PIXELS, MNIST_SIDE, fit_to_mnist, load_as_mnist};
+pub use rng::SplitMix64;

@@ -57,20 +57,7 @@ impl EpochCsvLogger {
     }
 
     fn append(&self, rows: &[String]) -> std::io::Result<()> {
-        let is_new = !self.path.exists();
-        let mut file = OpenOptions::new().create(true).append(true).open(&self.path)?;
-        let mut text = String::new();
-        if is_new {
-            text.push_str(HEADER);
-            text.push('\n');
-        }
-        for row in rows {
-            text.push_str(row);
-            text.push('\n');
-        }
-        // One write per epoch: a crash loses at most the epoch in flight.
-        file.write_all(text.as_bytes())?;
-        file.sync_data()
+        append_rows(&self.path, rows)
     }
 }
 
@@ -108,6 +95,24 @@ impl MetricLogger for EpochCsvLogger {
             log::warn!("could not append to {}: {e}", self.path.display());
         }
     }
+}
+
+/// Appends rows to `metrics.csv` (writing the header first when the file is new) in one write,
+/// synced: a crash loses at most the epoch in flight.
+pub fn append_rows(path: &Path, rows: &[String]) -> std::io::Result<()> {
+    let is_new = !path.exists();
+    let mut text = String::new();
+    if is_new {
+        text.push_str(HEADER);
+        text.push('\n');
+    }
+    for row in rows {
+        text.push_str(row);
+        text.push('\n');
+    }
+    let mut file = OpenOptions::new().create(true).append(true).open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_data()
 }
 
 /// One row of `metrics.csv`.

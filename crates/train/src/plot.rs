@@ -116,3 +116,53 @@ fn draw_panel(
         .draw()?;
     Ok(())
 }
+
+/// Return per episode (thin, light) with its moving average over `window` episodes (thick):
+/// the picture of an RL run (`returns.png`).
+pub fn episode_returns(path: &Path, title: &str, returns: &[f64], window: usize) -> std::io::Result<()> {
+    register_fonts();
+    let (width, height) = (900u32, 450u32);
+    let mut rgb = vec![255u8; (width * height * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, (width, height)).into_drawing_area();
+        draw_returns(&root, title, returns, window.max(1)).map_err(|e| std::io::Error::other(e.to_string()))?;
+        root.present().map_err(std::io::Error::other)?;
+    }
+    write_png_rgb(path, width, height, rgb)
+}
+
+fn draw_returns(area: &Area<'_>, title: &str, returns: &[f64], window: usize) -> Result<(), Box<dyn std::error::Error>> {
+    let raw: Vec<(f64, f64)> = returns.iter().enumerate().map(|(i, r)| ((i + 1) as f64, *r)).collect();
+    let averaged: Vec<(f64, f64)> = (0..returns.len())
+        .map(|i| {
+            let from = (i + 1).saturating_sub(window);
+            let slice = &returns[from..=i];
+            ((i + 1) as f64, slice.iter().sum::<f64>() / slice.len() as f64)
+        })
+        .collect();
+    let (lo, hi) = returns.iter().fold((0.0f64, 1.0f64), |(lo, hi), r| (lo.min(*r), hi.max(*r)));
+    let pad = (hi - lo) * 0.05;
+    let mut chart = ChartBuilder::on(area)
+        .margin(14)
+        .caption(title, ("sans-serif", 20))
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..(returns.len().max(1) as f64 + 1.0), (lo - pad)..(hi + pad))?;
+    chart.configure_mesh().x_desc("episode").y_desc("return").label_style(("sans-serif", 13)).draw()?;
+    chart
+        .draw_series(LineSeries::new(raw, BLUE.mix(0.35).stroke_width(1)))?
+        .label("return")
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], BLUE.mix(0.35).stroke_width(2)));
+    chart
+        .draw_series(LineSeries::new(averaged, BLUE.stroke_width(3)))?
+        .label(format!("mean of the last {window}"))
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], BLUE.stroke_width(3)));
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 13))
+        .draw()?;
+    Ok(())
+}

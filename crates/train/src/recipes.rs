@@ -16,14 +16,20 @@ use crate::fit::FitConfig;
 pub const MODELS: &[(&str, &str)] = &[
     ("mlp", "multilayer perceptron on 28x28 images: 784 -> 128 ReLU -> dropout 0.2 -> classes (item 1)"),
     ("cnn", "convolutional network: two 3x3 conv + max-pool stages, dense 128, classes (items 3, 7)"),
+    ("qlearning", "tabular Q-learning on the 10-state chain (item 4)"),
+    ("dqn", "deep Q-network on CartPole-v1: replay buffer, target network, Huber loss (item 5)"),
 ];
 
-/// A supervised recipe for an image classifier.
-pub trait ImageRecipe: Config + Clone {
-    type Net: ImageNet;
+/// What every recipe is: a `config.json` with defaults and a name.
+pub trait Recipe: Config + Clone {
     /// The name on the command line and in `run.json`.
     const NAME: &'static str;
     fn default_recipe() -> Self;
+}
+
+/// A supervised recipe for an image classifier.
+pub trait ImageRecipe: Recipe {
+    type Net: ImageNet;
     fn fit(&self) -> &FitConfig;
     fn fit_mut(&mut self) -> &mut FitConfig;
     fn optimizer(&self) -> &AdamConfig;
@@ -48,14 +54,18 @@ pub struct MlpRecipe {
     pub fit: FitConfig,
 }
 
-impl ImageRecipe for MlpRecipe {
-    type Net = Mlp;
+impl Recipe for MlpRecipe {
     const NAME: &'static str = "mlp";
 
     fn default_recipe() -> Self {
         // Keras' fit defaults (batch 32); 20 epochs instead of the article's 5 reach 98 %.
         Self::new(MlpConfig::new(), keras_adam(), FitConfig::new().with_epochs(20).with_batch_size(32))
     }
+}
+
+impl ImageRecipe for MlpRecipe {
+    type Net = Mlp;
+
     fn fit(&self) -> &FitConfig {
         &self.fit
     }
@@ -87,8 +97,7 @@ pub struct CnnRecipe {
     pub fit: FitConfig,
 }
 
-impl ImageRecipe for CnnRecipe {
-    type Net = Cnn;
+impl Recipe for CnnRecipe {
     const NAME: &'static str = "cnn";
 
     fn default_recipe() -> Self {
@@ -97,6 +106,11 @@ impl ImageRecipe for CnnRecipe {
         let fit = FitConfig::new().with_epochs(12).with_batch_size(64).with_max_shift(2);
         Self::new(CnnConfig::new(), keras_adam(), fit)
     }
+}
+
+impl ImageRecipe for CnnRecipe {
+    type Net = Cnn;
+
     fn fit(&self) -> &FitConfig {
         &self.fit
     }
@@ -118,13 +132,13 @@ impl ImageRecipe for CnnRecipe {
 }
 
 /// The default recipe of `model` as pretty JSON (`zoo config <model>`).
-pub fn default_json<R: ImageRecipe>() -> String {
+pub fn default_json<R: Recipe>() -> String {
     serde_json::to_string_pretty(&R::default_recipe()).unwrap_or_default()
 }
 
 /// Reads a recipe file. The file may give only the fields it changes: they are laid over the
 /// defaults, and a key the recipe does not have is an error (a typo would otherwise be ignored).
-pub fn load_recipe<R: ImageRecipe>(path: &Path) -> Result<R> {
+pub fn load_recipe<R: Recipe>(path: &Path) -> Result<R> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         ZooError::usage(format!("{}: cannot read the config file ({e}); check the --config path", path.display()))
     })?;

@@ -23,6 +23,8 @@ pub struct PlainRenderer {
     /// Running mean of each metric in the current split.
     running: BTreeMap<String, RunningMean>,
     label: String,
+    /// What the progress counts: `samples`, `steps`.
+    unit: String,
     epoch: usize,
     total_epochs: usize,
     split: String,
@@ -49,6 +51,7 @@ impl PlainRenderer {
             names: HashMap::new(),
             running: BTreeMap::new(),
             label: "training".to_string(),
+            unit: "samples".to_string(),
             epoch: 1,
             total_epochs: 1,
             split: String::new(),
@@ -60,6 +63,12 @@ impl PlainRenderer {
             finished_items: 0,
             finished_secs: 0.0,
         }
+    }
+
+    /// Counts progress in `unit` (`steps` for RL) instead of samples.
+    pub fn with_unit(mut self, unit: &str) -> Self {
+        self.unit = unit.to_string();
+        self
     }
 
     fn record(&mut self, state: MetricState) {
@@ -120,7 +129,8 @@ impl PlainRenderer {
             format!("{percent:3.0}% {}/{}", self.split_done, self.split_items)
         };
         println!(
-            "{head} {progress}  {rate:.0} samples/s  {}  left {left}",
+            "{head} {progress}  {rate:.0} {}/s  {}  left {left}",
+            self.unit,
             self.metrics_text()
         );
         let _ = std::io::stdout().flush();
@@ -172,6 +182,10 @@ impl TrainingProgressLogger for PlainRenderer {
     fn update_epoch(&mut self, _epoch: usize) {}
 
     fn start_split(&mut self, split: &str, total_items: usize) {
+        // A loop without validation (Q-learning) goes from train to train: a new epoch.
+        if split == "train" && self.split == "train" && self.split_done > 0 {
+            self.epoch += 1;
+        }
         self.split = split.to_string();
         self.split_items = total_items;
         self.split_done = 0;

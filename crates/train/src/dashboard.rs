@@ -1,0 +1,152 @@
+//! burn-train's dashboard for training loops that are not burn-train's `Learner`: the
+//! alternating GAN updates, the RL agents. Written once; a loop registers its metrics, then
+//! reports splits, values and progress. On a terminal it is burn-train's TUI, otherwise zoo's
+//! [`PlainRenderer`]; either way the epoch means go to the run's `metrics.csv`, the same file
+//! the supervised recipes write, so the curves and `zoo eval` read every run alike.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use burn::train::Interrupter;
+use burn::train::metric::{
+    MetricAttributes, MetricDefinition, MetricEntry, MetricId, NumericAttributes, NumericEntry,
+    SerializedEntry,
+};
+use burn::train::renderer::tui::TuiMetricsRendererWrapper;
+use burn::train::renderer::{MetricState, MetricsRenderer};
+
+use crate::metrics_log::{RunningMean, append_rows};
+use crate::render::PlainRenderer;
+
+/// A metric a loop reports.
+#[derive(Clone, Copy, Debug)]
+pub struct MetricSpec {
+    pub name: &'static str,
+    pub higher_is_better: bool,
+}
+
+impl MetricSpec {
+    pub const fn lower(name: &'static str) -> Self {
+        Self { name, higher_is_better: false }
+    }
+
+    pub const fn higher(name: &'static str) -> Self {
+        Self { name, higher_is_better: true }
+    }
+}
+
+pub struct Dashboard {
+    renderer: Box<dyn MetricsRenderer>,
+    interrupter: Interrupter,
+    ids: HashMap<&'static str, MetricId>,
+    /// (split, metric) -> mean over the running epoch.
+    means: BTreeMap<(String, String), RunningMean>,
+    csv: PathBuf,
+    split: String,
+}
+
+impl Dashboard {
+    /// Opens the dashboard for `total_epochs` epochs starting at `starting_epoch`; progress is
+    /// counted in `unit` (`samples`, `steps`).
+    pub fn new(
+        label: &str,
+        unit: &str,
+        metrics: &[MetricSpec],
+        csv: &Path,
+        total_epochs: usize,
+        starting_epoch: usize,
+    ) -> Self {
+        let interrupter = Interrupter::new();
+        let mut renderer: Box<dyn MetricsRenderer> = if std::io::stdout().is_terminal() {
+            Box::new(TuiMetricsRendererWrapper::new(interrupter.clone(), None))
+        } else {
+            Box::new(PlainRenderer::new().with_unit(unit))
+        };
+        let mut ids = HashMap::new();
+        for spec in metrics {
+            let id = MetricId::new(Arc::new(spec.name.to_string()));
+            renderer.register_metric(MetricDefinition {
+                metric_id: id.clone(),
+                name: Arc::new(spec.name.to_string()),
+                description: None,
+                attributes: MetricAttributes::Numeric(NumericAttributes {
+                    unit: None,
+                    higher_is_better: spec.higher_is_better,
+                }),
+            });
+            ids.insert(spec.name, id);
+        }
+        renderer.start(total_epochs, starting_epoch, None, Some(label));
+        Self {
+            renderer,
+            interrupter,
+            ids,
+            means: BTreeMap::new(),
+            csv: csv.to_path_buf(),
+            split: "train".to_string(),
+        }
+    }
+
+    /// Begins the `train` or `valid` part of an epoch, of `items` units.
+    pub fn start_split(&mut self, split: &str, items: usize) {
+        self.split = split.to_string();
+        self.renderer.start_split(split, items);
+    }
+
+    /// Reports one value of a registered metric in the current split.
+    pub fn value(&mut self, name: &'static str, value: f64) {
+        let Some(id) = self.ids.get(name) else {
+            debug_assert!(false, "metric {name} was not registered");
+            return;
+        };
+        let entry = MetricEntry::new(id.clone(), SerializedEntry::new(format_value(value), value.to_string()));
+        let state = MetricState::Numeric(entry, Some(NumericEntry::Value(value)));
+        if self.split == "train" {
+            self.renderer.update_train(state);
+        } else {
+            self.renderer.update_valid(state);
+        }
+        self.means.entry((self.split.clone(), name.to_string())).or_default().add(&NumericEntry::Value(value));
+    }
+
+    /// Units done so far in the current split.
+    pub fn progress(&mut self, done: usize) {
+        self.renderer.update_split(done);
+    }
+
+    pub fn end_split(&mut self) {
+        self.renderer.end_split();
+    }
+
+    /// Closes epoch `epoch`: appends the means of every metric to `metrics.csv` (one write and
+    /// sync, so a crash loses at most this epoch's row).
+    pub fn end_epoch(&mut self, epoch: usize) -> std::io::Result<()> {
+        self.renderer.update_epoch(epoch);
+        let rows: Vec<String> = std::mem::take(&mut self.means)
+            .into_iter()
+            .filter_map(|((split, metric), mean)| Some(format!("{epoch},{split},{metric},{}", mean.value()?)))
+            .collect();
+        append_rows(&self.csv, &rows)
+    }
+
+    /// True once the user asked the TUI to stop.
+    pub fn should_stop(&self) -> bool {
+        self.interrupter.should_stop()
+    }
+
+    /// Closes the dashboard (the TUI gives the terminal back).
+    pub fn finish(mut self) {
+        self.renderer.end();
+        let _ = self.renderer.on_train_end(None);
+    }
+}
+
+fn format_value(value: f64) -> String {
+    if value != 0.0 && (value.abs() < 1e-3 || value.abs() >= 1e5) {
+        format!("{value:.3e}")
+    } else {
+        format!("{value:.4}")
+    }
+}
