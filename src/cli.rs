@@ -100,7 +100,8 @@ pub struct TrainArgs {
     /// Learning rate.
     #[arg(long)]
     pub lr: Option<f64>,
-    /// Seed of the weights, the shuffling and the validation split.
+    /// Seed of the weights and of everything random in the run (shuffling, validation split,
+    /// exploration, environment starts).
     #[arg(long)]
     pub seed: Option<u64>,
     /// Train on the first N training images only (quick trials).

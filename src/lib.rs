@@ -119,7 +119,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::List => {
             for (name, about) in MODELS {
-                println!("{name:<8} {about}");
+                println!("{name:<10} {about}");
             }
             Ok(())
         }

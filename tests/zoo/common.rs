@@ -40,8 +40,14 @@ pub fn assert_clean_error(output: &Output, code: i32, mentions: &str) {
     assert_eq!(err.trim().lines().count(), 1, "one line of error: {err}");
 }
 
+/// The package folder: cargo sets it when it runs the tests; the compile-time value is only a
+/// fallback, since a target folder reused by another checkout would point there.
+pub fn manifest_dir() -> String {
+    std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string())
+}
+
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Path::new(&manifest_dir()).join("tests/fixtures").join(name)
 }
 
 /// The first `n` training images of the embedded extract as a batch on `device`.

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use zoo_primitives::{TOPICS, explain};
 
 fn golden_path(topic: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()))
         .join("tests/golden")
         .join(format!("{topic}.txt"))
 }

@@ -100,10 +100,15 @@ impl MetricLogger for EpochCsvLogger {
 /// Appends rows to `metrics.csv` (writing the header first when the file is new) in one write,
 /// synced: a crash loses at most the epoch in flight.
 pub fn append_rows(path: &Path, rows: &[String]) -> std::io::Result<()> {
+    append_csv(path, HEADER, rows)
+}
+
+/// Appends rows to a CSV file, writing `header` first when the file is new; one synced write.
+pub fn append_csv(path: &Path, header: &str, rows: &[String]) -> std::io::Result<()> {
     let is_new = !path.exists();
     let mut text = String::new();
     if is_new {
-        text.push_str(HEADER);
+        text.push_str(header);
         text.push('\n');
     }
     for row in rows {

@@ -148,7 +148,14 @@ fn draw_returns(area: &Area<'_>, title: &str, returns: &[f64], window: usize) ->
         .x_label_area_size(40)
         .y_label_area_size(60)
         .build_cartesian_2d(0.0..(returns.len().max(1) as f64 + 1.0), (lo - pad)..(hi + pad))?;
-    chart.configure_mesh().x_desc("episode").y_desc("return").label_style(("sans-serif", 13)).draw()?;
+    chart
+        .configure_mesh()
+        .x_desc("episode")
+        .y_desc("return")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_label_formatter(&|y| format!("{y:.0}"))
+        .label_style(("sans-serif", 13))
+        .draw()?;
     chart
         .draw_series(LineSeries::new(raw, BLUE.mix(0.35).stroke_width(1)))?
         .label("return")

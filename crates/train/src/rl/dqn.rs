@@ -12,7 +12,8 @@
 //! One epoch is `steps_per_epoch` environment steps followed by `eval_episodes` greedy
 //! episodes on a separate evaluation environment (the `valid` split). `model.bpk` holds the
 //! weights with the best evaluation so far (as SB3's `EvalCallback` keeps `best_model`),
-//! `last.bpk` the final ones.
+//! `last.bpk` the final ones; `evaluations.csv` the evaluation after each epoch with its step
+//! and wall time, `episodes.csv` every training episode, `returns.png` the latter's picture.
 
 use std::path::Path;
 use std::time::Instant;
@@ -34,8 +35,8 @@ use super::{ReturnStats, RlTrainRequest, create_run, refuse, start_recipe};
 use crate::checkpoint::atomic_write;
 use crate::dashboard::{Dashboard, MetricSpec};
 use crate::error::{Result, ZooError, io_error};
-use crate::metrics_log::read_metrics;
-use crate::plot::training_curves;
+use crate::metrics_log::{append_csv, read_metrics};
+use crate::plot::{episode_returns, training_curves};
 use crate::recipes::Recipe;
 use crate::render::format_duration;
 use crate::run::RunDir;
@@ -104,6 +105,16 @@ impl DqnSettings {
         let span = (self.exploration_fraction * self.steps as f64).max(1.0);
         let progress = (step as f64 / span).min(1.0);
         self.epsilon_start + progress * (self.epsilon_end - self.epsilon_start)
+    }
+
+    /// Whether a round of gradient steps follows environment step `step` (counted from 1).
+    pub fn trains_after(&self, step: usize) -> bool {
+        step >= self.learning_starts && step % self.train_every == 0
+    }
+
+    /// Whether the target network is refreshed after environment step `step`.
+    pub fn updates_target_after(&self, step: usize) -> bool {
+        step % self.target_update_every == 0
     }
 
     pub fn epochs(&self) -> usize {
@@ -500,6 +511,8 @@ fn fit(run: &RunDir, recipe: &DqnRecipe, mut agent: DqnAgent, mut buffer: Replay
     let mut observation = env.observation();
     let (mut episode_return, mut episode_length) = (0.0, 0usize);
     let mut interrupted = false;
+    // Rows of episodes.csv for the running epoch: episode, step, return, length.
+    let mut episode_rows: Vec<String> = Vec::new();
 
     for epoch in progress.epoch + 1..=epochs {
         let last_step = (epoch * settings.steps_per_epoch).min(settings.steps);
@@ -518,12 +531,13 @@ fn fit(run: &RunDir, recipe: &DqnRecipe, mut agent: DqnAgent, mut buffer: Replay
                 dashboard.value("Return", episode_return);
                 dashboard.value("Episode Length", episode_length as f64);
                 progress.episodes += 1;
+                episode_rows.push(format!("{},{},{episode_return},{episode_length}", progress.episodes, progress.step + 1));
                 (episode_return, episode_length) = (0.0, 0);
                 env.reset();
                 observation = env.observation();
             }
             progress.step += 1;
-            if progress.step >= settings.learning_starts && progress.step % settings.train_every == 0 {
+            if settings.trains_after(progress.step) {
                 for _ in 0..settings.gradient_steps {
                     let batch = buffer.sample(settings.batch_size, &mut rng);
                     let loss = agent.train_step(&batch);
@@ -531,7 +545,7 @@ fn fit(run: &RunDir, recipe: &DqnRecipe, mut agent: DqnAgent, mut buffer: Replay
                 }
                 agent.sync_policy();
             }
-            if progress.step % settings.target_update_every == 0 {
+            if settings.updates_target_after(progress.step) {
                 agent.update_target();
             }
             if progress.step % 100 == 0 || i + 1 == epoch_steps {
@@ -572,32 +586,55 @@ fn fit(run: &RunDir, recipe: &DqnRecipe, mut agent: DqnAgent, mut buffer: Replay
         progress.seconds = seconds_before + started.elapsed().as_secs_f64();
         save_checkpoint(run, &agent, &buffer, &progress)?;
         dashboard.end_epoch(epoch).map_err(|e| io_error(&run.file("metrics.csv"), e))?;
+        let min = results.iter().map(|r| r.0).fold(f64::INFINITY, f64::min);
+        let evaluation = format!("{epoch},{},{:.2},{mean},{min}", progress.step, progress.seconds);
+        let evaluations = run.file("evaluations.csv");
+        append_csv(&evaluations, "epoch,step,seconds,mean_return,min_return", &[evaluation])
+            .map_err(|e| io_error(&evaluations, e))?;
+        let episodes = run.file("episodes.csv");
+        append_csv(&episodes, "episode,step,return,length", &std::mem::take(&mut episode_rows))
+            .map_err(|e| io_error(&episodes, e))?;
     }
     dashboard.finish();
 
     let seconds = seconds_before + started.elapsed().as_secs_f64();
-    if interrupted {
-        println!(
-            "stopped at step {}; continue with `zoo train dqn --resume {}` (from the last finished epoch)",
-            progress.step,
-            run.path().display()
-        );
-    } else {
+    if !interrupted {
         write_module(&agent.online.valid(), &run.file("last.bpk"))?;
     }
     let rows = read_metrics(&run.file("metrics.csv")).unwrap_or_default();
     let title = format!("dqn on {ENVIRONMENT}: {}", run.path().display());
     training_curves(&run.file("curves.png"), &title, &rows, &["Return", "Loss"])
         .map_err(|e| io_error(&run.file("curves.png"), e))?;
-    println!(
-        "trained dqn for {} steps ({} episodes) in {}; best evaluation {} at epoch {}; run folder {} (model.bpk: best evaluated weights, last.bpk: final)",
-        progress.step,
-        progress.episodes,
-        format_duration(seconds),
-        progress.best_eval.map_or("none".into(), |b| format!("{b:.1}")),
-        progress.best_epoch.map_or("-".into(), |e| e.to_string()),
-        run.path().display()
-    );
+    let returns: Vec<f64> = std::fs::read_to_string(run.file("episodes.csv"))
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split(',').nth(2)?.parse().ok())
+        .collect();
+    let picture = run.file("returns.png");
+    episode_returns(&picture, &format!("dqn on {ENVIRONMENT}: return of each training episode"), &returns, 20)
+        .map_err(|e| io_error(&picture, e))?;
+    let best = match (progress.best_eval, progress.best_epoch) {
+        (Some(b), Some(e)) => format!("best evaluation {b:.1} at epoch {e} (model.bpk)"),
+        _ => "no evaluation yet".to_string(),
+    };
+    if interrupted {
+        println!(
+            "stopped at step {} after {}; {best}; continue with `zoo train dqn --resume {}` (from epoch {})",
+            progress.step,
+            format_duration(seconds),
+            run.path().display(),
+            progress.epoch
+        );
+    } else {
+        println!(
+            "trained dqn for {} steps ({} episodes) in {}; {best}; final weights last.bpk; run folder {}",
+            progress.step,
+            progress.episodes,
+            format_duration(seconds),
+            run.path().display()
+        );
+    }
     Ok(DqnTrainReport { steps: progress.step, episodes: progress.episodes, seconds, best_eval: progress.best_eval })
 }
 
@@ -632,4 +669,27 @@ pub fn eval(run_dir: &Path, episodes: usize, seed: u64, device: &Device) -> Resu
 /// The greedy action of a trained network, for `zoo play`.
 pub fn act(net: &QNet, observation: &[f32], device: &Device) -> usize {
     greedy_action(net, observation, device)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedules_of_training_target_and_exploration() {
+        let s = DqnSettings::new()
+            .with_steps(1000)
+            .with_learning_starts(100)
+            .with_train_every(50)
+            .with_target_update_every(30)
+            .with_exploration_fraction(0.5);
+        let trains: Vec<usize> = (1..=300).filter(|&t| s.trains_after(t)).collect();
+        assert_eq!(trains, vec![100, 150, 200, 250, 300]);
+        let targets: Vec<usize> = (1..=100).filter(|&t| s.updates_target_after(t)).collect();
+        assert_eq!(targets, vec![30, 60, 90]);
+        assert_eq!(s.epsilon(0), 1.0);
+        assert!((s.epsilon(250) - (1.0 + 0.5 * (0.04 - 1.0))).abs() < 1e-12);
+        assert!((s.epsilon(500) - 0.04).abs() < 1e-12);
+        assert!((s.epsilon(900) - 0.04).abs() < 1e-12);
+    }
 }

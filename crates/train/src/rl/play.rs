@@ -18,12 +18,19 @@ const TRACK: usize = 61;
 /// 12.5 columns per metre.
 const POLE_ROWS: usize = 6;
 
+/// Blank columns each side of the track, so that a cart at a limit is drawn whole.
+const MARGIN: usize = 4;
+
 /// One frame as text.
 pub fn frame(state: &CartPoleState, step: usize, total: f64) -> String {
     let [x, _, theta, _] = *state;
+    let width = TRACK + 2 * MARGIN;
     let per_metre = (TRACK - 1) as f64 / (2.0 * X_THRESHOLD);
-    let column = |metres: f64| ((metres + X_THRESHOLD) * per_metre).round().clamp(0.0, (TRACK - 1) as f64) as usize;
-    let cart = column(x);
+    let column = |metres: f64| {
+        let col = ((metres + X_THRESHOLD) * per_metre).round() + MARGIN as f64;
+        col.clamp(0.0, (width - 1) as f64) as usize
+    };
+    let line = |cells: Vec<char>| cells.into_iter().collect::<String>().trim_end().to_string() + "\n";
     let mut out = format!(
         "step {step:>3}   return {total:>5.0}   cart {x:+.3} m   pole {:+5.1} deg (falls at {:.0})\n",
         theta.to_degrees(),
@@ -32,27 +39,25 @@ pub fn frame(state: &CartPoleState, step: usize, total: f64) -> String {
     let glyph = if theta > 0.04 { '/' } else if theta < -0.04 { '\\' } else { '|' };
     for row in (1..=POLE_ROWS).rev() {
         let height = row as f64 / POLE_ROWS as f64; // metres up the pole's vertical extent
-        let col = column(x + height * theta.tan());
-        let mut line = vec![' '; TRACK + 2];
-        line[col + 1] = glyph;
-        out.push_str(line.iter().collect::<String>().trim_end());
-        out.push('\n');
+        let mut cells = vec![' '; width];
+        cells[column(x + height * theta.tan())] = glyph;
+        out.push_str(&line(cells));
     }
-    let mut body = vec![' '; TRACK + 2];
-    for dx in -3i64..=3 {
-        let c = cart as i64 + 1 + dx;
-        if (0..body.len() as i64).contains(&c) {
-            body[c as usize] = if dx.abs() == 3 { '[' } else { '=' };
-        }
+    let cart = column(x);
+    let mut cells = vec![' '; width];
+    for c in cart.saturating_sub(3)..=(cart + 3).min(width - 1) {
+        cells[c] = '=';
     }
-    if cart + 4 < body.len() {
-        body[cart + 4] = ']';
+    cells[cart.saturating_sub(3)] = '[';
+    cells[(cart + 3).min(width - 1)] = ']';
+    out.push_str(&line(cells));
+    let mut track = vec![' '; width];
+    track[MARGIN - 1] = '|';
+    track[MARGIN + TRACK] = '|';
+    for cell in &mut track[MARGIN..MARGIN + TRACK] {
+        *cell = '-';
     }
-    out.push_str(body.iter().collect::<String>().trim_end());
-    out.push('\n');
-    out.push('|');
-    out.push_str(&"-".repeat(TRACK));
-    out.push_str("|\n");
+    out.push_str(&line(track));
     out
 }
 
@@ -65,7 +70,6 @@ pub fn play(run_dir: &Path, seed: u64, fps: f64, device: &Device) -> Result<f64>
     let mut stdout = std::io::stdout();
     let mut total = 0.0;
     let mut shown = frame(&env.state(), 0, total);
-    let mut last_printed = 0;
     if terminal {
         print!("\x1b[2J\x1b[H{shown}");
     } else {
@@ -77,7 +81,8 @@ pub fn play(run_dir: &Path, seed: u64, fps: f64, device: &Device) -> Result<f64>
         shown = frame(&step.next_state, env.steps(), total);
         let end = step.done || step.truncated;
         if terminal {
-            print!("\x1b[H{shown}");
+            // Home, each line cleared to its end, the rest of the screen cleared.
+            print!("\x1b[H{}\x1b[J", shown.replace('\n', "\x1b[K\n"));
             let _ = stdout.flush();
             if let Some(pause) = pause {
                 std::thread::sleep(pause);
@@ -85,11 +90,9 @@ pub fn play(run_dir: &Path, seed: u64, fps: f64, device: &Device) -> Result<f64>
         } else if env.steps() % 50 == 0 || end {
             // A log keeps every 50th frame and the last.
             print!("{shown}\n");
-            last_printed = env.steps();
         }
         if end {
             let how = if step.done { "the pole fell or the cart left the track" } else { "the 500-step limit" };
-            let _ = last_printed;
             println!("episode over after {} steps ({how}); return {total}", env.steps());
             return Ok(total);
         }
@@ -111,7 +114,11 @@ mod tests {
         let top = leaning.lines().nth(1).unwrap().find('/').unwrap();
         let bottom = leaning.lines().nth(POLE_ROWS).unwrap().find('/').unwrap();
         assert!(top > bottom, "{leaning}");
-        // The cart stays on the track at its limits.
-        assert!(frame(&[2.4, 0.0, 0.0, 0.0], 0, 0.0).lines().skip(1).all(|l| l.chars().count() <= TRACK + 2));
+        // A cart at a limit is drawn whole.
+        for x in [-2.4, 2.4] {
+            let edge = frame(&[x, 0.0, 0.0, 0.0], 0, 0.0);
+            assert!(edge.contains("[=====]"), "{edge}");
+            assert!(edge.lines().skip(1).all(|l| l.chars().count() <= TRACK + 2 * MARGIN), "{edge}");
+        }
     }
 }
