@@ -10,7 +10,7 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use zoo_train::classifier::ImageNet;
-use zoo_train::recipes::{CnnRecipe, ImageRecipe, MlpRecipe};
+use zoo_train::recipes::{CnnRecipe, ImageRecipe, MlpRecipe, Recipe};
 
 use crate::common::real_batch;
 
