@@ -150,7 +150,14 @@ fn train_rl(args: TrainArgs) -> Result<()> {
             )));
         }
     }
-    let (device, device_name) = pick_device(&args.device)?;
+    // Q-learning is a table: no tensors, no device.
+    let (device, device_name) = match args.model {
+        Model::Dqn => {
+            let (device, name) = pick_device(&args.device)?;
+            (Some(device), name)
+        }
+        _ => (None, "none (tabular)".to_string()),
+    };
     let request = RlTrainRequest {
         config_file: args.config,
         steps: args.steps,

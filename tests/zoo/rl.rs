@@ -169,6 +169,7 @@ fn dqn_trains_evaluates_plays_and_resumes_through_the_binary() {
     assert!(run.join("checkpoint/progress-3.json").is_file());
     let out = zoo(&["train", "dqn", "--resume", run.to_str().unwrap(), "--device", "cpu"]);
     assert_clean_error(&out, 2, "all 900 steps are done");
+    // The default device of a build with wgpu is a GPU: every call above names the CPU.
 }
 
 #[test]

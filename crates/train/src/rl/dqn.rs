@@ -348,13 +348,21 @@ fn save_checkpoint(run: &RunDir, agent: &DqnAgent, buffer: &ReplayBuffer, progre
     Ok(())
 }
 
-fn load_checkpoint(run: &RunDir, recipe: &DqnRecipe, device: &Device, epoch: usize) -> Result<(DqnAgent, ReplayBuffer, Progress)> {
+fn read_progress(run: &RunDir, epoch: usize) -> Result<Progress> {
+    let path = progress_path(run, epoch);
+    let text = std::fs::read_to_string(&path).map_err(|e| io_error(&path, e))?;
+    serde_json::from_str(&text).map_err(|e| ZooError::runtime(format!("{}: damaged ({e})", path.display())))
+}
+
+fn load_checkpoint(run: &RunDir, recipe: &DqnRecipe, device: &Device, epoch: usize) -> Result<(DqnAgent, ReplayBuffer)> {
     let mut agent = DqnAgent::new(recipe, device);
     agent.online = read_module(&recipe.model, &part_path(run, "online", epoch), &agent.train_device)?;
     agent.target = read_module(&recipe.model, &part_path(run, "target", epoch), device)?;
     agent.sync_policy();
     let optim = part_path(run, "optim", epoch);
     let bytes = std::fs::read(&optim).map_err(|e| io_error(&optim, e))?;
+    // Burn puts the loaded optimiser state on the default device; each parameter's state moves
+    // to that parameter's device at the first step.
     agent.optimizer = recipe
         .optimizer
         .init()
@@ -364,11 +372,7 @@ fn load_checkpoint(run: &RunDir, recipe: &DqnRecipe, device: &Device, epoch: usi
     let bytes = std::fs::read(&replay).map_err(|e| io_error(&replay, e))?;
     let buffer = ReplayBuffer::from_bytes(&bytes)
         .map_err(|e| ZooError::runtime(format!("{}: damaged replay buffer ({e})", replay.display())))?;
-    let progress: Progress = serde_json::from_str(
-        &std::fs::read_to_string(progress_path(run, epoch)).map_err(|e| io_error(&progress_path(run, epoch), e))?,
-    )
-    .map_err(|e| ZooError::runtime(format!("{}: damaged ({e})", progress_path(run, epoch).display())))?;
-    Ok((agent, buffer, progress))
+    Ok((agent, buffer))
 }
 
 /// What a finished training reports.
@@ -388,16 +392,19 @@ const METRICS: [MetricSpec; 4] = [
 ];
 
 pub fn train(request: &RlTrainRequest) -> Result<DqnTrainReport> {
+    let Some(device) = &request.device else {
+        return Err(ZooError::runtime("dqn needs a device"));
+    };
     if request.episodes.is_some() {
         return Err(refuse("--episodes", "dqn", "it trains for a number of environment steps: --steps N"));
     }
     match &request.resume {
-        Some(dir) => resume(dir, request),
-        None => start(request),
+        Some(dir) => resume(dir, request, device),
+        None => start(request, device),
     }
 }
 
-fn start(request: &RlTrainRequest) -> Result<DqnTrainReport> {
+fn start(request: &RlTrainRequest, device: &Device) -> Result<DqnTrainReport> {
     let mut recipe: DqnRecipe = start_recipe(request)?;
     let d = &mut recipe.dqn;
     if let Some(v) = request.steps {
@@ -422,7 +429,7 @@ fn start(request: &RlTrainRequest) -> Result<DqnTrainReport> {
         run.path().display()
     );
     let seed = recipe.dqn.seed;
-    let agent = DqnAgent::new(&recipe, &request.device);
+    let agent = DqnAgent::new(&recipe, device);
     let buffer = ReplayBuffer::new(recipe.dqn.buffer_size, recipe.model.observations);
     let progress = Progress {
         epoch: 0,
@@ -438,7 +445,7 @@ fn start(request: &RlTrainRequest) -> Result<DqnTrainReport> {
     fit(&run, &recipe, agent, buffer, progress)
 }
 
-fn resume(dir: &Path, request: &RlTrainRequest) -> Result<DqnTrainReport> {
+fn resume(dir: &Path, request: &RlTrainRequest, device: &Device) -> Result<DqnTrainReport> {
     let (run, _) = RunDir::open(dir, DqnRecipe::NAME)?;
     if request.config_file.is_some() || request.seed.is_some() || request.learning_rate.is_some()
         || request.batch_size.is_some() || request.run_dir.is_some()
@@ -458,7 +465,7 @@ fn resume(dir: &Path, request: &RlTrainRequest) -> Result<DqnTrainReport> {
     if let Some(steps) = request.steps {
         recipe.dqn.steps = steps;
     }
-    let (agent, buffer, progress) = load_checkpoint(&run, &recipe, &request.device, epoch)?;
+    let progress = read_progress(&run, epoch)?;
     if progress.step >= recipe.dqn.steps {
         return Err(ZooError::usage(format!(
             "{}: all {} steps are done; pass --steps N with N > {} to train further",
@@ -467,6 +474,7 @@ fn resume(dir: &Path, request: &RlTrainRequest) -> Result<DqnTrainReport> {
             progress.step
         )));
     }
+    let (agent, buffer) = load_checkpoint(&run, &recipe, device, epoch)?;
     run.write_json("config.json", &recipe)?;
     println!(
         "zoo train dqn --resume: continuing {} after epoch {epoch} ({} of {} steps; the episode in flight starts over)",

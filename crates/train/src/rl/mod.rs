@@ -29,7 +29,8 @@ pub struct RlTrainRequest {
     pub batch_size: Option<usize>,
     pub run_dir: Option<PathBuf>,
     pub resume: Option<PathBuf>,
-    pub device: Device,
+    /// The device of a network; `None` for the tabular learner.
+    pub device: Option<Device>,
     pub device_name: String,
 }
 
