@@ -22,6 +22,8 @@ pub enum Command {
     Predict(PredictArgs),
     /// Watch a trained agent play one episode, drawn in the terminal.
     Play(PlayArgs),
+    /// Pictures from a trained generative model: new images, reconstructions, the latent plane.
+    Sample(SampleArgs),
     /// Print a model's default recipe as JSON (edit it and pass it back with --config).
     Config {
         #[arg(value_enum)]
@@ -48,6 +50,12 @@ pub enum Model {
     Mlp,
     /// Convolutional network on 28x28 images.
     Cnn,
+    /// Autoencoder of 28x28 images (dense or convolutional).
+    Autoencoder,
+    /// Variational autoencoder (convolutional with a 2-d latent, or dense).
+    Vae,
+    /// DCGAN: generator and discriminator of 28x28 images.
+    Gan,
     /// Tabular Q-learning on the 10-state chain.
     Qlearning,
     /// Deep Q-network on CartPole-v1.
@@ -59,6 +67,9 @@ impl Model {
         match self {
             Model::Mlp => "mlp",
             Model::Cnn => "cnn",
+            Model::Autoencoder => "autoencoder",
+            Model::Vae => "vae",
+            Model::Gan => "gan",
             Model::Qlearning => "qlearning",
             Model::Dqn => "dqn",
         }
@@ -67,6 +78,11 @@ impl Model {
     /// Reinforcement-learning recipes train for steps or episodes and have no data set.
     pub fn is_rl(self) -> bool {
         matches!(self, Model::Qlearning | Model::Dqn)
+    }
+
+    /// Generative recipes: trained on images, judged by pictures and likelihoods.
+    pub fn is_generative(self) -> bool {
+        matches!(self, Model::Autoencoder | Model::Vae | Model::Gan)
     }
 }
 
@@ -133,9 +149,48 @@ pub struct EvalArgs {
     /// Greedy episodes to average (dqn, qlearning) [default: 100].
     #[arg(long, value_name = "N")]
     pub episodes: Option<usize>,
-    /// Seed of the evaluation episodes' starts (dqn, qlearning) [default: 0].
+    /// Seed of the evaluation episodes' starts (dqn, qlearning) or of the generated images
+    /// (gan) [default: 0].
     #[arg(long)]
     pub seed: Option<u64>,
+    /// A `cnn` run that judges the generated images (gan).
+    #[arg(long, value_name = "CNN_RUN")]
+    pub judge: Option<PathBuf>,
+    /// Images to generate for the judge (gan) [default: 10000].
+    #[arg(long, value_name = "N")]
+    pub samples: Option<usize>,
+    #[command(flatten)]
+    pub device: DeviceArg,
+}
+
+/// The models `zoo sample` draws from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SampleModel {
+    /// Test images above their reconstructions.
+    Autoencoder,
+    /// New images from the prior, reconstructions, and for a 2-d latent the latent plane and
+    /// the test set's codes.
+    Vae,
+    /// New images from noise.
+    Gan,
+}
+
+#[derive(Debug, Args)]
+pub struct SampleArgs {
+    #[arg(value_enum)]
+    pub model: SampleModel,
+    /// Run folder made by `zoo train`.
+    #[arg(long, value_name = "DIR")]
+    pub run: PathBuf,
+    /// Images in the grid.
+    #[arg(long, default_value_t = 64)]
+    pub n: usize,
+    /// Seed of the noise.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// The PNG to write [default: in the run folder]; the VAE's other pictures go beside it.
+    #[arg(long, value_name = "FILE.png")]
+    pub out: Option<PathBuf>,
     #[command(flatten)]
     pub device: DeviceArg,
 }

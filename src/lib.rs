@@ -5,7 +5,11 @@
 pub mod cli;
 pub mod device;
 
-use cli::{Cli, Command, DataCommand, Dataset, DeviceArg, EvalArgs, Model, PlayModel, TrainArgs};
+use cli::{Cli, Command, DataCommand, Dataset, DeviceArg, EvalArgs, Model, PlayModel, SampleArgs, SampleModel, TrainArgs};
+use zoo_train::generative::autoencoder::{self as ae, AutoencoderRecipe};
+use zoo_train::generative::gan::{self, GanRecipe};
+use zoo_train::generative::vae::{self, VaeRecipe};
+use zoo_train::generative::{self as generative, GenTrainRequest};
 use zoo_train::fit::FitOverrides;
 use zoo_train::image::{self, TrainRequest, confusion_table};
 use zoo_train::recipes::{CnnRecipe, MODELS, MlpRecipe, default_json};
@@ -28,8 +32,8 @@ macro_rules! with_image_recipe {
                 type $R = CnnRecipe;
                 $body
             }
-            rl @ (Model::Qlearning | Model::Dqn) => {
-                return Err(ZooError::usage(format!("`zoo {}` is for image classifiers, not {}", $what, rl.name())))
+            other => {
+                return Err(ZooError::usage(format!("`zoo {}` is for image classifiers, not {}", $what, other.name())))
             }
         }
     };
@@ -40,6 +44,8 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Train(args) if args.model.is_rl() => train_rl(args),
         Command::Eval(args) if args.model.is_rl() => eval_rl(args),
+        Command::Eval(args) if args.model.is_generative() => eval_generative(args),
+        Command::Sample(args) => sample(args),
         Command::Train(args) => {
             for (given, flag) in [(args.steps.is_some(), "--steps"), (args.episodes.is_some(), "--episodes")] {
                 if given {
@@ -65,10 +71,30 @@ pub fn run(cli: Cli) -> Result<()> {
                 device,
                 device_name,
             };
+            if args.model.is_generative() {
+                let request = GenTrainRequest {
+                    config_file: request.config_file,
+                    overrides: request.overrides,
+                    data: request.data,
+                    run_dir: request.run_dir,
+                    resume: request.resume,
+                    device: request.device,
+                    device_name: request.device_name,
+                };
+                match args.model {
+                    Model::Autoencoder => generative::train::<AutoencoderRecipe>(&request)?,
+                    Model::Vae => generative::train::<VaeRecipe>(&request)?,
+                    _ => generative::train::<GanRecipe>(&request)?,
+                };
+                return Ok(());
+            }
             with_image_recipe!(args.model, "train", R => image::train::<R>(&request))?;
             Ok(())
         }
         Command::Eval(args) => {
+            if args.judge.is_some() || args.samples.is_some() {
+                return Err(ZooError::usage("--judge and --samples apply to gan"));
+            }
             if args.episodes.is_some() || args.seed.is_some() {
                 return Err(ZooError::usage(
                     "--episodes and --seed apply to dqn and qlearning; image models are evaluated on their test split",
@@ -112,6 +138,9 @@ pub fn run(cli: Cli) -> Result<()> {
             let json = match model {
                 Model::Qlearning => default_json::<QLearningRecipe>(),
                 Model::Dqn => default_json::<DqnRecipe>(),
+                Model::Autoencoder => default_json::<AutoencoderRecipe>(),
+                Model::Vae => default_json::<VaeRecipe>(),
+                Model::Gan => default_json::<GanRecipe>(),
                 image => with_image_recipe!(image, "config", R => default_json::<R>()),
             };
             println!("{json}");
@@ -203,6 +232,69 @@ fn eval_rl(args: EvalArgs) -> Result<()> {
         stats.min,
         stats.max
     );
+    Ok(())
+}
+
+fn eval_generative(args: EvalArgs) -> Result<()> {
+    let name = args.model.name();
+    if args.episodes.is_some() {
+        return Err(ZooError::usage(format!("--episodes applies to dqn and qlearning, not {name}")));
+    }
+    if args.model != Model::Gan && (args.judge.is_some() || args.samples.is_some() || args.seed.is_some()) {
+        return Err(ZooError::usage(format!("--judge, --samples and --seed apply to gan, not {name}")));
+    }
+    let (device, _) = pick_device(&args.device)?;
+    match args.model {
+        Model::Autoencoder => {
+            let r = ae::eval(&args.run, args.data.as_deref(), &device)?;
+            println!("autoencoder {}: test set of {} images from {}", args.run.display(), r.images, r.data);
+            println!("binary cross-entropy {:.4} nats per pixel  (mean squared error {:.4})", r.bce_per_pixel, r.mse_per_pixel);
+        }
+        Model::Vae => {
+            let r = vae::eval(&args.run, args.data.as_deref(), &device)?;
+            println!("vae {}: test set of {} images from {}", args.run.display(), r.images, r.data);
+            println!(
+                "negative ELBO {:.2} nats per image = reconstruction {:.2} + KL {:.2}  (latent {}, one sampled code per image)",
+                r.negative_elbo, r.reconstruction, r.kl, r.latent
+            );
+        }
+        _ => {
+            if args.data.is_some() {
+                return Err(ZooError::usage("--data does not apply to gan: the judge's own data is the reference"));
+            }
+            let Some(judge) = &args.judge else {
+                return Err(ZooError::usage(
+                    "zoo eval gan needs --judge CNN_RUN, a run of `zoo train cnn` trained on the same kind of images",
+                ));
+            };
+            let r = gan::judge_eval(&args.run, judge, args.samples.unwrap_or(10_000), args.seed.unwrap_or(0), &device)?;
+            println!("gan {}: {} generated images judged by {}", args.run.display(), r.generated, r.judge);
+            println!(
+                "Fréchet distance to the test set {:.2} (real training images: {:.2}; ratio {:.2})",
+                r.frechet_distance, r.frechet_floor, r.ratio
+            );
+            println!("classified with ≥ 90 % confidence: {:.1} %", r.confident_percent);
+            let classes: Vec<String> = r.class_percent.iter().enumerate().map(|(c, p)| format!("{c}: {p:.1} %")).collect();
+            println!("classes: {}", classes.join("  "));
+        }
+    }
+    Ok(())
+}
+
+fn sample(args: SampleArgs) -> Result<()> {
+    if args.n == 0 {
+        return Err(ZooError::usage("--n must be at least 1"));
+    }
+    let (device, _) = pick_device(&args.device)?;
+    let out = args.out.as_deref();
+    let written = match args.model {
+        SampleModel::Autoencoder => ae::sample(&args.run, args.n, out, &device)?,
+        SampleModel::Vae => vae::sample(&args.run, args.n, args.seed, out, &device)?,
+        SampleModel::Gan => gan::sample(&args.run, args.n, args.seed, out, &device)?,
+    };
+    for path in written {
+        println!("wrote {}", path.display());
+    }
     Ok(())
 }
 

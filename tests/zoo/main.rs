@@ -3,6 +3,7 @@
 
 mod cli;
 mod common;
+mod generative;
 mod models;
 mod primitives;
 mod rl;

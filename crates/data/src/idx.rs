@@ -111,6 +111,22 @@ impl ImageSet {
         self.labels[index]
     }
 
+    /// A copy of the images at `indices`, in that order (same `num_classes`).
+    pub fn pick(&self, indices: &[u32]) -> ImageSet {
+        let mut images = Vec::with_capacity(indices.len() * self.pixels_per_image());
+        for &i in indices {
+            images.extend_from_slice(self.image(i as usize));
+        }
+        ImageSet {
+            images,
+            labels: indices.iter().map(|&i| self.labels[i as usize]).collect(),
+            rows: self.rows,
+            cols: self.cols,
+            num_classes: self.num_classes,
+            source: self.source.clone(),
+        }
+    }
+
     /// A copy of the images in `range` (clamped to `0..len()`). Keeps this set's
     /// `num_classes`, so a slice that happens to miss the top class still sizes a model
     /// the same way as the whole set.

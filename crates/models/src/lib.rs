@@ -1,13 +1,19 @@
 //! The models of zoo, one file per model: a `XConfig` with documented defaults, the module
 //! `X`, `init` and `forward`. Nothing here knows about optimisers, data or files.
 
+pub mod autoencoder;
 pub mod cnn;
+pub mod gan;
 pub mod mlp;
 pub mod qnet;
+pub mod vae;
 
+pub use autoencoder::{Autoencoder, AutoencoderConfig, AutoencoderKind, bernoulli_nll};
 pub use cnn::{Cnn, CnnConfig};
+pub use gan::{Discriminator, DiscriminatorConfig, Generator, GeneratorConfig};
 pub use mlp::{Mlp, MlpConfig};
 pub use qnet::{QNet, QNetConfig};
+pub use vae::{Vae, VaeConfig, VaeKind, VaeOutput, kl_divergence};
 
 /// Side of the square greyscale images the image models take (MNIST's 28x28).
 pub const IMAGE_SIDE: usize = 28;

@@ -72,6 +72,12 @@ impl ImageLoader {
         Self::new(set, indices, batch_size, None, device)
     }
 
+    /// Moves on one epoch without iterating (a resumed run continues the shuffling where
+    /// the checkpoint left it).
+    pub fn skip_epoch(&self) {
+        self.epoch.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// This epoch's visiting order and the seed of its augmentation.
     fn order(&self) -> (Vec<u32>, u64) {
         let mut order = self.indices.to_vec();

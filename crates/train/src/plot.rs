@@ -173,3 +173,73 @@ fn draw_returns(area: &Area<'_>, title: &str, returns: &[f64], window: usize) ->
         .draw()?;
     Ok(())
 }
+
+/// Greyscale images (`count` of `side` x `side` values in `[0, 1]`, 1 = ink) as a grid of
+/// `columns` columns, each pixel drawn `scale` times, dark ink on white with 2-pixel gaps.
+pub fn image_grid(path: &Path, pixels: &[f32], side: usize, columns: usize, scale: usize) -> std::io::Result<()> {
+    let count = pixels.len() / (side * side);
+    let columns = columns.clamp(1, count.max(1));
+    let rows = count.div_ceil(columns);
+    let (gap, cell) = (2usize, side * scale);
+    let width = columns * (cell + gap) + gap;
+    let height = rows * (cell + gap) + gap;
+    let mut rgb = vec![255u8; width * height * 3];
+    for i in 0..count {
+        let (top, left) = (gap + (i / columns) * (cell + gap), gap + (i % columns) * (cell + gap));
+        for y in 0..cell {
+            for x in 0..cell {
+                let v = pixels[i * side * side + (y / scale) * side + x / scale].clamp(0.0, 1.0);
+                let grey = (255.0 * (1.0 - v)).round() as u8;
+                let at = ((top + y) * width + left + x) * 3;
+                rgb[at..at + 3].fill(grey);
+            }
+        }
+    }
+    write_png_rgb(path, width as u32, height as u32, rgb)
+}
+
+/// A scatter of 2-d points `(x, y, label)`, one colour per label, with a legend.
+pub fn latent_scatter(path: &Path, title: &str, points: &[(f64, f64, u8)]) -> std::io::Result<()> {
+    register_fonts();
+    let (width, height) = (760u32, 700u32);
+    let mut rgb = vec![255u8; (width * height * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, (width, height)).into_drawing_area();
+        draw_scatter(&root, title, points).map_err(|e| std::io::Error::other(e.to_string()))?;
+        root.present().map_err(std::io::Error::other)?;
+    }
+    write_png_rgb(path, width, height, rgb)
+}
+
+fn draw_scatter(area: &Area<'_>, title: &str, points: &[(f64, f64, u8)]) -> Result<(), Box<dyn std::error::Error>> {
+    let bounds = |f: fn(&(f64, f64, u8)) -> f64| {
+        let (lo, hi) = points.iter().map(f).fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        if lo.is_finite() { (lo - 0.2, hi + 0.2) } else { (-1.0, 1.0) }
+    };
+    let ((x0, x1), (y0, y1)) = (bounds(|p| p.0), bounds(|p| p.1));
+    let mut chart = ChartBuilder::on(area)
+        .margin(14)
+        .caption(title, ("sans-serif", 20))
+        .x_label_area_size(36)
+        .y_label_area_size(50)
+        .build_cartesian_2d(x0..x1, y0..y1)?;
+    chart.configure_mesh().x_desc("z1").y_desc("z2").label_style(("sans-serif", 13)).draw()?;
+    let labels = points.iter().map(|p| p.2).max().map_or(0, |m| m as usize + 1);
+    for label in 0..labels {
+        let colour = Palette99::pick(label).to_rgba();
+        chart
+            .draw_series(
+                points.iter().filter(|p| p.2 as usize == label).map(|p| Circle::new((p.0, p.1), 2, colour.filled())),
+            )?
+            .label(label.to_string())
+            .legend(move |(x, y)| Circle::new((x + 6, y), 4, colour.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 13))
+        .draw()?;
+    Ok(())
+}

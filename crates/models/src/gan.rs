@@ -1,0 +1,128 @@
+//! Items 6, 8 and 15 of the source document: the DCGAN of TensorFlow's tutorial, exactly.
+//!
+//! - Generator: `noise 100 -> Dense 7*7*256 (no bias) -> BN -> LeakyReLU -> ConvT 128 5x5 s1
+//!   -> BN -> LeakyReLU -> ConvT 64 5x5 s2 -> BN -> LeakyReLU -> ConvT 1 5x5 s2 -> tanh`
+//!   (transposed convolutions without bias, "same" padding: 7 -> 7 -> 14 -> 28).
+//! - Discriminator: `Conv 64 5x5 s2 -> LeakyReLU -> Dropout 0.3 -> Conv 128 5x5 s2 ->
+//!   LeakyReLU -> Dropout 0.3 -> Flatten -> Dense 1` (a logit: real vs generated).
+//!
+//! Images are scaled to `[-1, 1]`. LeakyReLU has Keras' slope 0.3.
+
+use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::prelude::*;
+use burn::tensor::activation::leaky_relu;
+
+/// Keras' default LeakyReLU slope, which the tutorial uses.
+pub const LEAKY_SLOPE: f64 = 0.3;
+
+/// Configuration of [`Generator`].
+#[derive(Config, Debug)]
+pub struct GeneratorConfig {
+    /// Size of the noise vector.
+    #[config(default = 100)]
+    pub noise: usize,
+}
+
+/// Configuration of [`Discriminator`].
+#[derive(Config, Debug)]
+pub struct DiscriminatorConfig {
+    /// Dropout after each convolution (training only).
+    #[config(default = 0.3)]
+    pub dropout: f64,
+}
+
+#[derive(Module, Debug)]
+pub struct Generator {
+    dense: Linear,
+    norm0: BatchNorm,
+    up1: ConvTranspose2d,
+    norm1: BatchNorm,
+    up2: ConvTranspose2d,
+    norm2: BatchNorm,
+    output: ConvTranspose2d,
+    noise: usize,
+}
+
+#[derive(Module, Debug)]
+pub struct Discriminator {
+    conv1: Conv2d,
+    conv2: Conv2d,
+    dropout: Dropout,
+    output: Linear,
+}
+
+/// Keras' `Conv2DTranspose(kernel 5, padding="same", use_bias=False)`: padding 2, and one extra
+/// output row and column at stride 2.
+fn up(from: usize, to: usize, stride: usize) -> ConvTranspose2dConfig {
+    ConvTranspose2dConfig::new([from, to], [5, 5])
+        .with_stride([stride, stride])
+        .with_padding([2, 2])
+        .with_padding_out([stride - 1, stride - 1])
+        .with_bias(false)
+}
+
+impl GeneratorConfig {
+    pub fn init(&self, device: &Device) -> Generator {
+        Generator {
+            dense: LinearConfig::new(self.noise, 7 * 7 * 256).with_bias(false).init(device),
+            norm0: BatchNormConfig::new(256).init(device),
+            up1: up(256, 128, 1).init(device),
+            norm1: BatchNormConfig::new(128).init(device),
+            up2: up(128, 64, 2).init(device),
+            norm2: BatchNormConfig::new(64).init(device),
+            output: up(64, 1, 2).init(device),
+            noise: self.noise,
+        }
+    }
+}
+
+impl Generator {
+    pub fn noise_size(&self) -> usize {
+        self.noise
+    }
+
+    /// Images from noise.
+    ///
+    /// # Shapes
+    /// - noise: `[batch, noise]`, standard normal
+    /// - output: `[batch, 1, 28, 28]` in `[-1, 1]`
+    pub fn forward(&self, noise: Tensor<2>) -> Tensor<4> {
+        let batch = noise.dims()[0];
+        // The tutorial normalises the dense output per feature; here per channel of the 7x7
+        // map it becomes, which is what a BatchNormalization after the reshape would do.
+        let x = self.dense.forward(noise).reshape([batch, 256, 7, 7]);
+        let x = leaky_relu(self.norm0.forward(x), LEAKY_SLOPE);
+        let x = leaky_relu(self.norm1.forward(self.up1.forward(x)), LEAKY_SLOPE); // [batch, 128, 7, 7]
+        let x = leaky_relu(self.norm2.forward(self.up2.forward(x)), LEAKY_SLOPE); // [batch, 64, 14, 14]
+        self.output.forward(x).tanh() // [batch, 1, 28, 28]
+    }
+}
+
+impl DiscriminatorConfig {
+    pub fn init(&self, device: &Device) -> Discriminator {
+        let down = |from, to| {
+            Conv2dConfig::new([from, to], [5, 5]).with_stride([2, 2]).with_padding(PaddingConfig2d::Explicit(2, 2, 2, 2))
+        };
+        Discriminator {
+            conv1: down(1, 64).init(device),
+            conv2: down(64, 128).init(device),
+            dropout: DropoutConfig::new(self.dropout).init(),
+            output: LinearConfig::new(128 * 7 * 7, 1).init(device),
+        }
+    }
+}
+
+impl Discriminator {
+    /// Real-vs-generated logits.
+    ///
+    /// # Shapes
+    /// - images: `[batch, 1, 28, 28]` in `[-1, 1]`
+    /// - output: `[batch]`
+    pub fn forward(&self, images: Tensor<4>) -> Tensor<1> {
+        let batch = images.dims()[0];
+        let x = self.dropout.forward(leaky_relu(self.conv1.forward(images), LEAKY_SLOPE)); // [batch, 64, 14, 14]
+        let x = self.dropout.forward(leaky_relu(self.conv2.forward(x), LEAKY_SLOPE)); // [batch, 128, 7, 7]
+        self.output.forward(x.reshape([batch, 128 * 7 * 7])).reshape([batch])
+    }
+}

@@ -1,0 +1,268 @@
+//! `gan` (items 6, 8, 15): the DCGAN recipe, its two-optimiser trainer with alternating
+//! updates, `zoo sample` (a grid of new digits) and `zoo eval --judge` (see `judge.rs`).
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLearningRate;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use burn::tensor::activation::sigmoid;
+use zoo_data::ImageSet;
+use zoo_models::{Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, IMAGE_SIDE, bernoulli_nll};
+
+use super::{GenRecipe, Trainer, load_module, load_optimizer, module_bytes, optimizer_bytes, picture_path, read_module, to_vec};
+use crate::dashboard::MetricSpec;
+use crate::error::{Result, io_error};
+use crate::fit::{FitConfig, LrSchedule};
+use crate::plot::image_grid;
+use crate::recipes::Recipe;
+use crate::run::{RunDir, RunInfo};
+
+/// Recipe of `gan` (items 6, 8, 15): what `config.json` holds.
+#[derive(Config, Debug)]
+pub struct GanRecipe {
+    pub generator: GeneratorConfig,
+    pub discriminator: DiscriminatorConfig,
+    /// Adam for both networks (the learning rate is `fit.learning_rate`); `beta_1` is the
+    /// momentum many DCGANs lower to 0.5.
+    pub optimizer: AdamConfig,
+    pub fit: FitConfig,
+}
+
+impl Recipe for GanRecipe {
+    const NAME: &'static str = "gan";
+
+    fn default_recipe() -> Self {
+        // TensorFlow's DCGAN tutorial: Adam 1e-4 (Keras' epsilon 1e-7) for both, batch 256,
+        // 50 epochs, constant rate. 5 % of the images are held out to watch D(x) on images it
+        // never trained on.
+        let fit = FitConfig::new()
+            .with_epochs(50)
+            .with_batch_size(256)
+            .with_learning_rate(1e-4)
+            .with_schedule(LrSchedule::Constant)
+            .with_valid_fraction(0.05);
+        Self::new(GeneratorConfig::new(), DiscriminatorConfig::new(), AdamConfig::new().with_epsilon(1e-7), fit)
+    }
+}
+
+impl GenRecipe for GanRecipe {
+    type Trainer = GanTrainer;
+    fn fit(&self) -> &FitConfig {
+        &self.fit
+    }
+    fn fit_mut(&mut self) -> &mut FitConfig {
+        &mut self.fit
+    }
+    fn trainer(&self, device: &Device) -> GanTrainer {
+        device.seed(self.fit.seed);
+        let train_device = device.clone().autodiff();
+        let fixed = Tensor::<2>::random([64, self.generator.noise], Distribution::Normal(0.0, 1.0), device);
+        GanTrainer {
+            generator: self.generator.init(&train_device),
+            discriminator: self.discriminator.init(&train_device),
+            optimizer_g: self.optimizer.init(),
+            optimizer_d: self.optimizer.init(),
+            recipe: self.clone(),
+            fixed,
+            train_device,
+            device: device.clone(),
+        }
+    }
+}
+
+pub struct GanTrainer {
+    pub generator: Generator,
+    pub discriminator: Discriminator,
+    optimizer_g: ModuleOptimizer,
+    optimizer_d: ModuleOptimizer,
+    recipe: GanRecipe,
+    /// 64 fixed noise vectors: the same digits drawn every epoch.
+    fixed: Tensor<2>,
+    train_device: Device,
+    device: Device,
+}
+
+/// What one discriminator or generator step measured.
+#[derive(Clone, Copy, Debug)]
+pub struct StepMetrics {
+    pub loss: f64,
+    /// Mean probability D gives real images.
+    pub d_real: f64,
+    /// Mean probability D gives generated images.
+    pub d_fake: f64,
+}
+
+fn scalar(t: Tensor<1>) -> f64 {
+    f64::from(t.into_scalar::<f32>())
+}
+
+/// `[batch]` logits against an all-real (1) or all-generated (0) label: binary cross-entropy
+/// from logits, averaged.
+fn bce_against(logits: Tensor<1>, real: bool) -> Tensor<1> {
+    let targets = if real { logits.ones_like() } else { logits.zeros_like() };
+    bernoulli_nll(logits, targets).mean()
+}
+
+impl GanTrainer {
+    /// Noise for `batch` images on the training device.
+    pub fn noise(&self, batch: usize) -> Tensor<2> {
+        Tensor::random([batch, self.recipe.generator.noise], Distribution::Normal(0.0, 1.0), &self.train_device)
+    }
+
+    /// The discriminator's loss on `real` images (in `[-1, 1]`) and on images generated from
+    /// `noise`, which are detached: this loss sends no gradient into the generator.
+    pub fn discriminator_loss(&self, real: Tensor<4>, noise: Tensor<2>) -> (Tensor<1>, Tensor<1>, Tensor<1>) {
+        let fake = self.generator.forward(noise).detach();
+        let real_logits = self.discriminator.forward(real);
+        let fake_logits = self.discriminator.forward(fake);
+        let loss = bce_against(real_logits.clone(), true) + bce_against(fake_logits.clone(), false);
+        (loss, sigmoid(real_logits).mean(), sigmoid(fake_logits).mean())
+    }
+
+    /// One discriminator update.
+    pub fn discriminator_step(&mut self, real: Tensor<4>, noise: Tensor<2>, lr: &ModuleLearningRate) -> StepMetrics {
+        let (loss, d_real, d_fake) = self.discriminator_loss(real, noise);
+        let metrics = StepMetrics { loss: scalar(loss.clone()), d_real: scalar(d_real), d_fake: scalar(d_fake) };
+        let grads = GradientsParams::from_grads(loss.backward(), &self.discriminator);
+        self.discriminator = self.optimizer_d.step(lr.clone(), self.discriminator.clone(), grads);
+        metrics
+    }
+
+    /// One generator update: the generator learns to make D call its images real. Only the
+    /// generator's optimiser steps, so no discriminator parameter changes.
+    pub fn generator_step(&mut self, noise: Tensor<2>, lr: &ModuleLearningRate) -> f64 {
+        let loss = bce_against(self.discriminator.forward(self.generator.forward(noise)), true);
+        let value = scalar(loss.clone());
+        let grads = GradientsParams::from_grads(loss.backward(), &self.generator);
+        self.generator = self.optimizer_g.step(lr.clone(), self.generator.clone(), grads);
+        value
+    }
+}
+
+/// Pixels in `[0, 1]` -> the GAN's `[-1, 1]`.
+fn to_gan_range(images: Tensor<4>) -> Tensor<4> {
+    images * 2.0 - 1.0
+}
+
+/// Generated images back to `[0, 1]` for pictures and the judge.
+pub fn to_pixels(images: Tensor<4>) -> Tensor<4> {
+    (images + 1.0) / 2.0
+}
+
+impl Trainer for GanTrainer {
+    const METRICS: &'static [MetricSpec] = &[
+        MetricSpec::lower("D Loss"),
+        MetricSpec::lower("G Loss"),
+        MetricSpec::lower("D(x)"),
+        MetricSpec::higher("D(G(z))"),
+        MetricSpec::lower("Learning Rate"),
+    ];
+    const PARTS: &'static [&'static str] = &["generator", "discriminator", "optim_g", "optim_d"];
+
+    fn train_device(&self) -> Device {
+        self.train_device.clone()
+    }
+    fn device(&self) -> Device {
+        self.device.clone()
+    }
+
+    fn train_batch(&mut self, images: Tensor<4>, lr: &ModuleLearningRate) -> Vec<(&'static str, f64)> {
+        let batch = images.dims()[0];
+        let noise = self.noise(batch);
+        let d = self.discriminator_step(to_gan_range(images), noise.clone(), lr);
+        let g = self.generator_step(noise, lr);
+        vec![("D Loss", d.loss), ("G Loss", g), ("D(x)", d.d_real), ("D(G(z))", d.d_fake)]
+    }
+
+    fn valid_batch(&mut self, images: Tensor<4>) -> Vec<(&'static str, f64)> {
+        let batch = images.dims()[0];
+        let (generator, discriminator) = (self.generator.valid(), self.discriminator.valid());
+        let noise = Tensor::random([batch, self.recipe.generator.noise], Distribution::Normal(0.0, 1.0), &self.device);
+        let fake_logits = discriminator.forward(generator.forward(noise));
+        let real_logits = discriminator.forward(to_gan_range(images));
+        let d_loss = bce_against(real_logits.clone(), true) + bce_against(fake_logits.clone(), false);
+        vec![
+            ("D Loss", scalar(d_loss)),
+            ("G Loss", scalar(bce_against(fake_logits.clone(), true))),
+            ("D(x)", scalar(sigmoid(real_logits).mean())),
+            ("D(G(z))", scalar(sigmoid(fake_logits).mean())),
+        ]
+    }
+
+    fn pictures(&mut self, run: &RunDir, epoch: usize, _valid: &ImageSet) -> Result<()> {
+        let path = run.file(&format!("samples/epoch-{epoch:03}.png"));
+        let pixels = to_vec(to_pixels(self.generator.valid().forward(self.fixed.clone())));
+        image_grid(&path, &pixels, IMAGE_SIDE, 8, 2).map_err(|e| io_error(&path, e))
+    }
+
+    fn save(&self) -> Result<Vec<Vec<u8>>> {
+        Ok(vec![
+            module_bytes(&self.generator)?,
+            module_bytes(&self.discriminator)?,
+            optimizer_bytes(&self.optimizer_g)?,
+            optimizer_bytes(&self.optimizer_d)?,
+        ])
+    }
+
+    fn load(&mut self, parts: Vec<Vec<u8>>) -> Result<()> {
+        let [generator, discriminator, optim_g, optim_d]: [Vec<u8>; 4] =
+            parts.try_into().map_err(|_| crate::error::ZooError::runtime("a GAN checkpoint has four parts"))?;
+        let at = Path::new("checkpoint");
+        self.generator = load_module(self.recipe.generator.init(&self.train_device), generator, at)?;
+        self.discriminator = load_module(self.recipe.discriminator.init(&self.train_device), discriminator, at)?;
+        self.optimizer_g = load_optimizer(self.recipe.optimizer.init(), optim_g)?;
+        self.optimizer_d = load_optimizer(self.recipe.optimizer.init(), optim_d)?;
+        Ok(())
+    }
+
+    fn final_weights(&self) -> Result<Vec<(&'static str, Vec<u8>)>> {
+        Ok(vec![
+            ("generator.bpk", module_bytes(&self.generator.valid())?),
+            ("discriminator.bpk", module_bytes(&self.discriminator.valid())?),
+        ])
+    }
+}
+
+/// A run's generator in inference mode (batch norm with its running statistics): the final
+/// weights, or the latest checkpoint of a run still training.
+pub fn load_generator(run_dir: &Path, device: &Device) -> Result<(RunDir, RunInfo, Generator)> {
+    let (run, info) = RunDir::open(run_dir, GanRecipe::NAME)?;
+    let recipe: GanRecipe = run.read_json("config.json")?;
+    let final_weights = run.file("generator.bpk");
+    let path = match super::latest_checkpoint(&run, GanTrainer::PARTS) {
+        Some(epoch) if !final_weights.is_file() => {
+            eprintln!("{}: no final weights yet; using the checkpoint of epoch {epoch}", run_dir.display());
+            run.checkpoint_dir().join(format!("generator-{epoch}.bpk"))
+        }
+        _ => final_weights,
+    };
+    let generator = read_module(recipe.generator.init(device), &path)?.valid();
+    Ok((run, info, generator))
+}
+
+/// `n` generated images as pixels in `[0, 1]`, `[n, 1, 28, 28]`, in chunks of 500.
+pub fn generate(generator: &Generator, n: usize, device: &Device) -> Vec<Tensor<4>> {
+    (0..n)
+        .step_by(500)
+        .map(|start| {
+            let size = 500.min(n - start);
+            let noise = Tensor::random([size, generator.noise_size()], Distribution::Normal(0.0, 1.0), device);
+            to_pixels(generator.forward(noise))
+        })
+        .collect()
+}
+
+/// `zoo sample gan`: a grid of `n` new images.
+pub fn sample(run_dir: &Path, n: usize, seed: u64, out: Option<&Path>, device: &Device) -> Result<Vec<PathBuf>> {
+    let (run, _, generator) = load_generator(run_dir, device)?;
+    device.seed(seed);
+    let pixels: Vec<f32> = generate(&generator, n, device).into_iter().flat_map(to_vec).collect();
+    let path = picture_path(&run, out, "samples.png");
+    image_grid(&path, &pixels, IMAGE_SIDE, 8, 2).map_err(|e| io_error(&path, e))?;
+    Ok(vec![path])
+}
+
+pub use super::judge::eval as judge_eval;

@@ -1,0 +1,408 @@
+//! The generative recipes, `autoencoder`, `vae` and `gan`, and the epoch loop they share.
+//!
+//! The GAN needs two optimisers and alternating updates, which burn-train's `Learner` (one
+//! optimiser, one `TrainStep`) cannot express; the autoencoders could use it, but one loop for
+//! all three keeps their run folders, pictures and resume alike. The loop is written once
+//! ([`fit`]) against the [`Trainer`] trait: per batch a training step that returns its
+//! metrics, per epoch a validation pass, pictures and a checkpoint of every part. It drives the
+//! same dashboard as burn-train ([`Dashboard`]) and writes the same `metrics.csv`.
+
+pub mod autoencoder;
+pub mod gan;
+pub mod judge;
+pub mod vae;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use burn::data::dataloader::DataLoader;
+use burn::module::Module;
+use burn::optim::ModuleOptimizer;
+use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLearningRate;
+use burn::prelude::*;
+use burn::store::ModuleRecord;
+use burn::tensor::Bytes;
+use serde::{Deserialize, Serialize};
+use zoo_data::{ImageSet, Split};
+
+use crate::checkpoint::atomic_write;
+use crate::dashboard::{Dashboard, MetricSpec};
+use crate::error::{Result, ZooError, io_error};
+use crate::fit::{FitConfig, FitOverrides};
+use crate::loader::{ImageLoader, train_valid_split};
+use crate::metrics_log::read_metrics;
+use crate::plot::training_curves;
+use crate::recipes::{Recipe, load_recipe};
+use crate::render::format_duration;
+use crate::run::{RunDir, RunInfo, timestamp_iso};
+use crate::source::DataSource;
+
+/// What `zoo train autoencoder|vae|gan` was asked to do.
+#[derive(Clone, Debug)]
+pub struct GenTrainRequest {
+    pub config_file: Option<PathBuf>,
+    pub overrides: FitOverrides,
+    pub data: Option<PathBuf>,
+    pub run_dir: Option<PathBuf>,
+    pub resume: Option<PathBuf>,
+    pub device: Device,
+    pub device_name: String,
+}
+
+/// A generative recipe: its fit settings and how to build its trainer.
+pub trait GenRecipe: Recipe {
+    type Trainer: Trainer;
+    fn fit(&self) -> &FitConfig;
+    fn fit_mut(&mut self) -> &mut FitConfig;
+    /// A fresh trainer (weights seeded by `fit.seed`) on `device`.
+    fn trainer(&self, device: &Device) -> Self::Trainer;
+}
+
+/// One model's training, as the shared loop sees it.
+pub trait Trainer {
+    /// Every metric the trainer reports, train and valid.
+    const METRICS: &'static [MetricSpec];
+    /// The checkpoint parts (module and optimiser records), written each epoch.
+    const PARTS: &'static [&'static str];
+    /// The autodiff device the training batches go to.
+    fn train_device(&self) -> Device;
+    /// The plain device of validation and pictures.
+    fn device(&self) -> Device;
+    /// One optimisation step on `images` (`[batch, 1, 28, 28]`, pixels in `[0, 1]`).
+    fn train_batch(&mut self, images: Tensor<4>, lr: &ModuleLearningRate) -> Vec<(&'static str, f64)>;
+    /// Metrics of a validation batch, without training (plain device).
+    fn valid_batch(&mut self, images: Tensor<4>) -> Vec<(&'static str, f64)>;
+    /// Writes the epoch's pictures into the run folder.
+    fn pictures(&mut self, run: &RunDir, epoch: usize, valid: &ImageSet) -> Result<()>;
+    /// The bytes of each of [`PARTS`](Self::PARTS), in order.
+    fn save(&self) -> Result<Vec<Vec<u8>>>;
+    /// Loads the parts written by [`save`](Self::save).
+    fn load(&mut self, parts: Vec<Vec<u8>>) -> Result<()>;
+    /// The final weights: `(file name in the run folder, bytes)`.
+    fn final_weights(&self) -> Result<Vec<(&'static str, Vec<u8>)>>;
+}
+
+/// Serialises a module's weights (the format of `model.bpk` and the checkpoints).
+pub fn module_bytes<M: Module>(module: &M) -> Result<Vec<u8>> {
+    let bytes = module
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map_err(|e| ZooError::runtime(format!("cannot serialise the weights: {e}")))?;
+    Ok(bytes.to_vec())
+}
+
+/// Loads weights written by [`module_bytes`] into `module`; `what` names the file for errors.
+pub fn load_module<M: Module>(module: M, bytes: Vec<u8>, what: &Path) -> Result<M> {
+    let damaged = |e: burn::store::RecordError| {
+        ZooError::runtime(format!("{}: damaged weights ({e}); retrain or use another run", what.display()))
+    };
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(damaged)?;
+    module.try_load_record(record).map_err(damaged)
+}
+
+/// Reads a weights file of a run into `module`.
+pub fn read_module<M: Module>(module: M, path: &Path) -> Result<M> {
+    if !path.is_file() {
+        return Err(ZooError::usage(format!(
+            "{}: no weights yet; train the run to its end or continue it with --resume",
+            path.display()
+        )));
+    }
+    let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
+    load_module(module, bytes, path)
+}
+
+pub fn optimizer_bytes(optimizer: &ModuleOptimizer) -> Result<Vec<u8>> {
+    let bytes =
+        optimizer.into_bytes().map_err(|e| ZooError::runtime(format!("cannot serialise the optimiser: {e}")))?;
+    Ok(bytes.to_vec())
+}
+
+pub fn load_optimizer(optimizer: ModuleOptimizer, bytes: Vec<u8>) -> Result<ModuleOptimizer> {
+    // Burn puts the state on the default device; it moves to each parameter's device at the
+    // first step.
+    optimizer
+        .from_bytes(Bytes::from_bytes_vec(bytes))
+        .map_err(|e| ZooError::runtime(format!("damaged optimiser checkpoint ({e}); start a new run")))
+}
+
+/// `checkpoint/progress-E.json`, written after every part of epoch E: its presence marks a
+/// complete checkpoint.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Progress {
+    epoch: usize,
+    seconds: f64,
+}
+
+fn part_path(run: &RunDir, part: &str, epoch: usize) -> PathBuf {
+    run.checkpoint_dir().join(format!("{part}-{epoch}.bpk"))
+}
+
+fn progress_path(run: &RunDir, epoch: usize) -> PathBuf {
+    run.checkpoint_dir().join(format!("progress-{epoch}.json"))
+}
+
+/// The latest epoch whose every part and progress file are on disk.
+pub fn latest_checkpoint(run: &RunDir, parts: &[&str]) -> Option<usize> {
+    std::fs::read_dir(run.checkpoint_dir())
+        .ok()?
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            name.strip_prefix("progress-")?.strip_suffix(".json")?.parse().ok()
+        })
+        .filter(|&epoch| parts.iter().all(|p| part_path(run, p, epoch).is_file()))
+        .max()
+}
+
+fn save_checkpoint<T: Trainer>(run: &RunDir, trainer: &T, progress: &Progress) -> Result<()> {
+    let epoch = progress.epoch;
+    for (part, bytes) in T::PARTS.iter().zip(trainer.save()?) {
+        let path = part_path(run, part, epoch);
+        atomic_write(&path, &bytes).map_err(|e| io_error(&path, e))?;
+    }
+    let path = progress_path(run, epoch);
+    let text = serde_json::to_string(progress).map_err(|e| ZooError::runtime(e.to_string()))?;
+    atomic_write(&path, text.as_bytes()).map_err(|e| io_error(&path, e))?;
+    // Keep the two newest: one may be mid-write when the machine dies.
+    if epoch >= 2 {
+        for part in T::PARTS {
+            let _ = std::fs::remove_file(part_path(run, part, epoch - 2));
+        }
+        let _ = std::fs::remove_file(progress_path(run, epoch - 2));
+    }
+    Ok(())
+}
+
+fn load_checkpoint<T: Trainer>(run: &RunDir, trainer: &mut T, epoch: usize) -> Result<Progress> {
+    let mut parts = Vec::new();
+    for part in T::PARTS {
+        let path = part_path(run, part, epoch);
+        parts.push(std::fs::read(&path).map_err(|e| io_error(&path, e))?);
+    }
+    trainer.load(parts)?;
+    let path = progress_path(run, epoch);
+    let text = std::fs::read_to_string(&path).map_err(|e| io_error(&path, e))?;
+    serde_json::from_str(&text).map_err(|e| ZooError::runtime(format!("{}: damaged ({e})", path.display())))
+}
+
+/// What a finished training reports.
+#[derive(Clone, Debug)]
+pub struct GenTrainReport {
+    pub run: PathBuf,
+    pub epochs: usize,
+    pub seconds: f64,
+}
+
+pub fn train<R: GenRecipe>(request: &GenTrainRequest) -> Result<GenTrainReport> {
+    match &request.resume {
+        Some(dir) => resume::<R>(dir, request),
+        None => start::<R>(request),
+    }
+}
+
+fn start<R: GenRecipe>(request: &GenTrainRequest) -> Result<GenTrainReport> {
+    let mut recipe = match &request.config_file {
+        Some(path) => load_recipe::<R>(path)?,
+        None => R::default_recipe(),
+    };
+    request.overrides.apply(recipe.fit_mut());
+    recipe.fit().validate().map_err(ZooError::usage)?;
+    let source = DataSource::from_arg(request.data.as_deref())?;
+    let train_set = source.load(Split::Train)?;
+    let run = RunDir::create(request.run_dir.as_deref(), R::NAME)?;
+    let info = RunInfo {
+        model: R::NAME.to_string(),
+        data: source.to_record(),
+        device: request.device_name.clone(),
+        created: timestamp_iso(),
+        zoo_version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    run.write_json("run.json", &info)?;
+    run.write_json("config.json", &recipe)?;
+    println!(
+        "zoo train {}: {} training images from {}; run folder {}",
+        R::NAME,
+        train_set.len(),
+        source.describe(),
+        run.path().display()
+    );
+    let trainer = recipe.trainer(&request.device);
+    fit::<R>(&run, &recipe, trainer, train_set, None)
+}
+
+fn resume<R: GenRecipe>(dir: &Path, request: &GenTrainRequest) -> Result<GenTrainReport> {
+    let (run, info) = RunDir::open(dir, R::NAME)?;
+    let mut recipe: R = run.read_json("config.json")?;
+    let o = &request.overrides;
+    if o.batch_size.is_some() || o.learning_rate.is_some() || o.seed.is_some() || o.limit.is_some()
+        || request.config_file.is_some() || request.data.is_some() || request.run_dir.is_some()
+    {
+        return Err(ZooError::usage(
+            "--resume continues a run with its own recipe and data; only --epochs (and --device) may be given with it",
+        ));
+    }
+    let parts = <R::Trainer as Trainer>::PARTS;
+    let Some(epoch) = latest_checkpoint(&run, parts) else {
+        return Err(ZooError::usage(format!(
+            "{}: no complete checkpoint in {}; the run stopped before its first epoch ended, so start a new run",
+            dir.display(),
+            run.checkpoint_dir().display()
+        )));
+    };
+    if let Some(epochs) = o.epochs {
+        recipe.fit_mut().epochs = epochs;
+    }
+    if epoch >= recipe.fit().epochs {
+        return Err(ZooError::usage(format!(
+            "{}: all {} epochs are done; pass --epochs N with N > {epoch} to train further",
+            dir.display(),
+            recipe.fit().epochs
+        )));
+    }
+    let mut trainer = recipe.trainer(&request.device);
+    let progress = load_checkpoint(&run, &mut trainer, epoch)?;
+    run.write_json("config.json", &recipe)?;
+    let source = DataSource::from_record(&info.data)?;
+    let train_set = source.load(Split::Train)?;
+    println!(
+        "zoo train {} --resume: continuing {} after epoch {epoch} of {}",
+        R::NAME,
+        run.path().display(),
+        recipe.fit().epochs
+    );
+    fit::<R>(&run, &recipe, trainer, train_set, Some(progress))
+}
+
+/// The shared epoch loop.
+fn fit<R: GenRecipe>(
+    run: &RunDir,
+    recipe: &R,
+    mut trainer: R::Trainer,
+    mut train_set: ImageSet,
+    resumed: Option<Progress>,
+) -> Result<GenTrainReport> {
+    let fit = recipe.fit();
+    if fit.limit > 0 && fit.limit < train_set.len() {
+        train_set = train_set.subset(0..fit.limit);
+    }
+    let (train_indices, valid_indices) = train_valid_split(train_set.len(), fit.valid_fraction, fit.seed);
+    let steps_per_epoch = train_indices.len().div_ceil(fit.batch_size);
+    let mut scheduler = fit.scheduler(steps_per_epoch).map_err(ZooError::usage)?;
+    let set = Arc::new(train_set);
+    let valid_set = set.pick(&valid_indices);
+    let train_device = trainer.train_device();
+    let plain_device = trainer.device();
+    let train_loader = ImageLoader::new(set.clone(), train_indices.clone(), fit.batch_size, Some(fit.seed), &train_device);
+    let valid_loader = ImageLoader::new(set, valid_indices, fit.batch_size.max(256), None, &plain_device);
+
+    let start_epoch = resumed.as_ref().map_or(0, |p| p.epoch);
+    let seconds_before = resumed.as_ref().map_or(0.0, |p| p.seconds);
+    // The loader reshuffles by epoch number and the scheduler counts steps: bring both to
+    // where the checkpoint left them, so a resumed run continues the same run.
+    for _ in 0..start_epoch {
+        train_loader.skip_epoch();
+        for _ in 0..steps_per_epoch {
+            scheduler.step();
+        }
+    }
+    let mut dashboard = Dashboard::new(R::NAME, "samples", R::Trainer::METRICS, &run.file("metrics.csv"), fit.epochs, start_epoch + 1);
+    let started = Instant::now();
+    let mut stopped = false;
+    for epoch in start_epoch + 1..=fit.epochs {
+        dashboard.start_split("train", train_indices.len());
+        let mut done = 0;
+        for batch in train_loader.iter() {
+            let batch = batch.map_err(|e| ZooError::runtime(e.to_string()))?;
+            done += batch.images.dims()[0];
+            let lr = scheduler.step();
+            for (name, value) in trainer.train_batch(batch.images, &lr) {
+                dashboard.value(name, value);
+            }
+            dashboard.value("Learning Rate", lr.base());
+            dashboard.progress(done);
+            if dashboard.should_stop() {
+                stopped = true;
+                break;
+            }
+        }
+        dashboard.end_split();
+        if stopped {
+            break;
+        }
+        dashboard.start_split("valid", valid_loader.num_items());
+        let mut done = 0;
+        for batch in valid_loader.iter() {
+            let batch = batch.map_err(|e| ZooError::runtime(e.to_string()))?;
+            done += batch.images.dims()[0];
+            for (name, value) in trainer.valid_batch(batch.images) {
+                dashboard.value(name, value);
+            }
+            dashboard.progress(done);
+        }
+        dashboard.end_split();
+        trainer.pictures(run, epoch, &valid_set)?;
+        let progress = Progress { epoch, seconds: seconds_before + started.elapsed().as_secs_f64() };
+        save_checkpoint(run, &trainer, &progress)?;
+        dashboard.end_epoch(epoch).map_err(|e| io_error(&run.file("metrics.csv"), e))?;
+    }
+    dashboard.finish();
+    let seconds = seconds_before + started.elapsed().as_secs_f64();
+
+    let rows = read_metrics(&run.file("metrics.csv")).unwrap_or_default();
+    let curves: Vec<&str> = R::Trainer::METRICS.iter().map(|m| m.name).filter(|n| *n != "Learning Rate").collect();
+    let title = format!("{} on {}", R::NAME, run.path().display());
+    training_curves(&run.file("curves.png"), &title, &rows, &curves).map_err(|e| io_error(&run.file("curves.png"), e))?;
+    if stopped {
+        println!(
+            "stopped after {}; continue with `zoo train {} --resume {}` (from the last finished epoch)",
+            format_duration(seconds),
+            R::NAME,
+            run.path().display()
+        );
+    } else {
+        let mut written = Vec::new();
+        for (name, bytes) in trainer.final_weights()? {
+            let path = run.file(name);
+            atomic_write(&path, &bytes).map_err(|e| io_error(&path, e))?;
+            written.push(name);
+        }
+        println!(
+            "trained {} for {} epochs in {}; run folder {} (weights {}, pictures samples/, curves curves.png)",
+            R::NAME,
+            fit.epochs,
+            format_duration(seconds),
+            run.path().display(),
+            written.join(", ")
+        );
+    }
+    Ok(GenTrainReport { run: run.path().to_path_buf(), epochs: fit.epochs, seconds })
+}
+
+/// The first `n` images of `set` as a batch in `[0, 1]` on `device`.
+pub fn image_batch(set: &ImageSet, n: usize, device: &Device) -> Tensor<4> {
+    let n = n.min(set.len());
+    let side = set.rows * set.cols;
+    let pixels: Vec<f32> = set.images[..n * side].iter().map(|&p| f32::from(p) / 255.0).collect();
+    Tensor::from_data(TensorData::new(pixels, [n, 1, set.rows, set.cols]), device)
+}
+
+/// A tensor's values as `f32`s.
+pub fn to_vec<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
+    tensor.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default()
+}
+
+/// The run's test images (its own data, or `--data`).
+pub fn test_set(info: &RunInfo, data: Option<&Path>) -> Result<(ImageSet, String)> {
+    let source = match data {
+        Some(dir) => DataSource::from_arg(Some(dir))?,
+        None => DataSource::from_record(&info.data)?,
+    };
+    Ok((source.load(Split::Test)?, source.describe()))
+}
+
+/// Where a picture goes: `--out`, else `name` in the run folder.
+pub fn picture_path(run: &RunDir, out: Option<&Path>, name: &str) -> PathBuf {
+    out.map(Path::to_path_buf).unwrap_or_else(|| run.file(name))
+}
