@@ -148,7 +148,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::List => {
             for (name, about) in MODELS {
-                println!("{name:<10} {about}");
+                println!("{name:<12} {about}");
             }
             Ok(())
         }

@@ -115,7 +115,13 @@ fn list_and_config_print_every_model() {
     let out = zoo(&["list"]);
     assert!(out.status.success());
     let text = stdout(&out);
-    assert!(text.contains("mlp") && text.contains("cnn"));
+    for model in ["mlp", "cnn", "autoencoder", "vae", "gan", "qlearning", "dqn"] {
+        assert!(text.lines().any(|l| l.starts_with(model)), "{model} listed: {text}");
+        let out = zoo(&["config", model]);
+        assert!(out.status.success(), "{model}");
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("config is JSON");
+        assert!(json.is_object() && !json.as_object().unwrap().is_empty(), "{model}");
+    }
     let out = zoo(&["config", "cnn"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("config is JSON");
     assert_eq!(json["model"]["conv1_channels"], 32);

@@ -16,6 +16,9 @@ use crate::fit::FitConfig;
 pub const MODELS: &[(&str, &str)] = &[
     ("mlp", "multilayer perceptron on 28x28 images: 784 -> 128 ReLU -> dropout 0.2 -> classes (item 1)"),
     ("cnn", "convolutional network: two 3x3 conv + max-pool stages, dense 128, classes (items 3, 7)"),
+    ("autoencoder", "autoencoder of 28x28 images: dense 784-128-32-128-784, or convolutional (item 25)"),
+    ("vae", "variational autoencoder: convolutional with a 2-d latent, or dense 784-400-20 (item 10)"),
+    ("gan", "DCGAN: transposed-convolution generator from 100-d noise, convolutional discriminator (items 6, 8, 15)"),
     ("qlearning", "tabular Q-learning on the 10-state chain (item 4)"),
     ("dqn", "deep Q-network on CartPole-v1: replay buffer, target network, Huber loss (item 5)"),
 ];
