@@ -6,8 +6,13 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use burn::module::Module;
+use burn::optim::ModuleOptimizer;
+use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
 use burn::train::checkpoint::{Checkpoint, Checkpointer, CheckpointerError};
+
+use crate::error::{Result, ZooError, io_error};
 
 /// Writes `bytes` to `path` atomically (temporary file + fsync + rename).
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -88,4 +93,113 @@ pub fn latest_complete_checkpoint(directory: &Path) -> Option<usize> {
                 .all(|part| checkpoint_path(directory, part, epoch).is_file())
         })
         .max()
+}
+
+/// The checkpoints of zoo's own loops (GAN, autoencoders, DQN): per epoch, one file per part
+/// (`online.bpk` is written as `online-<epoch>.bpk`), then `progress-<epoch>.json`, whose
+/// presence marks the epoch's checkpoint complete. The two newest epochs are kept.
+pub struct EpochCheckpoints {
+    directory: PathBuf,
+}
+
+impl EpochCheckpoints {
+    pub fn new(directory: &Path) -> Self {
+        Self { directory: directory.to_path_buf() }
+    }
+
+    /// `name` (`stem.ext`) of `epoch`: `stem-epoch.ext`.
+    pub fn path(&self, name: &str, epoch: usize) -> PathBuf {
+        let (stem, ext) = name.rsplit_once('.').unwrap_or((name, "bin"));
+        self.directory.join(format!("{stem}-{epoch}.{ext}"))
+    }
+
+    /// Writes every part, then the progress record, each atomically; drops epoch - 2.
+    pub fn save<P: serde::Serialize>(&self, epoch: usize, parts: &[(&str, Vec<u8>)], progress: &P) -> Result<()> {
+        for (name, bytes) in parts {
+            let path = self.path(name, epoch);
+            atomic_write(&path, bytes).map_err(|e| io_error(&path, e))?;
+        }
+        let path = self.path("progress.json", epoch);
+        let text = serde_json::to_string_pretty(progress).map_err(|e| ZooError::runtime(e.to_string()))?;
+        atomic_write(&path, text.as_bytes()).map_err(|e| io_error(&path, e))?;
+        if epoch >= 2 {
+            for (name, _) in parts {
+                let _ = fs::remove_file(self.path(name, epoch - 2));
+            }
+            let _ = fs::remove_file(self.path("progress.json", epoch - 2));
+        }
+        Ok(())
+    }
+
+    /// The latest epoch with a progress record and every part in `names`.
+    pub fn latest(&self, names: &[&str]) -> Option<usize> {
+        fs::read_dir(&self.directory)
+            .ok()?
+            .filter_map(|e| {
+                let name = e.ok()?.file_name().into_string().ok()?;
+                name.strip_prefix("progress-")?.strip_suffix(".json")?.parse().ok()
+            })
+            .filter(|&epoch| names.iter().all(|n| self.path(n, epoch).is_file()))
+            .max()
+    }
+
+    pub fn read(&self, name: &str, epoch: usize) -> Result<Vec<u8>> {
+        let path = self.path(name, epoch);
+        fs::read(&path).map_err(|e| io_error(&path, e))
+    }
+
+    pub fn read_progress<P: serde::de::DeserializeOwned>(&self, epoch: usize) -> Result<P> {
+        let path = self.path("progress.json", epoch);
+        let text = fs::read_to_string(&path).map_err(|e| io_error(&path, e))?;
+        serde_json::from_str(&text).map_err(|e| ZooError::runtime(format!("{}: damaged ({e}); start a new run", path.display())))
+    }
+}
+
+/// A module's weights as bytes (the format of `model.bpk` and the checkpoints).
+pub fn module_bytes<M: Module>(module: &M) -> Result<Vec<u8>> {
+    let bytes = module
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map_err(|e| ZooError::runtime(format!("cannot serialise the weights: {e}")))?;
+    Ok(bytes.to_vec())
+}
+
+/// Writes a module's weights atomically.
+pub fn write_module<M: Module>(module: &M, path: &Path) -> Result<()> {
+    atomic_write(path, &module_bytes(module)?).map_err(|e| io_error(path, e))
+}
+
+/// Loads weights written by [`module_bytes`] into `module`; `what` names the file in errors.
+pub fn load_module<M: Module>(module: M, bytes: Vec<u8>, what: &Path) -> Result<M> {
+    let damaged = |e: burn::store::RecordError| {
+        ZooError::runtime(format!("{}: damaged weights ({e}); retrain or use another run", what.display()))
+    };
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(damaged)?;
+    module.try_load_record(record).map_err(damaged)
+}
+
+/// Reads a weights file into `module`; a missing file is the user's to fix.
+pub fn read_module<M: Module>(module: M, path: &Path) -> Result<M> {
+    if !path.is_file() {
+        return Err(ZooError::usage(format!(
+            "{}: no weights yet; train the run to its end or continue it with --resume",
+            path.display()
+        )));
+    }
+    let bytes = fs::read(path).map_err(|e| io_error(path, e))?;
+    load_module(module, bytes, path)
+}
+
+pub fn optimizer_bytes(optimizer: &ModuleOptimizer) -> Result<Vec<u8>> {
+    let bytes = optimizer.into_bytes().map_err(|e| ZooError::runtime(format!("cannot serialise the optimiser: {e}")))?;
+    Ok(bytes.to_vec())
+}
+
+/// Loads an optimiser's state. Burn puts it on the default device; each parameter's state
+/// moves to that parameter's device at the first step.
+pub fn load_optimizer(optimizer: ModuleOptimizer, bytes: Vec<u8>) -> Result<ModuleOptimizer> {
+    optimizer
+        .from_bytes(Bytes::from_bytes_vec(bytes))
+        .map_err(|e| ZooError::runtime(format!("damaged optimiser checkpoint ({e}); start a new run")))
 }

@@ -8,8 +8,6 @@ use std::time::Instant;
 
 use burn::data::dataloader::DataLoader;
 use burn::prelude::*;
-use burn::store::ModuleRecord;
-use burn::tensor::Bytes;
 use burn::tensor::activation::softmax;
 use burn::train::logger::FileMetricLogger;
 use burn::train::metric::{AccuracyMetric, CpuUse, LearningRateMetric, LossMetric};
@@ -17,7 +15,7 @@ use burn::train::{Learner, SupervisedTraining};
 use serde::{Deserialize, Serialize};
 use zoo_data::{ImageSet, Split};
 
-use crate::checkpoint::{AtomicCheckpointer, atomic_write};
+use crate::checkpoint::{AtomicCheckpointer, read_module, write_module};
 use crate::classifier::{Classifier, ImageNet};
 use crate::error::{Result, ZooError, io_error};
 use crate::fit::FitOverrides;
@@ -196,7 +194,7 @@ fn fit<R: ImageRecipe>(
             run.path().display()
         )));
     }
-    save_weights(&run.file("model.bpk"), result.model)?;
+    write_module(&result.model, &run.file("model.bpk"))?;
 
     let rows = read_metrics(&run.file("metrics.csv")).unwrap_or_default();
     let title = format!("{} on {}", R::NAME, run.path().display());
@@ -215,14 +213,6 @@ fn fit<R: ImageRecipe>(
         run.path().display()
     );
     Ok(TrainReport { run: run.path().to_path_buf(), epochs: fit.epochs, seconds, valid_accuracy })
-}
-
-fn save_weights<N: ImageNet>(path: &Path, model: Classifier<N>) -> Result<()> {
-    let bytes = model
-        .into_record()
-        .into_bytes()
-        .map_err(|e| ZooError::runtime(format!("{}: cannot serialise the weights: {e}", path.display())))?;
-    atomic_write(path, &bytes).map_err(|e| io_error(path, e))
 }
 
 /// Rebuilds the trained classifier of a run on `device`: the final weights, or the latest
@@ -244,12 +234,7 @@ pub fn load_classifier<R: ImageRecipe>(run: &RunDir, device: &Device) -> Result<
             run.path().display()
         )));
     };
-    let bytes = std::fs::read(&path).map_err(|e| io_error(&path, e))?;
-    let damaged = |e: burn::store::RecordError| {
-        ZooError::runtime(format!("{}: damaged weights ({e}); retrain or use another run", path.display()))
-    };
-    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(damaged)?;
-    let model = Classifier::new(recipe.init(device)).try_load_record(record).map_err(damaged)?;
+    let model = read_module(Classifier::new(recipe.init(device)), &path)?;
     Ok((recipe, model))
 }
 

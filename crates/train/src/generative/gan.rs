@@ -232,7 +232,7 @@ pub fn load_generator(run_dir: &Path, device: &Device) -> Result<(RunDir, RunInf
     let (run, info) = RunDir::open(run_dir, GanRecipe::NAME)?;
     let recipe: GanRecipe = run.read_json("config.json")?;
     let final_weights = run.file("generator.bpk");
-    let path = match super::latest_checkpoint(&run, GanTrainer::PARTS) {
+    let path = match super::latest_checkpoint::<GanTrainer>(&run) {
         Some(epoch) if !final_weights.is_file() => {
             eprintln!("{}: no final weights yet; using the checkpoint of epoch {epoch}", run_dir.display());
             run.checkpoint_dir().join(format!("generator-{epoch}.bpk"))

@@ -17,16 +17,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use burn::data::dataloader::DataLoader;
-use burn::module::Module;
-use burn::optim::ModuleOptimizer;
 use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLearningRate;
 use burn::prelude::*;
-use burn::store::ModuleRecord;
-use burn::tensor::Bytes;
 use serde::{Deserialize, Serialize};
 use zoo_data::{ImageSet, Split};
 
-use crate::checkpoint::atomic_write;
+use crate::checkpoint::{EpochCheckpoints, atomic_write};
 use crate::dashboard::{Dashboard, MetricSpec};
 use crate::error::{Result, ZooError, io_error};
 use crate::fit::{FitConfig, FitOverrides};
@@ -83,108 +79,37 @@ pub trait Trainer {
     fn final_weights(&self) -> Result<Vec<(&'static str, Vec<u8>)>>;
 }
 
-/// Serialises a module's weights (the format of `model.bpk` and the checkpoints).
-pub fn module_bytes<M: Module>(module: &M) -> Result<Vec<u8>> {
-    let bytes = module
-        .clone()
-        .into_record()
-        .into_bytes()
-        .map_err(|e| ZooError::runtime(format!("cannot serialise the weights: {e}")))?;
-    Ok(bytes.to_vec())
-}
+pub use crate::checkpoint::{load_module, load_optimizer, module_bytes, optimizer_bytes, read_module};
 
-/// Loads weights written by [`module_bytes`] into `module`; `what` names the file for errors.
-pub fn load_module<M: Module>(module: M, bytes: Vec<u8>, what: &Path) -> Result<M> {
-    let damaged = |e: burn::store::RecordError| {
-        ZooError::runtime(format!("{}: damaged weights ({e}); retrain or use another run", what.display()))
-    };
-    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(damaged)?;
-    module.try_load_record(record).map_err(damaged)
-}
-
-/// Reads a weights file of a run into `module`.
-pub fn read_module<M: Module>(module: M, path: &Path) -> Result<M> {
-    if !path.is_file() {
-        return Err(ZooError::usage(format!(
-            "{}: no weights yet; train the run to its end or continue it with --resume",
-            path.display()
-        )));
-    }
-    let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
-    load_module(module, bytes, path)
-}
-
-pub fn optimizer_bytes(optimizer: &ModuleOptimizer) -> Result<Vec<u8>> {
-    let bytes =
-        optimizer.into_bytes().map_err(|e| ZooError::runtime(format!("cannot serialise the optimiser: {e}")))?;
-    Ok(bytes.to_vec())
-}
-
-pub fn load_optimizer(optimizer: ModuleOptimizer, bytes: Vec<u8>) -> Result<ModuleOptimizer> {
-    // Burn puts the state on the default device; it moves to each parameter's device at the
-    // first step.
-    optimizer
-        .from_bytes(Bytes::from_bytes_vec(bytes))
-        .map_err(|e| ZooError::runtime(format!("damaged optimiser checkpoint ({e}); start a new run")))
-}
-
-/// `checkpoint/progress-E.json`, written after every part of epoch E: its presence marks a
-/// complete checkpoint.
+/// `checkpoint/progress-E.json`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Progress {
     epoch: usize,
     seconds: f64,
 }
 
-fn part_path(run: &RunDir, part: &str, epoch: usize) -> PathBuf {
-    run.checkpoint_dir().join(format!("{part}-{epoch}.bpk"))
+/// Checkpoint file names of a trainer's parts.
+fn part_files<T: Trainer>() -> Vec<String> {
+    T::PARTS.iter().map(|p| format!("{p}.bpk")).collect()
 }
 
-fn progress_path(run: &RunDir, epoch: usize) -> PathBuf {
-    run.checkpoint_dir().join(format!("progress-{epoch}.json"))
-}
-
-/// The latest epoch whose every part and progress file are on disk.
-pub fn latest_checkpoint(run: &RunDir, parts: &[&str]) -> Option<usize> {
-    std::fs::read_dir(run.checkpoint_dir())
-        .ok()?
-        .filter_map(|e| {
-            let name = e.ok()?.file_name().into_string().ok()?;
-            name.strip_prefix("progress-")?.strip_suffix(".json")?.parse().ok()
-        })
-        .filter(|&epoch| parts.iter().all(|p| part_path(run, p, epoch).is_file()))
-        .max()
+/// The latest complete checkpoint of a run of trainer `T`.
+pub fn latest_checkpoint<T: Trainer>(run: &RunDir) -> Option<usize> {
+    let files = part_files::<T>();
+    EpochCheckpoints::new(&run.checkpoint_dir()).latest(&files.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
 fn save_checkpoint<T: Trainer>(run: &RunDir, trainer: &T, progress: &Progress) -> Result<()> {
-    let epoch = progress.epoch;
-    for (part, bytes) in T::PARTS.iter().zip(trainer.save()?) {
-        let path = part_path(run, part, epoch);
-        atomic_write(&path, &bytes).map_err(|e| io_error(&path, e))?;
-    }
-    let path = progress_path(run, epoch);
-    let text = serde_json::to_string(progress).map_err(|e| ZooError::runtime(e.to_string()))?;
-    atomic_write(&path, text.as_bytes()).map_err(|e| io_error(&path, e))?;
-    // Keep the two newest: one may be mid-write when the machine dies.
-    if epoch >= 2 {
-        for part in T::PARTS {
-            let _ = std::fs::remove_file(part_path(run, part, epoch - 2));
-        }
-        let _ = std::fs::remove_file(progress_path(run, epoch - 2));
-    }
-    Ok(())
+    let files = part_files::<T>();
+    let parts: Vec<(&str, Vec<u8>)> = files.iter().map(String::as_str).zip(trainer.save()?).collect();
+    EpochCheckpoints::new(&run.checkpoint_dir()).save(progress.epoch, &parts, progress)
 }
 
 fn load_checkpoint<T: Trainer>(run: &RunDir, trainer: &mut T, epoch: usize) -> Result<Progress> {
-    let mut parts = Vec::new();
-    for part in T::PARTS {
-        let path = part_path(run, part, epoch);
-        parts.push(std::fs::read(&path).map_err(|e| io_error(&path, e))?);
-    }
+    let checkpoints = EpochCheckpoints::new(&run.checkpoint_dir());
+    let parts = part_files::<T>().iter().map(|f| checkpoints.read(f, epoch)).collect::<Result<Vec<_>>>()?;
     trainer.load(parts)?;
-    let path = progress_path(run, epoch);
-    let text = std::fs::read_to_string(&path).map_err(|e| io_error(&path, e))?;
-    serde_json::from_str(&text).map_err(|e| ZooError::runtime(format!("{}: damaged ({e})", path.display())))
+    checkpoints.read_progress(epoch)
 }
 
 /// What a finished training reports.
@@ -243,8 +168,7 @@ fn resume<R: GenRecipe>(dir: &Path, request: &GenTrainRequest) -> Result<GenTrai
             "--resume continues a run with its own recipe and data; only --epochs (and --device) may be given with it",
         ));
     }
-    let parts = <R::Trainer as Trainer>::PARTS;
-    let Some(epoch) = latest_checkpoint(&run, parts) else {
+    let Some(epoch) = latest_checkpoint::<R::Trainer>(&run) else {
         return Err(ZooError::usage(format!(
             "{}: no complete checkpoint in {}; the run stopped before its first epoch ended, so start a new run",
             dir.display(),

@@ -23,8 +23,6 @@ use burn::module::Module;
 use burn::nn::loss::{HuberLossConfig, Reduction};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use burn::store::ModuleRecord;
-use burn::tensor::Bytes;
 use serde::{Deserialize, Serialize};
 use zoo_data::SplitMix64;
 use zoo_data::env::{CartPole, Environment};
@@ -32,7 +30,7 @@ use zoo_models::{QNet, QNetConfig};
 
 use super::replay::{ReplayBatch, ReplayBuffer};
 use super::{ReturnStats, RlTrainRequest, create_run, refuse, start_recipe};
-use crate::checkpoint::atomic_write;
+use crate::checkpoint::{EpochCheckpoints, load_module, load_optimizer, module_bytes, optimizer_bytes, read_module, write_module};
 use crate::dashboard::{Dashboard, MetricSpec};
 use crate::error::{Result, ZooError, io_error};
 use crate::metrics_log::{append_csv, read_metrics};
@@ -276,101 +274,37 @@ struct Progress {
     seconds: f64,
 }
 
-const PARTS: [&str; 4] = ["online", "target", "optim", "replay"];
+const PARTS: [&str; 4] = ["online.bpk", "target.bpk", "optim.bpk", "replay.bin"];
 
-fn part_path(run: &RunDir, part: &str, epoch: usize) -> std::path::PathBuf {
-    let ext = if part == "replay" { "bin" } else { "bpk" };
-    run.checkpoint_dir().join(format!("{part}-{epoch}.{ext}"))
+fn checkpoints(run: &RunDir) -> EpochCheckpoints {
+    EpochCheckpoints::new(&run.checkpoint_dir())
 }
 
-fn progress_path(run: &RunDir, epoch: usize) -> std::path::PathBuf {
-    run.checkpoint_dir().join(format!("progress-{epoch}.json"))
-}
-
-/// The latest epoch whose checkpoint is complete: its progress file is written last.
+/// The latest epoch whose checkpoint is complete.
 fn latest_checkpoint(run: &RunDir) -> Option<usize> {
-    std::fs::read_dir(run.checkpoint_dir())
-        .ok()?
-        .filter_map(|e| {
-            let name = e.ok()?.file_name().into_string().ok()?;
-            name.strip_prefix("progress-")?.strip_suffix(".json")?.parse().ok()
-        })
-        .filter(|&epoch| PARTS.iter().all(|p| part_path(run, p, epoch).is_file()))
-        .max()
-}
-
-fn module_bytes(net: &QNet, path: &Path) -> Result<Vec<u8>> {
-    let bytes = net
-        .clone()
-        .into_record()
-        .into_bytes()
-        .map_err(|e| ZooError::runtime(format!("{}: cannot serialise the weights: {e}", path.display())))?;
-    Ok(bytes.to_vec())
-}
-
-fn write_module(net: &QNet, path: &Path) -> Result<()> {
-    let bytes = module_bytes(net, path)?;
-    atomic_write(path, &bytes).map_err(|e| io_error(path, e))
-}
-
-/// Loads weights saved by [`write_module`] into a fresh network from `config` on `device`.
-fn read_module(config: &QNetConfig, path: &Path, device: &Device) -> Result<QNet> {
-    let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
-    let damaged = |e: burn::store::RecordError| {
-        ZooError::runtime(format!("{}: damaged weights ({e}); retrain or use another run", path.display()))
-    };
-    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(damaged)?;
-    config.init(device).try_load_record(record).map_err(damaged)
+    checkpoints(run).latest(&PARTS)
 }
 
 fn save_checkpoint(run: &RunDir, agent: &DqnAgent, buffer: &ReplayBuffer, progress: &Progress) -> Result<()> {
-    let epoch = progress.epoch;
-    write_module(&agent.online, &part_path(run, "online", epoch))?;
-    write_module(&agent.target, &part_path(run, "target", epoch))?;
-    let optim = part_path(run, "optim", epoch);
-    let bytes = agent
-        .optimizer
-        .into_bytes()
-        .map_err(|e| ZooError::runtime(format!("{}: cannot serialise the optimiser: {e}", optim.display())))?;
-    atomic_write(&optim, &bytes).map_err(|e| io_error(&optim, e))?;
-    let replay = part_path(run, "replay", epoch);
-    atomic_write(&replay, &buffer.to_bytes()).map_err(|e| io_error(&replay, e))?;
-    let path = progress_path(run, epoch);
-    let text = serde_json::to_string_pretty(progress).map_err(|e| ZooError::runtime(e.to_string()))?;
-    atomic_write(&path, text.as_bytes()).map_err(|e| io_error(&path, e))?;
-    // Keep the two newest checkpoints: one may be mid-write when the machine dies.
-    if epoch >= 2 {
-        for part in PARTS {
-            let _ = std::fs::remove_file(part_path(run, part, epoch - 2));
-        }
-        let _ = std::fs::remove_file(progress_path(run, epoch - 2));
-    }
-    Ok(())
-}
-
-fn read_progress(run: &RunDir, epoch: usize) -> Result<Progress> {
-    let path = progress_path(run, epoch);
-    let text = std::fs::read_to_string(&path).map_err(|e| io_error(&path, e))?;
-    serde_json::from_str(&text).map_err(|e| ZooError::runtime(format!("{}: damaged ({e})", path.display())))
+    let parts = [
+        (PARTS[0], module_bytes(&agent.online)?),
+        (PARTS[1], module_bytes(&agent.target)?),
+        (PARTS[2], optimizer_bytes(&agent.optimizer)?),
+        (PARTS[3], buffer.to_bytes()),
+    ];
+    checkpoints(run).save(progress.epoch, &parts, progress)
 }
 
 fn load_checkpoint(run: &RunDir, recipe: &DqnRecipe, device: &Device, epoch: usize) -> Result<(DqnAgent, ReplayBuffer)> {
+    let store = checkpoints(run);
     let mut agent = DqnAgent::new(recipe, device);
-    agent.online = read_module(&recipe.model, &part_path(run, "online", epoch), &agent.train_device)?;
-    agent.target = read_module(&recipe.model, &part_path(run, "target", epoch), device)?;
+    let online = recipe.model.init(&agent.train_device);
+    agent.online = load_module(online, store.read(PARTS[0], epoch)?, &store.path(PARTS[0], epoch))?;
+    agent.target = load_module(recipe.model.init(device), store.read(PARTS[1], epoch)?, &store.path(PARTS[1], epoch))?;
     agent.sync_policy();
-    let optim = part_path(run, "optim", epoch);
-    let bytes = std::fs::read(&optim).map_err(|e| io_error(&optim, e))?;
-    // Burn puts the loaded optimiser state on the default device; each parameter's state moves
-    // to that parameter's device at the first step.
-    agent.optimizer = recipe
-        .optimizer
-        .init()
-        .from_bytes(Bytes::from_bytes_vec(bytes))
-        .map_err(|e| ZooError::runtime(format!("{}: damaged optimiser state ({e})", optim.display())))?;
-    let replay = part_path(run, "replay", epoch);
-    let bytes = std::fs::read(&replay).map_err(|e| io_error(&replay, e))?;
-    let buffer = ReplayBuffer::from_bytes(&bytes)
+    agent.optimizer = load_optimizer(recipe.optimizer.init(), store.read(PARTS[2], epoch)?)?;
+    let replay = store.path(PARTS[3], epoch);
+    let buffer = ReplayBuffer::from_bytes(&store.read(PARTS[3], epoch)?)
         .map_err(|e| ZooError::runtime(format!("{}: damaged replay buffer ({e})", replay.display())))?;
     Ok((agent, buffer))
 }
@@ -465,7 +399,7 @@ fn resume(dir: &Path, request: &RlTrainRequest, device: &Device) -> Result<DqnTr
     if let Some(steps) = request.steps {
         recipe.dqn.steps = steps;
     }
-    let progress = read_progress(&run, epoch)?;
+    let progress: Progress = checkpoints(&run).read_progress(epoch)?;
     if progress.step >= recipe.dqn.steps {
         return Err(ZooError::usage(format!(
             "{}: all {} steps are done; pass --steps N with N > {} to train further",
@@ -657,7 +591,7 @@ pub fn load_policy(run_dir: &Path, device: &Device) -> Result<(RunDir, DqnRecipe
             run_dir.display()
         )));
     }
-    let net = read_module(&recipe.model, &path, device)?;
+    let net = read_module(recipe.model.init(device), &path)?;
     Ok((run, recipe, net))
 }
 
