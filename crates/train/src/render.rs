@@ -145,6 +145,8 @@ fn format_metric(name: &str, value: f64) -> String {
         format!("{name} {value:.2} %")
     } else if lower.contains("cpu") || lower.contains("memory") {
         format!("{name} {value:.0} %")
+    } else if lower.ends_with("/s") {
+        format!("{name} {value:.0}")
     } else if lower.contains("learning rate") {
         format!("{name} {value:.1e}")
     } else {

@@ -199,6 +199,9 @@ fn resume<R: GenRecipe>(dir: &Path, request: &GenTrainRequest) -> Result<GenTrai
     fit::<R>(&run, &recipe, trainer, train_set, Some(progress))
 }
 
+/// The dashboard's throughput metric: training samples per second, data loading included.
+pub const SAMPLES_PER_SECOND: &str = "Samples/s";
+
 /// The shared epoch loop.
 fn fit<R: GenRecipe>(
     run: &RunDir,
@@ -231,19 +234,26 @@ fn fit<R: GenRecipe>(
             scheduler.step();
         }
     }
-    let mut dashboard = Dashboard::new(R::NAME, "samples", R::Trainer::METRICS, &run.file("metrics.csv"), fit.epochs, start_epoch + 1);
+    let mut metrics = R::Trainer::METRICS.to_vec();
+    metrics.push(MetricSpec::higher(SAMPLES_PER_SECOND));
+    let mut dashboard = Dashboard::new(R::NAME, "samples", &metrics, &run.file("metrics.csv"), fit.epochs, start_epoch + 1);
     let started = Instant::now();
     let mut stopped = false;
     for epoch in start_epoch + 1..=fit.epochs {
         dashboard.start_split("train", train_indices.len());
         let mut done = 0;
+        let mut batch_started = Instant::now();
         for batch in train_loader.iter() {
             let batch = batch.map_err(|e| ZooError::runtime(e.to_string()))?;
-            done += batch.images.dims()[0];
+            let size = batch.images.dims()[0];
+            done += size;
             let lr = scheduler.step();
             for (name, value) in trainer.train_batch(batch.images, &lr) {
                 dashboard.value(name, value);
             }
+            // Data loading included: the time from one batch's end to the next.
+            dashboard.value(SAMPLES_PER_SECOND, size as f64 / batch_started.elapsed().as_secs_f64().max(1e-9));
+            batch_started = Instant::now();
             dashboard.value("Learning Rate", lr.base());
             dashboard.progress(done);
             if dashboard.should_stop() {
@@ -276,6 +286,7 @@ fn fit<R: GenRecipe>(
 
     let rows = read_metrics(&run.file("metrics.csv")).unwrap_or_default();
     let curves: Vec<&str> = R::Trainer::METRICS.iter().map(|m| m.name).filter(|n| *n != "Learning Rate").collect();
+    // (Samples/s stays in metrics.csv; the curves show what the model learns.)
     let title = format!("{} on {}", R::NAME, run.path().display());
     training_curves(&run.file("curves.png"), &title, &rows, &curves).map_err(|e| io_error(&run.file("curves.png"), e))?;
     if stopped {
