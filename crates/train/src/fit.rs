@@ -75,6 +75,15 @@ impl FitOverrides {
 }
 
 impl FitConfig {
+    /// `"N training images"`, or `"N of M training images"` under `limit`.
+    pub fn describe_images(&self, available: usize) -> String {
+        if self.limit > 0 && self.limit < available {
+            format!("{} of {available} training images", self.limit)
+        } else {
+            format!("{available} training images")
+        }
+    }
+
     /// The learning-rate scheduler for a run of `steps_per_epoch` optimiser steps an epoch.
     pub fn scheduler(&self, steps_per_epoch: usize) -> Result<ModuleLrScheduler, String> {
         match self.schedule {

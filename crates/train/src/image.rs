@@ -79,9 +79,9 @@ fn start<R: ImageRecipe>(request: &TrainRequest) -> Result<TrainReport> {
     run.write_json("run.json", &info)?;
     run.write_json("config.json", &recipe)?;
     println!(
-        "zoo train {}: {} training images ({} classes) from {}; run folder {}",
+        "zoo train {}: {} ({} classes) from {}; run folder {}",
         R::NAME,
-        train_set.len(),
+        recipe.fit().describe_images(train_set.len()),
         train_set.num_classes,
         source.describe(),
         run.path().display()

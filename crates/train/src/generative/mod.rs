@@ -147,9 +147,9 @@ fn start<R: GenRecipe>(request: &GenTrainRequest) -> Result<GenTrainReport> {
     run.write_json("run.json", &info)?;
     run.write_json("config.json", &recipe)?;
     println!(
-        "zoo train {}: {} training images from {}; run folder {}",
+        "zoo train {}: {} from {}; run folder {}",
         R::NAME,
-        train_set.len(),
+        recipe.fit().describe_images(train_set.len()),
         source.describe(),
         run.path().display()
     );
