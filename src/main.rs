@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    quiet_on_closed_pipe();
     let cli = zoo::cli::Cli::parse();
     match zoo::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -12,3 +13,21 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// Rust ignores SIGPIPE, so printing into a closed pipe (`zoo train ... | head -1`) panics with
+/// a backtrace; a command-line tool should end quietly instead, as `cat` does.
+#[cfg(unix)]
+fn quiet_on_closed_pipe() {
+    const SIGPIPE: i32 = 13; // the same on Linux and macOS
+    const SIG_DFL: usize = 0;
+    unsafe extern "C" {
+        fn signal(signum: i32, handler: usize) -> usize;
+    }
+    // SAFETY: restores the default disposition of one signal before any thread starts.
+    unsafe {
+        signal(SIGPIPE, SIG_DFL);
+    }
+}
+
+#[cfg(not(unix))]
+fn quiet_on_closed_pipe() {}
