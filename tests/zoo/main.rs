@@ -1,6 +1,7 @@
 //! zoo's integration tests: one binary (one link) for all of them. Offline, on the CPU
 //! (`Device::flex()`), from the embedded MNIST extract and the fixtures in `tests/fixtures`.
 
+mod attention;
 mod cli;
 mod common;
 mod generative;

@@ -1,6 +1,7 @@
 //! The models of zoo, one file per model: a `XConfig` with documented defaults, the module
 //! `X`, `init` and `forward`. Nothing here knows about optimisers, data or files.
 
+pub mod attention;
 pub mod autoencoder;
 pub mod cnn;
 pub mod gan;
@@ -8,6 +9,7 @@ pub mod mlp;
 pub mod qnet;
 pub mod vae;
 
+pub use attention::{AttentionPooling, AttentionPoolingConfig, causal_mask, padding_mask};
 pub use autoencoder::{Autoencoder, AutoencoderConfig, AutoencoderKind, bernoulli_nll};
 pub use cnn::{Cnn, CnnConfig};
 pub use gan::{Discriminator, DiscriminatorConfig, Generator, GeneratorConfig};
