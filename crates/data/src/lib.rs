@@ -1,6 +1,7 @@
 //! Data for the zoo: MNIST-format IDX files, the MNIST extract embedded in the binary,
 //! downloading MNIST, preparing a user's own picture for a classifier, and the
-//! reinforcement-learning environments (behind burn-rl's backend-free `Environment` trait).
+//! reinforcement-learning environments (behind burn-rl's backend-free `Environment` trait), and
+//! the tokenisers of the text models.
 //! Plain Rust; nothing here uses tensors.
 
 pub mod embedded;
@@ -9,6 +10,7 @@ pub mod fetch;
 pub mod idx;
 pub mod image_prep;
 pub mod rng;
+pub mod text;
 
 pub use fetch::{
     DEFAULT_MIRRORS, FetchError, FetchReport, FetchedFile, MNIST_FILES, Outcome, Resource,
@@ -17,3 +19,4 @@ pub use fetch::{
 pub use idx::{IdxError, ImageSet, Split, from_bytes, load_dir, require_dims};
 pub use image_prep::{ImageError, MNIST_PIXELS, MNIST_SIDE, fit_to_mnist, load_as_mnist};
 pub use rng::SplitMix64;
+pub use text::{CharTokenizer, WordTokenizer};
