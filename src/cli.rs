@@ -50,6 +50,8 @@ pub enum Model {
     Mlp,
     /// Convolutional network on 28x28 images.
     Cnn,
+    /// Stacked simple RNNs reading 28x28 images row by row.
+    Rnn,
     /// Autoencoder of 28x28 images (dense or convolutional).
     Autoencoder,
     /// Variational autoencoder (convolutional with a 2-d latent, or dense).
@@ -67,6 +69,7 @@ impl Model {
         match self {
             Model::Mlp => "mlp",
             Model::Cnn => "cnn",
+            Model::Rnn => "rnn",
             Model::Autoencoder => "autoencoder",
             Model::Vae => "vae",
             Model::Gan => "gan",

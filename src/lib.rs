@@ -12,7 +12,7 @@ use zoo_train::generative::vae::{self, VaeRecipe};
 use zoo_train::generative::{self as generative, GenTrainRequest};
 use zoo_train::fit::FitOverrides;
 use zoo_train::image::{self, TrainRequest, confusion_table};
-use zoo_train::recipes::{CnnRecipe, MODELS, MlpRecipe, default_json};
+use zoo_train::recipes::{CnnRecipe, MODELS, MlpRecipe, RnnRecipe, default_json};
 use zoo_train::rl::dqn::{self, DqnRecipe};
 use zoo_train::rl::qlearning::{self, QLearningRecipe};
 use zoo_train::rl::{RlTrainRequest, play};
@@ -30,6 +30,10 @@ macro_rules! with_image_recipe {
             }
             Model::Cnn => {
                 type $R = CnnRecipe;
+                $body
+            }
+            Model::Rnn => {
+                type $R = RnnRecipe;
                 $body
             }
             other => {

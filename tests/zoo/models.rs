@@ -5,7 +5,7 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use zoo_train::classifier::{Classifier, ImageNet};
-use zoo_train::recipes::{CnnRecipe, ImageRecipe, MlpRecipe};
+use zoo_train::recipes::{CnnRecipe, ImageRecipe, MlpRecipe, RnnRecipe};
 
 use crate::common::{real_batch, rng_lock};
 
@@ -83,4 +83,19 @@ fn cnn_is_deterministic() {
 #[test]
 fn cnn_step_lowers_loss() {
     one_step_lowers_loss::<CnnRecipe>();
+}
+
+#[test]
+fn rnn_shapes() {
+    shapes::<RnnRecipe>();
+}
+
+#[test]
+fn rnn_is_deterministic() {
+    deterministic::<RnnRecipe>();
+}
+
+#[test]
+fn rnn_step_lowers_loss() {
+    one_step_lowers_loss::<RnnRecipe>();
 }

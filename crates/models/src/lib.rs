@@ -7,6 +7,7 @@ pub mod cnn;
 pub mod gan;
 pub mod mlp;
 pub mod qnet;
+pub mod rnn;
 pub mod vae;
 
 pub use attention::{AttentionPooling, AttentionPoolingConfig, causal_mask, padding_mask};
@@ -15,6 +16,7 @@ pub use cnn::{Cnn, CnnConfig};
 pub use gan::{Discriminator, DiscriminatorConfig, Generator, GeneratorConfig};
 pub use mlp::{Mlp, MlpConfig};
 pub use qnet::{QNet, QNetConfig};
+pub use rnn::{Rnn, RnnConfig};
 pub use vae::{Vae, VaeConfig, VaeKind, VaeOutput, kl_divergence};
 
 /// Side of the square greyscale images the image models take (MNIST's 28x28).

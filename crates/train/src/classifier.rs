@@ -7,7 +7,7 @@ use burn::module::ModuleDisplay;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::prelude::*;
 use burn::train::{ClassificationOutput, InferenceStep, TrainOutput, TrainStep};
-use zoo_models::{Cnn, Mlp};
+use zoo_models::{Cnn, Mlp, Rnn};
 
 use crate::loader::ImageBatch;
 
@@ -26,6 +26,12 @@ impl ImageNet for Mlp {
 }
 
 impl ImageNet for Cnn {
+    fn logits(&self, images: Tensor<4>) -> Tensor<2> {
+        self.forward(images)
+    }
+}
+
+impl ImageNet for Rnn {
     fn logits(&self, images: Tensor<4>) -> Tensor<2> {
         self.forward(images)
     }

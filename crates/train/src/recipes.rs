@@ -6,7 +6,7 @@ use std::path::Path;
 use burn::optim::AdamConfig;
 use burn::prelude::*;
 use serde_json::Value;
-use zoo_models::{Cnn, CnnConfig, Mlp, MlpConfig};
+use zoo_models::{Cnn, CnnConfig, Mlp, MlpConfig, Rnn, RnnConfig};
 
 use crate::classifier::ImageNet;
 use crate::error::{Result, ZooError};
@@ -16,6 +16,7 @@ use crate::fit::FitConfig;
 pub const MODELS: &[(&str, &str)] = &[
     ("mlp", "multilayer perceptron on 28x28 images: 784 -> 128 ReLU -> dropout 0.2 -> classes (item 1)"),
     ("cnn", "convolutional network: two 3x3 conv + max-pool stages, dense 128, classes (items 3, 7)"),
+    ("rnn", "stacked simple RNNs (100 ReLU x 2) reading 28x28 images row by row (item 23)"),
     ("autoencoder", "autoencoder of 28x28 images: dense 784-128-32-128-784, or convolutional (item 25)"),
     ("vae", "variational autoencoder: convolutional with a 2-d latent, or dense 784-400-20 (item 10)"),
     ("gan", "DCGAN: transposed-convolution generator from 100-d noise, convolutional discriminator (items 6, 8, 15)"),
@@ -130,6 +131,50 @@ impl ImageRecipe for CnnRecipe {
         self.model.num_classes = classes;
     }
     fn init(&self, device: &Device) -> Cnn {
+        self.model.init(device)
+    }
+}
+
+/// Recipe of `rnn` (item 23).
+#[derive(Config, Debug)]
+pub struct RnnRecipe {
+    /// The network.
+    pub model: RnnConfig,
+    /// Adam's moments, epsilon and gradient clipping (the learning rate is `fit.learning_rate`).
+    pub optimizer: AdamConfig,
+    /// Epochs, batch size, learning rate, seed, validation share.
+    pub fit: FitConfig,
+}
+
+impl Recipe for RnnRecipe {
+    const NAME: &'static str = "rnn";
+
+    fn default_recipe() -> Self {
+        // A ReLU recurrence can still produce a large gradient now and then: clip its norm.
+        let optimizer = keras_adam().with_grad_clipping(Some(burn::grad_clipping::GradientClippingConfig::Norm(1.0)));
+        Self::new(RnnConfig::new(), optimizer, FitConfig::new().with_epochs(10).with_batch_size(64))
+    }
+}
+
+impl ImageRecipe for RnnRecipe {
+    type Net = Rnn;
+
+    fn fit(&self) -> &FitConfig {
+        &self.fit
+    }
+    fn fit_mut(&mut self) -> &mut FitConfig {
+        &mut self.fit
+    }
+    fn optimizer(&self) -> &AdamConfig {
+        &self.optimizer
+    }
+    fn num_classes(&self) -> usize {
+        self.model.num_classes
+    }
+    fn set_num_classes(&mut self, classes: usize) {
+        self.model.num_classes = classes;
+    }
+    fn init(&self, device: &Device) -> Rnn {
         self.model.init(device)
     }
 }
