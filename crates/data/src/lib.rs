@@ -10,6 +10,7 @@ pub mod fetch;
 pub mod idx;
 pub mod image_prep;
 pub mod rng;
+pub mod series;
 pub mod text;
 
 pub use fetch::{
@@ -20,3 +21,4 @@ pub use idx::{IdxError, ImageSet, Split, from_bytes, load_dir, require_dims};
 pub use image_prep::{ImageError, MNIST_PIXELS, MNIST_SIDE, fit_to_mnist, load_as_mnist};
 pub use rng::SplitMix64;
 pub use text::{CharTokenizer, WordTokenizer};
+pub use series::{Series, SeriesError};

@@ -5,6 +5,7 @@ pub mod attention;
 pub mod autoencoder;
 pub mod cnn;
 pub mod gan;
+pub mod lstm;
 pub mod mlp;
 pub mod qnet;
 pub mod rnn;
@@ -14,6 +15,7 @@ pub use attention::{AttentionPooling, AttentionPoolingConfig, causal_mask, paddi
 pub use autoencoder::{Autoencoder, AutoencoderConfig, AutoencoderKind, bernoulli_nll};
 pub use cnn::{Cnn, CnnConfig};
 pub use gan::{Discriminator, DiscriminatorConfig, Generator, GeneratorConfig};
+pub use lstm::{LstmForecaster, LstmForecasterConfig};
 pub use mlp::{Mlp, MlpConfig};
 pub use qnet::{QNet, QNetConfig};
 pub use rnn::{Rnn, RnnConfig};

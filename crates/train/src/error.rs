@@ -3,7 +3,7 @@
 //! training failure; exit code 1). Every message is one line that names the file or value
 //! and says what to do.
 
-use zoo_data::{FetchError, IdxError, ImageError};
+use zoo_data::{FetchError, IdxError, ImageError, SeriesError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ZooError {
@@ -40,6 +40,12 @@ impl From<IdxError> for ZooError {
 impl From<ImageError> for ZooError {
     fn from(error: ImageError) -> Self {
         Self::Runtime(error.to_string())
+    }
+}
+
+impl From<SeriesError> for ZooError {
+    fn from(error: SeriesError) -> Self {
+        if error.is_usage() { Self::Usage(error.to_string()) } else { Self::Runtime(error.to_string()) }
     }
 }
 

@@ -1,0 +1,246 @@
+//! Time series for forecasting: the three shipped ones (daily US births, weekly CO2, yearly
+//! sunspots) or a user's CSV, a chronological train / validation / test split, a normaliser
+//! fitted on the training part only, and the baselines a forecast must beat.
+
+use std::ops::Range;
+use std::path::Path;
+
+/// A univariate series with its natural season.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    pub name: String,
+    pub values: Vec<f64>,
+    /// Steps per season (7 for daily births: the week; 52 for weekly CO2; 11 for yearly
+    /// sunspots, the solar cycle), used by the seasonal-naive baseline.
+    pub period: usize,
+    /// What a step is: `day`, `week`, `year`, `step`.
+    pub step: String,
+    /// Where it was read from, for messages.
+    pub source: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SeriesError {
+    #[error("{path}: cannot read ({message}); check the --data path")]
+    Io { path: String, message: String },
+    #[error("{source_name}: line {line}: {message}")]
+    Format { source_name: String, line: usize, message: String },
+    #[error("{source_name}: {count} values; a forecast needs at least {needed}")]
+    TooShort { source_name: String, count: usize, needed: usize },
+}
+
+impl SeriesError {
+    /// Whether the user named something wrong (exit code 2) rather than a file being bad.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, Self::Io { .. })
+    }
+}
+
+/// The names of the shipped series.
+pub const BUILTIN: [&str; 3] = ["births", "co2", "sunspots"];
+
+const BIRTHS: &str = include_str!("../../../assets/timeseries/ssa_us_births_2000_2014.csv");
+const CO2: &str = include_str!("../../../assets/timeseries/co2_weekly.csv");
+const SUNSPOTS: &str = include_str!("../../../assets/timeseries/sunspots.csv");
+
+/// A shipped series by name.
+pub fn builtin(name: &str) -> Option<Series> {
+    let (text, source) = match name {
+        "births" => (BIRTHS, "assets/timeseries/ssa_us_births_2000_2014.csv"),
+        "co2" => (CO2, "assets/timeseries/co2_weekly.csv"),
+        "sunspots" => (SUNSPOTS, "assets/timeseries/sunspots.csv"),
+        _ => return None,
+    };
+    Some(parse(text, source).expect("the shipped series parse"))
+}
+
+/// A shipped series by name, or a CSV file.
+pub fn load(name_or_path: &str) -> Result<Series, SeriesError> {
+    if let Some(series) = builtin(name_or_path) {
+        return Ok(series);
+    }
+    let text = std::fs::read_to_string(Path::new(name_or_path)).map_err(|e| SeriesError::Io {
+        path: name_or_path.to_string(),
+        message: format!("{e}; the built-in series are {}", BUILTIN.join(", ")),
+    })?;
+    parse(&text, name_or_path)
+}
+
+/// Parses one of the shipped formats, recognised by the header, or any CSV with a header whose
+/// last column is the value (one row per step, empty cells interpolated; season 1).
+pub fn parse(text: &str, source: &str) -> Result<Series, SeriesError> {
+    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+    let Some((_, header)) = lines.next() else {
+        return Err(SeriesError::Format { source_name: source.into(), line: 1, message: "empty file".into() });
+    };
+    let header = header.replace('"', "").to_lowercase();
+    let (name, period, step) = if header.starts_with("year,month,date_of_month,day_of_week,births") {
+        ("births", 7, "day")
+    } else if header == "date,co2" {
+        ("co2", 52, "week")
+    } else if header == "year,sunactivity" {
+        ("sunspots", 11, "year")
+    } else {
+        let stem = Path::new(source).file_stem().and_then(|s| s.to_str()).unwrap_or("series");
+        (stem, 1, "step")
+    };
+    let mut values: Vec<Option<f64>> = Vec::new();
+    for (index, line) in lines {
+        let cell = line.rsplit(',').next().unwrap_or("").trim().trim_matches('"');
+        if cell.is_empty() {
+            values.push(None);
+            continue;
+        }
+        let value: f64 = cell.parse().map_err(|_| SeriesError::Format {
+            source_name: source.into(),
+            line: index + 1,
+            message: format!("`{cell}` is not a number (the last column holds the values)"),
+        })?;
+        values.push(Some(value));
+    }
+    let values = interpolate(&values).ok_or_else(|| SeriesError::Format {
+        source_name: source.into(),
+        line: 2,
+        message: "no values".into(),
+    })?;
+    Ok(Series { name: name.into(), values, period, step: step.into(), source: source.into() })
+}
+
+/// Fills gaps linearly between the known neighbours (and flat at the ends).
+fn interpolate(values: &[Option<f64>]) -> Option<Vec<f64>> {
+    let known: Vec<(usize, f64)> = values.iter().enumerate().filter_map(|(i, v)| v.map(|v| (i, v))).collect();
+    let (&(first_i, first_v), &(last_i, last_v)) = (known.first()?, known.last()?);
+    let mut out = Vec::with_capacity(values.len());
+    let mut next = 0;
+    for i in 0..values.len() {
+        if i <= first_i {
+            out.push(first_v);
+        } else if i >= last_i {
+            out.push(last_v);
+        } else {
+            while known[next + 1].0 < i {
+                next += 1;
+            }
+            let ((a, va), (b, vb)) = (known[next], known[next + 1]);
+            out.push(if i == a { va } else { va + (vb - va) * (i - a) as f64 / (b - a) as f64 });
+        }
+    }
+    Some(out)
+}
+
+/// Chronological split: the first `train` share for training, the next `valid` share for
+/// validation, the rest for the test. Nothing later ever informs anything earlier.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimeSplit {
+    pub train: Range<usize>,
+    pub valid: Range<usize>,
+    pub test: Range<usize>,
+}
+
+impl TimeSplit {
+    pub fn new(len: usize, train: f64, valid: f64) -> Self {
+        let a = ((len as f64) * train).round() as usize;
+        let b = ((len as f64) * (train + valid)).round() as usize;
+        Self { train: 0..a.min(len), valid: a.min(len)..b.min(len), test: b.min(len)..len }
+    }
+}
+
+/// Standardisation with the mean and deviation of the training part only.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Normalizer {
+    pub mean: f64,
+    pub std: f64,
+}
+
+impl Normalizer {
+    pub fn fit(values: &[f64]) -> Self {
+        let n = values.len().max(1) as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+        Self { mean, std: if std > 0.0 { std } else { 1.0 } }
+    }
+
+    pub fn apply(&self, value: f64) -> f64 {
+        (value - self.mean) / self.std
+    }
+
+    pub fn invert(&self, value: f64) -> f64 {
+        value * self.std + self.mean
+    }
+}
+
+/// Forecast errors in the series' own units.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Errors {
+    pub rmse: f64,
+    pub mae: f64,
+}
+
+pub fn errors(predicted: &[f64], truth: &[f64]) -> Errors {
+    let n = predicted.len().min(truth.len()).max(1) as f64;
+    let pairs = predicted.iter().zip(truth);
+    Errors {
+        rmse: (pairs.clone().map(|(p, t)| (p - t).powi(2)).sum::<f64>() / n).sqrt(),
+        mae: pairs.map(|(p, t)| (p - t).abs()).sum::<f64>() / n,
+    }
+}
+
+/// Forecasts of `values[t]` for `t` in `targets`, `horizon` steps ahead (made at `t - horizon`):
+/// persistence repeats the last known value, seasonal naive the value one season before `t`
+/// (or as many seasons as it takes to reach a known value).
+pub fn baselines(values: &[f64], targets: Range<usize>, horizon: usize, period: usize) -> (Vec<f64>, Vec<f64>) {
+    let persistence = targets.clone().map(|t| values[t - horizon]).collect();
+    let seasons_back = horizon.div_ceil(period.max(1)).max(1) * period.max(1);
+    let seasonal = targets.map(|t| values[t - seasons_back]).collect();
+    (persistence, seasonal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_series_parse_with_their_seasons() {
+        let births = builtin("births").unwrap();
+        assert_eq!((births.values.len(), births.period, births.values[0]), (5479, 7, 9083.0));
+        let co2 = builtin("co2").unwrap();
+        assert_eq!((co2.values.len(), co2.period), (2284, 52));
+        assert!(co2.values.iter().all(|v| (300.0..400.0).contains(v)), "gaps interpolated");
+        let sun = builtin("sunspots").unwrap();
+        assert_eq!((sun.values.len(), sun.period, sun.values[1]), (309, 11, 11.0));
+    }
+
+    #[test]
+    fn gaps_are_interpolated_and_bad_cells_named() {
+        let s = parse("t,v\n1,2\n2,\n3,\n4,8\n", "mine.csv").unwrap();
+        assert_eq!(s.values, vec![2.0, 4.0, 6.0, 8.0]);
+        assert_eq!((s.name.as_str(), s.period), ("mine", 1));
+        let err = parse("t,v\n1,2\n2,abc\n", "bad.csv").unwrap_err().to_string();
+        assert!(err.contains("bad.csv: line 3") && err.contains("abc"), "{err}");
+        assert!(load("no/such.csv").unwrap_err().is_usage());
+    }
+
+    #[test]
+    fn split_is_chronological_and_normaliser_sees_training_only() {
+        let values: Vec<f64> = (0..100).map(f64::from).collect();
+        let split = TimeSplit::new(values.len(), 0.7, 0.15);
+        assert_eq!((split.train.clone(), split.valid.clone(), split.test.clone()), (0..70, 70..85, 85..100));
+        let norm = Normalizer::fit(&values[split.train.clone()]);
+        assert_eq!(norm.mean, 34.5, "the mean of 0..70 only: no future value leaks in");
+        assert!((norm.invert(norm.apply(91.0)) - 91.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn baselines_and_errors() {
+        let values: Vec<f64> = (0..20).map(|i| f64::from(i % 7)).collect();
+        let (persistence, seasonal) = baselines(&values, 14..20, 1, 7);
+        assert_eq!(persistence, vec![6.0, 0.0, 1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(seasonal, values[14..20].to_vec(), "a pure weekly pattern");
+        let e = errors(&persistence, &values[14..20]);
+        assert!((e.mae - (6.0 + 1.0 * 5.0) / 6.0).abs() < 1e-12);
+        // Three steps ahead, the seasonal baseline still looks one week back.
+        let (p3, s3) = baselines(&values, 14..20, 3, 7);
+        assert_eq!(p3[0], values[11]);
+        assert_eq!(s3[0], values[7]);
+    }
+}
