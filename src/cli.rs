@@ -52,6 +52,8 @@ pub enum Model {
     Cnn,
     /// Stacked simple RNNs reading 28x28 images row by row.
     Rnn,
+    /// LSTM forecasting a time series (births, co2, sunspots or your CSV via --data).
+    Lstm,
     /// Autoencoder of 28x28 images (dense or convolutional).
     Autoencoder,
     /// Variational autoencoder (convolutional with a 2-d latent, or dense).
@@ -70,6 +72,7 @@ impl Model {
             Model::Mlp => "mlp",
             Model::Cnn => "cnn",
             Model::Rnn => "rnn",
+            Model::Lstm => "lstm",
             Model::Autoencoder => "autoencoder",
             Model::Vae => "vae",
             Model::Gan => "gan",
@@ -126,7 +129,8 @@ pub struct TrainArgs {
     /// Train on the first N training images only (quick trials).
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
-    /// Folder of MNIST-format IDX files [default: the MNIST extract built into zoo].
+    /// Folder of MNIST-format IDX files [default: the MNIST extract built into zoo]; for
+    /// lstm a series: births, co2, sunspots or a CSV file [default: births].
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
     /// Run folder to create [default: runs/<model>/<UTC time>].

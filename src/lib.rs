@@ -11,6 +11,7 @@ use zoo_train::generative::gan::{self, GanRecipe};
 use zoo_train::generative::vae::{self, VaeRecipe};
 use zoo_train::generative::{self as generative, GenTrainRequest};
 use zoo_train::fit::FitOverrides;
+use zoo_train::forecast::{self, LstmRecipe, LstmTrainRequest};
 use zoo_train::image::{self, TrainRequest, confusion_table};
 use zoo_train::recipes::{CnnRecipe, MODELS, MlpRecipe, RnnRecipe, default_json};
 use zoo_train::rl::dqn::{self, DqnRecipe};
@@ -49,6 +50,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Train(args) if args.model.is_rl() => train_rl(args),
         Command::Eval(args) if args.model.is_rl() => eval_rl(args),
         Command::Eval(args) if args.model.is_generative() => eval_generative(args),
+        Command::Train(args) if args.model == Model::Lstm => train_lstm(args),
+        Command::Eval(args) if args.model == Model::Lstm => eval_lstm(args),
         Command::Sample(args) => sample(args),
         Command::Train(args) => {
             for (given, flag) in [(args.steps.is_some(), "--steps"), (args.episodes.is_some(), "--episodes")] {
@@ -145,6 +148,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 Model::Autoencoder => default_json::<AutoencoderRecipe>(),
                 Model::Vae => default_json::<VaeRecipe>(),
                 Model::Gan => default_json::<GanRecipe>(),
+                Model::Lstm => default_json::<LstmRecipe>(),
                 image => with_image_recipe!(image, "config", R => default_json::<R>()),
             };
             println!("{json}");
@@ -235,6 +239,45 @@ fn eval_rl(args: EvalArgs) -> Result<()> {
         stats.std,
         stats.min,
         stats.max
+    );
+    Ok(())
+}
+
+fn train_lstm(args: TrainArgs) -> Result<()> {
+    for (given, flag) in [(args.steps.is_some(), "--steps"), (args.episodes.is_some(), "--episodes"), (args.limit.is_some(), "--limit")] {
+        if given {
+            return Err(ZooError::usage(format!("{flag} does not apply to lstm; it trains for --epochs")));
+        }
+    }
+    let (device, device_name) = pick_device(&args.device)?;
+    let request = LstmTrainRequest {
+        config_file: args.config,
+        overrides: FitOverrides { epochs: args.epochs, batch_size: args.batch_size, learning_rate: args.lr, seed: args.seed, limit: None },
+        data: args.data.map(|d| d.display().to_string()),
+        run_dir: args.run_dir,
+        resume: args.resume,
+        device,
+        device_name,
+    };
+    forecast::train(&request)
+}
+
+fn eval_lstm(args: EvalArgs) -> Result<()> {
+    if args.data.is_some() || args.episodes.is_some() || args.judge.is_some() || args.samples.is_some() || args.seed.is_some() {
+        return Err(ZooError::usage("zoo eval lstm takes --run (and --device): the run knows its series and split"));
+    }
+    let (device, _) = pick_device(&args.device)?;
+    let r = forecast::eval(&args.run, &device)?;
+    println!("lstm {}: {} test steps of {}; multi-step horizon {} (season {})", args.run.display(), r.test_steps, r.series, r.horizon, r.period);
+    println!("{:<16} {:>12} {:>12} {:>14} {:>14}", "method", "1-step RMSE", "1-step MAE", "multi RMSE", "multi MAE");
+    for m in &r.methods {
+        println!("{:<16} {:>12.3} {:>12.3} {:>14.3} {:>14.3}", m.method, m.one_step_rmse, m.one_step_mae, m.multi_step_rmse, m.multi_step_mae);
+    }
+    let (lstm, seasonal) = (&r.methods[0], &r.methods[2]);
+    println!(
+        "one-step RMSE {:.1} % below seasonal naive; forecast against truth in {}",
+        100.0 * (1.0 - lstm.one_step_rmse / seasonal.one_step_rmse),
+        args.run.join("forecast.png").display()
     );
     Ok(())
 }

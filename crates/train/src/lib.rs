@@ -7,6 +7,7 @@ pub mod classifier;
 pub mod dashboard;
 pub mod error;
 pub mod fit;
+pub mod forecast;
 pub mod generative;
 pub mod image;
 pub mod loader;

@@ -243,3 +243,54 @@ fn draw_scatter(area: &Area<'_>, title: &str, points: &[(f64, f64, u8)]) -> Resu
         .draw()?;
     Ok(())
 }
+
+/// Lines over a shared step axis (truth and forecasts): one colour each, with a legend.
+pub fn line_chart(path: &Path, title: &str, x_desc: &str, lines: &[(&str, &[f64])]) -> std::io::Result<()> {
+    register_fonts();
+    let (width, height) = (1000u32, 460u32);
+    let mut rgb = vec![255u8; (width * height * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, (width, height)).into_drawing_area();
+        draw_lines(&root, title, x_desc, lines).map_err(|e| std::io::Error::other(e.to_string()))?;
+        root.present().map_err(std::io::Error::other)?;
+    }
+    write_png_rgb(path, width, height, rgb)
+}
+
+fn draw_lines(area: &Area<'_>, title: &str, x_desc: &str, lines: &[(&str, &[f64])]) -> Result<(), Box<dyn std::error::Error>> {
+    let len = lines.iter().map(|l| l.1.len()).max().unwrap_or(1).max(2);
+    let (lo, hi) = lines
+        .iter()
+        .flat_map(|l| l.1.iter())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+    let pad = ((hi - lo) * 0.05).max(1e-9);
+    let mut chart = ChartBuilder::on(area)
+        .margin(14)
+        .caption(title, ("sans-serif", 20))
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0.0..(len - 1) as f64, (lo - pad)..(hi + pad))?;
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .label_style(("sans-serif", 13))
+        .draw()?;
+    let colours = [BLACK, BLUE, RGBColor(230, 120, 0), RED, GREEN];
+    for (i, (name, values)) in lines.iter().enumerate() {
+        let colour = colours[i % colours.len()];
+        let width = if i == 0 { 2 } else { 1 };
+        chart
+            .draw_series(LineSeries::new(values.iter().enumerate().map(|(x, y)| (x as f64, *y)), colour.stroke_width(width)))?
+            .label(*name)
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 13))
+        .draw()?;
+    Ok(())
+}

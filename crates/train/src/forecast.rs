@@ -1,0 +1,385 @@
+//! `lstm` forecasting (item 9) on real series: windows of 50 past values predict the next one;
+//! the split is chronological, the normaliser sees the training part only, and `zoo eval`
+//! compares one-step and multi-step forecasts with persistence and seasonal naive computed on
+//! the same test part.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::nn::loss::{MseLoss, Reduction};
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+use zoo_data::series::{self, Errors, Normalizer, Series, TimeSplit};
+use zoo_models::{LstmForecaster, LstmForecasterConfig};
+
+use crate::checkpoint::{EpochCheckpoints, load_module, load_optimizer, module_bytes, optimizer_bytes, read_module, write_module};
+use crate::dashboard::{Dashboard, MetricSpec};
+use crate::error::{Result, ZooError, io_error};
+use crate::fit::{FitConfig, FitOverrides};
+use crate::loader::shuffle;
+use crate::metrics_log::read_metrics;
+use crate::plot::{line_chart, training_curves};
+use crate::recipes::{Recipe, load_recipe};
+use crate::render::format_duration;
+use crate::run::{RunDir, RunInfo, timestamp_iso};
+
+/// What the forecaster learns from and how it is judged; `config.json` under `forecast`.
+#[derive(Config, Debug)]
+pub struct ForecastSettings {
+    /// A built-in series (`births`, `co2`, `sunspots`) or the path of a CSV whose last column
+    /// holds the values.
+    #[config(default = "String::from(\"births\")")]
+    pub series: String,
+    /// Past values the LSTM reads (the article: 50).
+    #[config(default = 50)]
+    pub window: usize,
+    /// Steps of the multi-step forecast (0: one season of the series).
+    #[config(default = 0)]
+    pub horizon: usize,
+    /// Oldest share of the series for training.
+    #[config(default = 0.7)]
+    pub train_fraction: f64,
+    /// The next share for validation; the newest rest is the test.
+    #[config(default = 0.15)]
+    pub valid_fraction: f64,
+}
+
+/// Recipe of `lstm` (item 9): what `config.json` holds.
+#[derive(Config, Debug)]
+pub struct LstmRecipe {
+    pub model: LstmForecasterConfig,
+    /// Adam's moments and epsilon (the learning rate is `fit.learning_rate`).
+    pub optimizer: AdamConfig,
+    pub forecast: ForecastSettings,
+    pub fit: FitConfig,
+}
+
+impl Recipe for LstmRecipe {
+    const NAME: &'static str = "lstm";
+
+    fn default_recipe() -> Self {
+        let fit = FitConfig::new().with_epochs(40).with_batch_size(32);
+        Self::new(LstmForecasterConfig::new(), AdamConfig::new().with_epsilon(1e-7), ForecastSettings::new(), fit)
+    }
+}
+
+/// The prepared series: values, split, normaliser fitted on the training part.
+pub struct Prepared {
+    pub series: Series,
+    pub split: TimeSplit,
+    pub normalizer: Normalizer,
+    pub window: usize,
+    pub horizon: usize,
+}
+
+impl Prepared {
+    pub fn new(settings: &ForecastSettings) -> Result<Self> {
+        let series = series::load(&settings.series)?;
+        let split = TimeSplit::new(series.values.len(), settings.train_fraction, settings.valid_fraction);
+        let needed = settings.window + 2;
+        if split.train.len() < needed || split.valid.is_empty() || split.test.is_empty() {
+            return Err(ZooError::usage(format!(
+                "{}: {} values split {}/{}/{} cannot feed windows of {}; use a longer series or a smaller forecast.window",
+                series.source,
+                series.values.len(),
+                split.train.len(),
+                split.valid.len(),
+                split.test.len(),
+                settings.window
+            )));
+        }
+        let normalizer = Normalizer::fit(&series.values[split.train.clone()]);
+        let horizon = if settings.horizon > 0 { settings.horizon } else { series.period.max(2) };
+        Ok(Self { series, split, normalizer, window: settings.window, horizon })
+    }
+
+    /// Normalised windows ending just before each target index, as a `[n, window]` batch.
+    pub fn windows(&self, targets: &[usize], device: &Device) -> Tensor<2> {
+        let mut flat = Vec::with_capacity(targets.len() * self.window);
+        for &t in targets {
+            flat.extend(self.series.values[t - self.window..t].iter().map(|&v| self.normalizer.apply(v) as f32));
+        }
+        Tensor::from_data(TensorData::new(flat, [targets.len(), self.window]), device)
+    }
+
+    pub fn targets(&self, targets: &[usize], device: &Device) -> Tensor<1> {
+        let values: Vec<f32> = targets.iter().map(|&t| self.normalizer.apply(self.series.values[t]) as f32).collect();
+        Tensor::from_data(TensorData::new(values, [targets.len()]), device)
+    }
+
+    /// Target indices of a part whose whole window lies in the series (a window may reach
+    /// back into earlier parts: those values are known when the forecast is made).
+    pub fn part(&self, range: std::ops::Range<usize>) -> Vec<usize> {
+        range.filter(|&t| t >= self.window).collect()
+    }
+}
+
+/// One-step forecasts (in the series' units) for `targets`, in batches.
+pub fn one_step(model: &LstmForecaster, data: &Prepared, targets: &[usize], device: &Device) -> Vec<f64> {
+    let mut out = Vec::with_capacity(targets.len());
+    for chunk in targets.chunks(1024) {
+        let predictions = model.forward(data.windows(chunk, device)).into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
+        out.extend(predictions.into_iter().map(|p| data.normalizer.invert(f64::from(p))));
+    }
+    out
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Progress {
+    epoch: usize,
+    seconds: f64,
+}
+
+const PARTS: [&str; 2] = ["model.bpk", "optim.bpk"];
+
+/// What `zoo train lstm` was asked to do.
+#[derive(Clone, Debug)]
+pub struct LstmTrainRequest {
+    pub config_file: Option<PathBuf>,
+    pub overrides: FitOverrides,
+    /// `--data`: a built-in series name or a CSV path.
+    pub data: Option<String>,
+    pub run_dir: Option<PathBuf>,
+    pub resume: Option<PathBuf>,
+    pub device: Device,
+    pub device_name: String,
+}
+
+pub fn train(request: &LstmTrainRequest) -> Result<()> {
+    let (run, recipe, start) = match &request.resume {
+        Some(dir) => {
+            let (run, _) = RunDir::open(dir, LstmRecipe::NAME)?;
+            let mut recipe: LstmRecipe = run.read_json("config.json")?;
+            let o = &request.overrides;
+            if o.batch_size.is_some() || o.learning_rate.is_some() || o.seed.is_some() || request.data.is_some() || request.config_file.is_some() {
+                return Err(ZooError::usage("--resume continues a run with its own recipe and data; only --epochs (and --device) may be given with it"));
+            }
+            let Some(epoch) = EpochCheckpoints::new(&run.checkpoint_dir()).latest(&PARTS) else {
+                return Err(ZooError::usage(format!("{}: no complete checkpoint; start a new run", dir.display())));
+            };
+            if let Some(epochs) = o.epochs {
+                recipe.fit.epochs = epochs;
+            }
+            if epoch >= recipe.fit.epochs {
+                return Err(ZooError::usage(format!(
+                    "{}: all {} epochs are done; pass --epochs N with N > {epoch} to train further",
+                    dir.display(),
+                    recipe.fit.epochs
+                )));
+            }
+            run.write_json("config.json", &recipe)?;
+            (run, recipe, Some(epoch))
+        }
+        None => {
+            let mut recipe = match &request.config_file {
+                Some(path) => load_recipe::<LstmRecipe>(path)?,
+                None => LstmRecipe::default_recipe(),
+            };
+            request.overrides.apply(&mut recipe.fit);
+            if let Some(data) = &request.data {
+                recipe.forecast.series = data.clone();
+            }
+            recipe.fit.validate().map_err(ZooError::usage)?;
+            // A CSV is recorded by its absolute path, so the run can be evaluated from anywhere.
+            if series::builtin(&recipe.forecast.series).is_none() {
+                let path = Path::new(&recipe.forecast.series);
+                if let Ok(absolute) = std::fs::canonicalize(path) {
+                    recipe.forecast.series = absolute.display().to_string();
+                }
+            }
+            Prepared::new(&recipe.forecast)?;
+            let run = RunDir::create(request.run_dir.as_deref(), LstmRecipe::NAME)?;
+            let info = RunInfo {
+                model: LstmRecipe::NAME.into(),
+                data: recipe.forecast.series.clone(),
+                device: request.device_name.clone(),
+                created: timestamp_iso(),
+                zoo_version: env!("CARGO_PKG_VERSION").into(),
+            };
+            run.write_json("run.json", &info)?;
+            run.write_json("config.json", &recipe)?;
+            (run, recipe, None)
+        }
+    };
+    fit(&run, &recipe, &request.device, start)
+}
+
+fn fit(run: &RunDir, recipe: &LstmRecipe, device: &Device, resume_from: Option<usize>) -> Result<()> {
+    let data = Prepared::new(&recipe.forecast)?;
+    let fit = &recipe.fit;
+    device.seed(fit.seed);
+    let train_device = device.clone().autodiff();
+    let mut model = recipe.model.init(&train_device);
+    let mut optimizer = recipe.optimizer.init();
+    let checkpoints = EpochCheckpoints::new(&run.checkpoint_dir());
+    let mut seconds_before = 0.0;
+    let train_targets = data.part(data.split.train.clone());
+    let valid_targets = data.part(data.split.valid.clone());
+    let steps_per_epoch = train_targets.len().div_ceil(fit.batch_size);
+    let mut scheduler = fit.scheduler(steps_per_epoch).map_err(ZooError::usage)?;
+    let start = resume_from.unwrap_or(0);
+    if let Some(epoch) = resume_from {
+        model = load_module(model, checkpoints.read(PARTS[0], epoch)?, &checkpoints.path(PARTS[0], epoch))?;
+        optimizer = load_optimizer(optimizer, checkpoints.read(PARTS[1], epoch)?)?;
+        seconds_before = checkpoints.read_progress::<Progress>(epoch)?.seconds;
+        for _ in 0..epoch * steps_per_epoch {
+            scheduler.step();
+        }
+    }
+    println!(
+        "zoo train lstm: {} ({} values of a {}), training on {}, validating on {}; run folder {}",
+        data.series.source,
+        data.series.values.len(),
+        data.series.step,
+        data.split.train.len(),
+        data.split.valid.len(),
+        run.path().display()
+    );
+    let metrics = [MetricSpec::lower("Loss"), MetricSpec::lower("RMSE"), MetricSpec::lower("Learning Rate")];
+    let mut dashboard = Dashboard::new(LstmRecipe::NAME, "windows", &metrics, &run.file("metrics.csv"), fit.epochs, start + 1);
+    let started = Instant::now();
+    let mse = MseLoss::new();
+    let mut stopped = false;
+    for epoch in start + 1..=fit.epochs {
+        let mut order = train_targets.clone();
+        shuffle(&mut order, fit.seed.wrapping_add(epoch as u64));
+        dashboard.start_split("train", order.len());
+        for (i, batch) in order.chunks(fit.batch_size).enumerate() {
+            let lr = scheduler.step();
+            let predicted = model.forward(data.windows(batch, &train_device));
+            let loss = mse.forward(predicted, data.targets(batch, &train_device), Reduction::Mean);
+            dashboard.value("Loss", f64::from(loss.clone().into_scalar::<f32>()));
+            dashboard.value("Learning Rate", lr.base());
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optimizer.step(lr, model, grads);
+            dashboard.progress(((i + 1) * fit.batch_size).min(order.len()));
+            if dashboard.should_stop() {
+                stopped = true;
+                break;
+            }
+        }
+        dashboard.end_split();
+        if stopped {
+            break;
+        }
+        dashboard.start_split("valid", valid_targets.len());
+        let plain = model.valid();
+        let predicted = one_step(&plain, &data, &valid_targets, device);
+        let truth: Vec<f64> = valid_targets.iter().map(|&t| data.series.values[t]).collect();
+        let e = series::errors(&predicted, &truth);
+        let normalised_mse = (e.rmse / data.normalizer.std).powi(2);
+        dashboard.value("Loss", normalised_mse);
+        dashboard.value("RMSE", e.rmse);
+        dashboard.progress(valid_targets.len());
+        dashboard.end_split();
+        let progress = Progress { epoch, seconds: seconds_before + started.elapsed().as_secs_f64() };
+        checkpoints.save(epoch, &[(PARTS[0], module_bytes(&model)?), (PARTS[1], optimizer_bytes(&optimizer)?)], &progress)?;
+        dashboard.end_epoch(epoch).map_err(|e| io_error(&run.file("metrics.csv"), e))?;
+    }
+    dashboard.finish();
+    let seconds = seconds_before + started.elapsed().as_secs_f64();
+    let rows = read_metrics(&run.file("metrics.csv")).unwrap_or_default();
+    training_curves(&run.file("curves.png"), &format!("lstm on {}", data.series.name), &rows, &["Loss", "RMSE"])
+        .map_err(|e| io_error(&run.file("curves.png"), e))?;
+    if stopped {
+        println!("stopped after {}; continue with `zoo train lstm --resume {}`", format_duration(seconds), run.path().display());
+    } else {
+        write_module(&model.valid(), &run.file("model.bpk"))?;
+        println!(
+            "trained lstm for {} epochs in {}; run folder {} (weights model.bpk, curves curves.png)",
+            fit.epochs,
+            format_duration(seconds),
+            run.path().display()
+        );
+    }
+    Ok(())
+}
+
+/// Errors of one way of forecasting, one-step and multi-step.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MethodErrors {
+    pub method: String,
+    pub one_step_rmse: f64,
+    pub one_step_mae: f64,
+    pub multi_step_rmse: f64,
+    pub multi_step_mae: f64,
+}
+
+/// What `zoo eval lstm` reports and `eval.json` keeps.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ForecastEval {
+    pub series: String,
+    pub test_steps: usize,
+    /// Steps of the multi-step forecast.
+    pub horizon: usize,
+    pub period: usize,
+    /// LSTM, persistence, seasonal naive.
+    pub methods: Vec<MethodErrors>,
+    pub evaluated: String,
+}
+
+pub fn eval(run_dir: &Path, device: &Device) -> Result<ForecastEval> {
+    let (run, _) = RunDir::open(run_dir, LstmRecipe::NAME)?;
+    let recipe: LstmRecipe = run.read_json("config.json")?;
+    let data = Prepared::new(&recipe.forecast)?;
+    let model = read_module(recipe.model.init(device), &run.file("model.bpk"))?;
+    let values = &data.series.values;
+    let period = data.series.period.max(1);
+    let test = data.part(data.split.test.clone());
+    let truth: Vec<f64> = test.iter().map(|&t| values[t]).collect();
+
+    // One step ahead, from the true past.
+    let lstm_one = one_step(&model, &data, &test, device);
+    let (persist_one, seasonal_one) = series::baselines(values, test[0]..test[test.len() - 1] + 1, 1, period);
+
+    // Multi-step: from origins every `horizon` steps, the LSTM feeds its own forecasts back;
+    // the baselines use only what was known at the origin.
+    let h = data.horizon;
+    let (mut lstm_multi, mut persist_multi, mut seasonal_multi, mut truth_multi) = (vec![], vec![], vec![], vec![]);
+    let mut origin = test[0];
+    while origin + h <= values.len() {
+        let mut window: Vec<f64> = values[origin - data.window..origin].to_vec();
+        for step in 0..h {
+            let input: Vec<f32> = window[window.len() - data.window..].iter().map(|&v| data.normalizer.apply(v) as f32).collect();
+            let x = Tensor::<2>::from_data(TensorData::new(input, [1, data.window]), device);
+            let p = data.normalizer.invert(f64::from(model.forward(x).into_scalar::<f32>()));
+            window.push(p);
+            let t = origin + step;
+            lstm_multi.push(p);
+            persist_multi.push(values[origin - 1]);
+            seasonal_multi.push(values[t - (step / period + 1) * period]);
+            truth_multi.push(values[t]);
+        }
+        origin += h;
+    }
+    let method = |name: &str, one: &[f64], multi: &[f64]| {
+        let (a, b): (Errors, Errors) = (series::errors(one, &truth), series::errors(multi, &truth_multi));
+        MethodErrors { method: name.into(), one_step_rmse: a.rmse, one_step_mae: a.mae, multi_step_rmse: b.rmse, multi_step_mae: b.mae }
+    };
+    let report = ForecastEval {
+        series: data.series.source.clone(),
+        test_steps: test.len(),
+        horizon: h,
+        period,
+        methods: vec![
+            method("lstm", &lstm_one, &lstm_multi),
+            method("persistence", &persist_one, &persist_multi),
+            method("seasonal naive", &seasonal_one, &seasonal_multi),
+        ],
+        evaluated: timestamp_iso(),
+    };
+    run.write_json("eval.json", &report)?;
+    // The picture: the test part's truth, the LSTM's one-step forecast and seasonal naive.
+    let shown = test.len().min(365);
+    let picture = run.file("forecast.png");
+    line_chart(
+        &picture,
+        &format!("lstm on {}: one step ahead, first {shown} test {}s", data.series.name, data.series.step),
+        &data.series.step,
+        &[("truth", &truth[..shown]), ("lstm", &lstm_one[..shown]), ("seasonal naive", &seasonal_one[..shown])],
+    )
+    .map_err(|e| io_error(&picture, e))?;
+    Ok(report)
+}
