@@ -8,4 +8,5 @@ mod generative;
 mod models;
 mod primitives;
 mod rl;
+mod sequence;
 mod wgpu;

@@ -372,7 +372,8 @@ pub fn eval(run_dir: &Path, device: &Device) -> Result<ForecastEval> {
     };
     run.write_json("eval.json", &report)?;
     // The picture: the test part's truth, the LSTM's one-step forecast and seasonal naive.
-    let shown = test.len().min(365);
+    // Eight seasons (eight weeks of days) show the pattern without crowding.
+    let shown = test.len().min((8 * period).clamp(60, 400));
     let picture = run.file("forecast.png");
     line_chart(
         &picture,
