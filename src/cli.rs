@@ -16,7 +16,7 @@ pub struct Cli {
 pub enum Command {
     /// Train a model; writes a run folder (runs/<model>/<time>/ unless --run-dir).
     Train(TrainArgs),
-    /// Test loss, accuracy and confusion matrix of a trained run.
+    /// Judge a trained run on its test data: accuracy, likelihood, forecast errors, return.
     Eval(EvalArgs),
     /// Classify your own pictures (PNG, any size or colour) with a trained run.
     Predict(PredictArgs),
@@ -107,7 +107,7 @@ pub struct TrainArgs {
     /// Recipe JSON; may give only the fields it changes (see `zoo config <model>`).
     #[arg(long, value_name = "FILE.json")]
     pub config: Option<PathBuf>,
-    /// Passes over the training data (image models).
+    /// Passes over the training data (every model but dqn and qlearning).
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Environment steps of the whole run (dqn, qlearning).
