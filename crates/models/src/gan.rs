@@ -9,7 +9,7 @@
 //! Images are scaled to `[-1, 1]`. LeakyReLU has Keras' slope 0.3.
 
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::leaky_relu;
 
@@ -22,6 +22,9 @@ pub struct GeneratorConfig {
     /// Size of the noise vector.
     #[config(default = 100)]
     pub noise: usize,
+    /// Weight initialiser of every layer (Keras' `glorot_uniform`, which the tutorial uses).
+    #[config(default = "Initializer::XavierUniform { gain: 1.0 }")]
+    pub initializer: Initializer,
 }
 
 /// Configuration of [`Discriminator`].
@@ -30,6 +33,9 @@ pub struct DiscriminatorConfig {
     /// Dropout after each convolution (training only).
     #[config(default = 0.3)]
     pub dropout: f64,
+    /// Weight initialiser of every layer (Keras' `glorot_uniform`, which the tutorial uses).
+    #[config(default = "Initializer::XavierUniform { gain: 1.0 }")]
+    pub initializer: Initializer,
 }
 
 #[derive(Module, Debug)]
@@ -64,14 +70,15 @@ fn up(from: usize, to: usize, stride: usize) -> ConvTranspose2dConfig {
 
 impl GeneratorConfig {
     pub fn init(&self, device: &Device) -> Generator {
+        let init = || self.initializer.clone();
         Generator {
-            dense: LinearConfig::new(self.noise, 7 * 7 * 256).with_bias(false).init(device),
+            dense: LinearConfig::new(self.noise, 7 * 7 * 256).with_bias(false).with_initializer(init()).init(device),
             norm0: BatchNormConfig::new(256).init(device),
-            up1: up(256, 128, 1).init(device),
+            up1: up(256, 128, 1).with_initializer(init()).init(device),
             norm1: BatchNormConfig::new(128).init(device),
-            up2: up(128, 64, 2).init(device),
+            up2: up(128, 64, 2).with_initializer(init()).init(device),
             norm2: BatchNormConfig::new(64).init(device),
-            output: up(64, 1, 2).init(device),
+            output: up(64, 1, 2).with_initializer(init()).init(device),
             noise: self.noise,
         }
     }
@@ -102,13 +109,16 @@ impl Generator {
 impl DiscriminatorConfig {
     pub fn init(&self, device: &Device) -> Discriminator {
         let down = |from, to| {
-            Conv2dConfig::new([from, to], [5, 5]).with_stride([2, 2]).with_padding(PaddingConfig2d::Explicit(2, 2, 2, 2))
+            Conv2dConfig::new([from, to], [5, 5])
+                .with_stride([2, 2])
+                .with_padding(PaddingConfig2d::Explicit(2, 2, 2, 2))
+                .with_initializer(self.initializer.clone())
         };
         Discriminator {
             conv1: down(1, 64).init(device),
             conv2: down(64, 128).init(device),
             dropout: DropoutConfig::new(self.dropout).init(),
-            output: LinearConfig::new(128 * 7 * 7, 1).init(device),
+            output: LinearConfig::new(128 * 7 * 7, 1).with_initializer(self.initializer.clone()).init(device),
         }
     }
 }
