@@ -70,15 +70,23 @@ fn up(from: usize, to: usize, stride: usize) -> ConvTranspose2dConfig {
 
 impl GeneratorConfig {
     pub fn init(&self, device: &Device) -> Generator {
-        let init = || self.initializer.clone();
+        // Burn's transposed convolution gives its initialiser no fan-out, which Xavier needs:
+        // build, then draw the weights with both fans as Keras does.
+        let up_layer = |from: usize, to: usize, stride: usize| {
+            let mut layer = up(from, to, stride).init(device);
+            layer.weight = self.initializer.init_with([from, to, 5, 5], Some(to * 25), Some(from * 25), device);
+            layer
+        };
+        let mut dense = LinearConfig::new(self.noise, 7 * 7 * 256).with_bias(false).init(device);
+        dense.weight = self.initializer.init_with([self.noise, 7 * 7 * 256], Some(self.noise), Some(7 * 7 * 256), device);
         Generator {
-            dense: LinearConfig::new(self.noise, 7 * 7 * 256).with_bias(false).with_initializer(init()).init(device),
+            dense,
             norm0: BatchNormConfig::new(256).init(device),
-            up1: up(256, 128, 1).with_initializer(init()).init(device),
+            up1: up_layer(256, 128, 1),
             norm1: BatchNormConfig::new(128).init(device),
-            up2: up(128, 64, 2).with_initializer(init()).init(device),
+            up2: up_layer(128, 64, 2),
             norm2: BatchNormConfig::new(64).init(device),
-            output: up(64, 1, 2).with_initializer(init()).init(device),
+            output: up_layer(64, 1, 2),
             noise: self.noise,
         }
     }
@@ -108,17 +116,27 @@ impl Generator {
 
 impl DiscriminatorConfig {
     pub fn init(&self, device: &Device) -> Discriminator {
-        let down = |from, to| {
-            Conv2dConfig::new([from, to], [5, 5])
+        // Burn initialises biases with the weights' initialiser, and Xavier needs a fan-out a
+        // bias does not have: build, then set the weights by `initializer` and the biases to
+        // zero, as Keras does.
+        let down = |from: usize, to: usize| {
+            let mut conv = Conv2dConfig::new([from, to], [5, 5])
                 .with_stride([2, 2])
                 .with_padding(PaddingConfig2d::Explicit(2, 2, 2, 2))
-                .with_initializer(self.initializer.clone())
+                .init(device);
+            let receptive = 5 * 5;
+            conv.weight = self.initializer.init_with([to, from, 5, 5], Some(from * receptive), Some(to * receptive), device);
+            conv.bias = Some(Initializer::Zeros.init([to], device));
+            conv
         };
+        let mut output = LinearConfig::new(128 * 7 * 7, 1).init(device);
+        output.weight = self.initializer.init_with([128 * 7 * 7, 1], Some(128 * 7 * 7), Some(1), device);
+        output.bias = Some(Initializer::Zeros.init([1], device));
         Discriminator {
-            conv1: down(1, 64).init(device),
-            conv2: down(64, 128).init(device),
+            conv1: down(1, 64),
+            conv2: down(64, 128),
             dropout: DropoutConfig::new(self.dropout).init(),
-            output: LinearConfig::new(128 * 7 * 7, 1).with_initializer(self.initializer.clone()).init(device),
+            output,
         }
     }
 }
