@@ -220,6 +220,13 @@ pub fn load_recipe<R: Recipe>(path: &Path) -> Result<R> {
 /// Lays `user` over `base`; returns the dotted path of the first key `base` does not have.
 fn merge(base: &mut Value, user: Value, prefix: &str) -> std::result::Result<(), String> {
     match (base, user) {
+        // An enum with data is one key naming its variant: another variant replaces it.
+        (Value::Object(base), Value::Object(user))
+            if base.len() == 1 && user.len() == 1 && base.keys().next() != user.keys().next() =>
+        {
+            *base = user;
+            Ok(())
+        }
         (Value::Object(base), Value::Object(user)) => {
             for (key, value) in user {
                 let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
@@ -249,5 +256,9 @@ mod tests {
         assert_eq!(base["fit"]["seed"], 1);
         let err = merge(&mut base, serde_json::json!({"fit": {"epoch": 2}}), "").unwrap_err();
         assert_eq!(err, "fit.epoch");
+        // Switching an enum's variant (an initialiser, say) replaces it whole.
+        let mut base = serde_json::json!({"init": {"XavierUniform": {"gain": 1.0}}, "n": 1});
+        merge(&mut base, serde_json::json!({"init": {"KaimingUniform": {"gain": 0.5, "fan_out_only": false}}}), "").unwrap();
+        assert_eq!(base["init"], serde_json::json!({"KaimingUniform": {"gain": 0.5, "fan_out_only": false}}));
     }
 }
