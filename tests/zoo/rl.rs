@@ -248,3 +248,19 @@ fn q_values_converge_to_the_terminal_reward() {
     assert!(loss < 1e-3, "loss {loss}");
 }
 
+
+#[test]
+fn a_resumed_dqn_run_gets_the_steps_it_was_given() {
+    // 450 steps in epochs of 300 end on a short epoch; --steps 700 must still train 250 more.
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("short");
+    let out = train_tiny_dqn(&run, &["--steps", "450"]);
+    assert!(out.status.success(), "{}", crate::common::stderr(&out));
+    let out = zoo(&["train", "dqn", "--resume", run.to_str().unwrap(), "--steps", "700", "--device", "cpu"]);
+    assert!(out.status.success(), "{}", crate::common::stderr(&out));
+    assert!(stdout(&out).contains("trained dqn for 700 steps"), "{}", stdout(&out));
+    let bad = tmp.path().join("bad.json");
+    std::fs::write(&bad, r#"{"model": {"observations": 8}}"#).unwrap();
+    let out = zoo(&["train", "dqn", "--config", bad.to_str().unwrap(), "--run-dir", tmp.path().join("b").to_str().unwrap()]);
+    assert_clean_error(&out, 2, "CartPole has 4 observations");
+}

@@ -92,6 +92,13 @@ impl Prepared {
         }
         let normalizer = Normalizer::fit(&series.values[split.train.clone()]);
         let horizon = if settings.horizon > 0 { settings.horizon } else { series.period.max(2) };
+        if horizon > split.test.len() {
+            return Err(ZooError::usage(format!(
+                "{}: a multi-step horizon of {horizon} is longer than the {} test steps; lower forecast.horizon",
+                series.source,
+                split.test.len()
+            )));
+        }
         Ok(Self { series, split, normalizer, window: settings.window, horizon })
     }
 
@@ -153,7 +160,7 @@ pub fn train(request: &LstmTrainRequest) -> Result<()> {
             let (run, _) = RunDir::open(dir, LstmRecipe::NAME)?;
             let mut recipe: LstmRecipe = run.read_json("config.json")?;
             let o = &request.overrides;
-            if o.batch_size.is_some() || o.learning_rate.is_some() || o.seed.is_some() || request.data.is_some() || request.config_file.is_some() {
+            if o.batch_size.is_some() || o.learning_rate.is_some() || o.seed.is_some() || request.data.is_some() || request.config_file.is_some() || request.run_dir.is_some() {
                 return Err(ZooError::usage("--resume continues a run with its own recipe and data; only --epochs (and --device) may be given with it"));
             }
             let Some(epoch) = EpochCheckpoints::new(&run.checkpoint_dir()).latest(&PARTS) else {
@@ -284,7 +291,12 @@ fn fit(run: &RunDir, recipe: &LstmRecipe, device: &Device, resume_from: Option<u
     training_curves(&run.file("curves.png"), &format!("lstm on {}", data.series.name), &rows, &["Loss", "RMSE"])
         .map_err(|e| io_error(&run.file("curves.png"), e))?;
     if stopped {
-        println!("stopped after {}; continue with `zoo train lstm --resume {}`", format_duration(seconds), run.path().display());
+        let hint = if checkpoints.latest(&PARTS).is_some() {
+            format!("continue with `zoo train lstm --resume {}`", run.path().display())
+        } else {
+            "before the first epoch ended: nothing to resume".to_string()
+        };
+        println!("stopped after {}; {hint}", format_duration(seconds));
     } else {
         write_module(&model.valid(), &run.file("model.bpk"))?;
         println!(

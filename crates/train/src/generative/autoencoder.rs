@@ -134,14 +134,18 @@ pub fn reconstruction_grid(model: &Autoencoder, set: &ImageSet, n: usize, device
 
 /// Inputs above outputs, 8 to a row.
 pub fn write_pairs(path: &Path, inputs: &[f32], outputs: &[f32]) -> Result<()> {
-    const COLUMNS: usize = 8;
     let image = IMAGE_SIDE * IMAGE_SIDE;
-    let mut grid = Vec::with_capacity(inputs.len() * 2);
-    for (ins, outs) in inputs.chunks(COLUMNS * image).zip(outputs.chunks(COLUMNS * image)) {
+    let columns = (inputs.len() / image).clamp(1, 8);
+    let mut grid = Vec::with_capacity(inputs.len() * 2 + 2 * columns * image);
+    for (ins, outs) in inputs.chunks(columns * image).zip(outputs.chunks(columns * image)) {
+        // A short last row is padded with blanks, so outputs stay under their inputs.
+        let blank = vec![0.0; columns * image - ins.len()];
         grid.extend_from_slice(ins);
+        grid.extend_from_slice(&blank);
         grid.extend_from_slice(outs);
+        grid.extend_from_slice(&blank);
     }
-    image_grid(path, &grid, IMAGE_SIDE, COLUMNS.min(inputs.len() / image), 2).map_err(|e| io_error(path, e))
+    image_grid(path, &grid, IMAGE_SIDE, columns, 2).map_err(|e| io_error(path, e))
 }
 
 /// Loads a run's final weights.

@@ -186,18 +186,24 @@ fn judge_set(judge: &Classifier<Cnn>, set: &ImageSet, device: &Device) -> Vec<f3
 pub fn eval(run_dir: &Path, judge_dir: &Path, n: usize, seed: u64, device: &Device) -> Result<GanEval> {
     let (run, _, generator) = load_generator(run_dir, device)?;
     let (judge_run, judge_info) = RunDir::open(judge_dir, "cnn")?;
-    let (_, judge) = load_classifier::<CnnRecipe>(&judge_run, device)?;
+    let (judge_recipe, judge) = load_classifier::<CnnRecipe>(&judge_run, device)?;
     let judge = judge.valid();
     // The judge's own data: its test split is the reference, its training split the floor.
     let source = DataSource::from_record(&judge_info.data)?;
     let test = source.load(Split::Test)?;
     let n = n.min(test.len());
+    if n < 2 {
+        return Err(crate::error::ZooError::usage(format!(
+            "the judge needs at least 2 generated and 2 test images (--samples {n}, {} test images)",
+            test.len()
+        )));
+    }
     let test = test.subset(0..n);
     let train = source.load(Split::Train)?.subset(0..n);
 
     device.seed(seed);
     let (mut features, mut confident) = (Vec::new(), 0usize);
-    let classes = 10;
+    let classes = crate::recipes::ImageRecipe::num_classes(&judge_recipe);
     let mut histogram = vec![0usize; classes];
     for images in generate(&generator, n, device) {
         let (f, p) = judge_batch(&judge, images);

@@ -289,7 +289,9 @@ fn fit<R: GenRecipe>(
     // (Samples/s stays in metrics.csv; the curves show what the model learns.)
     let title = format!("{} on {}", R::NAME, run.path().display());
     training_curves(&run.file("curves.png"), &title, &rows, &curves).map_err(|e| io_error(&run.file("curves.png"), e))?;
-    if stopped {
+    if stopped && latest_checkpoint::<R::Trainer>(run).is_none() {
+        println!("stopped after {}, before the first epoch ended: nothing to resume", format_duration(seconds));
+    } else if stopped {
         println!(
             "stopped after {}; continue with `zoo train {} --resume {}` (from the last finished epoch)",
             format_duration(seconds),

@@ -354,6 +354,12 @@ fn start(request: &RlTrainRequest, device: &Device) -> Result<DqnTrainReport> {
         d.batch_size = v;
     }
     recipe.dqn.validate()?;
+    if recipe.model.observations != 4 || recipe.model.actions != 2 {
+        return Err(ZooError::usage(format!(
+            "dqn recipe: CartPole has 4 observations and 2 actions, not {} and {}; leave model.observations and model.actions at 4 and 2",
+            recipe.model.observations, recipe.model.actions
+        )));
+    }
     let run = create_run(request, &recipe, ENVIRONMENT)?;
     println!(
         "zoo train dqn: {} steps of {ENVIRONMENT}, network {:?}, seed {}; run folder {}",
@@ -438,7 +444,9 @@ fn run_greedy_episodes(net: &QNet, device: &Device, env: &mut CartPole, episodes
 
 fn fit(run: &RunDir, recipe: &DqnRecipe, mut agent: DqnAgent, mut buffer: ReplayBuffer, mut progress: Progress) -> Result<DqnTrainReport> {
     let settings = &recipe.dqn;
-    let epochs = settings.epochs();
+    // Epochs of `steps_per_epoch` from where the run stands: a resumed run whose last epoch was
+    // short (steps not a multiple) still gets the steps it was given.
+    let epochs = progress.epoch + (settings.steps - progress.step).div_ceil(settings.steps_per_epoch);
     let mut rng = SplitMix64 { state: progress.rng };
     let mut env = CartPole::new(0);
     env.set_rng(SplitMix64 { state: progress.env_rng });
@@ -457,7 +465,7 @@ fn fit(run: &RunDir, recipe: &DqnRecipe, mut agent: DqnAgent, mut buffer: Replay
     let mut episode_rows: Vec<String> = Vec::new();
 
     for epoch in progress.epoch + 1..=epochs {
-        let last_step = (epoch * settings.steps_per_epoch).min(settings.steps);
+        let last_step = (progress.step + settings.steps_per_epoch).min(settings.steps);
         let epoch_steps = last_step - progress.step;
         dashboard.start_split("train", epoch_steps);
         for i in 0..epoch_steps {
@@ -560,7 +568,9 @@ fn fit(run: &RunDir, recipe: &DqnRecipe, mut agent: DqnAgent, mut buffer: Replay
         (Some(b), Some(e)) => format!("best evaluation {b:.1} at epoch {e} (model.bpk)"),
         _ => "no evaluation yet".to_string(),
     };
-    if interrupted {
+    if interrupted && progress.epoch == 0 {
+        println!("stopped at step {} after {}, before the first epoch ended: nothing to resume", progress.step, format_duration(seconds));
+    } else if interrupted {
         println!(
             "stopped at step {} after {}; {best}; continue with `zoo train dqn --resume {}` (from epoch {})",
             progress.step,

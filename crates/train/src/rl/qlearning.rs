@@ -218,8 +218,9 @@ pub fn learn(recipe: &QLearningRecipe, run: Option<&RunDir>) -> Result<QLearning
             }
             epsilon = (epsilon * recipe.epsilon_decay).max(recipe.epsilon_min);
             if recipe.steps > 0 && steps >= recipe.steps {
-                if let Some(d) = dashboard.as_mut() {
+                if let Some((d, run)) = dashboard.as_mut().zip(run) {
                     d.end_split();
+                    d.end_epoch(epoch).map_err(|e| io_error(&run.file("metrics.csv"), e))?;
                 }
                 break 'epochs;
             }
