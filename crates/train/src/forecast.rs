@@ -44,6 +44,10 @@ pub struct ForecastSettings {
     /// The next share for validation; the newest rest is the test.
     #[config(default = 0.15)]
     pub valid_fraction: f64,
+    /// Predict the change from the last value instead of the value itself: a series whose test
+    /// part climbs beyond anything seen in training (CO2) stays within the network's reach.
+    #[config(default = true)]
+    pub predict_change: bool,
 }
 
 /// Recipe of `lstm` (item 9): what `config.json` holds.
@@ -72,6 +76,7 @@ pub struct Prepared {
     pub normalizer: Normalizer,
     pub window: usize,
     pub horizon: usize,
+    pub predict_change: bool,
 }
 
 impl Prepared {
@@ -99,7 +104,7 @@ impl Prepared {
                 split.test.len()
             )));
         }
-        Ok(Self { series, split, normalizer, window: settings.window, horizon })
+        Ok(Self { series, split, normalizer, window: settings.window, horizon, predict_change: settings.predict_change })
     }
 
     /// Normalised windows ending just before each target index, as a `[n, window]` batch.
@@ -111,9 +116,27 @@ impl Prepared {
         Tensor::from_data(TensorData::new(flat, [targets.len(), self.window]), device)
     }
 
+    /// What the network learns to output for each target index: the normalised value, or its
+    /// normalised change from the value before.
     pub fn targets(&self, targets: &[usize], device: &Device) -> Tensor<1> {
-        let values: Vec<f32> = targets.iter().map(|&t| self.normalizer.apply(self.series.values[t]) as f32).collect();
+        let values: Vec<f32> = targets
+            .iter()
+            .map(|&t| {
+                let v = self.normalizer.apply(self.series.values[t]);
+                let base = if self.predict_change { self.normalizer.apply(self.series.values[t - 1]) } else { 0.0 };
+                (v - base) as f32
+            })
+            .collect();
         Tensor::from_data(TensorData::new(values, [targets.len()]), device)
+    }
+
+    /// A network output back in the series' units, given the last known value.
+    pub fn to_value(&self, output: f64, last: f64) -> f64 {
+        if self.predict_change {
+            last + output * self.normalizer.std
+        } else {
+            self.normalizer.invert(output)
+        }
     }
 
     /// Target indices of a part whose whole window lies in the series (a window may reach
@@ -128,7 +151,7 @@ pub fn one_step(model: &LstmForecaster, data: &Prepared, targets: &[usize], devi
     let mut out = Vec::with_capacity(targets.len());
     for chunk in targets.chunks(1024) {
         let predictions = model.forward(data.windows(chunk, device)).into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
-        out.extend(predictions.into_iter().map(|p| data.normalizer.invert(f64::from(p))));
+        out.extend(predictions.into_iter().zip(chunk).map(|(p, &t)| data.to_value(f64::from(p), data.series.values[t - 1])));
     }
     out
 }
@@ -356,7 +379,8 @@ pub fn eval(run_dir: &Path, device: &Device) -> Result<ForecastEval> {
         for step in 0..h {
             let input: Vec<f32> = window[window.len() - data.window..].iter().map(|&v| data.normalizer.apply(v) as f32).collect();
             let x = Tensor::<2>::from_data(TensorData::new(input, [1, data.window]), device);
-            let p = data.normalizer.invert(f64::from(model.forward(x).into_scalar::<f32>()));
+            let last = *window.last().expect("a window of past values");
+            let p = data.to_value(f64::from(model.forward(x).into_scalar::<f32>()), last);
             window.push(p);
             let t = origin + step;
             lstm_multi.push(p);
