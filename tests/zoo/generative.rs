@@ -212,6 +212,10 @@ fn autoencoder_and_vae_train_eval_and_sample_through_the_binary() {
     let out = zoo(&["sample", "autoencoder", "--run", ae.to_str().unwrap(), "--n", "16", "--out", picture.to_str().unwrap(), "--device", "cpu"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(png_size(&picture), (8 * 58 + 2, 4 * 58 + 2));
+    // 12 images: a full row of 8 and a padded row of 4, each above its reconstructions.
+    let out = zoo(&["sample", "autoencoder", "--run", ae.to_str().unwrap(), "--n", "12", "--out", picture.to_str().unwrap(), "--device", "cpu"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(png_size(&picture), (8 * 58 + 2, 4 * 58 + 2));
 
     let vae = tmp.path().join("vae");
     train("vae", &vae, &[]);
