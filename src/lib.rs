@@ -9,7 +9,7 @@ use cli::{Cli, Command, DataCommand, Dataset, DeviceArg, EvalArgs, Model, PlayMo
 use zoo_train::generative::autoencoder::{self as ae, AutoencoderRecipe};
 use zoo_train::generative::gan::{self, GanRecipe};
 use zoo_train::generative::vae::{self, VaeRecipe};
-use zoo_train::generative::{self as generative, GenTrainRequest};
+use zoo_train::generative;
 use zoo_train::fit::FitOverrides;
 use zoo_train::forecast::{self, LstmRecipe, LstmTrainRequest};
 use zoo_train::image::{self, TrainRequest, confusion_table};
@@ -79,15 +79,6 @@ pub fn run(cli: Cli) -> Result<()> {
                 device_name,
             };
             if args.model.is_generative() {
-                let request = GenTrainRequest {
-                    config_file: request.config_file,
-                    overrides: request.overrides,
-                    data: request.data,
-                    run_dir: request.run_dir,
-                    resume: request.resume,
-                    device: request.device,
-                    device_name: request.device_name,
-                };
                 match args.model {
                     Model::Autoencoder => generative::train::<AutoencoderRecipe>(&request)?,
                     Model::Vae => generative::train::<VaeRecipe>(&request)?,

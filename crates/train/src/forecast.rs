@@ -21,9 +21,9 @@ use crate::fit::{FitConfig, FitOverrides};
 use crate::loader::shuffle;
 use crate::metrics_log::read_metrics;
 use crate::plot::{line_chart, training_curves};
-use crate::recipes::{Recipe, load_recipe};
+use crate::recipes::{Recipe, recipe_or_default};
 use crate::render::format_duration;
-use crate::run::{RunDir, RunInfo, timestamp_iso};
+use crate::run::{RunDir, timestamp_iso};
 
 /// What the forecaster learns from and how it is judged; `config.json` under `forecast`.
 #[derive(Config, Debug)]
@@ -203,10 +203,7 @@ pub fn train(request: &LstmTrainRequest) -> Result<()> {
             (run, recipe, Some(epoch))
         }
         None => {
-            let mut recipe = match &request.config_file {
-                Some(path) => load_recipe::<LstmRecipe>(path)?,
-                None => LstmRecipe::default_recipe(),
-            };
+            let mut recipe: LstmRecipe = recipe_or_default(request.config_file.as_deref())?;
             request.overrides.apply(&mut recipe.fit);
             if let Some(data) = &request.data {
                 recipe.forecast.series = data.clone();
@@ -220,16 +217,7 @@ pub fn train(request: &LstmTrainRequest) -> Result<()> {
                 }
             }
             Prepared::new(&recipe.forecast)?;
-            let run = RunDir::create(request.run_dir.as_deref(), LstmRecipe::NAME)?;
-            let info = RunInfo {
-                model: LstmRecipe::NAME.into(),
-                data: recipe.forecast.series.clone(),
-                device: request.device_name.clone(),
-                created: timestamp_iso(),
-                zoo_version: env!("CARGO_PKG_VERSION").into(),
-            };
-            run.write_json("run.json", &info)?;
-            run.write_json("config.json", &recipe)?;
+            let run = RunDir::start(request.run_dir.as_deref(), &recipe, &recipe.forecast.series, &request.device_name)?;
             (run, recipe, None)
         }
     };

@@ -22,9 +22,9 @@ use crate::fit::FitOverrides;
 use crate::loader::{ImageLoader, train_valid_split};
 use crate::metrics_log::{EpochCsvLogger, read_metrics};
 use crate::plot::training_curves;
-use crate::recipes::{ImageRecipe, load_recipe};
+use crate::recipes::{ImageRecipe, recipe_or_default};
 use crate::render::{PlainRenderer, format_duration};
-use crate::run::{RunDir, RunInfo, timestamp_iso};
+use crate::run::{RunDir, timestamp_iso};
 use crate::source::DataSource;
 
 /// What `zoo train` was asked to do.
@@ -57,10 +57,7 @@ pub fn train<R: ImageRecipe>(request: &TrainRequest) -> Result<TrainReport> {
 }
 
 fn start<R: ImageRecipe>(request: &TrainRequest) -> Result<TrainReport> {
-    let mut recipe = match &request.config_file {
-        Some(path) => load_recipe::<R>(path)?,
-        None => R::default_recipe(),
-    };
+    let mut recipe: R = recipe_or_default(request.config_file.as_deref())?;
     request.overrides.apply(recipe.fit_mut());
     recipe.fit().validate().map_err(ZooError::usage)?;
     let source = DataSource::from_arg(request.data.as_deref())?;
@@ -68,16 +65,7 @@ fn start<R: ImageRecipe>(request: &TrainRequest) -> Result<TrainReport> {
     // The labels decide the number of classes, whatever the recipe said.
     recipe.set_num_classes(train_set.num_classes);
 
-    let run = RunDir::create(request.run_dir.as_deref(), R::NAME)?;
-    let info = RunInfo {
-        model: R::NAME.to_string(),
-        data: source.to_record(),
-        device: request.device_name.clone(),
-        created: timestamp_iso(),
-        zoo_version: env!("CARGO_PKG_VERSION").to_string(),
-    };
-    run.write_json("run.json", &info)?;
-    run.write_json("config.json", &recipe)?;
+    let run = RunDir::start(request.run_dir.as_deref(), &recipe, &source.to_record(), &request.device_name)?;
     println!(
         "zoo train {}: {} ({} classes) from {}; run folder {}",
         R::NAME,

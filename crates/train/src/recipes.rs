@@ -185,6 +185,14 @@ pub fn default_json<R: Recipe>() -> String {
     serde_json::to_string_pretty(&R::default_recipe()).unwrap_or_default()
 }
 
+/// The recipe of a new run: the `--config` file laid over the defaults, or the defaults.
+pub fn recipe_or_default<R: Recipe>(config_file: Option<&Path>) -> Result<R> {
+    match config_file {
+        Some(path) => load_recipe::<R>(path),
+        None => Ok(R::default_recipe()),
+    }
+}
+
 /// Reads a recipe file. The file may give only the fields it changes: they are laid over the
 /// defaults, and a key the recipe does not have is an error (a typo would otherwise be ignored).
 pub fn load_recipe<R: Recipe>(path: &Path) -> Result<R> {

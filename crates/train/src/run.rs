@@ -71,6 +71,22 @@ impl RunDir {
         Ok(Self { path })
     }
 
+    /// Creates the folder of a new run of `R` and writes `run.json` (model, `data`, device)
+    /// and `config.json` (the full recipe): every recipe starts a run this way.
+    pub fn start<R: crate::recipes::Recipe>(explicit: Option<&Path>, recipe: &R, data: &str, device: &str) -> Result<Self> {
+        let run = Self::create(explicit, R::NAME)?;
+        let info = RunInfo {
+            model: R::NAME.to_string(),
+            data: data.to_string(),
+            device: device.to_string(),
+            created: timestamp_iso(),
+            zoo_version: env!("CARGO_PKG_VERSION").to_string(),
+        };
+        run.write_json("run.json", &info)?;
+        run.write_json("config.json", recipe)?;
+        Ok(run)
+    }
+
     /// Opens an existing run folder of `model`.
     pub fn open(path: &Path, model: &str) -> Result<(Self, RunInfo)> {
         if !path.is_dir() {

@@ -25,26 +25,16 @@ use zoo_data::{ImageSet, Split};
 use crate::checkpoint::{EpochCheckpoints, atomic_write};
 use crate::dashboard::{Dashboard, MetricSpec};
 use crate::error::{Result, ZooError, io_error};
-use crate::fit::{FitConfig, FitOverrides};
+use crate::fit::FitConfig;
 use crate::loader::{ImageLoader, train_valid_split};
 use crate::metrics_log::read_metrics;
 use crate::plot::training_curves;
-use crate::recipes::{Recipe, load_recipe};
+use crate::recipes::{Recipe, recipe_or_default};
 use crate::render::format_duration;
-use crate::run::{RunDir, RunInfo, timestamp_iso};
+use crate::run::{RunDir, RunInfo};
 use crate::source::DataSource;
 
-/// What `zoo train autoencoder|vae|gan` was asked to do.
-#[derive(Clone, Debug)]
-pub struct GenTrainRequest {
-    pub config_file: Option<PathBuf>,
-    pub overrides: FitOverrides,
-    pub data: Option<PathBuf>,
-    pub run_dir: Option<PathBuf>,
-    pub resume: Option<PathBuf>,
-    pub device: Device,
-    pub device_name: String,
-}
+pub use crate::image::TrainRequest;
 
 /// A generative recipe: its fit settings and how to build its trainer.
 pub trait GenRecipe: Recipe {
@@ -120,32 +110,20 @@ pub struct GenTrainReport {
     pub seconds: f64,
 }
 
-pub fn train<R: GenRecipe>(request: &GenTrainRequest) -> Result<GenTrainReport> {
+pub fn train<R: GenRecipe>(request: &TrainRequest) -> Result<GenTrainReport> {
     match &request.resume {
         Some(dir) => resume::<R>(dir, request),
         None => start::<R>(request),
     }
 }
 
-fn start<R: GenRecipe>(request: &GenTrainRequest) -> Result<GenTrainReport> {
-    let mut recipe = match &request.config_file {
-        Some(path) => load_recipe::<R>(path)?,
-        None => R::default_recipe(),
-    };
+fn start<R: GenRecipe>(request: &TrainRequest) -> Result<GenTrainReport> {
+    let mut recipe: R = recipe_or_default(request.config_file.as_deref())?;
     request.overrides.apply(recipe.fit_mut());
     recipe.fit().validate().map_err(ZooError::usage)?;
     let source = DataSource::from_arg(request.data.as_deref())?;
     let train_set = source.load(Split::Train)?;
-    let run = RunDir::create(request.run_dir.as_deref(), R::NAME)?;
-    let info = RunInfo {
-        model: R::NAME.to_string(),
-        data: source.to_record(),
-        device: request.device_name.clone(),
-        created: timestamp_iso(),
-        zoo_version: env!("CARGO_PKG_VERSION").to_string(),
-    };
-    run.write_json("run.json", &info)?;
-    run.write_json("config.json", &recipe)?;
+    let run = RunDir::start(request.run_dir.as_deref(), &recipe, &source.to_record(), &request.device_name)?;
     println!(
         "zoo train {}: {} from {}; run folder {}",
         R::NAME,
@@ -157,7 +135,7 @@ fn start<R: GenRecipe>(request: &GenTrainRequest) -> Result<GenTrainReport> {
     fit::<R>(&run, &recipe, trainer, train_set, None)
 }
 
-fn resume<R: GenRecipe>(dir: &Path, request: &GenTrainRequest) -> Result<GenTrainReport> {
+fn resume<R: GenRecipe>(dir: &Path, request: &TrainRequest) -> Result<GenTrainReport> {
     let (run, info) = RunDir::open(dir, R::NAME)?;
     let mut recipe: R = run.read_json("config.json")?;
     let o = &request.overrides;

@@ -29,13 +29,13 @@ use zoo_data::env::{CartPole, Environment};
 use zoo_models::{QNet, QNetConfig};
 
 use super::replay::{ReplayBatch, ReplayBuffer};
-use super::{ReturnStats, RlTrainRequest, create_run, refuse, start_recipe};
+use super::{ReturnStats, RlTrainRequest, refuse};
 use crate::checkpoint::{EpochCheckpoints, load_module, load_optimizer, module_bytes, optimizer_bytes, read_module, write_module};
 use crate::dashboard::{Dashboard, MetricSpec};
 use crate::error::{Result, ZooError, io_error};
 use crate::metrics_log::{append_csv, read_metrics};
 use crate::plot::{episode_returns, training_curves};
-use crate::recipes::Recipe;
+use crate::recipes::{Recipe, recipe_or_default};
 use crate::render::format_duration;
 use crate::run::RunDir;
 
@@ -339,7 +339,7 @@ pub fn train(request: &RlTrainRequest) -> Result<DqnTrainReport> {
 }
 
 fn start(request: &RlTrainRequest, device: &Device) -> Result<DqnTrainReport> {
-    let mut recipe: DqnRecipe = start_recipe(request)?;
+    let mut recipe: DqnRecipe = recipe_or_default(request.config_file.as_deref())?;
     let d = &mut recipe.dqn;
     if let Some(v) = request.steps {
         d.steps = v;
@@ -360,7 +360,7 @@ fn start(request: &RlTrainRequest, device: &Device) -> Result<DqnTrainReport> {
             recipe.model.observations, recipe.model.actions
         )));
     }
-    let run = create_run(request, &recipe, ENVIRONMENT)?;
+    let run = RunDir::start(request.run_dir.as_deref(), &recipe, ENVIRONMENT, &request.device_name)?;
     println!(
         "zoo train dqn: {} steps of {ENVIRONMENT}, network {:?}, seed {}; run folder {}",
         recipe.dqn.steps,

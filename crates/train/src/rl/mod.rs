@@ -12,9 +12,8 @@ use std::path::PathBuf;
 use burn::prelude::Device;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Result, ZooError};
-use crate::recipes::{Recipe, load_recipe};
-use crate::run::{RunDir, RunInfo, timestamp_iso};
+use crate::error::ZooError;
+use crate::run::timestamp_iso;
 
 /// What `zoo train qlearning|dqn` was asked to do.
 #[derive(Clone, Debug)]
@@ -70,29 +69,6 @@ impl ReturnStats {
             evaluated: timestamp_iso(),
         }
     }
-}
-
-/// The recipe of a new run: defaults or `--config`, then the flags laid over them.
-pub(crate) fn start_recipe<R: Recipe>(request: &RlTrainRequest) -> Result<R> {
-    match &request.config_file {
-        Some(path) => load_recipe::<R>(path),
-        None => Ok(R::default_recipe()),
-    }
-}
-
-/// Creates the run folder with `run.json` and `config.json`.
-pub(crate) fn create_run<R: Recipe>(request: &RlTrainRequest, recipe: &R, environment: &str) -> Result<RunDir> {
-    let run = RunDir::create(request.run_dir.as_deref(), R::NAME)?;
-    let info = RunInfo {
-        model: R::NAME.to_string(),
-        data: environment.to_string(),
-        device: request.device_name.clone(),
-        created: timestamp_iso(),
-        zoo_version: env!("CARGO_PKG_VERSION").to_string(),
-    };
-    run.write_json("run.json", &info)?;
-    run.write_json("config.json", recipe)?;
-    Ok(run)
 }
 
 /// Refuses a flag that means nothing to an RL recipe, naming the one to use.

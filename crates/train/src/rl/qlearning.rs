@@ -13,11 +13,11 @@ use zoo_data::SplitMix64;
 use zoo_data::env::chain::{ACTIONS, STATES};
 use zoo_data::env::{Chain, Environment};
 
-use super::{ReturnStats, RlTrainRequest, create_run, refuse, start_recipe};
+use super::{ReturnStats, RlTrainRequest, refuse};
 use crate::dashboard::{Dashboard, MetricSpec};
 use crate::error::{Result, ZooError, io_error};
 use crate::plot::episode_returns;
-use crate::recipes::Recipe;
+use crate::recipes::{Recipe, recipe_or_default};
 use crate::render::format_duration;
 use crate::run::RunDir;
 
@@ -139,7 +139,7 @@ pub fn train(request: &RlTrainRequest) -> Result<QLearningReport> {
     if request.batch_size.is_some() {
         return Err(refuse("--batch-size", "qlearning", "it updates its table after every step"));
     }
-    let mut recipe: QLearningRecipe = start_recipe(request)?;
+    let mut recipe: QLearningRecipe = recipe_or_default(request.config_file.as_deref())?;
     if let Some(v) = request.episodes {
         recipe.episodes = v;
     }
@@ -155,7 +155,7 @@ pub fn train(request: &RlTrainRequest) -> Result<QLearningReport> {
     if recipe.episodes == 0 || recipe.max_steps == 0 || recipe.episodes_per_epoch == 0 {
         return Err(ZooError::usage("qlearning recipe: episodes, max_steps and episodes_per_epoch must be positive"));
     }
-    let run = create_run(request, &recipe, ENVIRONMENT)?;
+    let run = RunDir::start(request.run_dir.as_deref(), &recipe, ENVIRONMENT, &request.device_name)?;
     println!(
         "zoo train qlearning: {} episodes on the 10-state chain, seed {}; run folder {}",
         recipe.episodes,
