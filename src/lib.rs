@@ -11,7 +11,7 @@ use zoo_train::generative::gan::{self, GanRecipe};
 use zoo_train::generative::vae::{self, VaeRecipe};
 use zoo_train::generative;
 use zoo_train::fit::FitOverrides;
-use zoo_train::forecast::{self, LstmRecipe, LstmTrainRequest};
+use zoo_train::forecast::{self, LstmRecipe};
 use zoo_train::image::{self, TrainRequest, confusion_table};
 use zoo_train::recipes::{CnnRecipe, MODELS, MlpRecipe, RnnRecipe, default_json};
 use zoo_train::rl::dqn::{self, DqnRecipe};
@@ -241,10 +241,10 @@ fn train_lstm(args: TrainArgs) -> Result<()> {
         }
     }
     let (device, device_name) = pick_device(&args.device)?;
-    let request = LstmTrainRequest {
+    let request = TrainRequest {
         config_file: args.config,
         overrides: FitOverrides { epochs: args.epochs, batch_size: args.batch_size, learning_rate: args.lr, seed: args.seed, limit: None },
-        data: args.data.map(|d| d.display().to_string()),
+        data: args.data,
         run_dir: args.run_dir,
         resume: args.resume,
         device,

@@ -3,7 +3,7 @@
 //! compares one-step and multi-step forecasts with persistence and seasonal naive computed on
 //! the same test part.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use burn::module::Module;
@@ -17,7 +17,8 @@ use zoo_models::{LstmForecaster, LstmForecasterConfig};
 use crate::checkpoint::{EpochCheckpoints, load_module, load_optimizer, module_bytes, optimizer_bytes, read_module, write_module};
 use crate::dashboard::{Dashboard, MetricSpec};
 use crate::error::{Result, ZooError, io_error};
-use crate::fit::{FitConfig, FitOverrides};
+use crate::fit::FitConfig;
+use crate::image::TrainRequest;
 use crate::loader::shuffle;
 use crate::metrics_log::read_metrics;
 use crate::plot::{line_chart, training_curves};
@@ -164,41 +165,14 @@ struct Progress {
 
 const PARTS: [&str; 2] = ["model.bpk", "optim.bpk"];
 
-/// What `zoo train lstm` was asked to do.
-#[derive(Clone, Debug)]
-pub struct LstmTrainRequest {
-    pub config_file: Option<PathBuf>,
-    pub overrides: FitOverrides,
-    /// `--data`: a built-in series name or a CSV path.
-    pub data: Option<String>,
-    pub run_dir: Option<PathBuf>,
-    pub resume: Option<PathBuf>,
-    pub device: Device,
-    pub device_name: String,
-}
-
-pub fn train(request: &LstmTrainRequest) -> Result<()> {
+/// `zoo train lstm`: `--data` names a built-in series or a CSV file.
+pub fn train(request: &TrainRequest) -> Result<()> {
     let (run, recipe, start) = match &request.resume {
         Some(dir) => {
             let (run, _) = RunDir::open(dir, LstmRecipe::NAME)?;
             let mut recipe: LstmRecipe = run.read_json("config.json")?;
-            let o = &request.overrides;
-            if o.batch_size.is_some() || o.learning_rate.is_some() || o.seed.is_some() || request.data.is_some() || request.config_file.is_some() || request.run_dir.is_some() {
-                return Err(ZooError::usage("--resume continues a run with its own recipe and data; only --epochs (and --device) may be given with it"));
-            }
-            let Some(epoch) = EpochCheckpoints::new(&run.checkpoint_dir()).latest(&PARTS) else {
-                return Err(ZooError::usage(format!("{}: no complete checkpoint; start a new run", dir.display())));
-            };
-            if let Some(epochs) = o.epochs {
-                recipe.fit.epochs = epochs;
-            }
-            if epoch >= recipe.fit.epochs {
-                return Err(ZooError::usage(format!(
-                    "{}: all {} epochs are done; pass --epochs N with N > {epoch} to train further",
-                    dir.display(),
-                    recipe.fit.epochs
-                )));
-            }
+            let latest = EpochCheckpoints::new(&run.checkpoint_dir()).latest(&PARTS);
+            let epoch = request.resume_epoch(&run, latest, &mut recipe.fit)?;
             run.write_json("config.json", &recipe)?;
             (run, recipe, Some(epoch))
         }
@@ -206,7 +180,7 @@ pub fn train(request: &LstmTrainRequest) -> Result<()> {
             let mut recipe: LstmRecipe = recipe_or_default(request.config_file.as_deref())?;
             request.overrides.apply(&mut recipe.fit);
             if let Some(data) = &request.data {
-                recipe.forecast.series = data.clone();
+                recipe.forecast.series = data.display().to_string();
             }
             recipe.fit.validate().map_err(ZooError::usage)?;
             // A CSV is recorded by its absolute path, so the run can be evaluated from anywhere.

@@ -18,7 +18,7 @@ use zoo_data::{ImageSet, Split};
 use crate::checkpoint::{AtomicCheckpointer, read_module, write_module};
 use crate::classifier::{Classifier, ImageNet};
 use crate::error::{Result, ZooError, io_error};
-use crate::fit::FitOverrides;
+use crate::fit::{FitConfig, FitOverrides};
 use crate::loader::{ImageLoader, train_valid_split};
 use crate::metrics_log::{EpochCsvLogger, read_metrics};
 use crate::plot::training_curves;
@@ -47,6 +47,40 @@ pub struct TrainReport {
     pub seconds: f64,
     /// Validation accuracy of the last epoch, in percent.
     pub valid_accuracy: Option<f64>,
+}
+
+impl TrainRequest {
+    /// What every `--resume` of an epoch-based run checks: only `--epochs` (and `--device`) may
+    /// come with it, a complete checkpoint (`latest`) must exist, and epochs must be left.
+    /// Applies `--epochs` to `fit` and returns the checkpoint's epoch.
+    pub fn resume_epoch(&self, run: &RunDir, latest: Option<usize>, fit: &mut FitConfig) -> Result<usize> {
+        let o = &self.overrides;
+        if o.batch_size.is_some() || o.learning_rate.is_some() || o.seed.is_some() || o.limit.is_some()
+            || self.config_file.is_some() || self.data.is_some() || self.run_dir.is_some()
+        {
+            return Err(ZooError::usage(
+                "--resume continues a run with its own recipe and data; only --epochs (and --device) may be given with it",
+            ));
+        }
+        let Some(epoch) = latest else {
+            return Err(ZooError::usage(format!(
+                "{}: no complete checkpoint in {}; the run stopped before its first epoch ended, so start a new run",
+                run.path().display(),
+                run.checkpoint_dir().display()
+            )));
+        };
+        if let Some(epochs) = o.epochs {
+            fit.epochs = epochs;
+        }
+        if epoch >= fit.epochs {
+            return Err(ZooError::usage(format!(
+                "{}: all {} epochs are done (checkpoint of epoch {epoch}); pass --epochs N with N > {epoch} to train further",
+                run.path().display(),
+                fit.epochs
+            )));
+        }
+        Ok(epoch)
+    }
 }
 
 pub fn train<R: ImageRecipe>(request: &TrainRequest) -> Result<TrainReport> {
@@ -80,31 +114,7 @@ fn start<R: ImageRecipe>(request: &TrainRequest) -> Result<TrainReport> {
 fn resume<R: ImageRecipe>(dir: &Path, request: &TrainRequest) -> Result<TrainReport> {
     let (run, info) = RunDir::open(dir, R::NAME)?;
     let mut recipe: R = run.read_json("config.json")?;
-    let o = &request.overrides;
-    if o.batch_size.is_some() || o.learning_rate.is_some() || o.seed.is_some() || o.limit.is_some()
-        || request.config_file.is_some() || request.data.is_some() || request.run_dir.is_some()
-    {
-        return Err(ZooError::usage(
-            "--resume continues a run with its own recipe and data; only --epochs (and --device) may be given with it",
-        ));
-    }
-    let Some(epoch) = run.latest_checkpoint() else {
-        return Err(ZooError::usage(format!(
-            "{}: no complete checkpoint (model, optim and scheduler of one epoch) in {}; the run stopped before its first epoch ended, so start a new run",
-            dir.display(),
-            run.checkpoint_dir().display()
-        )));
-    };
-    if let Some(epochs) = o.epochs {
-        recipe.fit_mut().epochs = epochs;
-    }
-    if epoch >= recipe.fit().epochs {
-        return Err(ZooError::usage(format!(
-            "{}: all {} epochs are done (checkpoint of epoch {epoch}); pass --epochs N with N > {epoch} to train further",
-            dir.display(),
-            recipe.fit().epochs
-        )));
-    }
+    let epoch = request.resume_epoch(&run, run.latest_checkpoint(), recipe.fit_mut())?;
     run.write_json("config.json", &recipe)?;
     let source = DataSource::from_record(&info.data)?;
     let train_set = source.load(Split::Train)?;

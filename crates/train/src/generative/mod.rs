@@ -138,31 +138,7 @@ fn start<R: GenRecipe>(request: &TrainRequest) -> Result<GenTrainReport> {
 fn resume<R: GenRecipe>(dir: &Path, request: &TrainRequest) -> Result<GenTrainReport> {
     let (run, info) = RunDir::open(dir, R::NAME)?;
     let mut recipe: R = run.read_json("config.json")?;
-    let o = &request.overrides;
-    if o.batch_size.is_some() || o.learning_rate.is_some() || o.seed.is_some() || o.limit.is_some()
-        || request.config_file.is_some() || request.data.is_some() || request.run_dir.is_some()
-    {
-        return Err(ZooError::usage(
-            "--resume continues a run with its own recipe and data; only --epochs (and --device) may be given with it",
-        ));
-    }
-    let Some(epoch) = latest_checkpoint::<R::Trainer>(&run) else {
-        return Err(ZooError::usage(format!(
-            "{}: no complete checkpoint in {}; the run stopped before its first epoch ended, so start a new run",
-            dir.display(),
-            run.checkpoint_dir().display()
-        )));
-    };
-    if let Some(epochs) = o.epochs {
-        recipe.fit_mut().epochs = epochs;
-    }
-    if epoch >= recipe.fit().epochs {
-        return Err(ZooError::usage(format!(
-            "{}: all {} epochs are done; pass --epochs N with N > {epoch} to train further",
-            dir.display(),
-            recipe.fit().epochs
-        )));
-    }
+    let epoch = request.resume_epoch(&run, latest_checkpoint::<R::Trainer>(&run), recipe.fit_mut())?;
     let mut trainer = recipe.trainer(&request.device);
     let progress = load_checkpoint(&run, &mut trainer, epoch)?;
     run.write_json("config.json", &recipe)?;
