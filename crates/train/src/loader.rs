@@ -199,13 +199,7 @@ fn push_shifted(out: &mut Vec<f32>, image: &[u8], rows: usize, cols: usize, dx: 
     }
 }
 
-/// One step of SplitMix64: a well-mixed 64-bit value from the previous one.
-fn splitmix(state: u64) -> u64 {
-    let mut z = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
+use zoo_data::rng::splitmix_step as splitmix;
 
 /// Fisher-Yates with SplitMix64: deterministic for a seed, no dependency.
 pub fn shuffle<T>(items: &mut [T], seed: u64) {
