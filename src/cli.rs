@@ -18,11 +18,12 @@ pub enum Command {
     Train(TrainArgs),
     /// Judge a trained run on its test data: accuracy, likelihood, forecast errors, return.
     Eval(EvalArgs),
-    /// Classify your own pictures (PNG, any size or colour) with a trained run.
+    /// Classify your own pictures (PNG, any size or colour) or texts (attention) with a trained run.
     Predict(PredictArgs),
     /// Watch a trained agent play one episode, drawn in the terminal.
     Play(PlayArgs),
-    /// Pictures from a trained generative model: new images, reconstructions, the latent plane.
+    /// Pictures from a trained generative model (new images, reconstructions, the latent
+    /// plane), or text from a character language model.
     Sample(SampleArgs),
     /// Print a model's default recipe as JSON (edit it and pass it back with --config).
     Config {
@@ -52,7 +53,8 @@ pub enum Model {
     Cnn,
     /// Stacked simple RNNs reading 28x28 images row by row.
     Rnn,
-    /// LSTM forecasting a time series (births, co2, sunspots or your CSV via --data).
+    /// LSTM forecasting a time series (births, co2, sunspots or your CSV via --data), or a
+    /// character language model (recipe task Language, e.g. recipes/lstm-moby.json).
     Lstm,
     /// Autoencoder of 28x28 images (dense or convolutional).
     Autoencoder,
@@ -64,6 +66,9 @@ pub enum Model {
     Qlearning,
     /// Deep Q-network on CartPole-v1.
     Dqn,
+    /// Transformer text classifier with attention pooling (State of the Union chunks by party,
+    /// or your JSONL/CSV via --data), or a small GPT (recipe task Language).
+    Attention,
 }
 
 impl Model {
@@ -78,6 +83,7 @@ impl Model {
             Model::Gan => "gan",
             Model::Qlearning => "qlearning",
             Model::Dqn => "dqn",
+            Model::Attention => "attention",
         }
     }
 
@@ -130,9 +136,16 @@ pub struct TrainArgs {
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
     /// Folder of MNIST-format IDX files [default: the MNIST extract built into zoo]; for
-    /// lstm a series: births, co2, sunspots or a CSV file [default: births].
+    /// lstm a series: births, co2, sunspots or a CSV file [default: births]; for a language
+    /// model moby-dick or a text file; for attention sotu or a .jsonl/.csv file [default: sotu].
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
+    /// The field of --data holding the text (attention) [default: text].
+    #[arg(long, value_name = "NAME")]
+    pub text_field: Option<String>,
+    /// The field of --data holding the label (attention) [default: party].
+    #[arg(long, value_name = "NAME")]
+    pub label_field: Option<String>,
     /// Run folder to create [default: runs/<model>/<UTC time>].
     #[arg(long, value_name = "DIR")]
     pub run_dir: Option<PathBuf>,
@@ -180,6 +193,10 @@ pub enum SampleModel {
     Vae,
     /// New images from noise.
     Gan,
+    /// Text from an LSTM character language model.
+    Lstm,
+    /// Text from a GPT character language model.
+    Attention,
 }
 
 #[derive(Debug, Args)]
@@ -189,15 +206,26 @@ pub struct SampleArgs {
     /// Run folder made by `zoo train`.
     #[arg(long, value_name = "DIR")]
     pub run: PathBuf,
-    /// Images in the grid.
-    #[arg(long, default_value_t = 64)]
-    pub n: usize,
-    /// Seed of the noise.
+    /// Images in the grid (autoencoder, vae, gan) [default: 64].
+    #[arg(long)]
+    pub n: Option<usize>,
+    /// Seed of the noise or of the drawn characters.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// The PNG to write [default: in the run folder]; the VAE's other pictures go beside it.
-    #[arg(long, value_name = "FILE.png")]
+    /// For text: a file to write besides printing it.
+    #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// The text to continue (lstm, attention) [default: "Call me"].
+    #[arg(long)]
+    pub prompt: Option<String>,
+    /// Characters to generate (lstm, attention) [default: 500].
+    #[arg(long)]
+    pub len: Option<usize>,
+    /// Softmax temperature: lower is safer, higher is wilder; 0 takes the most likely
+    /// character (lstm, attention) [default: 0.8].
+    #[arg(long)]
+    pub temperature: Option<f64>,
     #[command(flatten)]
     pub device: DeviceArg,
 }
@@ -234,9 +262,9 @@ pub struct PredictArgs {
     /// Run folder made by `zoo train`.
     #[arg(long, value_name = "DIR")]
     pub run: PathBuf,
-    /// Pictures to classify.
-    #[arg(required = true, value_name = "FILE.png")]
-    pub files: Vec<PathBuf>,
+    /// Pictures to classify (mlp, cnn, rnn), or texts to classify (attention).
+    #[arg(required = true, value_name = "FILE.png|TEXT")]
+    pub inputs: Vec<String>,
     #[command(flatten)]
     pub device: DeviceArg,
 }

@@ -11,7 +11,9 @@ use zoo_train::generative::gan::{self, GanRecipe};
 use zoo_train::generative::vae::{self, VaeRecipe};
 use zoo_train::generative;
 use zoo_train::fit::FitOverrides;
-use zoo_train::forecast::{self, LstmRecipe};
+use zoo_train::forecast::{self, LstmRecipe, LstmTask};
+use zoo_train::language;
+use zoo_train::textclass::{self, AttentionRecipe, AttentionTask, FieldOverrides};
 use zoo_train::image::{self, TrainRequest, confusion_table};
 use zoo_train::recipes::{CnnRecipe, MODELS, MlpRecipe, RnnRecipe, default_json};
 use zoo_train::rl::dqn::{self, DqnRecipe};
@@ -50,10 +52,15 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Train(args) if args.model.is_rl() => train_rl(args),
         Command::Eval(args) if args.model.is_rl() => eval_rl(args),
         Command::Eval(args) if args.model.is_generative() => eval_generative(args),
-        Command::Train(args) if args.model == Model::Lstm => train_lstm(args),
+        Command::Train(args) if matches!(args.model, Model::Lstm | Model::Attention) => train_sequence(args),
         Command::Eval(args) if args.model == Model::Lstm => eval_lstm(args),
+        Command::Eval(args) if args.model == Model::Attention => eval_attention(args),
+        Command::Predict(args) if args.model == Model::Attention => predict_attention(args),
         Command::Sample(args) => sample(args),
         Command::Train(args) => {
+            if args.text_field.is_some() || args.label_field.is_some() {
+                return Err(ZooError::usage("--text-field and --label-field apply to attention"));
+            }
             for (given, flag) in [(args.steps.is_some(), "--steps"), (args.episodes.is_some(), "--episodes")] {
                 if given {
                     return Err(ZooError::usage(format!(
@@ -117,7 +124,8 @@ pub fn run(cli: Cli) -> Result<()> {
             if args.model == Model::Dqn {
                 return Err(ZooError::usage("`zoo predict` classifies pictures; watch dqn act with `zoo play dqn --run DIR`"));
             }
-            let answers = with_image_recipe!(args.model, "predict", R => image::predict::<R>(&args.run, &args.files, &device))?;
+            let files: Vec<std::path::PathBuf> = args.inputs.iter().map(std::path::PathBuf::from).collect();
+            let answers = with_image_recipe!(args.model, "predict", R => image::predict::<R>(&args.run, &files, &device))?;
             for (file, ranked) in answers {
                 let classes: Vec<String> =
                     ranked.iter().map(|(c, p)| format!("{c} {:5.1} %", 100.0 * p)).collect();
@@ -140,6 +148,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 Model::Vae => default_json::<VaeRecipe>(),
                 Model::Gan => default_json::<GanRecipe>(),
                 Model::Lstm => default_json::<LstmRecipe>(),
+                Model::Attention => default_json::<AttentionRecipe>(),
                 image => with_image_recipe!(image, "config", R => default_json::<R>()),
             };
             println!("{json}");
@@ -234,23 +243,114 @@ fn eval_rl(args: EvalArgs) -> Result<()> {
     Ok(())
 }
 
-fn train_lstm(args: TrainArgs) -> Result<()> {
-    for (given, flag) in [(args.steps.is_some(), "--steps"), (args.episodes.is_some(), "--episodes"), (args.limit.is_some(), "--limit")] {
+/// `lstm` and `attention`: the recipe's task picks the loop.
+fn train_sequence(args: TrainArgs) -> Result<()> {
+    let name = args.model.name();
+    for (given, flag) in [(args.steps.is_some(), "--steps"), (args.episodes.is_some(), "--episodes")] {
         if given {
-            return Err(ZooError::usage(format!("{flag} does not apply to lstm; it trains for --epochs")));
+            return Err(ZooError::usage(format!("{flag} does not apply to {name}; it trains for --epochs")));
         }
+    }
+    if args.model == Model::Lstm && (args.text_field.is_some() || args.label_field.is_some()) {
+        return Err(ZooError::usage("--text-field and --label-field apply to attention"));
     }
     let (device, device_name) = pick_device(&args.device)?;
     let request = TrainRequest {
         config_file: args.config,
-        overrides: FitOverrides { epochs: args.epochs, batch_size: args.batch_size, learning_rate: args.lr, seed: args.seed, limit: None },
+        overrides: FitOverrides { epochs: args.epochs, batch_size: args.batch_size, learning_rate: args.lr, seed: args.seed, limit: args.limit },
         data: args.data,
         run_dir: args.run_dir,
         resume: args.resume,
         device,
         device_name,
     };
-    forecast::train(&request)
+    let limit_unused = |task: &str| {
+        if request.overrides.limit.is_some() {
+            Err(ZooError::usage(format!("--limit does not apply to {name} {task}")))
+        } else {
+            Ok(())
+        }
+    };
+    if args.model == Model::Lstm {
+        let recipe: LstmRecipe = request.recipe()?;
+        match recipe.task {
+            LstmTask::Forecast => {
+                limit_unused("forecasting")?;
+                forecast::train(&request)
+            }
+            LstmTask::Language => {
+                limit_unused("language models")?;
+                language::train(&request, recipe)
+            }
+        }
+    } else {
+        let recipe: AttentionRecipe = request.recipe()?;
+        match recipe.task {
+            AttentionTask::Classify => {
+                let fields = FieldOverrides { text_field: args.text_field, label_field: args.label_field };
+                textclass::train(&request, recipe, &fields)
+            }
+            AttentionTask::Language => {
+                limit_unused("language models")?;
+                if args.text_field.is_some() || args.label_field.is_some() {
+                    return Err(ZooError::usage("--text-field and --label-field apply to the attention classifier, not its language model"));
+                }
+                language::train(&request, recipe)
+            }
+        }
+    }
+}
+
+/// The task of a trained run of a recipe with several tasks.
+fn run_recipe<R: zoo_train::recipes::Recipe>(run: &std::path::Path) -> Result<R> {
+    zoo_train::run::RunDir::open(run, R::NAME)?.0.read_json("config.json")
+}
+
+fn print_language_eval(r: &language::LanguageEval, run: &std::path::Path) {
+    println!("{} {}: {} held-out characters of {} (windows of {})", r.model, run.display(), r.valid_chars, r.text, r.context);
+    println!("validation loss {:.4} nats per character ({:.3} bits per character)", r.nats_per_char, r.bits_per_char);
+}
+
+fn eval_attention(args: EvalArgs) -> Result<()> {
+    if args.data.is_some() || args.episodes.is_some() || args.judge.is_some() || args.samples.is_some() || args.seed.is_some() {
+        return Err(ZooError::usage("zoo eval attention takes --run (and --device): the run knows its data and split"));
+    }
+    let (device, _) = pick_device(&args.device)?;
+    let recipe: AttentionRecipe = run_recipe(&args.run)?;
+    if recipe.task == AttentionTask::Language {
+        print_language_eval(&language::eval::<AttentionRecipe>(&args.run, &device)?, &args.run);
+        return Ok(());
+    }
+    let r = textclass::eval(&args.run, &device)?;
+    println!(
+        "attention {}: {} test chunks from {} documents of {} ({})",
+        args.run.display(),
+        r.test_chunks,
+        r.test_documents,
+        r.data,
+        r.labels.join(" vs ")
+    );
+    println!("{:<52} {:>10} {:>10}", "method", "test", "valid");
+    for m in &r.methods {
+        println!("{:<52} {:>9.2}% {:>9.2}%", m.method, 100.0 * m.test_accuracy, 100.0 * m.valid_accuracy);
+    }
+    Ok(())
+}
+
+fn predict_attention(args: cli::PredictArgs) -> Result<()> {
+    let (device, _) = pick_device(&args.device)?;
+    let answers = textclass::predict(&args.run, &args.inputs, 8, &device)?;
+    for (text, a) in args.inputs.iter().zip(answers) {
+        let shown: String = if text.chars().count() > 60 { format!("{}...", text.chars().take(57).collect::<String>()) } else { text.clone() };
+        let classes: Vec<String> = a.probabilities.iter().map(|(c, p)| format!("{c} {:5.1} %", 100.0 * p)).collect();
+        println!("\"{shown}\": {}", classes.join("   "));
+        if a.used_words < a.words {
+            println!("  (read the first {} of {} words)", a.used_words, a.words);
+        }
+        let tokens: Vec<String> = a.top_tokens.iter().map(|(w, x)| format!("{w} {:.3}", x)).collect();
+        println!("  most attended: {}", tokens.join(", "));
+    }
+    Ok(())
 }
 
 fn eval_lstm(args: EvalArgs) -> Result<()> {
@@ -258,6 +358,11 @@ fn eval_lstm(args: EvalArgs) -> Result<()> {
         return Err(ZooError::usage("zoo eval lstm takes --run (and --device): the run knows its series and split"));
     }
     let (device, _) = pick_device(&args.device)?;
+    let recipe: LstmRecipe = run_recipe(&args.run)?;
+    if recipe.task == LstmTask::Language {
+        print_language_eval(&language::eval::<LstmRecipe>(&args.run, &device)?, &args.run);
+        return Ok(());
+    }
     let r = forecast::eval(&args.run, &device)?;
     println!("lstm {}: {} test steps of {}; multi-step horizon {} (season {})", args.run.display(), r.test_steps, r.series, r.horizon, r.period);
     println!("{:<16} {:>12} {:>12} {:>14} {:>14}", "method", "1-step RMSE", "1-step MAE", "multi RMSE", "multi MAE");
@@ -320,20 +425,55 @@ fn eval_generative(args: EvalArgs) -> Result<()> {
 }
 
 fn sample(args: SampleArgs) -> Result<()> {
-    if args.n == 0 {
+    let (device, _) = pick_device(&args.device)?;
+    let text_model = matches!(args.model, SampleModel::Lstm | SampleModel::Attention);
+    if text_model {
+        if args.n.is_some() {
+            return Err(ZooError::usage("--n applies to pictures; give the text's length with --len"));
+        }
+        let prompt = args.prompt.as_deref().unwrap_or("Call me");
+        let (len, temperature) = (args.len.unwrap_or(500), args.temperature.unwrap_or(0.8));
+        let text = match args.model {
+            SampleModel::Lstm => {
+                require_language(run_recipe::<LstmRecipe>(&args.run)?.task == LstmTask::Language, "lstm", &args.run)?;
+                language::sample::<LstmRecipe>(&args.run, prompt, len, temperature, args.seed, args.out.as_ref(), &device)?
+            }
+            _ => {
+                require_language(run_recipe::<AttentionRecipe>(&args.run)?.task == AttentionTask::Language, "attention", &args.run)?;
+                language::sample::<AttentionRecipe>(&args.run, prompt, len, temperature, args.seed, args.out.as_ref(), &device)?
+            }
+        };
+        println!("{text}");
+        return Ok(());
+    }
+    if args.prompt.is_some() || args.len.is_some() || args.temperature.is_some() {
+        return Err(ZooError::usage("--prompt, --len and --temperature apply to the language models (lstm, attention)"));
+    }
+    let n = args.n.unwrap_or(64);
+    if n == 0 {
         return Err(ZooError::usage("--n must be at least 1"));
     }
-    let (device, _) = pick_device(&args.device)?;
     let out = args.out.as_deref();
     let written = match args.model {
-        SampleModel::Autoencoder => ae::sample(&args.run, args.n, out, &device)?,
-        SampleModel::Vae => vae::sample(&args.run, args.n, args.seed, out, &device)?,
-        SampleModel::Gan => gan::sample(&args.run, args.n, args.seed, out, &device)?,
+        SampleModel::Autoencoder => ae::sample(&args.run, n, out, &device)?,
+        SampleModel::Vae => vae::sample(&args.run, n, args.seed, out, &device)?,
+        _ => gan::sample(&args.run, n, args.seed, out, &device)?,
     };
     for path in written {
         println!("wrote {}", path.display());
     }
     Ok(())
+}
+
+fn require_language(is_language: bool, model: &str, run: &std::path::Path) -> Result<()> {
+    if is_language {
+        Ok(())
+    } else {
+        Err(ZooError::usage(format!(
+            "{}: this {model} run is not a language model (its recipe's task); `zoo sample {model}` needs a run trained with task Language",
+            run.display()
+        )))
+    }
 }
 
 fn pick_device(arg: &DeviceArg) -> Result<(burn::prelude::Device, String)> {

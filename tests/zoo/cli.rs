@@ -115,7 +115,7 @@ fn list_and_config_print_every_model() {
     let out = zoo(&["list"]);
     assert!(out.status.success());
     let text = stdout(&out);
-    for model in ["mlp", "cnn", "rnn", "lstm", "autoencoder", "vae", "gan", "qlearning", "dqn"] {
+    for model in ["mlp", "cnn", "rnn", "lstm", "autoencoder", "vae", "gan", "qlearning", "dqn", "attention"] {
         assert!(text.lines().any(|l| l.starts_with(model)), "{model} listed: {text}");
         let out = zoo(&["config", model]);
         assert!(out.status.success(), "{model}");

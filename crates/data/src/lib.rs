@@ -4,6 +4,7 @@
 //! the tokenisers of the text models.
 //! Plain Rust; nothing here uses tensors.
 
+pub mod corpus;
 pub mod embedded;
 pub mod env;
 pub mod fetch;
@@ -20,5 +21,6 @@ pub use fetch::{
 pub use idx::{IdxError, ImageSet, Split, from_bytes, load_dir, require_dims};
 pub use image_prep::{ImageError, MNIST_PIXELS, MNIST_SIDE, fit_to_mnist, load_as_mnist};
 pub use rng::SplitMix64;
+pub use corpus::{Chunk, CorpusError, Document, DocumentSource, Part};
 pub use text::{CharTokenizer, WordTokenizer};
 pub use series::{Series, SeriesError};

@@ -9,16 +9,18 @@ pub mod lstm;
 pub mod mlp;
 pub mod qnet;
 pub mod rnn;
+pub mod transformer;
 pub mod vae;
 
 pub use attention::{AttentionPooling, AttentionPoolingConfig, causal_mask, padding_mask};
 pub use autoencoder::{Autoencoder, AutoencoderConfig, AutoencoderKind, bernoulli_nll};
 pub use cnn::{Cnn, CnnConfig};
 pub use gan::{Discriminator, DiscriminatorConfig, Generator, GeneratorConfig};
-pub use lstm::{LstmForecaster, LstmForecasterConfig};
+pub use lstm::{CharLstm, CharLstmConfig, FusedLstmLayer, LstmForecaster, LstmForecasterConfig, LstmStates};
 pub use mlp::{Mlp, MlpConfig};
 pub use qnet::{QNet, QNetConfig};
 pub use rnn::{Rnn, RnnConfig};
+pub use transformer::{CharTransformer, CharTransformerConfig, TextClassifier, TextClassifierConfig};
 pub use vae::{Vae, VaeConfig, VaeKind, VaeOutput, kl_divergence};
 
 /// Side of the square greyscale images the image models take (MNIST's 28x28).

@@ -3,7 +3,7 @@
 //! training failure; exit code 1). Every message is one line that names the file or value
 //! and says what to do.
 
-use zoo_data::{FetchError, IdxError, ImageError, SeriesError};
+use zoo_data::{CorpusError, FetchError, IdxError, ImageError, SeriesError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ZooError {
@@ -45,6 +45,12 @@ impl From<ImageError> for ZooError {
 
 impl From<SeriesError> for ZooError {
     fn from(error: SeriesError) -> Self {
+        if error.is_usage() { Self::Usage(error.to_string()) } else { Self::Runtime(error.to_string()) }
+    }
+}
+
+impl From<CorpusError> for ZooError {
+    fn from(error: CorpusError) -> Self {
         if error.is_usage() { Self::Usage(error.to_string()) } else { Self::Runtime(error.to_string()) }
     }
 }

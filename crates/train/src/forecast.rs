@@ -12,13 +12,14 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 use zoo_data::series::{self, Errors, Normalizer, Series, TimeSplit};
-use zoo_models::{LstmForecaster, LstmForecasterConfig};
+use zoo_models::{CharLstm, CharLstmConfig, LstmForecaster, LstmForecasterConfig};
 
 use crate::checkpoint::{EpochCheckpoints, load_module, load_optimizer, module_bytes, optimizer_bytes, read_module, write_module};
 use crate::dashboard::{Dashboard, MetricSpec};
 use crate::error::{Result, ZooError, io_error};
 use crate::fit::FitConfig;
 use crate::image::TrainRequest;
+use crate::language::{LanguageRecipe, LanguageSettings};
 use crate::loader::shuffle;
 use crate::metrics_log::read_metrics;
 use crate::plot::{line_chart, training_curves};
@@ -51,13 +52,29 @@ pub struct ForecastSettings {
     pub predict_change: bool,
 }
 
-/// Recipe of `lstm` (item 9): what `config.json` holds.
+/// What the `lstm` recipe trains.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum LstmTask {
+    /// Item 9: forecast a series from a window of its past (`model`, `forecast`).
+    Forecast,
+    /// A character language model of a text (`char_model`, `language`).
+    Language,
+}
+
+/// Recipe of `lstm` (item 9, and a character language model): what `config.json` holds.
 #[derive(Config, Debug)]
 pub struct LstmRecipe {
+    /// `Forecast` or `Language`; each uses its own model and data sections below.
+    #[config(default = "LstmTask::Forecast")]
+    pub task: LstmTask,
+    /// The forecaster (task Forecast).
     pub model: LstmForecasterConfig,
-    /// Adam's moments and epsilon (the learning rate is `fit.learning_rate`).
+    /// The character model (task Language); `vocab` is set from the text when training starts.
+    pub char_model: CharLstmConfig,
+    /// Adam's moments, epsilon and gradient clipping (the learning rate is `fit.learning_rate`).
     pub optimizer: AdamConfig,
     pub forecast: ForecastSettings,
+    pub language: LanguageSettings,
     pub fit: FitConfig,
 }
 
@@ -66,7 +83,40 @@ impl Recipe for LstmRecipe {
 
     fn default_recipe() -> Self {
         let fit = FitConfig::new().with_epochs(40).with_batch_size(32);
-        Self::new(LstmForecasterConfig::new(), AdamConfig::new().with_epsilon(1e-7), ForecastSettings::new(), fit)
+        Self::new(
+            LstmForecasterConfig::new(),
+            CharLstmConfig::new(0),
+            AdamConfig::new().with_epsilon(1e-7),
+            ForecastSettings::new(),
+            LanguageSettings::new(),
+            fit,
+        )
+    }
+}
+
+impl LanguageRecipe for LstmRecipe {
+    type Model = CharLstm;
+
+    fn language(&self) -> &LanguageSettings {
+        &self.language
+    }
+    fn language_mut(&mut self) -> &mut LanguageSettings {
+        &mut self.language
+    }
+    fn fit(&self) -> &FitConfig {
+        &self.fit
+    }
+    fn fit_mut(&mut self) -> &mut FitConfig {
+        &mut self.fit
+    }
+    fn optimizer(&self) -> &AdamConfig {
+        &self.optimizer
+    }
+    fn set_vocab(&mut self, vocab: usize) {
+        self.char_model.vocab = vocab;
+    }
+    fn init_language_model(&self, device: &Device) -> CharLstm {
+        self.char_model.init(device)
     }
 }
 

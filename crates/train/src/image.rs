@@ -50,6 +50,15 @@ pub struct TrainReport {
 }
 
 impl TrainRequest {
+    /// The recipe this request trains: the resumed run's own, else `--config` laid over the
+    /// defaults (the recipes with several tasks read it first to pick the task's loop).
+    pub fn recipe<R: crate::recipes::Recipe>(&self) -> Result<R> {
+        match &self.resume {
+            Some(dir) => RunDir::open(dir, R::NAME)?.0.read_json("config.json"),
+            None => crate::recipes::recipe_or_default(self.config_file.as_deref()),
+        }
+    }
+
     /// What every `--resume` of an epoch-based run checks: only `--epochs` (and `--device`) may
     /// come with it, a complete checkpoint (`latest`) must exist, and epochs must be left.
     /// Applies `--epochs` to `fit` and returns the checkpoint's epoch.

@@ -10,6 +10,7 @@ pub mod fit;
 pub mod forecast;
 pub mod generative;
 pub mod image;
+pub mod language;
 pub mod loader;
 pub mod metrics_log;
 pub mod plot;
@@ -18,5 +19,6 @@ pub mod render;
 pub mod rl;
 pub mod run;
 pub mod source;
+pub mod textclass;
 
 pub use error::{Result, ZooError};

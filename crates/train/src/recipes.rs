@@ -17,12 +17,13 @@ pub const MODELS: &[(&str, &str)] = &[
     ("mlp", "multilayer perceptron on 28x28 images: 784 -> 128 ReLU -> dropout 0.2 -> classes (item 1)"),
     ("cnn", "convolutional network: two 3x3 conv + max-pool stages, dense 128, classes (items 3, 7)"),
     ("rnn", "stacked simple RNNs (100 ReLU x 2) reading 28x28 images row by row (item 23)"),
-    ("lstm", "LSTM of 50 units forecasting a series from 50 past values: births, CO2, sunspots (item 9)"),
+    ("lstm", "LSTM of 50 units forecasting a series from 50 past values: births, CO2, sunspots (item 9); or a character language model"),
     ("autoencoder", "autoencoder of 28x28 images: dense 784-128-32-128-784, or convolutional (item 25)"),
     ("vae", "variational autoencoder: convolutional with a 2-d latent, or dense 784-400-20 (item 10)"),
     ("gan", "DCGAN: transposed-convolution generator from 100-d noise, convolutional discriminator (items 6, 8, 15)"),
     ("qlearning", "tabular Q-learning on the 10-state chain (item 4)"),
     ("dqn", "deep Q-network on CartPole-v1: replay buffer, target network, Huber loss (item 5)"),
+    ("attention", "transformer classifier with attention pooling (speeches by party), or a small GPT character model (item 24)"),
 ];
 
 /// What every recipe is: a `config.json` with defaults and a name.

@@ -128,8 +128,10 @@ impl PlainRenderer {
         } else {
             format!("{percent:3.0}% {}/{}", self.split_done, self.split_items)
         };
+        // Slow units (steps of a large model) keep a decimal, so the rate never reads 0.
+        let rate = if rate < 10.0 { format!("{rate:.1}") } else { format!("{rate:.0}") };
         println!(
-            "{head} {progress}  {rate:.0} {}/s  {}  left {left}",
+            "{head} {progress}  {rate} {}/s  {}  left {left}",
             self.unit,
             self.metrics_text()
         );

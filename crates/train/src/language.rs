@@ -1,0 +1,443 @@
+//! Character language models (`lstm` and `attention` with `task` Language): training on random
+//! windows of a text, validation in nats per character on the held-out end of the text, and
+//! sampling. Written once for both networks through [`CharModel`] and [`LanguageRecipe`].
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+use zoo_data::corpus::{load_text, split_text};
+use zoo_data::{CharTokenizer, SplitMix64};
+use zoo_models::{CharLstm, CharTransformer, LstmStates};
+
+use crate::checkpoint::{EpochCheckpoints, load_module, load_optimizer, module_bytes, optimizer_bytes, read_module, write_module};
+use crate::dashboard::{Dashboard, MetricSpec};
+use crate::error::{Result, ZooError, io_error};
+use crate::fit::FitConfig;
+use crate::image::TrainRequest;
+use crate::metrics_log::read_metrics;
+use crate::plot::training_curves;
+use crate::recipes::Recipe;
+use crate::render::format_duration;
+use crate::run::{RunDir, timestamp_iso};
+
+/// What a character language model learns from; `config.json` under `language`.
+#[derive(Config, Debug)]
+pub struct LanguageSettings {
+    /// `moby-dick` (shipped with zoo) or the path of a UTF-8 text file.
+    #[config(default = "String::from(\"moby-dick\")")]
+    pub text: String,
+    /// Characters per training window: the LSTM's backpropagation length, the GPT's context.
+    #[config(default = 128)]
+    pub context: usize,
+    /// Optimiser steps per epoch, each on `fit.batch_size` windows drawn at random from the
+    /// training part.
+    #[config(default = 500)]
+    pub steps_per_epoch: usize,
+    /// Held-out characters scored after each epoch (0: all); `zoo eval` always scores all.
+    #[config(default = 0)]
+    pub valid_chars: usize,
+    /// The text each epoch's sample starts from (`samples/epoch-NNN.txt`).
+    #[config(default = "String::from(\"Call me\")")]
+    pub prompt: String,
+}
+
+/// A network that reads characters and predicts the next one at every position.
+pub trait CharModel: Module + Sized {
+    /// # Shapes
+    /// - ids: `[batch, len]`; output: logits `[batch, len, vocab]`
+    fn logits(&self, ids: Tensor<2, Int>) -> Tensor<3>;
+
+    /// `len` characters continuing `prompt` (ids), each drawn from the softmax of the logits
+    /// divided by `temperature`.
+    fn generate(&self, prompt: &[u32], len: usize, temperature: f64, rng: &mut SplitMix64, device: &Device) -> Vec<u32>;
+}
+
+/// One character drawn from `softmax(logits / temperature)`; temperature 0 takes the most
+/// likely one.
+pub fn draw(logits: &[f32], temperature: f64, rng: &mut SplitMix64) -> u32 {
+    let best = logits.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i);
+    if temperature <= 0.0 {
+        return best as u32;
+    }
+    let top = f64::from(logits[best]);
+    let weights: Vec<f64> = logits.iter().map(|&l| ((f64::from(l) - top) / temperature).exp()).collect();
+    let mut target = rng.next_f64() * weights.iter().sum::<f64>();
+    for (i, w) in weights.iter().enumerate() {
+        target -= w;
+        if target <= 0.0 {
+            return i as u32;
+        }
+    }
+    best as u32
+}
+
+fn ids_tensor(ids: &[u32], batch: usize, device: &Device) -> Tensor<2, Int> {
+    let data: Vec<i64> = ids.iter().map(|&i| i64::from(i)).collect();
+    Tensor::from_data(TensorData::new(data, [batch, ids.len() / batch]), device)
+}
+
+fn last_logits(logits: Tensor<3>) -> Vec<f32> {
+    let [_, len, vocab] = logits.dims();
+    logits.slice([0..1, len - 1..len, 0..vocab]).into_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default()
+}
+
+impl CharModel for CharLstm {
+    fn logits(&self, ids: Tensor<2, Int>) -> Tensor<3> {
+        self.forward(ids)
+    }
+
+    /// Reads the prompt once, then carries the recurrent state from character to character.
+    fn generate(&self, prompt: &[u32], len: usize, temperature: f64, rng: &mut SplitMix64, device: &Device) -> Vec<u32> {
+        let start = if prompt.is_empty() { vec![CharTokenizer::UNKNOWN] } else { prompt.to_vec() };
+        let (logits, mut state): (Tensor<3>, LstmStates) = self.forward_with_state(ids_tensor(&start, 1, device), None);
+        let mut next = draw(&last_logits(logits), temperature, rng);
+        let mut out = Vec::with_capacity(len);
+        for _ in 0..len {
+            out.push(next);
+            let (logits, s) = self.forward_with_state(ids_tensor(&[next], 1, device), Some(state));
+            state = s;
+            next = draw(&last_logits(logits), temperature, rng);
+        }
+        out
+    }
+}
+
+impl CharModel for CharTransformer {
+    fn logits(&self, ids: Tensor<2, Int>) -> Tensor<3> {
+        self.forward(ids)
+    }
+
+    /// Each character sees the last `context` characters before it.
+    fn generate(&self, prompt: &[u32], len: usize, temperature: f64, rng: &mut SplitMix64, device: &Device) -> Vec<u32> {
+        let mut history = if prompt.is_empty() { vec![CharTokenizer::UNKNOWN] } else { prompt.to_vec() };
+        let context = self.context();
+        for _ in 0..len {
+            let window = &history[history.len().saturating_sub(context)..];
+            let next = draw(&last_logits(self.forward(ids_tensor(window, 1, device))), temperature, rng);
+            history.push(next);
+        }
+        history.split_off(history.len() - len)
+    }
+}
+
+/// A recipe whose task may be a character language model.
+pub trait LanguageRecipe: Recipe + Serialize {
+    type Model: CharModel;
+    fn language(&self) -> &LanguageSettings;
+    fn language_mut(&mut self) -> &mut LanguageSettings;
+    fn fit(&self) -> &FitConfig;
+    fn fit_mut(&mut self) -> &mut FitConfig;
+    fn optimizer(&self) -> &AdamConfig;
+    /// Records the tokeniser's vocabulary size in the model's config.
+    fn set_vocab(&mut self, vocab: usize);
+    /// The network (weights from the device's seed).
+    fn init_language_model(&self, device: &Device) -> Self::Model;
+}
+
+/// The text, its tokeniser (fitted on the training part) and both parts as ids.
+pub struct Corpus {
+    pub source: String,
+    pub tokenizer: CharTokenizer,
+    pub train: Vec<u32>,
+    pub valid: Vec<u32>,
+}
+
+impl Corpus {
+    /// Reads the text and splits it; the tokeniser comes from `tokenizer` (a run's own) or is
+    /// fitted on the training part.
+    /// The last `valid_fraction` of the text (`fit.valid_fraction`) is held out.
+    pub fn new(settings: &LanguageSettings, valid_fraction: f64, tokenizer: Option<CharTokenizer>) -> Result<Self> {
+        if !(valid_fraction > 0.0 && valid_fraction < 0.5) {
+            return Err(ZooError::usage(format!("fit.valid_fraction {valid_fraction} must be in (0, 0.5) for a language model")));
+        }
+        if settings.context < 2 {
+            return Err(ZooError::usage("language.context must be at least 2 characters"));
+        }
+        let (text, source) = load_text(&settings.text)?;
+        let (train, valid) = split_text(&text, valid_fraction);
+        let tokenizer = tokenizer.unwrap_or_else(|| CharTokenizer::fit(train));
+        let corpus = Self { source, train: tokenizer.encode(train), valid: tokenizer.encode(valid), tokenizer };
+        if corpus.train.len() <= settings.context + 1 || corpus.valid.len() < 2 {
+            return Err(ZooError::usage(format!(
+                "{}: too short for windows of {} characters; lower language.context",
+                corpus.source, settings.context
+            )));
+        }
+        Ok(corpus)
+    }
+
+    /// `batch` random windows of the training part: inputs and the next characters.
+    ///
+    /// # Shapes
+    /// - output: `[batch, context]` and `[batch * context]`
+    fn batch(&self, batch: usize, context: usize, rng: &mut SplitMix64, device: &Device) -> (Tensor<2, Int>, Tensor<1, Int>) {
+        let mut inputs = Vec::with_capacity(batch * context);
+        let mut targets = Vec::with_capacity(batch * context);
+        for _ in 0..batch {
+            let start = rng.below(self.train.len() - context);
+            inputs.extend(self.train[start..start + context].iter().map(|&i| i64::from(i)));
+            targets.extend(self.train[start + 1..start + context + 1].iter().map(|&i| i64::from(i)));
+        }
+        (
+            Tensor::from_data(TensorData::new(inputs, [batch, context]), device),
+            Tensor::from_data(TensorData::new(targets, [batch * context]), device),
+        )
+    }
+}
+
+/// Mean negative log-likelihood in nats per character of `ids` (the first character is only
+/// read), cut into consecutive windows of `context`: every character is predicted once, from
+/// the characters before it in its window.
+pub fn nats_per_char<M: CharModel>(model: &M, ids: &[u32], context: usize, batch: usize, device: &Device) -> f64 {
+    let loss = CrossEntropyLossConfig::new().init(device);
+    let full = ids.len().saturating_sub(1) / context;
+    let mut offset = 0;
+    let flat = |logits: Tensor<3>| {
+        let [batch, len, vocab] = logits.dims();
+        logits.reshape([batch * len, vocab])
+    };
+    let (mut total, mut count) = (0.0, 0usize);
+    // Full windows in batches, then the last, shorter one alone.
+    for group in (0..full).collect::<Vec<_>>().chunks(batch) {
+        let mut inputs = Vec::with_capacity(group.len() * context);
+        let mut targets = Vec::with_capacity(group.len() * context);
+        for &w in group {
+            let start = w * context;
+            inputs.extend_from_slice(&ids[start..start + context]);
+            targets.extend(ids[start + 1..start + context + 1].iter().map(|&i| i64::from(i)));
+        }
+        let logits = flat(model.logits(ids_tensor(&inputs, group.len(), device)));
+        let n = targets.len();
+        let targets = Tensor::<1, Int>::from_data(TensorData::new(targets, [n]), device);
+        total += f64::from(loss.forward(logits, targets).into_scalar::<f32>()) * n as f64;
+        count += n;
+        offset = (group[group.len() - 1] + 1) * context;
+    }
+    if offset + 1 < ids.len() {
+        let inputs = &ids[offset..ids.len() - 1];
+        let targets: Vec<i64> = ids[offset + 1..].iter().map(|&i| i64::from(i)).collect();
+        let n = targets.len();
+        let logits = flat(model.logits(ids_tensor(inputs, 1, device)));
+        let targets = Tensor::<1, Int>::from_data(TensorData::new(targets, [n]), device);
+        total += f64::from(loss.forward(logits, targets).into_scalar::<f32>()) * n as f64;
+        count += n;
+    }
+    total / count.max(1) as f64
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Progress {
+    epoch: usize,
+    seconds: f64,
+}
+
+const PARTS: [&str; 2] = ["model.bpk", "optim.bpk"];
+const VOCAB_FILE: &str = "vocab.txt";
+
+/// `zoo train lstm|attention` for a recipe whose task is Language: `recipe` is the one read
+/// from `--config` (or the defaults); on `--resume` the run's own is used.
+pub fn train<R: LanguageRecipe>(request: &TrainRequest, recipe: R) -> Result<()> {
+    let (run, recipe, corpus, start) = match &request.resume {
+        Some(dir) => {
+            let (run, _) = RunDir::open(dir, R::NAME)?;
+            let mut recipe: R = run.read_json("config.json")?;
+            let latest = EpochCheckpoints::new(&run.checkpoint_dir()).latest(&PARTS);
+            let epoch = request.resume_epoch(&run, latest, recipe.fit_mut())?;
+            run.write_json("config.json", &recipe)?;
+            let corpus = Corpus::new(recipe.language(), recipe.fit().valid_fraction, Some(read_tokenizer(&run)?))?;
+            (run, recipe, corpus, Some(epoch))
+        }
+        None => {
+            let mut recipe = recipe;
+            request.overrides.apply(recipe.fit_mut());
+            if let Some(data) = &request.data {
+                let path = std::fs::canonicalize(data).unwrap_or_else(|_| data.clone());
+                recipe.language_mut().text = if data.as_os_str() == "moby-dick" { "moby-dick".into() } else { path.display().to_string() };
+            }
+            recipe.fit().validate().map_err(ZooError::usage)?;
+            let corpus = Corpus::new(recipe.language(), recipe.fit().valid_fraction, None)?;
+            recipe.set_vocab(corpus.tokenizer.vocab_size());
+            let run = RunDir::start(request.run_dir.as_deref(), &recipe, &recipe.language().text, &request.device_name)?;
+            std::fs::write(run.file(VOCAB_FILE), corpus.tokenizer.to_text()).map_err(|e| io_error(&run.file(VOCAB_FILE), e))?;
+            (run, recipe, corpus, None)
+        }
+    };
+    fit(&run, &recipe, &corpus, &request.device, start)
+}
+
+fn read_tokenizer(run: &RunDir) -> Result<CharTokenizer> {
+    let path = run.file(VOCAB_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| io_error(&path, e))?;
+    Ok(CharTokenizer::from_text(&text))
+}
+
+fn fit<R: LanguageRecipe>(run: &RunDir, recipe: &R, corpus: &Corpus, device: &Device, resume_from: Option<usize>) -> Result<()> {
+    let fit = recipe.fit();
+    let settings = recipe.language();
+    device.seed(fit.seed);
+    let train_device = device.clone().autodiff();
+    let mut model = recipe.init_language_model(&train_device);
+    let mut optimizer = recipe.optimizer().init();
+    let checkpoints = EpochCheckpoints::new(&run.checkpoint_dir());
+    let steps = settings.steps_per_epoch.max(1);
+    let mut scheduler = fit.scheduler(steps).map_err(ZooError::usage)?;
+    let start = resume_from.unwrap_or(0);
+    let mut seconds_before = 0.0;
+    if let Some(epoch) = resume_from {
+        model = load_module(model, checkpoints.read(PARTS[0], epoch)?, &checkpoints.path(PARTS[0], epoch))?;
+        optimizer = load_optimizer(optimizer, checkpoints.read(PARTS[1], epoch)?)?;
+        seconds_before = checkpoints.read_progress::<Progress>(epoch)?.seconds;
+        for _ in 0..epoch * steps {
+            scheduler.step();
+        }
+    }
+    let valid_ids = match settings.valid_chars {
+        0 => &corpus.valid[..],
+        n => &corpus.valid[..n.min(corpus.valid.len())],
+    };
+    println!(
+        "zoo train {}: {} ({} characters for training, {} held out, vocabulary {}); {} steps of {} windows of {} an epoch; run folder {}",
+        R::NAME,
+        corpus.source,
+        corpus.train.len(),
+        corpus.valid.len(),
+        corpus.tokenizer.vocab_size(),
+        steps,
+        fit.batch_size,
+        settings.context,
+        run.path().display()
+    );
+    let metrics = [MetricSpec::lower("Loss"), MetricSpec::lower("Learning Rate"), MetricSpec::higher("Characters/s")];
+    let mut dashboard = Dashboard::new(R::NAME, "steps", &metrics, &run.file("metrics.csv"), fit.epochs, start + 1);
+    let loss_fn = CrossEntropyLossConfig::new().init(&train_device);
+    let started = Instant::now();
+    let mut stopped = false;
+    for epoch in start + 1..=fit.epochs {
+        let mut rng = SplitMix64::new(fit.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        dashboard.start_split("train", steps);
+        let epoch_start = Instant::now();
+        for step in 0..steps {
+            let lr = scheduler.step();
+            let (inputs, targets) = corpus.batch(fit.batch_size, settings.context, &mut rng, &train_device);
+            let logits = model.logits(inputs);
+            let [b, t, vocab] = logits.dims();
+            let logits = logits.reshape([b * t, vocab]);
+            let loss = loss_fn.forward(logits, targets);
+            dashboard.value("Loss", f64::from(loss.clone().into_scalar::<f32>()));
+            dashboard.value("Learning Rate", lr.base());
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optimizer.step(lr, model, grads);
+            let chars = ((step + 1) * fit.batch_size * settings.context) as f64;
+            dashboard.value("Characters/s", chars / epoch_start.elapsed().as_secs_f64().max(1e-9));
+            dashboard.progress(step + 1);
+            if dashboard.should_stop() {
+                stopped = true;
+                break;
+            }
+        }
+        dashboard.end_split();
+        if stopped {
+            break;
+        }
+        dashboard.start_split("valid", 1);
+        let plain = model.valid();
+        dashboard.value("Loss", nats_per_char(&plain, valid_ids, settings.context, 32, device));
+        dashboard.progress(1);
+        dashboard.end_split();
+        let sample = generate_text(&plain, &corpus.tokenizer, &settings.prompt, 300, 0.8, epoch as u64, device);
+        let sample_path = run.file("samples").join(format!("epoch-{epoch:03}.txt"));
+        std::fs::create_dir_all(run.file("samples")).map_err(|e| io_error(&run.file("samples"), e))?;
+        std::fs::write(&sample_path, sample).map_err(|e| io_error(&sample_path, e))?;
+        let progress = Progress { epoch, seconds: seconds_before + started.elapsed().as_secs_f64() };
+        checkpoints.save(epoch, &[(PARTS[0], module_bytes(&model)?), (PARTS[1], optimizer_bytes(&optimizer)?)], &progress)?;
+        dashboard.end_epoch(epoch).map_err(|e| io_error(&run.file("metrics.csv"), e))?;
+    }
+    dashboard.finish();
+    let seconds = seconds_before + started.elapsed().as_secs_f64();
+    let rows = read_metrics(&run.file("metrics.csv")).unwrap_or_default();
+    training_curves(&run.file("curves.png"), &format!("{} character model", R::NAME), &rows, &["Loss"])
+        .map_err(|e| io_error(&run.file("curves.png"), e))?;
+    if stopped {
+        let hint = if checkpoints.latest(&PARTS).is_some() {
+            format!("continue with `zoo train {} --resume {}`", R::NAME, run.path().display())
+        } else {
+            "before the first epoch ended: nothing to resume".to_string()
+        };
+        println!("stopped after {}; {hint}", format_duration(seconds));
+    } else {
+        write_module(&model.valid(), &run.file("model.bpk"))?;
+        println!(
+            "trained {} for {} epochs in {}; run folder {} (weights model.bpk, samples in samples/)",
+            R::NAME,
+            fit.epochs,
+            format_duration(seconds),
+            run.path().display()
+        );
+    }
+    Ok(())
+}
+
+/// `prompt` followed by `len` generated characters.
+pub fn generate_text<M: CharModel>(model: &M, tokenizer: &CharTokenizer, prompt: &str, len: usize, temperature: f64, seed: u64, device: &Device) -> String {
+    let mut rng = SplitMix64::new(seed);
+    let ids = model.generate(&tokenizer.encode(prompt), len, temperature, &mut rng, device);
+    format!("{prompt}{}", tokenizer.decode(&ids))
+}
+
+/// A trained run: its recipe, tokeniser and final weights.
+pub fn load<R: LanguageRecipe>(run_dir: &Path, device: &Device) -> Result<(RunDir, R, CharTokenizer, R::Model)> {
+    let (run, _) = RunDir::open(run_dir, R::NAME)?;
+    let recipe: R = run.read_json("config.json")?;
+    let tokenizer = read_tokenizer(&run)?;
+    let model = read_module(recipe.init_language_model(device), &run.file("model.bpk"))?;
+    Ok((run, recipe, tokenizer, model))
+}
+
+/// What `zoo eval` reports for a language model and `eval.json` keeps.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LanguageEval {
+    pub model: String,
+    pub text: String,
+    pub valid_chars: usize,
+    pub nats_per_char: f64,
+    pub bits_per_char: f64,
+    pub context: usize,
+    pub evaluated: String,
+}
+
+pub fn eval<R: LanguageRecipe>(run_dir: &Path, device: &Device) -> Result<LanguageEval> {
+    let (run, recipe, tokenizer, model) = load::<R>(run_dir, device)?;
+    let corpus = Corpus::new(recipe.language(), recipe.fit().valid_fraction, Some(tokenizer))?;
+    let context = recipe.language().context;
+    let nats = nats_per_char(&model, &corpus.valid, context, 32, device);
+    let report = LanguageEval {
+        model: R::NAME.into(),
+        text: corpus.source,
+        valid_chars: corpus.valid.len() - 1,
+        nats_per_char: nats,
+        bits_per_char: nats / std::f64::consts::LN_2,
+        context,
+        evaluated: timestamp_iso(),
+    };
+    run.write_json("eval.json", &report)?;
+    Ok(report)
+}
+
+/// `zoo sample lstm|attention`: prints the prompt and its continuation; with `out`, writes it
+/// there too. Returns the text.
+pub fn sample<R: LanguageRecipe>(run_dir: &Path, prompt: &str, len: usize, temperature: f64, seed: u64, out: Option<&PathBuf>, device: &Device) -> Result<String> {
+    if !(0.0..=10.0).contains(&temperature) {
+        return Err(ZooError::usage(format!("--temperature {temperature} must be between 0 (most likely character) and 10")));
+    }
+    let (_, _, tokenizer, model) = load::<R>(run_dir, device)?;
+    let text = generate_text(&model, &tokenizer, prompt, len, temperature, seed, device);
+    if let Some(path) = out {
+        crate::checkpoint::atomic_write(path, text.as_bytes()).map_err(|e| io_error(path, e))?;
+    }
+    Ok(text)
+}
