@@ -324,3 +324,42 @@ fn attention_classifier_trains_on_a_users_file_evaluates_and_predicts() {
     assert_clean_error(&zoo(&["train", "attention", "--data", d, "--text-field", "nope", "--run-dir", tmp.path().join("x").to_str().unwrap()]), 1, "--text-field");
     assert_clean_error(&zoo(&["train", "cnn", "--text-field", "body"]), 2, "--text-field");
 }
+
+/// The held-out score does not depend on how windows are batched, and every character is
+/// scored once: the GPT's windows of 16 overlap by half (each scores the characters after the
+/// previous one's), the LSTM carries its state through the text, so cutting it into windows
+/// changes nothing.
+#[test]
+fn held_out_score_counts_every_character_once() {
+    let _rng = rng_lock();
+    let device = Device::flex();
+    device.seed(6);
+    let gpt = CharTransformerConfig::new(12).with_context(16).with_d_model(16).with_heads(2).with_layers(1).with_dropout(0.0).init(&device);
+    let ids: Vec<u32> = (0..53u32).map(|i| (i * 7 + i / 3) % 12).collect();
+    let one = zoo_train::language::nats_per_char(&gpt, &ids, 16, 1, &device);
+    let many = zoo_train::language::nats_per_char(&gpt, &ids, 16, 7, &device);
+    assert!((one - many).abs() < 1e-5, "{one} vs {many}");
+    // By hand: (window start, length, first scored position) for 52 targets.
+    let ce = |logits: Tensor<2>, y: Vec<i64>| -> Vec<f64> {
+        let logp = burn::tensor::activation::log_softmax(logits, 1);
+        y.iter().enumerate().map(|(i, &t)| -f64::from(logp.clone().slice([i..i + 1, t as usize..t as usize + 1]).into_scalar::<f32>())).collect()
+    };
+    let mut total = 0.0;
+    for (start, len, from) in [(0, 16, 0), (8, 16, 8), (16, 16, 8), (24, 16, 8), (32, 16, 8), (40, 12, 8)] {
+        let x: Vec<i64> = ids[start..start + len].iter().map(|&i| i64::from(i)).collect();
+        let y: Vec<i64> = ids[start + 1..start + len + 1].iter().map(|&i| i64::from(i)).collect();
+        let logits = gpt.forward(Tensor::from_data(TensorData::new(x, [1, len]), &device)).reshape([len, 12]);
+        total += ce(logits, y)[from..].iter().sum::<f64>();
+    }
+    assert!((one - total / 52.0).abs() < 1e-5, "{one} vs {}", total / 52.0);
+
+    let lstm = CharLstmConfig::new(12).with_hidden(8).with_layers(2).with_dropout(0.0).init(&device);
+    let x: Vec<i64> = ids[..52].iter().map(|&i| i64::from(i)).collect();
+    let y: Vec<i64> = ids[1..].iter().map(|&i| i64::from(i)).collect();
+    let whole = ce(lstm.forward(Tensor::from_data(TensorData::new(x, [1, 52]), &device)).reshape([52, 12]), y);
+    let whole = whole.iter().sum::<f64>() / 52.0;
+    for context in [5, 16, 100] {
+        let windowed = zoo_train::language::nats_per_char(&lstm, &ids, context, 1, &device);
+        assert!((windowed - whole).abs() < 1e-5, "context {context}: {windowed} vs {whole}");
+    }
+}

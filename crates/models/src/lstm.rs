@@ -55,6 +55,10 @@ pub struct CharLstmConfig {
     /// Dropout between layers and before the output (Zaremba et al.'s placement).
     #[config(default = 0.1)]
     pub dropout: f64,
+    /// Added to the forget gate's bias at initialisation, so the cell keeps its memory from
+    /// the first step (Jozefowicz et al. 2015; Keras' `unit_forget_bias`).
+    #[config(default = 1.0)]
+    pub forget_bias: f64,
 }
 
 /// One LSTM layer with its four gates in one weight matrix: `gates = x W_x + h W_h + b`, cut
@@ -118,9 +122,24 @@ impl CharLstmConfig {
                 hidden: h,
             })
             .collect();
+        // The first layer's bias sits in every row of its lookup table, the others' in their
+        // input products: both get `forget_bias` in the forget gate's columns `hidden..2 hidden`.
+        let forget = |rows: usize| {
+            let data: Vec<f32> = (0..rows * 4 * h).map(|i| if (h..2 * h).contains(&(i % (4 * h))) { self.forget_bias as f32 } else { 0.0 }).collect();
+            Tensor::<2>::from_data(TensorData::new(data, [rows, 4 * h]), device)
+        };
+        let mut input_gates = burn::nn::EmbeddingConfig::new(self.vocab, 4 * h).with_initializer(uniform.clone()).init(device);
+        input_gates.weight = burn::module::Param::from_tensor((input_gates.weight.val() + forget(self.vocab)).detach());
+        let upper_inputs = (1..self.layers)
+            .map(|_| {
+                let mut linear = LinearConfig::new(h, 4 * h).with_initializer(uniform.clone()).init(device);
+                linear.bias = linear.bias.map(|b| burn::module::Param::from_tensor((b.val() + forget(1).reshape([4 * h])).detach()));
+                linear
+            })
+            .collect();
         CharLstm {
-            input_gates: burn::nn::EmbeddingConfig::new(self.vocab, 4 * h).with_initializer(uniform.clone()).init(device),
-            upper_inputs: (1..self.layers).map(|_| LinearConfig::new(h, 4 * h).with_initializer(uniform.clone()).init(device)).collect(),
+            input_gates,
+            upper_inputs,
             layers,
             dropout: burn::nn::DropoutConfig::new(self.dropout).init(),
             output: LinearConfig::new(h, self.vocab).init(device),

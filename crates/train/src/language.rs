@@ -48,9 +48,22 @@ pub struct LanguageSettings {
 
 /// A network that reads characters and predicts the next one at every position.
 pub trait CharModel: Module + Sized {
+    /// What carries over from one window of text to the next (`()` for a model that only sees
+    /// its window).
+    type State: Clone;
+    /// Recurrent models carry their state across consecutive windows, in training (truncated
+    /// backpropagation through time over contiguous streams) and when scoring held-out text.
+    const CARRIES_STATE: bool;
+
     /// # Shapes
     /// - ids: `[batch, len]`; output: logits `[batch, len, vocab]`
-    fn logits(&self, ids: Tensor<2, Int>) -> Tensor<3>;
+    fn logits(&self, ids: Tensor<2, Int>) -> Tensor<3> {
+        self.logits_from(ids, None).0
+    }
+
+    /// Logits starting from `state` (None: fresh), and the state after the last position,
+    /// cut from the graph that made it.
+    fn logits_from(&self, ids: Tensor<2, Int>, state: Option<Self::State>) -> (Tensor<3>, Option<Self::State>);
 
     /// `len` characters continuing `prompt` (ids), each drawn from the softmax of the logits
     /// divided by `temperature`.
@@ -87,8 +100,12 @@ fn last_logits(logits: Tensor<3>) -> Vec<f32> {
 }
 
 impl CharModel for CharLstm {
-    fn logits(&self, ids: Tensor<2, Int>) -> Tensor<3> {
-        self.forward(ids)
+    type State = LstmStates;
+    const CARRIES_STATE: bool = true;
+
+    fn logits_from(&self, ids: Tensor<2, Int>, state: Option<LstmStates>) -> (Tensor<3>, Option<LstmStates>) {
+        let (logits, state) = self.forward_with_state(ids, state);
+        (logits, Some(state.into_iter().map(|(h, c)| (h.detach(), c.detach())).collect()))
     }
 
     /// Reads the prompt once, then carries the recurrent state from character to character.
@@ -108,8 +125,11 @@ impl CharModel for CharLstm {
 }
 
 impl CharModel for CharTransformer {
-    fn logits(&self, ids: Tensor<2, Int>) -> Tensor<3> {
-        self.forward(ids)
+    type State = ();
+    const CARRIES_STATE: bool = false;
+
+    fn logits_from(&self, ids: Tensor<2, Int>, _: Option<()>) -> (Tensor<3>, Option<()>) {
+        (self.forward(ids), None)
     }
 
     /// Each character sees the last `context` characters before it.
@@ -171,62 +191,136 @@ impl Corpus {
         Ok(corpus)
     }
 
-    /// `batch` random windows of the training part: inputs and the next characters.
+    /// Windows of the training part starting at `starts`: inputs and the next characters.
     ///
     /// # Shapes
-    /// - output: `[batch, context]` and `[batch * context]`
-    fn batch(&self, batch: usize, context: usize, rng: &mut SplitMix64, device: &Device) -> (Tensor<2, Int>, Tensor<1, Int>) {
-        let mut inputs = Vec::with_capacity(batch * context);
-        let mut targets = Vec::with_capacity(batch * context);
-        for _ in 0..batch {
-            let start = rng.below(self.train.len() - context);
+    /// - output: `[starts, context]` and `[starts * context]`
+    fn windows(&self, starts: &[usize], context: usize, device: &Device) -> (Tensor<2, Int>, Tensor<1, Int>) {
+        let mut inputs = Vec::with_capacity(starts.len() * context);
+        let mut targets = Vec::with_capacity(starts.len() * context);
+        for &start in starts {
             inputs.extend(self.train[start..start + context].iter().map(|&i| i64::from(i)));
             targets.extend(self.train[start + 1..start + context + 1].iter().map(|&i| i64::from(i)));
         }
         (
-            Tensor::from_data(TensorData::new(inputs, [batch, context]), device),
-            Tensor::from_data(TensorData::new(targets, [batch * context]), device),
+            Tensor::from_data(TensorData::new(inputs, [starts.len(), context]), device),
+            Tensor::from_data(TensorData::new(targets, [starts.len() * context]), device),
         )
     }
 }
 
-/// Mean negative log-likelihood in nats per character of `ids` (the first character is only
-/// read), cut into consecutive windows of `context`: every character is predicted once, from
-/// the characters before it in its window.
-pub fn nats_per_char<M: CharModel>(model: &M, ids: &[u32], context: usize, batch: usize, device: &Device) -> f64 {
-    let loss = CrossEntropyLossConfig::new().init(device);
-    let full = ids.len().saturating_sub(1) / context;
-    let mut offset = 0;
-    let flat = |logits: Tensor<3>| {
-        let [batch, len, vocab] = logits.dims();
-        logits.reshape([batch * len, vocab])
-    };
-    let (mut total, mut count) = (0.0, 0usize);
-    // Full windows in batches, then the last, shorter one alone.
-    for group in (0..full).collect::<Vec<_>>().chunks(batch) {
-        let mut inputs = Vec::with_capacity(group.len() * context);
-        let mut targets = Vec::with_capacity(group.len() * context);
-        for &w in group {
-            let start = w * context;
-            inputs.extend_from_slice(&ids[start..start + context]);
-            targets.extend(ids[start + 1..start + context + 1].iter().map(|&i| i64::from(i)));
+/// Where each row of the next training batch starts. Models that see only their window get
+/// windows at random places; recurrent ones read `batch` contiguous streams, evenly spaced
+/// through the training text from a random offset each epoch, each step continuing where the
+/// last stopped (a stream that runs off the end wraps around).
+struct Cursor {
+    starts: Vec<usize>,
+    contiguous: bool,
+    context: usize,
+    /// Highest start a window may have.
+    last: usize,
+}
+
+impl Cursor {
+    fn new(corpus: &Corpus, batch: usize, context: usize, contiguous: bool, rng: &mut SplitMix64) -> Self {
+        let last = corpus.train.len() - context - 1;
+        let offset = rng.below(last + 1);
+        let starts = (0..batch).map(|b| (offset + b * (last + 1) / batch) % (last + 1)).collect();
+        Self { starts, contiguous, context, last }
+    }
+
+    fn next(&mut self, rng: &mut SplitMix64) -> Vec<usize> {
+        if self.contiguous {
+            let out = self.starts.clone();
+            for s in &mut self.starts {
+                *s = (*s + self.context) % (self.last + 1);
+            }
+            out
+        } else {
+            self.starts.iter().map(|_| rng.below(self.last + 1)).collect()
         }
-        let logits = flat(model.logits(ids_tensor(&inputs, group.len(), device)));
-        let n = targets.len();
-        let targets = Tensor::<1, Int>::from_data(TensorData::new(targets, [n]), device);
-        total += f64::from(loss.forward(logits, targets).into_scalar::<f32>()) * n as f64;
-        count += n;
-        offset = (group[group.len() - 1] + 1) * context;
     }
-    if offset + 1 < ids.len() {
-        let inputs = &ids[offset..ids.len() - 1];
-        let targets: Vec<i64> = ids[offset + 1..].iter().map(|&i| i64::from(i)).collect();
-        let n = targets.len();
-        let logits = flat(model.logits(ids_tensor(inputs, 1, device)));
-        let targets = Tensor::<1, Int>::from_data(TensorData::new(targets, [n]), device);
-        total += f64::from(loss.forward(logits, targets).into_scalar::<f32>()) * n as f64;
-        count += n;
+}
+
+/// Log-likelihood of each target under `logits`, in nats.
+///
+/// # Shapes
+/// - logits: `[batch, len, vocab]`; targets: `batch * len` ids; output: `batch * len` values
+fn target_nats(logits: Tensor<3>, targets: &[u32]) -> Vec<f64> {
+    let [batch, len, _] = logits.dims();
+    let device = logits.device();
+    let targets: Vec<i64> = targets.iter().map(|&i| i64::from(i)).collect();
+    let targets = Tensor::<3, Int>::from_data(TensorData::new(targets, [batch, len, 1]), &device);
+    let picked = burn::tensor::activation::log_softmax(logits, 2).gather(2, targets);
+    picked.into_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default().into_iter().map(|x| -f64::from(x)).collect()
+}
+
+/// Mean negative log-likelihood in nats per character of `ids`: every character but the first
+/// is predicted once, from the characters before it. A recurrent model reads the text as
+/// `batch` contiguous streams, its state carried through each; a windowed model reads windows
+/// of `context` characters half overlapping, so every character after the first window has
+/// at least `context / 2` characters before it in view.
+pub fn nats_per_char<M: CharModel>(model: &M, ids: &[u32], context: usize, batch: usize, device: &Device) -> f64 {
+    let targets = ids.len().saturating_sub(1);
+    if targets == 0 {
+        return 0.0;
     }
+    let (mut total, mut count) = (0.0, 0usize);
+    if M::CARRIES_STATE {
+        // Streams of `per_row` targets each; the few left over form one more, shorter stream.
+        let rows = batch.min(targets).max(1);
+        let per_row = targets / rows;
+        let mut state = None;
+        for from in (0..per_row).step_by(context) {
+            let len = context.min(per_row - from);
+            let (mut inputs, mut expected) = (Vec::with_capacity(rows * len), Vec::with_capacity(rows * len));
+            for r in 0..rows {
+                let start = r * per_row + from;
+                inputs.extend_from_slice(&ids[start..start + len]);
+                expected.extend_from_slice(&ids[start + 1..start + len + 1]);
+            }
+            let (logits, next) = model.logits_from(ids_tensor(&inputs, rows, device), state);
+            state = next;
+            total += target_nats(logits, &expected).iter().sum::<f64>();
+            count += expected.len();
+        }
+        let mut rest_state = None;
+        for from in (rows * per_row..targets).step_by(context) {
+            let end = (from + context).min(targets);
+            let (logits, next) = model.logits_from(ids_tensor(&ids[from..end], 1, device), rest_state);
+            rest_state = next;
+            total += target_nats(logits, &ids[from + 1..end + 1]).iter().sum::<f64>();
+            count += end - from;
+        }
+    } else {
+        // Window starts 0, stride, 2 stride, ...; each scores the targets after the ones
+        // already scored.
+        let stride = (context / 2).max(1);
+        let mut windows = Vec::new(); // (start, length, first target position scored)
+        let mut scored = 0;
+        let mut start = 0;
+        while scored < targets {
+            let len = context.min(targets - start);
+            windows.push((start, len, scored - start));
+            scored = start + len;
+            start += stride;
+        }
+        let (full, short): (Vec<_>, Vec<_>) = windows.into_iter().partition(|w| w.1 == context);
+        for group in full.chunks(batch.max(1)).chain(short.chunks(1)) {
+            let len = group[0].1;
+            let (mut inputs, mut expected) = (Vec::with_capacity(group.len() * len), Vec::with_capacity(group.len() * len));
+            for &(start, _, _) in group {
+                inputs.extend_from_slice(&ids[start..start + len]);
+                expected.extend_from_slice(&ids[start + 1..start + len + 1]);
+            }
+            let nats = target_nats(model.logits(ids_tensor(&inputs, group.len(), device)), &expected);
+            for (row, &(_, _, from)) in group.iter().enumerate() {
+                total += nats[row * len + from..(row + 1) * len].iter().sum::<f64>();
+                count += len - from;
+            }
+        }
+    }
+    debug_assert_eq!(count, targets);
     total / count.max(1) as f64
 }
 
@@ -319,12 +413,15 @@ fn fit<R: LanguageRecipe>(run: &RunDir, recipe: &R, corpus: &Corpus, device: &De
     let mut stopped = false;
     for epoch in start + 1..=fit.epochs {
         let mut rng = SplitMix64::new(fit.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut cursor = Cursor::new(corpus, fit.batch_size, settings.context, R::Model::CARRIES_STATE, &mut rng);
+        let mut state = None;
         dashboard.start_split("train", steps);
         let epoch_start = Instant::now();
         for step in 0..steps {
             let lr = scheduler.step();
-            let (inputs, targets) = corpus.batch(fit.batch_size, settings.context, &mut rng, &train_device);
-            let logits = model.logits(inputs);
+            let (inputs, targets) = corpus.windows(&cursor.next(&mut rng), settings.context, &train_device);
+            let (logits, next) = model.logits_from(inputs, state);
+            state = next;
             let [b, t, vocab] = logits.dims();
             let logits = logits.reshape([b * t, vocab]);
             let loss = loss_fn.forward(logits, targets);
