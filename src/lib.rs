@@ -307,7 +307,7 @@ fn run_recipe<R: zoo_train::recipes::Recipe>(run: &std::path::Path) -> Result<R>
 }
 
 fn print_language_eval(r: &language::LanguageEval, run: &std::path::Path) {
-    println!("{} {}: {} held-out characters of {} (windows of {})", r.model, run.display(), r.valid_chars, r.text, r.context);
+    println!("{} {}: {} held-out characters of {} ({})", r.model, run.display(), r.valid_chars, r.text, r.reading);
     println!("validation loss {:.4} nats per character ({:.3} bits per character)", r.nats_per_char, r.bits_per_char);
 }
 

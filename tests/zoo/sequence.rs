@@ -322,6 +322,14 @@ fn attention_classifier_trains_on_a_users_file_evaluates_and_predicts() {
     let text = stdout(&out);
     assert!(text.contains("pos") && text.contains("neg") && text.matches("most attended").count() == 2, "{text}");
     assert_clean_error(&zoo(&["train", "attention", "--data", d, "--text-field", "nope", "--run-dir", tmp.path().join("x").to_str().unwrap()]), 1, "--text-field");
+
+    // The bundled task: the addresses split by address, Democratic vs Republican.
+    let sotu = tmp.path().join("sotu");
+    let out = zoo(&["train", "attention", "--limit", "64", "--epochs", "1", "--run-dir", sotu.to_str().unwrap(), "--device", "cpu"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("Democratic vs Republican"), "{}", stdout(&out));
+    let config: Value = serde_json::from_str(&std::fs::read_to_string(sotu.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["classifier"]["num_classes"], 2);
     assert_clean_error(&zoo(&["train", "cnn", "--text-field", "body"]), 2, "--text-field");
 }
 

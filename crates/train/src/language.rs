@@ -332,6 +332,8 @@ struct Progress {
 
 const PARTS: [&str; 2] = ["model.bpk", "optim.bpk"];
 const VOCAB_FILE: &str = "vocab.txt";
+/// Rows of a scoring batch: streams of a recurrent model, windows of the others.
+const VALID_STREAMS: usize = 32;
 
 /// `zoo train lstm|attention` for a recipe whose task is Language: `recipe` is the one read
 /// from `--config` (or the defaults); on `--resume` the run's own is used.
@@ -443,7 +445,7 @@ fn fit<R: LanguageRecipe>(run: &RunDir, recipe: &R, corpus: &Corpus, device: &De
         }
         dashboard.start_split("valid", 1);
         let plain = model.valid();
-        dashboard.value("Loss", nats_per_char(&plain, valid_ids, settings.context, 32, device));
+        dashboard.value("Loss", nats_per_char(&plain, valid_ids, settings.context, VALID_STREAMS, device));
         dashboard.progress(1);
         dashboard.end_split();
         let sample = generate_text(&plain, &corpus.tokenizer, &settings.prompt, 300, 0.8, epoch as u64, device);
@@ -504,6 +506,9 @@ pub struct LanguageEval {
     pub nats_per_char: f64,
     pub bits_per_char: f64,
     pub context: usize,
+    /// How the held-out text was read: contiguous streams with the state carried (recurrent
+    /// models) or half-overlapping windows of `context` characters.
+    pub reading: String,
     pub evaluated: String,
 }
 
@@ -511,7 +516,7 @@ pub fn eval<R: LanguageRecipe>(run_dir: &Path, device: &Device) -> Result<Langua
     let (run, recipe, tokenizer, model) = load::<R>(run_dir, device)?;
     let corpus = Corpus::new(recipe.language(), recipe.fit().valid_fraction, Some(tokenizer))?;
     let context = recipe.language().context;
-    let nats = nats_per_char(&model, &corpus.valid, context, 32, device);
+    let nats = nats_per_char(&model, &corpus.valid, context, VALID_STREAMS, device);
     let report = LanguageEval {
         model: R::NAME.into(),
         text: corpus.source,
@@ -519,6 +524,11 @@ pub fn eval<R: LanguageRecipe>(run_dir: &Path, device: &Device) -> Result<Langua
         nats_per_char: nats,
         bits_per_char: nats / std::f64::consts::LN_2,
         context,
+        reading: if R::Model::CARRIES_STATE {
+            format!("{VALID_STREAMS} contiguous streams, state carried")
+        } else {
+            format!("windows of {context} characters overlapping by half")
+        },
         evaluated: timestamp_iso(),
     };
     run.write_json("eval.json", &report)?;

@@ -3,6 +3,7 @@
 //! loops that are not burn-train's (RL), on the same dashboard.
 
 pub mod checkpoint;
+pub mod cpu;
 pub mod classifier;
 pub mod dashboard;
 pub mod error;
