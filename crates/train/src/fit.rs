@@ -96,6 +96,16 @@ impl FitConfig {
         }
     }
 
+    /// The scheduler of a run resumed after `epochs_done` epochs: stepped to where the
+    /// checkpoint left it, so the resumed run continues the same schedule.
+    pub fn scheduler_after(&self, steps_per_epoch: usize, epochs_done: usize) -> Result<ModuleLrScheduler, String> {
+        let mut scheduler = self.scheduler(steps_per_epoch)?;
+        for _ in 0..epochs_done * steps_per_epoch {
+            scheduler.step();
+        }
+        Ok(scheduler)
+    }
+
     /// Rejects values that would fail later with a less helpful message.
     pub fn validate(&self) -> Result<(), String> {
         if self.epochs == 0 {

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use zoo_data::series::{self, Errors, Normalizer, Series, TimeSplit};
 use zoo_models::{CharLstm, CharLstmConfig, LstmForecaster, LstmForecasterConfig};
 
-use crate::checkpoint::{EpochCheckpoints, load_module, load_optimizer, module_bytes, optimizer_bytes, read_module, write_module};
+use crate::checkpoint::{ModelCheckpoints, read_module, write_module};
 use crate::dashboard::{Dashboard, MetricSpec};
 use crate::error::{Result, ZooError, io_error};
 use crate::fit::FitConfig;
@@ -213,7 +213,6 @@ struct Progress {
     seconds: f64,
 }
 
-const PARTS: [&str; 2] = ["model.bpk", "optim.bpk"];
 
 /// `zoo train lstm`: `--data` names a built-in series or a CSV file.
 pub fn train(request: &TrainRequest) -> Result<()> {
@@ -221,7 +220,7 @@ pub fn train(request: &TrainRequest) -> Result<()> {
         Some(dir) => {
             let (run, _) = RunDir::open(dir, LstmRecipe::NAME)?;
             let mut recipe: LstmRecipe = run.read_json("config.json")?;
-            let latest = EpochCheckpoints::new(&run.checkpoint_dir()).latest(&PARTS);
+            let latest = ModelCheckpoints::new(&run.checkpoint_dir()).latest();
             let epoch = request.resume_epoch(&run, latest, &mut recipe.fit)?;
             run.write_json("config.json", &recipe)?;
             (run, recipe, Some(epoch))
@@ -255,20 +254,17 @@ fn fit(run: &RunDir, recipe: &LstmRecipe, device: &Device, resume_from: Option<u
     let train_device = device.clone().autodiff();
     let mut model = recipe.model.init(&train_device);
     let mut optimizer = recipe.optimizer.init();
-    let checkpoints = EpochCheckpoints::new(&run.checkpoint_dir());
+    let checkpoints = ModelCheckpoints::new(&run.checkpoint_dir());
     let mut seconds_before = 0.0;
     let train_targets = data.part(data.split.train.clone());
     let valid_targets = data.part(data.split.valid.clone());
     let steps_per_epoch = train_targets.len().div_ceil(fit.batch_size);
-    let mut scheduler = fit.scheduler(steps_per_epoch).map_err(ZooError::usage)?;
     let start = resume_from.unwrap_or(0);
+    let mut scheduler = fit.scheduler_after(steps_per_epoch, start).map_err(ZooError::usage)?;
     if let Some(epoch) = resume_from {
-        model = load_module(model, checkpoints.read(PARTS[0], epoch)?, &checkpoints.path(PARTS[0], epoch))?;
-        optimizer = load_optimizer(optimizer, checkpoints.read(PARTS[1], epoch)?)?;
-        seconds_before = checkpoints.read_progress::<Progress>(epoch)?.seconds;
-        for _ in 0..epoch * steps_per_epoch {
-            scheduler.step();
-        }
+        let progress: Progress;
+        (model, optimizer, progress) = checkpoints.load(epoch, model, optimizer)?;
+        seconds_before = progress.seconds;
     }
     println!(
         "zoo train lstm: {} ({} values of a {}), training on {}, validating on {}; run folder {}",
@@ -317,7 +313,7 @@ fn fit(run: &RunDir, recipe: &LstmRecipe, device: &Device, resume_from: Option<u
         dashboard.progress(valid_targets.len());
         dashboard.end_split();
         let progress = Progress { epoch, seconds: seconds_before + started.elapsed().as_secs_f64() };
-        checkpoints.save(epoch, &[(PARTS[0], module_bytes(&model)?), (PARTS[1], optimizer_bytes(&optimizer)?)], &progress)?;
+        checkpoints.save(epoch, &model, &optimizer, &progress)?;
         dashboard.end_epoch(epoch).map_err(|e| io_error(&run.file("metrics.csv"), e))?;
     }
     dashboard.finish();
@@ -326,11 +322,7 @@ fn fit(run: &RunDir, recipe: &LstmRecipe, device: &Device, resume_from: Option<u
     training_curves(&run.file("curves.png"), &format!("lstm on {}", data.series.name), &rows, &["Loss", "RMSE"])
         .map_err(|e| io_error(&run.file("curves.png"), e))?;
     if stopped {
-        let hint = if checkpoints.latest(&PARTS).is_some() {
-            format!("continue with `zoo train lstm --resume {}`", run.path().display())
-        } else {
-            "before the first epoch ended: nothing to resume".to_string()
-        };
+        let hint = checkpoints.stopped_hint("lstm", run.path());
         println!("stopped after {}; {hint}", format_duration(seconds));
     } else {
         write_module(&model.valid(), &run.file("model.bpk"))?;

@@ -14,7 +14,7 @@ use zoo_data::corpus::{load_text, split_text};
 use zoo_data::{CharTokenizer, SplitMix64};
 use zoo_models::{CharLstm, CharTransformer, LstmStates};
 
-use crate::checkpoint::{EpochCheckpoints, load_module, load_optimizer, module_bytes, optimizer_bytes, read_module, write_module};
+use crate::checkpoint::{ModelCheckpoints, read_module, write_module};
 use crate::dashboard::{Dashboard, MetricSpec};
 use crate::error::{Result, ZooError, io_error};
 use crate::fit::FitConfig;
@@ -330,19 +330,18 @@ struct Progress {
     seconds: f64,
 }
 
-const PARTS: [&str; 2] = ["model.bpk", "optim.bpk"];
 const VOCAB_FILE: &str = "vocab.txt";
 /// Rows of a scoring batch: streams of a recurrent model, windows of the others.
 const VALID_STREAMS: usize = 32;
 
-/// `zoo train lstm|attention` for a recipe whose task is Language: `recipe` is the one read
-/// from `--config` (or the defaults); on `--resume` the run's own is used.
+/// `zoo train lstm|attention` for a recipe whose task is Language: `recipe` is the one
+/// [`TrainRequest::recipe`] read (on `--resume`, the run's own).
 pub fn train<R: LanguageRecipe>(request: &TrainRequest, recipe: R) -> Result<()> {
     let (run, recipe, corpus, start) = match &request.resume {
         Some(dir) => {
             let (run, _) = RunDir::open(dir, R::NAME)?;
-            let mut recipe: R = run.read_json("config.json")?;
-            let latest = EpochCheckpoints::new(&run.checkpoint_dir()).latest(&PARTS);
+            let mut recipe = recipe;
+            let latest = ModelCheckpoints::new(&run.checkpoint_dir()).latest();
             let epoch = request.resume_epoch(&run, latest, recipe.fit_mut())?;
             run.write_json("config.json", &recipe)?;
             let corpus = Corpus::new(recipe.language(), recipe.fit().valid_fraction, Some(read_tokenizer(&run)?))?;
@@ -379,18 +378,15 @@ fn fit<R: LanguageRecipe>(run: &RunDir, recipe: &R, corpus: &Corpus, device: &De
     let train_device = device.clone().autodiff();
     let mut model = recipe.init_language_model(&train_device);
     let mut optimizer = recipe.optimizer().init();
-    let checkpoints = EpochCheckpoints::new(&run.checkpoint_dir());
+    let checkpoints = ModelCheckpoints::new(&run.checkpoint_dir());
     let steps = settings.steps_per_epoch.max(1);
-    let mut scheduler = fit.scheduler(steps).map_err(ZooError::usage)?;
     let start = resume_from.unwrap_or(0);
+    let mut scheduler = fit.scheduler_after(steps, start).map_err(ZooError::usage)?;
     let mut seconds_before = 0.0;
     if let Some(epoch) = resume_from {
-        model = load_module(model, checkpoints.read(PARTS[0], epoch)?, &checkpoints.path(PARTS[0], epoch))?;
-        optimizer = load_optimizer(optimizer, checkpoints.read(PARTS[1], epoch)?)?;
-        seconds_before = checkpoints.read_progress::<Progress>(epoch)?.seconds;
-        for _ in 0..epoch * steps {
-            scheduler.step();
-        }
+        let progress: Progress;
+        (model, optimizer, progress) = checkpoints.load(epoch, model, optimizer)?;
+        seconds_before = progress.seconds;
     }
     let valid_ids = match settings.valid_chars {
         0 => &corpus.valid[..],
@@ -453,7 +449,7 @@ fn fit<R: LanguageRecipe>(run: &RunDir, recipe: &R, corpus: &Corpus, device: &De
         std::fs::create_dir_all(run.file("samples")).map_err(|e| io_error(&run.file("samples"), e))?;
         std::fs::write(&sample_path, sample).map_err(|e| io_error(&sample_path, e))?;
         let progress = Progress { epoch, seconds: seconds_before + started.elapsed().as_secs_f64() };
-        checkpoints.save(epoch, &[(PARTS[0], module_bytes(&model)?), (PARTS[1], optimizer_bytes(&optimizer)?)], &progress)?;
+        checkpoints.save(epoch, &model, &optimizer, &progress)?;
         dashboard.end_epoch(epoch).map_err(|e| io_error(&run.file("metrics.csv"), e))?;
     }
     dashboard.finish();
@@ -462,11 +458,7 @@ fn fit<R: LanguageRecipe>(run: &RunDir, recipe: &R, corpus: &Corpus, device: &De
     training_curves(&run.file("curves.png"), &format!("{} character model", R::NAME), &rows, &["Loss"])
         .map_err(|e| io_error(&run.file("curves.png"), e))?;
     if stopped {
-        let hint = if checkpoints.latest(&PARTS).is_some() {
-            format!("continue with `zoo train {} --resume {}`", R::NAME, run.path().display())
-        } else {
-            "before the first epoch ended: nothing to resume".to_string()
-        };
+        let hint = checkpoints.stopped_hint(R::NAME, run.path());
         println!("stopped after {}; {hint}", format_duration(seconds));
     } else {
         write_module(&model.valid(), &run.file("model.bpk"))?;

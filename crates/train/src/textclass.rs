@@ -16,7 +16,7 @@ use zoo_data::corpus::{Chunk, DocumentSource, Part, chunk_documents, label_set, 
 use zoo_data::{SplitMix64, WordTokenizer};
 use zoo_models::{TextClassifier, TextClassifierConfig, padding_mask};
 
-use crate::checkpoint::{EpochCheckpoints, load_module, load_optimizer, module_bytes, optimizer_bytes, read_module, write_module};
+use crate::checkpoint::{ModelCheckpoints, read_module, write_module};
 use crate::dashboard::{Dashboard, MetricSpec};
 use crate::error::{Result, ZooError, io_error};
 use crate::fit::FitConfig;
@@ -229,17 +229,17 @@ struct Progress {
     best_valid_accuracy: f64,
 }
 
-const PARTS: [&str; 2] = ["model.bpk", "optim.bpk"];
 const VOCAB_FILE: &str = "vocab.txt";
 const BEST_FILE: &str = "model.bpk";
 
-/// `zoo train attention` with task Classify.
+/// `zoo train attention` with task Classify: `recipe` is the one [`TrainRequest::recipe`] read
+/// (on `--resume`, the run's own).
 pub fn train(request: &TrainRequest, recipe: AttentionRecipe, fields: &FieldOverrides) -> Result<()> {
     let (run, recipe, data, start) = match &request.resume {
         Some(dir) => {
             let (run, _) = RunDir::open(dir, AttentionRecipe::NAME)?;
-            let mut recipe: AttentionRecipe = run.read_json("config.json")?;
-            let latest = EpochCheckpoints::new(&run.checkpoint_dir()).latest(&PARTS);
+            let mut recipe = recipe;
+            let latest = ModelCheckpoints::new(&run.checkpoint_dir()).latest();
             let epoch = request.resume_epoch(&run, latest, &mut recipe.fit)?;
             run.write_json("config.json", &recipe)?;
             let data = TextData::new(&recipe.classify, recipe.fit.valid_fraction, recipe.fit.seed, Some(read_vocab(&run)?))?;
@@ -303,20 +303,16 @@ fn fit(run: &RunDir, recipe: &AttentionRecipe, data: &TextData, device: &Device,
     let train_device = device.clone().autodiff();
     let mut model = recipe.classifier.init(&train_device);
     let mut optimizer = recipe.optimizer.init();
-    let checkpoints = EpochCheckpoints::new(&run.checkpoint_dir());
+    let checkpoints = ModelCheckpoints::new(&run.checkpoint_dir());
     let train_chunks: Vec<&Chunk> = if fit.limit > 0 { data.train.iter().take(fit.limit).collect() } else { data.train.iter().collect() };
     let steps = train_chunks.len().div_ceil(fit.batch_size);
-    let mut scheduler = fit.scheduler(steps).map_err(ZooError::usage)?;
     let start = resume_from.unwrap_or(0);
+    let mut scheduler = fit.scheduler_after(steps, start).map_err(ZooError::usage)?;
     let (mut seconds_before, mut best) = (0.0, -1.0);
     if let Some(epoch) = resume_from {
-        model = load_module(model, checkpoints.read(PARTS[0], epoch)?, &checkpoints.path(PARTS[0], epoch))?;
-        optimizer = load_optimizer(optimizer, checkpoints.read(PARTS[1], epoch)?)?;
-        let progress = checkpoints.read_progress::<Progress>(epoch)?;
+        let progress: Progress;
+        (model, optimizer, progress) = checkpoints.load(epoch, model, optimizer)?;
         (seconds_before, best) = (progress.seconds, progress.best_valid_accuracy);
-        for _ in 0..epoch * steps {
-            scheduler.step();
-        }
     }
     println!(
         "zoo train attention: {} by {} ({}), documents {}/{}/{}, chunks of {} words {}/{}/{}, vocabulary {}; run folder {}",
@@ -378,7 +374,7 @@ fn fit(run: &RunDir, recipe: &AttentionRecipe, data: &TextData, device: &Device,
             write_module(&plain, &run.file(BEST_FILE))?;
         }
         let progress = Progress { epoch, seconds: seconds_before + started.elapsed().as_secs_f64(), best_valid_accuracy: best };
-        checkpoints.save(epoch, &[(PARTS[0], module_bytes(&model)?), (PARTS[1], optimizer_bytes(&optimizer)?)], &progress)?;
+        checkpoints.save(epoch, &model, &optimizer, &progress)?;
         dashboard.end_epoch(epoch).map_err(|e| io_error(&run.file("metrics.csv"), e))?;
     }
     dashboard.finish();
@@ -387,7 +383,7 @@ fn fit(run: &RunDir, recipe: &AttentionRecipe, data: &TextData, device: &Device,
     training_curves(&run.file("curves.png"), "attention classifier", &rows, &["Loss", "Accuracy"])
         .map_err(|e| io_error(&run.file("curves.png"), e))?;
     if stopped {
-        println!("stopped after {}; continue with `zoo train attention --resume {}`", format_duration(seconds), run.path().display());
+        println!("stopped after {}; {}", format_duration(seconds), checkpoints.stopped_hint(AttentionRecipe::NAME, run.path()));
     } else {
         println!(
             "trained attention for {} epochs in {}; best validation accuracy {:.2} %; run folder {} (weights model.bpk)",

@@ -170,7 +170,6 @@ fn fit<R: GenRecipe>(
     }
     let (train_indices, valid_indices) = train_valid_split(train_set.len(), fit.valid_fraction, fit.seed);
     let steps_per_epoch = train_indices.len().div_ceil(fit.batch_size);
-    let mut scheduler = fit.scheduler(steps_per_epoch).map_err(ZooError::usage)?;
     let set = Arc::new(train_set);
     let valid_set = set.pick(&valid_indices);
     let train_device = trainer.train_device();
@@ -182,11 +181,9 @@ fn fit<R: GenRecipe>(
     let seconds_before = resumed.as_ref().map_or(0.0, |p| p.seconds);
     // The loader reshuffles by epoch number and the scheduler counts steps: bring both to
     // where the checkpoint left them, so a resumed run continues the same run.
+    let mut scheduler = fit.scheduler_after(steps_per_epoch, start_epoch).map_err(ZooError::usage)?;
     for _ in 0..start_epoch {
         train_loader.skip_epoch();
-        for _ in 0..steps_per_epoch {
-            scheduler.step();
-        }
     }
     let mut metrics = R::Trainer::METRICS.to_vec();
     metrics.push(MetricSpec::higher(SAMPLES_PER_SECOND));
