@@ -1,83 +1,246 @@
-//! Training throughput of `mlp` and `cnn`: samples per second of full optimiser steps
-//! (forward, cross-entropy, backward, Adam) on every CPU backend compiled in, at batch sizes
-//! 64 and 256, on real MNIST images; then the same figures from PyTorch, side by side.
+//! Training throughput of `mlp`, `cnn`, `lstm`, `vae` and `gan` against PyTorch: samples per
+//! second of full optimiser steps (forward, loss, backward, Adam) at the batch sizes of issue 7,
+//! on every CPU backend compiled in, with the peak memory of each case; then PyTorch's figures
+//! for the same networks and steps (`benches/pytorch_baseline.py`), side by side.
 //!
-//! `cargo bench --features ndarray --bench throughput` (seconds per case: `ZOO_BENCH_SECS`,
-//! default 8; PyTorch: `python3 benches/pytorch_baseline.py`, run by this bench when torch is
-//! installed).
+//! `cargo bench --bench throughput [--features ndarray]`. Each case runs in a fresh process (this
+//! bench re-runs itself with `--case MODEL BATCH BACKEND`), so its peak RSS is its own.
+//! Environment: `ZOO_BENCH_SECS` seconds per case (default 8), `ZOO_BENCH_ONLY=cnn,lstm` a subset
+//! of models, `ZOO_PYTHON` the Python that has torch, `ZOO_MNIST_DIR` the full MNIST for the
+//! data-pipeline line.
 
-use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::GradientsParams;
+use burn::nn::loss::{CrossEntropyLossConfig, MseLoss};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
+use burn::tensor::Distribution;
 use zoo_data::{Split, embedded};
 use zoo_train::classifier::{Classifier, ImageNet};
-use zoo_train::recipes::{CnnRecipe, ImageRecipe, MlpRecipe};
+use zoo_train::generative::{GenRecipe, Trainer};
+use zoo_train::generative::gan::GanRecipe;
+use zoo_train::generative::vae::{VaeRecipe, elbo_terms};
+use zoo_train::forecast::LstmRecipe;
+use zoo_train::recipes::{CnnRecipe, ImageRecipe, MlpRecipe, Recipe};
 
-fn devices() -> Vec<(&'static str, Device)> {
+/// The cases of issue 7: model and batch size.
+const CASES: [(&str, usize); 7] =
+    [("mlp", 64), ("mlp", 256), ("cnn", 64), ("cnn", 256), ("lstm", 64), ("vae", 128), ("gan", 256)];
+
+/// The forecaster's window (item 9: 50 past values).
+const WINDOW: usize = 50;
+
+fn device(backend: &str) -> Device {
+    match backend {
+        #[cfg(feature = "ndarray")]
+        #[allow(deprecated)]
+        "ndarray" => Device::ndarray(),
+        _ => Device::flex(),
+    }
+}
+
+fn backends() -> Vec<&'static str> {
     #[allow(unused_mut)]
-    let mut list = vec![("flex", Device::flex())];
+    let mut list = vec!["flex"];
     #[cfg(feature = "ndarray")]
-    #[allow(deprecated)]
-    list.push(("ndarray", Device::ndarray()));
+    list.push("ndarray");
     list
 }
 
-/// Samples per second of `R` at `batch` on `device`, over about `budget`.
-fn measure<R: ImageRecipe>(device: &Device, batch: usize, budget: Duration) -> f64 {
-    let device = device.clone().autodiff();
-    let set = embedded::mnist_extract(Split::Train).expect("embedded extract");
-    let pixels: Vec<f32> = set.images[..batch * 784].iter().map(|&p| f32::from(p) / 255.0).collect();
-    let labels: Vec<i64> = set.labels[..batch].iter().map(|&l| i64::from(l)).collect();
-    let images = Tensor::<4>::from_data(TensorData::new(pixels, [batch, 1, 28, 28]), &device);
-    let targets = Tensor::<1, Int>::from_data(TensorData::new(labels, [batch]), &device);
-    let recipe = R::default_recipe();
-    let mut model = Classifier::new(recipe.init(&device));
-    let mut optim = recipe.optimizer().init();
-    let loss_fn = CrossEntropyLossConfig::new().init(&device);
-    let mut step = |model: Classifier<R::Net>| {
-        let loss = loss_fn.forward(model.net.logits(images.clone()), targets.clone());
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        let model = optim.step(1e-3, model, grads);
-        // Reading the loss waits for the step to finish on lazy backends.
-        let _: f32 = loss.into_scalar();
-        model
-    };
-    for _ in 0..3 {
-        model = step(model);
-    }
-    let (started, mut steps) = (Instant::now(), 0usize);
-    while started.elapsed() < budget || steps < 3 {
-        model = step(model);
-        steps += 1;
-    }
-    (steps * batch) as f64 / started.elapsed().as_secs_f64()
+/// Where the measured steps spent their time.
+#[derive(Default)]
+struct Phases {
+    forward: Duration,
+    backward: Duration,
+    update: Duration,
 }
 
-/// PyTorch's figures, `model,batch -> samples/s`, or why there are none.
-fn pytorch(secs: f64) -> Result<BTreeMap<(String, usize), f64>, String> {
+/// One full training step of a model, repeated by [`measure`].
+trait Step {
+    fn run(&mut self, phases: &mut Phases);
+}
+
+/// A network with one loss and one Adam optimiser.
+struct Single<M, L> {
+    model: Option<M>,
+    optimizer: ModuleOptimizer,
+    loss: L,
+}
+
+impl<M: Module, L: FnMut(&M) -> Tensor<1>> Step for Single<M, L> {
+    fn run(&mut self, phases: &mut Phases) {
+        let model = self.model.take().expect("model");
+        let started = Instant::now();
+        let loss = (self.loss)(&model);
+        // Reading the loss waits for the forward pass on lazy backends.
+        let _: f32 = loss.clone().into_scalar();
+        phases.forward += started.elapsed();
+        let started = Instant::now();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        phases.backward += started.elapsed();
+        let started = Instant::now();
+        let model = self.optimizer.step(1e-3, model, grads);
+        phases.update += started.elapsed();
+        self.model = Some(model);
+    }
+}
+
+/// A generative trainer's own step (the GAN: one D and one G update); timed only as a whole.
+struct Generative<T> {
+    trainer: T,
+    images: Tensor<4>,
+}
+
+impl<T: Trainer> Step for Generative<T> {
+    fn run(&mut self, _phases: &mut Phases) {
+        self.trainer.train_batch(self.images.clone(), &1e-4.into());
+    }
+}
+
+/// `batch` real MNIST images (`[batch, 1, 28, 28]`, pixels in `[0, 1]`) and their labels,
+/// from the extract compiled into zoo.
+fn mnist(batch: usize, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
+    let set = embedded::mnist_extract(Split::Train).expect("embedded extract");
+    let available = set.len();
+    let repeat = |n: usize, len: usize| (0..n * len).map(move |i| i % (available * len));
+    let pixels: Vec<f32> = repeat(batch, 784).map(|i| f32::from(set.images[i]) / 255.0).collect();
+    let labels: Vec<i64> = repeat(batch, 1).map(|i| i64::from(set.labels[i])).collect();
+    (
+        Tensor::from_data(TensorData::new(pixels, [batch, 1, 28, 28]), device),
+        Tensor::from_data(TensorData::new(labels, [batch]), device),
+    )
+}
+
+fn classifier<R: ImageRecipe>(batch: usize, device: &Device) -> Box<dyn Step> {
+    let device = &device.clone().autodiff();
+    let (images, labels) = mnist(batch, device);
+    let recipe = R::default_recipe();
+    let loss_fn = CrossEntropyLossConfig::new().init(device);
+    Box::new(Single {
+        model: Some(Classifier::new(recipe.init(device))),
+        optimizer: recipe.optimizer().init(),
+        loss: move |model: &Classifier<R::Net>| loss_fn.forward(model.net.logits(images.clone()), labels.clone()),
+    })
+}
+
+/// The step of `model` at `batch` on `device` (a plain device: each model trains on its
+/// autodiff twin).
+fn step(model: &str, batch: usize, device: &Device) -> Box<dyn Step> {
+    device.seed(0);
+    let train_device = device.clone().autodiff();
+    match model {
+        "mlp" => classifier::<MlpRecipe>(batch, device),
+        "cnn" => classifier::<CnnRecipe>(batch, device),
+        "lstm" => {
+            // Item 9's forecaster on standard-normal windows (the step costs the same on any values).
+            let recipe = LstmRecipe::default_recipe();
+            let windows = Tensor::<2>::random([batch, WINDOW], Distribution::Normal(0.0, 1.0), &train_device);
+            let targets = Tensor::<1>::random([batch], Distribution::Normal(0.0, 1.0), &train_device);
+            Box::new(Single {
+                model: Some(recipe.model.init(&train_device)),
+                optimizer: recipe.optimizer.init(),
+                loss: move |model: &zoo_models::LstmForecaster| {
+                    MseLoss::new().forward(model.forward(windows.clone()), targets.clone(), burn::nn::loss::Reduction::Mean)
+                },
+            })
+        }
+        "vae" => {
+            let recipe = VaeRecipe::default_recipe();
+            let (images, _) = mnist(batch, &train_device);
+            Box::new(Single {
+                model: Some(recipe.model.init(&train_device)),
+                optimizer: recipe.optimizer.init(),
+                loss: move |model: &zoo_models::Vae| {
+                    let (reconstruction, kl) = elbo_terms(model, images.clone());
+                    reconstruction + kl
+                },
+            })
+        }
+        "gan" => {
+            let trainer = GanRecipe::default_recipe().trainer(device);
+            let (images, _) = mnist(batch, &train_device);
+            Box::new(Generative { trainer, images })
+        }
+        other => panic!("unknown model {other}"),
+    }
+}
+
+/// Runs one case in this process: prints `rate forward_ms backward_ms update_ms peak_rss_kb`.
+fn run_case(model: &str, batch: usize, backend: &str, budget: Duration) {
+    let mut step = step(model, batch, &device(backend));
+    let mut phases = Phases::default();
+    for _ in 0..3 {
+        step.run(&mut phases);
+    }
+    let mut phases = Phases::default();
+    let (started, mut steps) = (Instant::now(), 0usize);
+    while started.elapsed() < budget || steps < 3 {
+        step.run(&mut phases);
+        steps += 1;
+    }
+    let rate = (steps * batch) as f64 / started.elapsed().as_secs_f64();
+    let per_step = |d: Duration| d.as_secs_f64() * 1e3 / steps as f64;
+    println!(
+        "case {rate:.1} {:.2} {:.2} {:.2} {}",
+        per_step(phases.forward),
+        per_step(phases.backward),
+        per_step(phases.update),
+        peak_rss_kb()
+    );
+}
+
+/// The peak resident set of this process, from `/proc/self/status` (0 where there is none).
+fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// One case's figures, measured in a child process.
+struct Figures {
+    rate: f64,
+    phases_ms: [f64; 3],
+    rss_mb: f64,
+}
+
+fn child(model: &str, batch: usize, backend: &str, secs: f64) -> Result<Figures, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let out = Command::new(exe)
+        .args(["--case", model, &batch.to_string(), backend])
+        .env("ZOO_BENCH_SECS", secs.to_string())
+        .output()
+        .map_err(|e| e.to_string())?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().find_map(|l| l.strip_prefix("case ")).ok_or_else(|| {
+        String::from_utf8_lossy(&out.stderr).trim().lines().last().unwrap_or("no output").to_string()
+    })?;
+    let v: Vec<f64> = line.split_whitespace().filter_map(|f| f.parse().ok()).collect();
+    match v[..] {
+        [rate, forward, backward, update, rss] => Ok(Figures { rate, phases_ms: [forward, backward, update], rss_mb: rss / 1024.0 }),
+        _ => Err(format!("unreadable case line {line:?}")),
+    }
+}
+
+/// PyTorch's figures, `(model, batch) -> (samples/s, peak RSS MB)`, or why there are none.
+fn pytorch(model: &str, batch: usize, secs: f64) -> Result<(f64, f64), String> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/pytorch_baseline.py");
     let python = std::env::var("ZOO_PYTHON").unwrap_or_else(|_| "python3".to_string());
     let out = Command::new(&python)
-        .args([script, "--seconds", &secs.to_string()])
+        .args([script, "--seconds", &secs.to_string(), "--case", model, &batch.to_string()])
         .output()
         .map_err(|e| format!("{python} not found ({e})"))?;
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).trim().lines().last().unwrap_or("").to_string());
     }
-    let mut figures = BTreeMap::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let fields: Vec<&str> = line.split(',').collect();
-        if let [model, batch, rate] = fields[..] {
-            if let (Ok(batch), Ok(rate)) = (batch.parse(), rate.parse()) {
-                figures.insert((model.to_string(), batch), rate);
-            }
-        }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let fields: Vec<&str> = stdout.trim().split(',').collect();
+    match fields[..] {
+        [_, _, rate, rss] => Ok((rate.parse().map_err(|_| "bad rate")?, rss.parse().map_err(|_| "bad rss")?)),
+        _ => Err(format!("unreadable line {stdout:?}")),
     }
-    Ok(figures)
 }
 
 /// Decoding the full MNIST training set and one epoch of batches through zoo's loader.
@@ -110,31 +273,52 @@ fn data_pipeline() {
 }
 
 fn main() {
-    data_pipeline();
     let secs: f64 = std::env::var("ZOO_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(8.0);
-    let budget = Duration::from_secs_f64(secs);
-    let torch = pytorch(secs);
-    if let Err(why) = &torch {
-        println!("PyTorch baseline unavailable: {why}");
-        println!("  (install it with `pip install torch` to see the side-by-side ratio)");
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--case") {
+        let batch = args[i + 2].parse().expect("batch");
+        zoo_train::cpu::tune();
+        return run_case(&args[i + 1], batch, &args[i + 3], Duration::from_secs_f64(secs));
     }
+    let only = std::env::var("ZOO_BENCH_ONLY").ok();
+    let wanted = |model: &str| only.as_ref().is_none_or(|o| o.split(',').any(|m| m == model));
+    data_pipeline();
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    println!("training throughput, samples/s of full Adam steps, {secs} s per case, {threads} cores");
-    println!("{:<6} {:>5} {:<8} {:>10} {:>10} {:>7}", "model", "batch", "backend", "zoo", "pytorch", "ratio");
-    for (model, run) in [
-        ("mlp", measure::<MlpRecipe> as fn(&Device, usize, Duration) -> f64),
-        ("cnn", measure::<CnnRecipe>),
-    ] {
-        for batch in [64, 256] {
-            for (backend, device) in devices() {
-                let rate = run(&device, batch, budget);
-                let reference = torch.as_ref().ok().and_then(|t| t.get(&(model.to_string(), batch)).copied());
-                let (torch_text, ratio) = match reference {
-                    Some(r) => (format!("{r:.0}"), format!("{:.2}x", rate / r)),
-                    None => ("-".to_string(), "-".to_string()),
-                };
-                println!("{model:<6} {batch:>5} {backend:<8} {rate:>10.0} {torch_text:>10} {ratio:>7}");
+    println!("training throughput, samples/s of full Adam steps, {secs} s per case, {threads} cores, one process per case");
+    println!(
+        "{:<5} {:>5} {:<8} {:>9} {:>9} {:>6}  {:>8} {:>8} {:>8}  {:>7} {:>7}",
+        "model", "batch", "backend", "zoo", "pytorch", "ratio", "fwd ms", "bwd ms", "adam ms", "zoo MB", "pt MB"
+    );
+    let mut torch_missing: Option<String> = None;
+    for (model, batch) in CASES.into_iter().filter(|(m, _)| wanted(m)) {
+        let torch = pytorch(model, batch, secs);
+        if let Err(why) = &torch {
+            torch_missing.get_or_insert_with(|| why.clone());
+        }
+        for backend in backends() {
+            match child(model, batch, backend, secs) {
+                Ok(f) => {
+                    let (torch_rate, ratio, torch_mb) = match &torch {
+                        Ok((rate, mb)) => (format!("{rate:.0}"), format!("{:.2}x", f.rate / rate), format!("{mb:.0}")),
+                        Err(_) => ("-".into(), "-".into(), "-".into()),
+                    };
+                    let [fwd, bwd, adam] = f.phases_ms;
+                    // The GAN's step (two networks, two optimisers) is timed only as a whole.
+                    let phase = |ms: f64| if model == "gan" { "-".to_string() } else { format!("{ms:.1}") };
+                    println!(
+                        "{model:<5} {batch:>5} {backend:<8} {:>9.0} {torch_rate:>9} {ratio:>6}  {:>8} {:>8} {:>8}  {:>7.0} {torch_mb:>7}",
+                        f.rate,
+                        phase(fwd),
+                        phase(bwd),
+                        phase(adam),
+                        f.rss_mb
+                    );
+                }
+                Err(why) => println!("{model:<5} {batch:>5} {backend:<8} failed: {why}"),
             }
         }
+    }
+    if let Some(why) = torch_missing {
+        println!("PyTorch baseline unavailable: {why} (`pip install torch`, or ZOO_PYTHON=/path/to/python)");
     }
 }

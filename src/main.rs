@@ -4,7 +4,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     quiet_on_closed_pipe();
-    zoo_train::cpu::flush_subnormals();
+    zoo_train::cpu::tune();
     let cli = zoo::cli::Cli::parse();
     match zoo::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
