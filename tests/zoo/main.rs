@@ -5,6 +5,7 @@ mod attention;
 mod cli;
 mod common;
 mod generative;
+mod kernels;
 mod models;
 mod primitives;
 mod rl;

@@ -5,6 +5,7 @@ pub mod attention;
 pub mod autoencoder;
 pub mod cnn;
 pub mod gan;
+pub mod kernels;
 pub mod lstm;
 pub mod mlp;
 pub mod qnet;

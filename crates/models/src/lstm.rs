@@ -1,8 +1,11 @@
 //! Item 9 of the source document: an LSTM of 50 units reads a window of past values and a
-//! dense layer predicts the next one. Burn's `Lstm` does the recurrence.
+//! dense layer predicts the next one; and a character language model of stacked LSTMs. Both
+//! run [`FusedLstmLayer`]: one matrix product per step for all four gates.
 
-use burn::nn::{Linear, LinearConfig, Lstm, LstmConfig};
+use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::prelude::*;
+
+use crate::kernels;
 
 /// Configuration of [`LstmForecaster`].
 #[derive(Config, Debug)]
@@ -10,19 +13,26 @@ pub struct LstmForecasterConfig {
     /// Units of the LSTM (the article: 50).
     #[config(default = 50)]
     pub hidden: usize,
+    /// Added to the forget gate's bias at initialisation (Keras' `unit_forget_bias`).
+    #[config(default = 1.0)]
+    pub forget_bias: f64,
 }
 
 /// One-step-ahead forecaster of a univariate series.
 #[derive(Module, Debug)]
 pub struct LstmForecaster {
-    lstm: Lstm,
+    /// `[1, 4 hidden]` with bias: a value's share of the gates.
+    input: Linear,
+    lstm: FusedLstmLayer,
+    /// `[hidden, 1]`
     output: Linear,
 }
 
 impl LstmForecasterConfig {
     pub fn init(&self, device: &Device) -> LstmForecaster {
         LstmForecaster {
-            lstm: LstmConfig::new(1, self.hidden, true).init(device),
+            input: lstm_input_product(1, self.hidden, self.forget_bias, device),
+            lstm: FusedLstmLayer::new(self.hidden, device),
             output: LinearConfig::new(self.hidden, 1).init(device),
         }
     }
@@ -36,9 +46,47 @@ impl LstmForecaster {
     /// - output: `[batch]`
     pub fn forward(&self, windows: Tensor<2>) -> Tensor<1> {
         let [batch, steps] = windows.dims();
-        let (_, state) = self.lstm.forward(windows.reshape([batch, steps, 1]), None);
-        self.output.forward(state.hidden).reshape([batch]) // [batch, hidden] -> [batch]
+        let device = windows.device();
+        let hidden = self.lstm.hidden();
+        let zeros = || Tensor::<2>::zeros([batch, hidden], &device);
+        let last = if kernels::applies(&windows) {
+            // Every step's input product at once, then the whole recurrence as one operation.
+            let x_gates = self.input.forward(windows.reshape([batch, steps, 1])); // [batch, steps, 4 hidden]
+            let out = self.lstm.sequence(x_gates, zeros(), zeros()).expect("the kernel applies"); // [batch, steps, 2 hidden]
+            out.slice([0..batch, steps - 1..steps, 0..hidden]).reshape([batch, hidden])
+        } else {
+            let mut state = (zeros(), zeros());
+            // The windows are data, not parameters: cutting them per step costs the backward
+            // pass nothing.
+            for values in windows.split(1, 1) {
+                state = self.lstm.step(self.input.forward(values), state); // values: [batch, 1]
+            }
+            state.0
+        };
+        self.output.forward(last).reshape([batch]) // [batch, hidden] -> [batch]
     }
+}
+
+/// PyTorch's LSTM initialisation: every weight and bias uniform in `±1/sqrt(hidden)`.
+fn lstm_uniform(hidden: usize) -> Initializer {
+    let bound = 1.0 / (hidden as f64).sqrt();
+    Initializer::Uniform { min: -bound, max: bound }
+}
+
+/// `rows x [4 hidden]` zeros with `forget_bias` in the forget gate's columns `hidden..2 hidden`.
+fn forget_bias_rows(rows: usize, hidden: usize, forget_bias: f64, device: &Device) -> Tensor<2> {
+    let h = hidden;
+    let data: Vec<f32> = (0..rows * 4 * h).map(|i| if (h..2 * h).contains(&(i % (4 * h))) { forget_bias as f32 } else { 0.0 }).collect();
+    Tensor::<2>::from_data(TensorData::new(data, [rows, 4 * h]), device)
+}
+
+/// The input product `x W_x + b` of an LSTM layer reading `inputs` features: `[inputs, 4
+/// hidden]` with a bias that carries `forget_bias` in the forget gate.
+fn lstm_input_product(inputs: usize, hidden: usize, forget_bias: f64, device: &Device) -> Linear {
+    let mut linear = LinearConfig::new(inputs, 4 * hidden).with_initializer(lstm_uniform(hidden)).init(device);
+    let forget = forget_bias_rows(1, hidden, forget_bias, device).reshape([4 * hidden]);
+    linear.bias = linear.bias.map(|b| burn::module::Param::from_tensor((b.val() + forget).detach()));
+    linear
 }
 
 /// Configuration of [`CharLstm`].
@@ -74,6 +122,12 @@ pub struct FusedLstmLayer {
 }
 
 impl FusedLstmLayer {
+    /// A layer of `hidden` units with PyTorch's initialisation.
+    pub fn new(hidden: usize, device: &Device) -> Self {
+        let recurrent = LinearConfig::new(hidden, 4 * hidden).with_bias(false).with_initializer(lstm_uniform(hidden)).init(device);
+        FusedLstmLayer { recurrent, hidden }
+    }
+
     /// One step.
     ///
     /// # Shapes
@@ -88,6 +142,16 @@ impl FusedLstmLayer {
         let c = burn::tensor::activation::sigmoid(f) * c + burn::tensor::activation::sigmoid(i) * g.tanh();
         let h = burn::tensor::activation::sigmoid(o) * c.clone().tanh();
         (h, c)
+    }
+
+    /// The layer over a whole sequence by zoo's kernel (one operation, its own backward
+    /// pass); `None` where the kernel does not apply (see [`kernels`]).
+    ///
+    /// # Shapes
+    /// - x_gates: `[batch, steps, 4 hidden]`; h0, c0: `[batch, hidden]`
+    /// - output: `[batch, steps, 2 hidden]`: `h_t` in `..hidden`, `c_t` in `hidden..`
+    pub fn sequence(&self, x_gates: Tensor<3>, h0: Tensor<2>, c0: Tensor<2>) -> Option<Tensor<3>> {
+        kernels::lstm::lstm_sequence(&x_gates, &self.recurrent.weight.val(), &h0, &c0)
     }
 
     pub fn hidden(&self) -> usize {
@@ -113,30 +177,13 @@ pub struct CharLstm {
 impl CharLstmConfig {
     pub fn init(&self, device: &Device) -> CharLstm {
         let h = self.hidden;
-        // PyTorch's LSTM initialisation: every weight and bias uniform in ±1/sqrt(hidden).
-        let bound = 1.0 / (h as f64).sqrt();
-        let uniform = burn::nn::Initializer::Uniform { min: -bound, max: bound };
-        let layers = (0..self.layers)
-            .map(|_| FusedLstmLayer {
-                recurrent: LinearConfig::new(h, 4 * h).with_bias(false).with_initializer(uniform.clone()).init(device),
-                hidden: h,
-            })
-            .collect();
+        let layers = (0..self.layers).map(|_| FusedLstmLayer::new(h, device)).collect();
         // The first layer's bias sits in every row of its lookup table, the others' in their
-        // input products: both get `forget_bias` in the forget gate's columns `hidden..2 hidden`.
-        let forget = |rows: usize| {
-            let data: Vec<f32> = (0..rows * 4 * h).map(|i| if (h..2 * h).contains(&(i % (4 * h))) { self.forget_bias as f32 } else { 0.0 }).collect();
-            Tensor::<2>::from_data(TensorData::new(data, [rows, 4 * h]), device)
-        };
-        let mut input_gates = burn::nn::EmbeddingConfig::new(self.vocab, 4 * h).with_initializer(uniform.clone()).init(device);
-        input_gates.weight = burn::module::Param::from_tensor((input_gates.weight.val() + forget(self.vocab)).detach());
-        let upper_inputs = (1..self.layers)
-            .map(|_| {
-                let mut linear = LinearConfig::new(h, 4 * h).with_initializer(uniform.clone()).init(device);
-                linear.bias = linear.bias.map(|b| burn::module::Param::from_tensor((b.val() + forget(1).reshape([4 * h])).detach()));
-                linear
-            })
-            .collect();
+        // input products: both get `forget_bias` in the forget gate's columns.
+        let mut input_gates = burn::nn::EmbeddingConfig::new(self.vocab, 4 * h).with_initializer(lstm_uniform(h)).init(device);
+        let forget = forget_bias_rows(self.vocab, h, self.forget_bias, device);
+        input_gates.weight = burn::module::Param::from_tensor((input_gates.weight.val() + forget).detach());
+        let upper_inputs = (1..self.layers).map(|_| lstm_input_product(h, h, self.forget_bias, device)).collect();
         CharLstm {
             input_gates,
             upper_inputs,
@@ -169,6 +216,21 @@ impl CharLstm {
         let mut states = state.unwrap_or_else(|| {
             self.layers.iter().map(|_| (Tensor::zeros([batch, hidden], &device), Tensor::zeros([batch, hidden], &device))).collect()
         });
+        if kernels::applies(&self.output.weight.val()) {
+            // Each layer over the whole window as one operation: its input product for all
+            // steps at once (a lookup for the first layer), then the recurrence.
+            let mut below = self.input_gates.forward(ids); // [batch, len, 4 hidden]
+            for (l, layer) in self.layers.iter().enumerate() {
+                let x_gates = if l == 0 { below } else { self.upper_inputs[l - 1].forward(below) };
+                let (h0, c0) = states[l].clone();
+                let out = layer.sequence(x_gates, h0, c0).expect("the kernel applies"); // [batch, len, 2 hidden]
+                let last = |from: usize| out.clone().slice([0..batch, len - 1..len, from..from + hidden]).reshape([batch, hidden]);
+                states[l] = (last(0), last(hidden));
+                let h = out.slice([0..batch, 0..len, 0..hidden]); // [batch, len, hidden]
+                below = if l + 1 < self.layers.len() { self.dropout.forward(h) } else { h };
+            }
+            return (self.output.forward(self.dropout.forward(below)), states);
+        }
         // One lookup per step: slicing a `[batch, len, 4 hidden]` product per step would make
         // the backward pass write a full-size zero tensor for every step.
         let steps = ids.split(1, 1); // len x [batch, 1]
