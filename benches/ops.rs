@@ -1,7 +1,8 @@
 //! Where a training step's time goes, operation by operation: each layer of the `cnn`, `vae`
 //! and `gan` steps timed alone on flex, forward and forward + backward, at the batch sizes of
-//! the throughput bench. What `benches/throughput.rs` reports as one figure per model, split
-//! so that the slow operation shows.
+//! the throughput bench, by Burn's operation and by zoo's kernel where zoo has one (the same
+//! figure twice where it has not). What `benches/throughput.rs` reports as one figure per
+//! model, split so that the slow operation shows.
 //!
 //! `cargo bench --bench ops` (`ZOO_BENCH_ONLY=conv2` a subset by name, `ZOO_BENCH_SECS` the
 //! seconds per operation, default 1).
@@ -26,12 +27,15 @@ fn time(budget: Duration, mut f: impl FnMut()) -> f64 {
     started.elapsed().as_secs_f64() * 1e3 / f64::from(calls)
 }
 
-/// A named layer: its input shape and forward function.
+/// A named layer: its input shape and forward function (`true`: by zoo's kernel where zoo
+/// has one).
 struct Op {
     name: &'static str,
     input: [usize; 4],
-    forward: Box<dyn Fn(Tensor<4>) -> Tensor<4>>,
+    forward: Box<dyn Fn(Tensor<4>, bool) -> Tensor<4>>,
 }
+
+type Forward = Box<dyn Fn(Tensor<4>, bool) -> Tensor<4>>;
 
 fn main() {
     zoo_train::cpu::tune();
@@ -44,7 +48,7 @@ fn main() {
             .with_stride([stride, stride])
             .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
             .init(&device);
-        Box::new(move |x| layer.forward(x)) as Box<dyn Fn(Tensor<4>) -> Tensor<4>>
+        Box::new(move |x, zoo| if zoo { zoo_models::kernels::conv::conv2d(&layer, x) } else { layer.forward(x) }) as Forward
     };
     let up = |c: [usize; 2], k: usize, stride: usize, pad: usize| {
         let layer = ConvTranspose2dConfig::new(c, [k, k])
@@ -52,13 +56,13 @@ fn main() {
             .with_padding([pad, pad])
             .with_padding_out([stride - 1, stride - 1])
             .init(&device);
-        Box::new(move |x| layer.forward(x)) as Box<dyn Fn(Tensor<4>) -> Tensor<4>>
+        Box::new(move |x, _| layer.forward(x)) as Forward
     };
     let pool = MaxPool2dConfig::new([2, 2]).init();
     let ops = vec![
         Op { name: "cnn conv1 1->32 3x3", input: [256, 1, 28, 28], forward: conv([1, 32], 3, 1, 0) },
-        Op { name: "cnn relu 32x26x26", input: [256, 32, 26, 26], forward: Box::new(relu) },
-        Op { name: "cnn maxpool 32x26x26", input: [256, 32, 26, 26], forward: Box::new(move |x| pool.forward(x)) },
+        Op { name: "cnn relu 32x26x26", input: [256, 32, 26, 26], forward: Box::new(|x, _| relu(x)) },
+        Op { name: "cnn maxpool 32x26x26", input: [256, 32, 26, 26], forward: Box::new(move |x, _| pool.forward(x)) },
         Op { name: "cnn conv2 32->64 3x3", input: [256, 32, 13, 13], forward: conv([32, 64], 3, 1, 0) },
         Op { name: "vae conv1 1->32 s2", input: [128, 1, 28, 28], forward: conv([1, 32], 3, 2, 1) },
         Op { name: "vae conv2 32->64 s2", input: [128, 32, 14, 14], forward: conv([32, 64], 3, 2, 1) },
@@ -71,16 +75,28 @@ fn main() {
         Op { name: "gan G up2 128->64 5x5 s2", input: [256, 128, 7, 7], forward: up([128, 64], 5, 2, 2) },
         Op { name: "gan G out 64->1 5x5 s2", input: [256, 64, 14, 14], forward: up([64, 1], 5, 2, 2) },
     ];
-    println!("{:<28} {:>18} {:>10} {:>12}", "operation (flex)", "input", "fwd ms", "fwd+bwd ms");
+    println!("{:<28} {:>18} {:>10} {:>12} {:>10} {:>12}", "operation (flex)", "input", "burn fwd", "burn fwd+bwd", "zoo fwd", "zoo fwd+bwd");
     for op in ops.iter().filter(|op| only.as_ref().is_none_or(|o| op.name.contains(o.as_str()))) {
         let x = Tensor::<4>::random(op.input, Distribution::Normal(0.0, 1.0), &device).require_grad();
-        let forward = time(budget, || {
-            let _: f32 = (op.forward)(x.clone().detach()).sum().into_scalar();
-        });
-        let both = time(budget, || {
-            let grads = (op.forward)(x.clone()).sum().backward();
-            let _: f32 = x.grad(&grads).expect("input gradient").sum().into_scalar();
-        });
-        println!("{:<28} {:>18} {forward:>10.2} {both:>12.2}", op.name, format!("{:?}", op.input));
+        let measure = |zoo: bool| {
+            let forward = time(budget, || {
+                let _: f32 = (op.forward)(x.clone().detach(), zoo).sum().into_scalar();
+            });
+            let both = time(budget, || {
+                let grads = (op.forward)(x.clone(), zoo).sum().backward();
+                let _: f32 = x.grad(&grads).expect("input gradient").sum().into_scalar();
+            });
+            (forward, both)
+        };
+        let (burn, zoo) = (measure(false), measure(true));
+        println!(
+            "{:<28} {:>18} {:>10.2} {:>12.2} {:>10.2} {:>12.2}",
+            op.name,
+            format!("{:?}", op.input),
+            burn.0,
+            burn.1,
+            zoo.0,
+            zoo.1
+        );
     }
 }

@@ -17,6 +17,8 @@ use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfi
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
+
+use crate::kernels::conv::conv2d;
 use burn::tensor::activation::{relu, sigmoid};
 
 use crate::IMAGE_SIDE;
@@ -116,11 +118,11 @@ impl Autoencoder {
                 out.reshape([batch, channels, rows, cols])
             }
             Autoencoder::Conv(m) => {
-                let x = m.pool.forward(relu(m.encode1.forward(images))); // [batch, c, 14, 14]
-                let code = m.pool.forward(relu(m.encode2.forward(x))); // [batch, c, 7, 7]
+                let x = m.pool.forward(relu(conv2d(&m.encode1, images))); // [batch, c, 14, 14]
+                let code = m.pool.forward(relu(conv2d(&m.encode2, x))); // [batch, c, 7, 7]
                 let x = relu(m.decode1.forward(code)); // [batch, c, 14, 14]
                 let x = relu(m.decode2.forward(x)); // [batch, c, 28, 28]
-                m.output.forward(x) // [batch, 1, 28, 28]
+                conv2d(&m.output, x) // [batch, 1, 28, 28]
             }
         }
     }

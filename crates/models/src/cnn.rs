@@ -9,6 +9,8 @@ use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig, Relu};
 use burn::prelude::*;
 
+use crate::kernels::conv::conv2d;
+
 use crate::IMAGE_SIDE;
 
 /// Configuration of [`Cnn`].
@@ -77,9 +79,9 @@ impl Cnn {
     /// - images: `[batch, 1, 28, 28]`
     /// - output: `[batch, hidden]`
     pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
-        let x = self.activation.forward(self.conv1.forward(images)); // [batch, 32, 26, 26]
+        let x = self.activation.forward(conv2d(&self.conv1, images)); // [batch, 32, 26, 26]
         let x = self.pool.forward(x); // [batch, 32, 13, 13]
-        let x = self.activation.forward(self.conv2.forward(x)); // [batch, 64, 11, 11]
+        let x = self.activation.forward(conv2d(&self.conv2, x)); // [batch, 64, 11, 11]
         let x = self.pool.forward(x); // [batch, 64, 5, 5]
         let x = x.flatten::<2>(1, 3); // [batch, 1600]
         self.activation.forward(self.hidden.forward(x)) // [batch, 128]

@@ -11,6 +11,8 @@
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
+
+use crate::kernels::conv::conv2d;
 use burn::tensor::activation::leaky_relu;
 
 /// Keras' default LeakyReLU slope, which the tutorial uses.
@@ -149,8 +151,8 @@ impl Discriminator {
     /// - output: `[batch]`
     pub fn forward(&self, images: Tensor<4>) -> Tensor<1> {
         let batch = images.dims()[0];
-        let x = self.dropout.forward(leaky_relu(self.conv1.forward(images), LEAKY_SLOPE)); // [batch, 64, 14, 14]
-        let x = self.dropout.forward(leaky_relu(self.conv2.forward(x), LEAKY_SLOPE)); // [batch, 128, 7, 7]
+        let x = self.dropout.forward(leaky_relu(conv2d(&self.conv1, images), LEAKY_SLOPE)); // [batch, 64, 14, 14]
+        let x = self.dropout.forward(leaky_relu(conv2d(&self.conv2, x), LEAKY_SLOPE)); // [batch, 128, 7, 7]
         self.output.forward(x.reshape([batch, 128 * 7 * 7])).reshape([batch])
     }
 }

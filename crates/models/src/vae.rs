@@ -14,6 +14,8 @@
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
+
+use crate::kernels::conv::conv2d;
 use burn::tensor::activation::{relu, sigmoid};
 
 use crate::IMAGE_SIDE;
@@ -159,8 +161,8 @@ impl Vae {
         let batch = images.dims()[0];
         let features = match &self.encoder {
             Encoder::Conv(e) => {
-                let x = relu(e.conv1.forward(images)); // [batch, 32, 14, 14]
-                let x = relu(e.conv2.forward(x)); // [batch, 64, 7, 7]
+                let x = relu(conv2d(&e.conv1, images)); // [batch, 32, 14, 14]
+                let x = relu(conv2d(&e.conv2, x)); // [batch, 64, 7, 7]
                 relu(e.dense.forward(x.reshape([batch, MAP_CHANNELS * MAP * MAP]))) // [batch, hidden]
             }
             Encoder::Dense(layer) => relu(layer.forward(images.reshape([batch, IMAGE_SIDE * IMAGE_SIDE]))),

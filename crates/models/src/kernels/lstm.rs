@@ -32,10 +32,9 @@ use burn_autodiff::checkpoint::base::Checkpointer;
 use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::{Backward, Ops, OpsKind};
 use burn_flex::{Flex, FlexTensor};
-use gemm::Parallelism;
 use rayon::prelude::*;
 
-use super::{KernelBackend, backend_of, enabled};
+use super::{KernelBackend, backend_of, enabled, matmul, values};
 
 /// Sizes of one call.
 #[derive(Clone, Copy, Debug)]
@@ -128,63 +127,6 @@ impl Backward<Flex, 4> for LstmBackward {
     }
 }
 
-/// A flex tensor's values in row-major order.
-fn values(tensor: &FlexTensor) -> Vec<f32> {
-    match tensor.as_slice::<f32>() {
-        Some(slice) => slice.to_vec(),
-        None => tensor.to_contiguous().as_slice::<f32>().expect("contiguous f32").to_vec(),
-    }
-}
-
-/// Products this small run faster on one thread than split across the pool.
-fn parallelism(m: usize, n: usize, k: usize) -> Parallelism {
-    if m * n * k >= 1 << 21 { Parallelism::Rayon(0) } else { Parallelism::None }
-}
-
-/// `dst (m x n) = dst + lhs (m x k) rhs (k x n)` (or `=` when `accumulate` is false), every
-/// matrix given by its pointer and (row, column) strides in elements.
-///
-/// # Safety
-/// Each pointer with its strides must address valid memory for its whole matrix, and `dst`
-/// must not overlap `lhs` or `rhs`.
-#[allow(clippy::too_many_arguments)]
-unsafe fn matmul(
-    (m, n, k): (usize, usize, usize),
-    dst: *mut f32,
-    dst_strides: (usize, usize),
-    accumulate: bool,
-    lhs: *const f32,
-    lhs_strides: (usize, usize),
-    rhs: *const f32,
-    rhs_strides: (usize, usize),
-) {
-    let s = |x: usize| x as isize;
-    // SAFETY: forwarded from the caller.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst,
-            s(dst_strides.1),
-            s(dst_strides.0),
-            accumulate,
-            lhs,
-            s(lhs_strides.1),
-            s(lhs_strides.0),
-            rhs,
-            s(rhs_strides.1),
-            s(rhs_strides.0),
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            parallelism(m, n, k),
-        )
-    }
-}
-
 /// `tanh`, as a rational function that the compiler vectorises (Eigen's `fast_tanh`; error
 /// below 1e-6 absolute over all inputs, checked in the tests against `f32::tanh`).
 #[inline(always)]
@@ -249,6 +191,7 @@ fn forward(x: &FlexTensor, w: &FlexTensor, h0: &FlexTensor, c0: &FlexTensor) -> 
                 (prev_stride, 1),
                 w_h.as_ptr(),
                 (4 * hidden, 1),
+                true,
             );
         }
         for_rows(&mut gates, row_gates, &mut output, row_out, batch * hidden, |b, g_row, out_row| {
@@ -315,6 +258,7 @@ fn backward(saved: &Saved, d_output: &[f32]) -> (Vec<f32>, Vec<f32>, Vec<f32>, V
                 (row_gates, 1),
                 saved.w_h.as_ptr(),
                 (1, 4 * hidden),
+                true,
             );
         }
     }
@@ -340,6 +284,7 @@ fn backward(saved: &Saved, d_output: &[f32]) -> (Vec<f32>, Vec<f32>, Vec<f32>, V
             (1, hidden),
             d_gates.as_ptr(),
             (4 * hidden, 1),
+            true,
         );
     }
     (d_gates, dw, dh, dc)

@@ -4,13 +4,15 @@
 //! everywhere else, and with `ZOO_KERNELS=off`, the models run Burn's operations instead, which
 //! is also what the tests compare the kernels against (values and gradients).
 
+pub mod conv;
 pub mod lstm;
 
 use std::sync::OnceLock;
 
 use burn::prelude::*;
 use burn_autodiff::Autodiff;
-use burn_flex::Flex;
+use burn_flex::{Flex, FlexTensor};
+use gemm::Parallelism;
 
 /// Whether zoo's kernels are used where they apply (`ZOO_KERNELS=off` turns them off, to
 /// compare against Burn's operations).
@@ -43,3 +45,63 @@ pub fn backend_of<const D: usize>(tensor: &Tensor<D>) -> Option<KernelBackend> {
 pub fn applies<const D: usize>(tensor: &Tensor<D>) -> bool {
     enabled() && backend_of(tensor).is_some()
 }
+
+/// A flex tensor's values in row-major order.
+pub(crate) fn values(tensor: &FlexTensor) -> Vec<f32> {
+    match tensor.as_slice::<f32>() {
+        Some(slice) => slice.to_vec(),
+        None => tensor.to_contiguous().as_slice::<f32>().expect("contiguous f32").to_vec(),
+    }
+}
+
+/// Products this small run faster on one thread than split across the pool.
+fn parallelism(m: usize, n: usize, k: usize) -> Parallelism {
+    if m * n * k >= 1 << 21 { Parallelism::Rayon(0) } else { Parallelism::None }
+}
+
+/// `dst (m x n) = dst + lhs (m x k) rhs (k x n)` (or `=` when `accumulate` is false), every
+/// matrix given by its pointer and (row, column) strides in elements; across the thread pool
+/// when `threads` and the product is large enough to gain from it.
+///
+/// # Safety
+/// Each pointer with its strides must address valid memory for its whole matrix, and `dst`
+/// must not overlap `lhs` or `rhs`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn matmul(
+    (m, n, k): (usize, usize, usize),
+    dst: *mut f32,
+    dst_strides: (usize, usize),
+    accumulate: bool,
+    lhs: *const f32,
+    lhs_strides: (usize, usize),
+    rhs: *const f32,
+    rhs_strides: (usize, usize),
+    threads: bool,
+) {
+    let s = |x: usize| x as isize;
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst,
+            s(dst_strides.1),
+            s(dst_strides.0),
+            accumulate,
+            lhs,
+            s(lhs_strides.1),
+            s(lhs_strides.0),
+            rhs,
+            s(rhs_strides.1),
+            s(rhs_strides.0),
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            if threads { parallelism(m, n, k) } else { Parallelism::None },
+        )
+    }
+}
+

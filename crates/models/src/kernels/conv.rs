@@ -1,0 +1,317 @@
+//! 2-d convolution as one custom flex operation with its own backward pass: im2col onto the
+//! `gemm` matrix multiply, image by image across the thread pool, forward and backward.
+//!
+//! Burn's flex backend runs the forward pass the same way, but its backward pass is Burn's
+//! generic one: the weight gradient is a second convolution with the batch as channels and
+//! the output gradient as a (huge) kernel, which for a one-channel input runs on one thread,
+//! and the input gradient is a transposed convolution. Measured on the `cnn` step at batch
+//! 256 (`cargo bench --bench ops`): see the README's speed section.
+//!
+//! # The operation (groups 1, dilation 1, any stride and padding, bias optional)
+//! `x [batch, c_in, h, w]`, `weight [c_out, c_in, kh, kw]`, `bias [c_out]` ->
+//! `y [batch, c_out, oh, ow]`. Per image, with `col [c_in kh kw, oh ow]` the input patches
+//! (zeros where a patch leaves the padded image): `y = weight col + bias`.
+//!
+//! # Backward
+//! `d_weight = Σ_images dy colᵀ`; `d_col = weightᵀ dy`, scattered back onto the input
+//! positions it came from (col2im) for `d_x`; `d_bias = Σ dy` over images and positions.
+
+use std::sync::Arc;
+
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::Conv2d;
+use burn::prelude::*;
+use burn_autodiff::Autodiff;
+use burn_autodiff::checkpoint::base::Checkpointer;
+use burn_autodiff::checkpoint::strategy::NoCheckpointing;
+use burn_autodiff::grads::Gradients;
+use burn_autodiff::ops::{Backward, Ops, OpsKind};
+use burn_backend::TensorMetadata;
+use burn_flex::{Flex, FlexTensor};
+use rayon::prelude::*;
+
+use super::{KernelBackend, backend_of, enabled, matmul, values};
+
+/// The geometry of one convolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvGeometry {
+    pub batch: usize,
+    pub c_in: usize,
+    pub height: usize,
+    pub width: usize,
+    pub c_out: usize,
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    /// `(top, left)`; bottom and right follow from the output size.
+    pub padding: [usize; 2],
+    pub out: [usize; 2],
+}
+
+impl ConvGeometry {
+    /// Rows of the patch matrix: `c_in kh kw`.
+    fn patch(&self) -> usize {
+        self.c_in * self.kernel[0] * self.kernel[1]
+    }
+    /// Output positions per image: `oh ow`.
+    fn positions(&self) -> usize {
+        self.out[0] * self.out[1]
+    }
+    fn image(&self) -> usize {
+        self.c_in * self.height * self.width
+    }
+}
+
+/// `(top, bottom), (left, right)` padding of `config` for an input of `height x width` (as
+/// Burn's `Conv2d` computes it).
+pub fn padding_pairs(config: &PaddingConfig2d, height: usize, width: usize, kernel: [usize; 2], stride: [usize; 2]) -> ((usize, usize), (usize, usize)) {
+    let same = |k: usize, s: usize, size: usize| {
+        let out = size.div_ceil(s);
+        let total = if out > 0 { ((out - 1) * s + k).saturating_sub(size) } else { 0 };
+        (total / 2, total - total / 2)
+    };
+    match config {
+        PaddingConfig2d::Valid => ((0, 0), (0, 0)),
+        PaddingConfig2d::Same => (same(kernel[0], stride[0], height), same(kernel[1], stride[1], width)),
+        PaddingConfig2d::Explicit(top, left, bottom, right) => ((*top, *bottom), (*left, *right)),
+    }
+}
+
+/// `layer.forward(input)`, by zoo's kernel where it applies (flex, f32, groups 1, dilation 1),
+/// else by Burn.
+///
+/// # Shapes
+/// - input: `[batch, c_in, h, w]`; output: `[batch, c_out, oh, ow]`
+pub fn conv2d(layer: &Conv2d, input: Tensor<4>) -> Tensor<4> {
+    if layer.groups == 1 && layer.dilation == [1, 1] && enabled() {
+        let [_, _, height, width] = input.dims();
+        let ((top, bottom), (left, right)) = padding_pairs(&layer.padding, height, width, layer.kernel_size, layer.stride);
+        let bias = layer.bias.as_ref().map(|b| b.val());
+        if let Some(output) = conv2d_tensors(&input, &layer.weight.val(), bias.as_ref(), layer.stride, [top, bottom, left, right]) {
+            return output;
+        }
+    }
+    layer.forward(input)
+}
+
+/// The convolution by zoo's kernel, or `None` where it does not apply.
+///
+/// # Shapes
+/// - x: `[batch, c_in, h, w]`, weight: `[c_out, c_in, kh, kw]`, bias: `[c_out]`
+/// - padding: `[top, bottom, left, right]`
+/// - output: `[batch, c_out, oh, ow]`
+pub fn conv2d_tensors(x: &Tensor<4>, weight: &Tensor<4>, bias: Option<&Tensor<1>>, stride: [usize; 2], padding: [usize; 4]) -> Option<Tensor<4>> {
+    let [batch, c_in, height, width] = x.dims();
+    let [c_out, w_in, kh, kw] = weight.dims();
+    let [top, bottom, left, right] = padding;
+    let (padded_h, padded_w) = (height + top + bottom, width + left + right);
+    if w_in != c_in || padded_h < kh || padded_w < kw || stride.contains(&0) {
+        return None;
+    }
+    let geometry = ConvGeometry {
+        batch,
+        c_in,
+        height,
+        width,
+        c_out,
+        kernel: [kh, kw],
+        stride,
+        padding: [top, left],
+        out: [(padded_h - kh) / stride[0] + 1, (padded_w - kw) / stride[1] + 1],
+    };
+    let bias = bias.cloned().unwrap_or_else(|| Tensor::zeros([c_out], &x.device()));
+    match backend_of(x)? {
+        KernelBackend::Flex => {
+            let x = x.clone().try_into_primitive::<Flex>().ok()?;
+            let w = weight.clone().try_into_primitive::<Flex>().ok()?;
+            let b = bias.try_into_primitive::<Flex>().ok()?;
+            let (output, _) = forward(geometry, &x, &w, &b)?;
+            Some(Tensor::from_primitive::<Flex>(output))
+        }
+        KernelBackend::AutodiffFlex => {
+            type AdFlex = Autodiff<Flex>;
+            let x = x.clone().try_into_primitive::<AdFlex>().ok()?;
+            let w = weight.clone().try_into_primitive::<AdFlex>().ok()?;
+            let b = bias.try_into_primitive::<AdFlex>().ok()?;
+            let (output, saved) = forward(geometry, x.primitive(), w.primitive(), b.primitive())?;
+            let result = match ConvBackward.prepare::<NoCheckpointing>([x.node(), w.node(), b.node()]).compute_bound().stateful() {
+                OpsKind::Tracked(prep) => prep.finish(Arc::new(saved), output),
+                OpsKind::UnTracked(prep) => prep.finish(output),
+            };
+            Some(Tensor::from_primitive::<AdFlex>(result))
+        }
+    }
+}
+
+/// What the backward pass needs: the input and the weight (the patches are rebuilt, not kept).
+#[derive(Debug)]
+struct Saved {
+    geometry: ConvGeometry,
+    x: Vec<f32>,
+    weight: Vec<f32>,
+}
+
+#[derive(Debug)]
+struct ConvBackward;
+
+impl Backward<Flex, 3> for ConvBackward {
+    type State = Arc<Saved>;
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let [node_x, node_w, node_b] = ops.parents;
+        let dy = values(&grads.consume::<Flex>(&ops.node));
+        let saved = ops.state;
+        let g = saved.geometry;
+        let tensor = |data: Vec<f32>, shape: Vec<usize>| FlexTensor::from_data(TensorData::new(data, shape));
+        if let Some(node) = node_x {
+            let dx = input_gradient(g, &saved.weight, &dy);
+            grads.register::<Flex>(node.id, tensor(dx, vec![g.batch, g.c_in, g.height, g.width]));
+        }
+        if let Some(node) = node_w {
+            let dw = weight_gradient(g, &saved.x, &dy);
+            grads.register::<Flex>(node.id, tensor(dw, vec![g.c_out, g.c_in, g.kernel[0], g.kernel[1]]));
+        }
+        if let Some(node) = node_b {
+            let positions = g.positions();
+            let mut db = vec![0.0f32; g.c_out];
+            for image in dy.chunks(g.c_out * positions) {
+                for (o, row) in image.chunks(positions).enumerate() {
+                    db[o] += row.iter().sum::<f32>();
+                }
+            }
+            grads.register::<Flex>(node.id, tensor(db, vec![g.c_out]));
+        }
+    }
+}
+
+fn forward(g: ConvGeometry, x: &FlexTensor, w: &FlexTensor, b: &FlexTensor) -> Option<(FlexTensor, Saved)> {
+    let f32_only = [x, w, b].iter().all(|t| t.dtype() == burn::tensor::DType::F32);
+    if !f32_only || b.shape().num_elements() != g.c_out {
+        return None;
+    }
+    let (x, weight, bias) = (values(x), values(w), values(b));
+    let (patch, positions) = (g.patch(), g.positions());
+    let mut y = vec![0.0f32; g.batch * g.c_out * positions];
+    y.par_chunks_mut(g.c_out * positions).enumerate().for_each(|(n, y_n)| {
+        let col = im2col(g, &x[n * g.image()..][..g.image()]);
+        for (row, &b) in y_n.chunks_mut(positions).zip(&bias) {
+            row.fill(b);
+        }
+        // y_n [c_out, positions] += weight [c_out, patch] col [patch, positions]
+        // SAFETY: the three buffers hold exactly these row-major matrices and are distinct.
+        unsafe {
+            matmul((g.c_out, positions, patch), y_n.as_mut_ptr(), (positions, 1), true, weight.as_ptr(), (patch, 1), col.as_ptr(), (positions, 1), false);
+        }
+    });
+    let output = FlexTensor::from_data(TensorData::new(y, [g.batch, g.c_out, g.out[0], g.out[1]]));
+    Some((output, Saved { geometry: g, x, weight }))
+}
+
+/// The patches of one image: `[c_in kh kw, oh ow]`, zeros outside the image.
+fn im2col(g: ConvGeometry, image: &[f32]) -> Vec<f32> {
+    let [kh, kw] = g.kernel;
+    let [oh, ow] = g.out;
+    let mut col = vec![0.0f32; g.patch() * oh * ow];
+    for c in 0..g.c_in {
+        let plane = &image[c * g.height * g.width..][..g.height * g.width];
+        for i in 0..kh {
+            for j in 0..kw {
+                let row = &mut col[((c * kh + i) * kw + j) * oh * ow..][..oh * ow];
+                for_each_tap(g, i, j, |out_index, in_index| row[out_index] = plane[in_index]);
+            }
+        }
+    }
+    col
+}
+
+/// Calls `f(output position, input position)` for every output position whose kernel tap
+/// `(i, j)` falls inside the image.
+#[inline(always)]
+fn for_each_tap(g: ConvGeometry, i: usize, j: usize, mut f: impl FnMut(usize, usize)) {
+    let [oh, ow] = g.out;
+    let [sh, sw] = g.stride;
+    let [top, left] = g.padding;
+    for r in 0..oh {
+        let Some(y) = (r * sh + i).checked_sub(top).filter(|&y| y < g.height) else { continue };
+        for s in 0..ow {
+            if let Some(x) = (s * sw + j).checked_sub(left).filter(|&x| x < g.width) {
+                f(r * ow + s, y * g.width + x);
+            }
+        }
+    }
+}
+
+/// `d_x`: per image `d_col = weightᵀ dy`, scattered back onto the input (col2im).
+fn input_gradient(g: ConvGeometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
+    let (patch, positions) = (g.patch(), g.positions());
+    let [kh, kw] = g.kernel;
+    let mut dx = vec![0.0f32; g.batch * g.image()];
+    dx.par_chunks_mut(g.image()).enumerate().for_each(|(n, dx_n)| {
+        let mut d_col = vec![0.0f32; patch * positions];
+        // d_col [patch, positions] = weightᵀ [patch, c_out] dy_n [c_out, positions]
+        // SAFETY: weight read transposed (strides (1, patch)) and dy_n are inside their
+        // buffers; d_col is a distinct buffer of exactly this size.
+        unsafe {
+            matmul(
+                (patch, positions, g.c_out),
+                d_col.as_mut_ptr(),
+                (positions, 1),
+                false,
+                weight.as_ptr(),
+                (1, patch),
+                dy[n * g.c_out * positions..].as_ptr(),
+                (positions, 1),
+                false,
+            );
+        }
+        for c in 0..g.c_in {
+            let plane = &mut dx_n[c * g.height * g.width..][..g.height * g.width];
+            for i in 0..kh {
+                for j in 0..kw {
+                    let row = &d_col[((c * kh + i) * kw + j) * positions..][..positions];
+                    for_each_tap(g, i, j, |out_index, in_index| plane[in_index] += row[out_index]);
+                }
+            }
+        }
+    });
+    dx
+}
+
+/// `d_weight = Σ_images dy colᵀ`, the images split across the thread pool, each part
+/// summed into its own buffer.
+fn weight_gradient(g: ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
+    let (patch, positions) = (g.patch(), g.positions());
+    let size = g.c_out * patch;
+    let parts = rayon::current_num_threads().min(g.batch).max(1);
+    let per_part = g.batch.div_ceil(parts);
+    let partials: Vec<Vec<f32>> = (0..parts)
+        .into_par_iter()
+        .map(|part| {
+            let mut dw = vec![0.0f32; size];
+            for n in part * per_part..((part + 1) * per_part).min(g.batch) {
+                let col = im2col(g, &x[n * g.image()..][..g.image()]);
+                // dw [c_out, patch] += dy_n [c_out, positions] colᵀ [positions, patch]
+                // SAFETY: dy_n and col (read transposed, strides (1, positions)) lie inside
+                // their buffers; dw is distinct and exactly [c_out, patch].
+                unsafe {
+                    matmul(
+                        (g.c_out, patch, positions),
+                        dw.as_mut_ptr(),
+                        (patch, 1),
+                        true,
+                        dy[n * g.c_out * positions..].as_ptr(),
+                        (positions, 1),
+                        col.as_ptr(),
+                        (1, positions),
+                        false,
+                    );
+                }
+            }
+            dw
+        })
+        .collect();
+    let mut total = vec![0.0f32; size];
+    for part in partials {
+        total.iter_mut().zip(part).for_each(|(t, p)| *t += p);
+    }
+    total
+}
