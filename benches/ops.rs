@@ -56,13 +56,13 @@ fn main() {
             .with_padding([pad, pad])
             .with_padding_out([stride - 1, stride - 1])
             .init(&device);
-        Box::new(move |x, _| layer.forward(x)) as Forward
+        Box::new(move |x, zoo| if zoo { zoo_models::kernels::conv::conv_transpose2d(&layer, x) } else { layer.forward(x) }) as Forward
     };
     let pool = MaxPool2dConfig::new([2, 2]).init();
     let ops = vec![
         Op { name: "cnn conv1 1->32 3x3", input: [256, 1, 28, 28], forward: conv([1, 32], 3, 1, 0) },
         Op { name: "cnn relu 32x26x26", input: [256, 32, 26, 26], forward: Box::new(|x, _| relu(x)) },
-        Op { name: "cnn maxpool 32x26x26", input: [256, 32, 26, 26], forward: Box::new(move |x, _| pool.forward(x)) },
+        Op { name: "cnn maxpool 32x26x26", input: [256, 32, 26, 26], forward: Box::new(move |x, zoo| if zoo { zoo_models::kernels::pool::max_pool2d(&pool, x) } else { pool.forward(x) }) },
         Op { name: "cnn conv2 32->64 3x3", input: [256, 32, 13, 13], forward: conv([32, 64], 3, 1, 0) },
         Op { name: "vae conv1 1->32 s2", input: [128, 1, 28, 28], forward: conv([1, 32], 3, 2, 1) },
         Op { name: "vae conv2 32->64 s2", input: [128, 32, 14, 14], forward: conv([32, 64], 3, 2, 1) },

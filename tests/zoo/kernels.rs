@@ -81,7 +81,8 @@ fn conv2d_matches_burns_convolution_in_values_and_gradients() {
     // (batch, c_in, h, w, c_out, kernel, stride, [top, bottom, left, right], bias): the shapes
     // of zoo's models (one input channel, stride 2 with "same" and uneven padding, 5x5) and
     // odd ones (non-square, kernel as large as the padded input, no bias).
-    let cases: [(usize, usize, usize, usize, usize, [usize; 2], [usize; 2], [usize; 4], bool); 9] = [
+    let cases: [(usize, usize, usize, usize, usize, [usize; 2], [usize; 2], [usize; 4], bool); 10] = [
+        (64, 1, 28, 28, 8, [3, 3], [1, 1], [1, 1, 1, 1], true),
         (2, 1, 8, 8, 3, [3, 3], [1, 1], [0, 0, 0, 0], true),
         (3, 4, 7, 7, 5, [3, 3], [1, 1], [1, 1, 1, 1], true),
         (2, 3, 9, 9, 4, [3, 3], [2, 2], [1, 1, 1, 1], true),
@@ -119,3 +120,151 @@ fn conv2d_matches_burns_convolution_in_values_and_gradients() {
         }
     }
 }
+
+#[test]
+fn max_pool2d_matches_burns_pooling_in_values_and_gradients() {
+    use burn::tensor::module::max_pool2d;
+    use zoo_models::kernels::pool::max_pool2d_tensor;
+    let _rng = rng_lock();
+    let device = Device::flex().autodiff();
+    device.seed(13);
+    // (batch, channels, h, w, kernel, stride): the models' 2x2 pools on even and odd sides
+    // (the last row and column dropped), overlapping and non-square windows.
+    for (batch, channels, h, w, kernel, stride) in [
+        (2, 3, 26, 26, [2, 2], [2, 2]),
+        (64, 8, 28, 28, [2, 2], [2, 2]),
+        (3, 2, 11, 11, [2, 2], [2, 2]),
+        (1, 4, 7, 9, [3, 3], [1, 1]),
+        (2, 1, 9, 8, [3, 2], [2, 3]),
+        (1, 1, 2, 2, [2, 2], [2, 2]),
+    ] {
+        let x = Tensor::<4>::random([batch, channels, h, w], Distribution::Normal(0.0, 1.0), &device).require_grad();
+        let run = |kernel_path: bool| {
+            let out = if kernel_path {
+                max_pool2d_tensor(&x, kernel, stride).expect("the kernel applies on flex")
+            } else {
+                max_pool2d(x.clone(), burn::tensor::ops::MaxPoolOptions::new(kernel).with_stride(stride))
+            };
+            let weights = Tensor::<4>::ones(out.dims(), &device) + out.clone().detach().cos();
+            let grads = (out.clone() * weights).sum().backward();
+            (out.inner(), x.grad(&grads).unwrap())
+        };
+        let (kernel_run, reference) = (run(true), run(false));
+        let case = format!("batch {batch}, channels {channels}, {h}x{w}, kernel {kernel:?}, stride {stride:?}");
+        assert_eq!(kernel_run.0.dims(), reference.0.dims(), "{case}");
+        assert_close(&format!("output ({case})"), kernel_run.0, reference.0);
+        assert_close(&format!("d x ({case})"), kernel_run.1, reference.1);
+    }
+}
+
+#[test]
+fn conv_transpose2d_matches_burns_in_values_and_gradients() {
+    use burn::tensor::module::conv_transpose2d;
+    use burn::tensor::ops::ConvTransposeOptions;
+    use zoo_models::kernels::conv::conv_transpose2d_tensors;
+    let _rng = rng_lock();
+    let device = Device::flex().autodiff();
+    device.seed(14);
+    let normal = Distribution::Normal(0.0, 1.0);
+    // (batch, c_in, h, w, c_out, kernel, stride, padding, padding_out, bias): the VAE's and
+    // the DCGAN's layers at small sizes, and odd ones.
+    let cases: [(usize, usize, usize, usize, usize, [usize; 2], [usize; 2], [usize; 2], [usize; 2], bool); 9] = [
+        (64, 8, 7, 7, 8, [3, 3], [2, 2], [1, 1], [1, 1], true),
+        (2, 4, 7, 7, 3, [3, 3], [2, 2], [1, 1], [1, 1], true),
+        (2, 3, 5, 5, 1, [3, 3], [1, 1], [1, 1], [0, 0], true),
+        (2, 6, 7, 7, 4, [5, 5], [1, 1], [2, 2], [0, 0], false),
+        (3, 4, 7, 7, 2, [5, 5], [2, 2], [2, 2], [1, 1], false),
+        (1, 1, 4, 6, 2, [2, 3], [2, 1], [0, 1], [1, 0], true),
+        (2, 2, 3, 3, 3, [3, 3], [3, 3], [0, 0], [2, 2], true),
+        (1, 3, 1, 1, 2, [4, 4], [1, 1], [0, 0], [0, 0], true),
+        (4, 8, 7, 7, 8, [3, 3], [2, 2], [1, 1], [1, 1], true),
+    ];
+    for (batch, c_in, h, w, c_out, kernel, stride, padding, padding_out, with_bias) in cases {
+        let x = Tensor::<4>::random([batch, c_in, h, w], normal, &device).require_grad();
+        let weight = Tensor::<4>::random([c_in, c_out, kernel[0], kernel[1]], normal, &device).require_grad();
+        let bias = Tensor::<1>::random([c_out], normal, &device).require_grad();
+        let options = ConvTransposeOptions::new(stride, padding, padding_out, [1, 1], 1);
+        let run = |kernel_path: bool| {
+            let b = with_bias.then(|| bias.clone());
+            let out = if kernel_path {
+                conv_transpose2d_tensors(&x, &weight, b.as_ref(), stride, padding, padding_out).expect("the kernel applies on flex")
+            } else {
+                conv_transpose2d(x.clone(), weight.clone(), b, options.clone())
+            };
+            let weights = Tensor::<4>::ones(out.dims(), &device) + out.clone().detach().sin();
+            let grads = (out.clone() * weights).sum().backward();
+            (out.inner(), x.grad(&grads).unwrap(), weight.grad(&grads).unwrap(), with_bias.then(|| bias.grad(&grads).unwrap()))
+        };
+        let (kernel_run, reference) = (run(true), run(false));
+        let case = format!("batch {batch}, {c_in}->{c_out}, {h}x{w}, kernel {kernel:?}, stride {stride:?}, padding {padding:?}, out {padding_out:?}");
+        assert_eq!(kernel_run.0.dims(), reference.0.dims(), "{case}");
+        assert_close(&format!("output ({case})"), kernel_run.0, reference.0);
+        assert_close(&format!("d x ({case})"), kernel_run.1, reference.1);
+        assert_close(&format!("d weight ({case})"), kernel_run.2, reference.2);
+        if let (Some(a), Some(b)) = (kernel_run.3, reference.3) {
+            assert_close(&format!("d bias ({case})"), a, b);
+        }
+    }
+}
+
+#[test]
+fn every_model_computes_the_same_with_and_without_zoos_kernels() {
+    use zoo_models::*;
+    let _rng = rng_lock();
+    let device = Device::flex();
+    device.seed(15);
+    let images = Tensor::<4>::random([3, 1, 28, 28], Distribution::Uniform(0.0, 1.0), &device);
+    let both = |name: &str, f: &dyn Fn() -> Tensor<2>| {
+        kernels::set_enabled(false);
+        let burn = f();
+        kernels::set_enabled(true);
+        let zoo = f();
+        assert_close(name, zoo, burn);
+    };
+    let flat = |t: Tensor<4>| t.flatten::<2>(1, 3);
+    let cnn = CnnConfig::new().init(&device);
+    both("cnn", &|| cnn.forward(images.clone()));
+    let ae = AutoencoderConfig::new().with_kind(AutoencoderKind::Conv).with_channels(8).init(&device);
+    both("conv autoencoder", &|| flat(ae.forward(images.clone())));
+    let vae = VaeConfig::new().init(&device);
+    both("vae decoder", &|| flat(vae.decode(Tensor::<2>::ones([3, 2], &device))));
+    both("vae encoder", &|| vae.encode(images.clone()).0);
+    let generator = GeneratorConfig::new().init(&device);
+    let noise = Tensor::<2>::random([3, 100], Distribution::Normal(0.0, 1.0), &device);
+    both("generator", &|| flat(generator.forward(noise.clone())));
+    let discriminator = DiscriminatorConfig::new().init(&device);
+    both("discriminator", &|| discriminator.forward(images.clone()).reshape([3, 1]));
+    let lstm = LstmForecasterConfig::new().init(&device);
+    both("lstm forecaster", &|| lstm.forward(images.clone().reshape([3, 784]).slice([0..3, 0..50])).reshape([3, 1]));
+}
+
+/// The kernels draw each parameter's (lazily initialised) random values in Burn's order, so a
+/// seeded run trains the same with them as without, up to rounding.
+#[test]
+fn seeded_training_is_the_same_with_and_without_zoos_kernels() {
+    use zoo_models::*;
+    let _rng = rng_lock();
+    let device = Device::flex().autodiff();
+    let images = Tensor::<4>::random([128, 1, 28, 28], Distribution::Uniform(0.0, 1.0), &device);
+    let run = |on: bool| {
+        kernels::set_enabled(on);
+        device.seed(15);
+        let ae = AutoencoderConfig::new().with_kind(AutoencoderKind::Conv).with_channels(8).init(&device);
+        let mut opt = burn::optim::AdamConfig::new().init();
+        let mut model = ae;
+        let mut losses = vec![];
+        for _ in 0..3 {
+            let loss = bernoulli_nll(model.forward(images.clone()), images.clone()).mean();
+            losses.push(loss.clone().into_scalar::<f32>());
+            let grads = burn::optim::GradientsParams::from_grads(loss.backward(), &model);
+            model = opt.step(1e-3, model, grads);
+        }
+        losses
+    };
+    let (burn, zoo) = (run(false), run(true));
+    kernels::set_enabled(true);
+    for (b, z) in burn.iter().zip(&zoo) {
+        assert!((b - z).abs() < 1e-4 * b.abs(), "losses {burn:?} without zoo's kernels, {zoo:?} with");
+    }
+}
+

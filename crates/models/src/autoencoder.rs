@@ -18,7 +18,8 @@ use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 
-use crate::kernels::conv::conv2d;
+use crate::kernels::conv::{conv2d, conv_transpose2d};
+use crate::kernels::pool::max_pool2d;
 use burn::tensor::activation::{relu, sigmoid};
 
 use crate::IMAGE_SIDE;
@@ -118,10 +119,10 @@ impl Autoencoder {
                 out.reshape([batch, channels, rows, cols])
             }
             Autoencoder::Conv(m) => {
-                let x = m.pool.forward(relu(conv2d(&m.encode1, images))); // [batch, c, 14, 14]
-                let code = m.pool.forward(relu(conv2d(&m.encode2, x))); // [batch, c, 7, 7]
-                let x = relu(m.decode1.forward(code)); // [batch, c, 14, 14]
-                let x = relu(m.decode2.forward(x)); // [batch, c, 28, 28]
+                let x = max_pool2d(&m.pool, relu(conv2d(&m.encode1, images))); // [batch, c, 14, 14]
+                let code = max_pool2d(&m.pool, relu(conv2d(&m.encode2, x))); // [batch, c, 7, 7]
+                let x = relu(conv_transpose2d(&m.decode1, code)); // [batch, c, 14, 14]
+                let x = relu(conv_transpose2d(&m.decode2, x)); // [batch, c, 28, 28]
                 conv2d(&m.output, x) // [batch, 1, 28, 28]
             }
         }

@@ -10,6 +10,7 @@ use burn::nn::{Linear, LinearConfig, Relu};
 use burn::prelude::*;
 
 use crate::kernels::conv::conv2d;
+use crate::kernels::pool::max_pool2d;
 
 use crate::IMAGE_SIDE;
 
@@ -80,9 +81,9 @@ impl Cnn {
     /// - output: `[batch, hidden]`
     pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
         let x = self.activation.forward(conv2d(&self.conv1, images)); // [batch, 32, 26, 26]
-        let x = self.pool.forward(x); // [batch, 32, 13, 13]
+        let x = max_pool2d(&self.pool, x); // [batch, 32, 13, 13]
         let x = self.activation.forward(conv2d(&self.conv2, x)); // [batch, 64, 11, 11]
-        let x = self.pool.forward(x); // [batch, 64, 5, 5]
+        let x = max_pool2d(&self.pool, x); // [batch, 64, 5, 5]
         let x = x.flatten::<2>(1, 3); // [batch, 1600]
         self.activation.forward(self.hidden.forward(x)) // [batch, 128]
     }

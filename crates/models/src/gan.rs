@@ -12,7 +12,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfi
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 
-use crate::kernels::conv::conv2d;
+use crate::kernels::conv::{conv2d, conv_transpose2d};
 use burn::tensor::activation::leaky_relu;
 
 /// Keras' default LeakyReLU slope, which the tutorial uses.
@@ -110,9 +110,9 @@ impl Generator {
         // map it becomes, which is what a BatchNormalization after the reshape would do.
         let x = self.dense.forward(noise).reshape([batch, 256, 7, 7]);
         let x = leaky_relu(self.norm0.forward(x), LEAKY_SLOPE);
-        let x = leaky_relu(self.norm1.forward(self.up1.forward(x)), LEAKY_SLOPE); // [batch, 128, 7, 7]
-        let x = leaky_relu(self.norm2.forward(self.up2.forward(x)), LEAKY_SLOPE); // [batch, 64, 14, 14]
-        self.output.forward(x).tanh() // [batch, 1, 28, 28]
+        let x = leaky_relu(self.norm1.forward(conv_transpose2d(&self.up1, x)), LEAKY_SLOPE); // [batch, 128, 7, 7]
+        let x = leaky_relu(self.norm2.forward(conv_transpose2d(&self.up2, x)), LEAKY_SLOPE); // [batch, 64, 14, 14]
+        conv_transpose2d(&self.output, x).tanh() // [batch, 1, 28, 28]
     }
 }
 

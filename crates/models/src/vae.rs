@@ -15,7 +15,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfi
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 
-use crate::kernels::conv::conv2d;
+use crate::kernels::conv::{conv2d, conv_transpose2d};
 use burn::tensor::activation::{relu, sigmoid};
 
 use crate::IMAGE_SIDE;
@@ -180,9 +180,9 @@ impl Vae {
         match &self.decoder {
             Decoder::Conv(d) => {
                 let x = relu(d.dense.forward(codes)).reshape([batch, MAP_CHANNELS, MAP, MAP]);
-                let x = relu(d.up1.forward(x)); // [batch, 64, 14, 14]
-                let x = relu(d.up2.forward(x)); // [batch, 32, 28, 28]
-                d.output.forward(x) // [batch, 1, 28, 28]
+                let x = relu(conv_transpose2d(&d.up1, x)); // [batch, 64, 14, 14]
+                let x = relu(conv_transpose2d(&d.up2, x)); // [batch, 32, 28, 28]
+                conv_transpose2d(&d.output, x) // [batch, 1, 28, 28]
             }
             Decoder::Dense(d) => {
                 d.output.forward(relu(d.hidden.forward(codes))).reshape([batch, 1, IMAGE_SIDE, IMAGE_SIDE])

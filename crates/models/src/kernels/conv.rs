@@ -15,11 +15,19 @@
 //! # Backward
 //! `d_weight = Σ_images dy colᵀ`; `d_col = weightᵀ dy`, scattered back onto the input
 //! positions it came from (col2im) for `d_x`; `d_bias = Σ dy` over images and positions.
+//!
+//! # The transposed convolution
+//! is the same three routines in other roles. Seen as the convolution that maps its output
+//! `[batch, c_out, oh, ow]` back onto its input `[batch, c_in, h, w]` with its weight
+//! `[c_in, c_out, kh, kw]` (Burn's layout), the transposed convolution's forward pass is that
+//! convolution's input gradient (col2im), its input gradient is that convolution's forward
+//! pass, and its weight gradient is that convolution's weight gradient with the roles of
+//! input and output gradient exchanged.
 
 use std::sync::Arc;
 
 use burn::nn::PaddingConfig2d;
-use burn::nn::conv::Conv2d;
+use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::prelude::*;
 use burn_autodiff::Autodiff;
 use burn_autodiff::checkpoint::base::Checkpointer;
@@ -85,8 +93,11 @@ pub fn conv2d(layer: &Conv2d, input: Tensor<4>) -> Tensor<4> {
     if layer.groups == 1 && layer.dilation == [1, 1] && enabled() {
         let [_, _, height, width] = input.dims();
         let ((top, bottom), (left, right)) = padding_pairs(&layer.padding, height, width, layer.kernel_size, layer.stride);
+        // Weight before bias, as Burn's `forward`: parameters are initialised lazily, on first
+        // use, so the order decides which random numbers each one draws.
+        let weight = layer.weight.val();
         let bias = layer.bias.as_ref().map(|b| b.val());
-        if let Some(output) = conv2d_tensors(&input, &layer.weight.val(), bias.as_ref(), layer.stride, [top, bottom, left, right]) {
+        if let Some(output) = conv2d_tensors(&input, &weight, bias.as_ref(), layer.stride, [top, bottom, left, right]) {
             return output;
         }
     }
@@ -171,14 +182,7 @@ impl Backward<Flex, 3> for ConvBackward {
             grads.register::<Flex>(node.id, tensor(dw, vec![g.c_out, g.c_in, g.kernel[0], g.kernel[1]]));
         }
         if let Some(node) = node_b {
-            let positions = g.positions();
-            let mut db = vec![0.0f32; g.c_out];
-            for image in dy.chunks(g.c_out * positions) {
-                for (o, row) in image.chunks(positions).enumerate() {
-                    db[o] += row.iter().sum::<f32>();
-                }
-            }
-            grads.register::<Flex>(node.id, tensor(db, vec![g.c_out]));
+            grads.register::<Flex>(node.id, tensor(bias_gradient(g.batch, g.c_out, g.positions(), &dy), vec![g.c_out]));
         }
     }
 }
@@ -189,12 +193,21 @@ fn forward(g: ConvGeometry, x: &FlexTensor, w: &FlexTensor, b: &FlexTensor) -> O
         return None;
     }
     let (x, weight, bias) = (values(x), values(w), values(b));
+    let y = convolve(g, &x, &weight, Some(&bias));
+    let output = FlexTensor::from_data(TensorData::new(y, [g.batch, g.c_out, g.out[0], g.out[1]]));
+    Some((output, Saved { geometry: g, x, weight }))
+}
+
+/// `y = weight * x + bias`, image by image across the thread pool: `[batch, c_out, oh, ow]`.
+fn convolve(g: ConvGeometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
     let (patch, positions) = (g.patch(), g.positions());
     let mut y = vec![0.0f32; g.batch * g.c_out * positions];
     y.par_chunks_mut(g.c_out * positions).enumerate().for_each(|(n, y_n)| {
         let col = im2col(g, &x[n * g.image()..][..g.image()]);
-        for (row, &b) in y_n.chunks_mut(positions).zip(&bias) {
-            row.fill(b);
+        if let Some(bias) = bias {
+            for (row, &b) in y_n.chunks_mut(positions).zip(bias) {
+                row.fill(b);
+            }
         }
         // y_n [c_out, positions] += weight [c_out, patch] col [patch, positions]
         // SAFETY: the three buffers hold exactly these row-major matrices and are distinct.
@@ -202,8 +215,18 @@ fn forward(g: ConvGeometry, x: &FlexTensor, w: &FlexTensor, b: &FlexTensor) -> O
             matmul((g.c_out, positions, patch), y_n.as_mut_ptr(), (positions, 1), true, weight.as_ptr(), (patch, 1), col.as_ptr(), (positions, 1), false);
         }
     });
-    let output = FlexTensor::from_data(TensorData::new(y, [g.batch, g.c_out, g.out[0], g.out[1]]));
-    Some((output, Saved { geometry: g, x, weight }))
+    y
+}
+
+/// `Σ dy` per output channel, over images and positions: `[c_out]`.
+fn bias_gradient(batch_rows: usize, channels: usize, positions: usize, dy: &[f32]) -> Vec<f32> {
+    let mut db = vec![0.0f32; channels];
+    for image in dy.chunks(channels * positions).take(batch_rows) {
+        for (o, row) in image.chunks(positions).enumerate() {
+            db[o] += row.iter().sum::<f32>();
+        }
+    }
+    db
 }
 
 /// The patches of one image: `[c_in kh kw, oh ow]`, zeros outside the image.
@@ -314,4 +337,124 @@ fn weight_gradient(g: ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
         total.iter_mut().zip(part).for_each(|(t, p)| *t += p);
     }
     total
+}
+
+/// `layer.forward(input)` for a transposed convolution, by zoo's kernel where it applies
+/// (flex, f32, groups 1, dilation 1), else by Burn.
+///
+/// # Shapes
+/// - input: `[batch, c_in, h, w]`; output: `[batch, c_out, (h-1) s - 2 p + k + padding_out, ..]`
+pub fn conv_transpose2d(layer: &ConvTranspose2d, input: Tensor<4>) -> Tensor<4> {
+    if layer.groups == 1 && layer.dilation == [1, 1] && enabled() {
+        // Weight before bias, as Burn's `forward` (see `conv2d`).
+        let weight = layer.weight.val();
+        let bias = layer.bias.as_ref().map(|b| b.val());
+        if let Some(output) = conv_transpose2d_tensors(&input, &weight, bias.as_ref(), layer.stride, layer.padding, layer.padding_out) {
+            return output;
+        }
+    }
+    layer.forward(input)
+}
+
+/// The transposed convolution by zoo's kernel, or `None` where it does not apply.
+///
+/// # Shapes
+/// - x: `[batch, c_in, h, w]`, weight: `[c_in, c_out, kh, kw]`, bias: `[c_out]`
+/// - output: `[batch, c_out, (h-1) s - 2 p + k + padding_out, ..]`
+pub fn conv_transpose2d_tensors(
+    x: &Tensor<4>,
+    weight: &Tensor<4>,
+    bias: Option<&Tensor<1>>,
+    stride: [usize; 2],
+    padding: [usize; 2],
+    padding_out: [usize; 2],
+) -> Option<Tensor<4>> {
+    let [batch, c_in, height, width] = x.dims();
+    let [w_in, c_out, kh, kw] = weight.dims();
+    let side = |size: usize, d: usize| ((size - 1) * stride[d] + [kh, kw][d] + padding_out[d]).checked_sub(2 * padding[d]);
+    if w_in != c_in || height == 0 || width == 0 || stride.contains(&0) || padding_out[0] >= stride[0] || padding_out[1] >= stride[1] {
+        return None;
+    }
+    let out = [side(height, 0)?, side(width, 1)?];
+    // The convolution from this operation's output back onto its input.
+    let geometry = ConvGeometry {
+        batch,
+        c_in: c_out,
+        height: out[0],
+        width: out[1],
+        c_out: c_in,
+        kernel: [kh, kw],
+        stride,
+        padding,
+        out: [height, width],
+    };
+    let bias = bias.cloned().unwrap_or_else(|| Tensor::zeros([c_out], &x.device()));
+    let transposed = |x: &FlexTensor, w: &FlexTensor, b: &FlexTensor| -> Option<(FlexTensor, SavedTranspose)> {
+        let f32_only = [x, w, b].iter().all(|t| t.dtype() == burn::tensor::DType::F32);
+        if !f32_only {
+            return None;
+        }
+        let (x, weight, bias) = (values(x), values(w), values(b));
+        let mut y = input_gradient(geometry, &weight, &x);
+        let plane = out[0] * out[1];
+        y.par_chunks_mut(plane).enumerate().for_each(|(k, row)| row.iter_mut().for_each(|v| *v += bias[k % c_out]));
+        let output = FlexTensor::from_data(TensorData::new(y, [batch, c_out, out[0], out[1]]));
+        Some((output, SavedTranspose { geometry, x, weight }))
+    };
+    match backend_of(x)? {
+        KernelBackend::Flex => {
+            let flex = |t: Tensor<4>| t.try_into_primitive::<Flex>().ok();
+            let (output, _) = transposed(&flex(x.clone())?, &flex(weight.clone())?, &bias.try_into_primitive::<Flex>().ok()?)?;
+            Some(Tensor::from_primitive::<Flex>(output))
+        }
+        KernelBackend::AutodiffFlex => {
+            type AdFlex = Autodiff<Flex>;
+            let x = x.clone().try_into_primitive::<AdFlex>().ok()?;
+            let w = weight.clone().try_into_primitive::<AdFlex>().ok()?;
+            let b = bias.try_into_primitive::<AdFlex>().ok()?;
+            let (output, saved) = transposed(x.primitive(), w.primitive(), b.primitive())?;
+            let result = match ConvTransposeBackward.prepare::<NoCheckpointing>([x.node(), w.node(), b.node()]).compute_bound().stateful() {
+                OpsKind::Tracked(prep) => prep.finish(Arc::new(saved), output),
+                OpsKind::UnTracked(prep) => prep.finish(output),
+            };
+            Some(Tensor::from_primitive::<AdFlex>(result))
+        }
+    }
+}
+
+/// The transposed convolution's input and weight; `geometry` is that of the convolution from
+/// its output back onto its input.
+#[derive(Debug)]
+struct SavedTranspose {
+    geometry: ConvGeometry,
+    x: Vec<f32>,
+    weight: Vec<f32>,
+}
+
+#[derive(Debug)]
+struct ConvTransposeBackward;
+
+impl Backward<Flex, 3> for ConvTransposeBackward {
+    type State = Arc<SavedTranspose>;
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let [node_x, node_w, node_b] = ops.parents;
+        let dy = values(&grads.consume::<Flex>(&ops.node));
+        let saved = ops.state;
+        // g maps this operation's output (g's input) onto its input (g's output).
+        let g = saved.geometry;
+        let tensor = |data: Vec<f32>, shape: Vec<usize>| FlexTensor::from_data(TensorData::new(data, shape));
+        if let Some(node) = node_x {
+            let dx = convolve(g, &dy, &saved.weight, None);
+            grads.register::<Flex>(node.id, tensor(dx, vec![g.batch, g.c_out, g.out[0], g.out[1]]));
+        }
+        if let Some(node) = node_w {
+            let dw = weight_gradient(g, &dy, &saved.x);
+            grads.register::<Flex>(node.id, tensor(dw, vec![g.c_out, g.c_in, g.kernel[0], g.kernel[1]]));
+        }
+        if let Some(node) = node_b {
+            let db = bias_gradient(g.batch, g.c_in, g.height * g.width, &dy);
+            grads.register::<Flex>(node.id, tensor(db, vec![g.c_in]));
+        }
+    }
 }

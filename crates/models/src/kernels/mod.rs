@@ -6,19 +6,34 @@
 
 pub mod conv;
 pub mod lstm;
+pub mod pool;
 
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use burn::prelude::*;
 use burn_autodiff::Autodiff;
 use burn_flex::{Flex, FlexTensor};
 use gemm::Parallelism;
 
+/// 0: not yet read from the environment; 1: on; 2: off.
+static ENABLED: AtomicU8 = AtomicU8::new(0);
+
 /// Whether zoo's kernels are used where they apply (`ZOO_KERNELS=off` turns them off, to
 /// compare against Burn's operations).
 pub fn enabled() -> bool {
-    static ENABLED: OnceLock<bool> = OnceLock::new();
-    *ENABLED.get_or_init(|| std::env::var("ZOO_KERNELS").map_or(true, |v| v != "off"))
+    match ENABLED.load(Ordering::Relaxed) {
+        0 => {
+            let on = std::env::var("ZOO_KERNELS").map_or(true, |v| v != "off");
+            set_enabled(on);
+            on
+        }
+        state => state == 1,
+    }
+}
+
+/// Turns zoo's kernels on or off for the whole process (what `ZOO_KERNELS` sets at start).
+pub fn set_enabled(on: bool) {
+    ENABLED.store(if on { 1 } else { 2 }, Ordering::Relaxed);
 }
 
 /// The backends zoo's kernels run on.
