@@ -99,4 +99,43 @@ fn main() {
             zoo.1
         );
     }
+    backward_by_parts(budget);
+}
+
+/// The three convolutions Burn's generic backward pass runs for one `cnn` layer at batch 64,
+/// timed apart on each CPU backend: the forward convolution, the input gradient (a transposed
+/// convolution) and the weight gradient (a convolution of the input, batch as channels, by
+/// the output gradient as a kernel the size of the output image). ndarray's weight gradient
+/// is the pathological one (the README's speed section).
+fn backward_by_parts(budget: Duration) {
+    use burn::tensor::module::{conv_transpose2d, conv2d};
+    use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+    #[allow(unused_mut)]
+    let mut backends = vec![("flex", Device::flex())];
+    #[cfg(feature = "ndarray")]
+    #[allow(deprecated)]
+    backends.push(("ndarray", Device::ndarray()));
+    println!();
+    println!("{:<8} {:<22} {:>10} {:>14} {:>15}", "backend", "cnn layer, batch 64", "conv ms", "input grad ms", "weight grad ms");
+    for (name, device) in backends {
+        for (layer, x_shape, w_shape) in [("conv1 1->32 3x3", [64, 1, 28, 28], [32, 1, 3, 3]), ("conv2 32->64 3x3", [64, 32, 13, 13], [64, 32, 3, 3])] {
+            let x = Tensor::<4>::random(x_shape, Distribution::Normal(0.0, 1.0), &device);
+            let w = Tensor::<4>::random(w_shape, Distribution::Normal(0.0, 1.0), &device);
+            let options = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
+            let dy = conv2d(x.clone(), w.clone(), None, options.clone());
+            let forward = time(budget, || {
+                let _: f32 = conv2d(x.clone(), w.clone(), None, options.clone()).sum().into_scalar();
+            });
+            let input_grad = time(budget, || {
+                let t = ConvTransposeOptions::new([1, 1], [0, 0], [0, 0], [1, 1], 1);
+                let _: f32 = conv_transpose2d(dy.clone(), w.clone(), None, t).sum().into_scalar();
+            });
+            // Burn's `conv2d_weight_backward`: [c_in, batch, h, w] by [c_out, batch, oh, ow].
+            let weight_grad = time(budget, || {
+                let g = conv2d(x.clone().swap_dims(0, 1), dy.clone().swap_dims(0, 1), None, options.clone());
+                let _: f32 = g.sum().into_scalar();
+            });
+            println!("{name:<8} {layer:<22} {forward:>10.2} {input_grad:>14.2} {weight_grad:>15.2}");
+        }
+    }
 }
