@@ -25,8 +25,11 @@ fn the_kernels_apply_on_flex_and_not_elsewhere_by_default() {
     assert_eq!(kernels::backend_of(&plain), Some(KernelBackend::Flex));
     assert_eq!(kernels::backend_of(&tracked), Some(KernelBackend::AutodiffFlex));
     #[cfg(feature = "ndarray")]
-    #[allow(deprecated)]
-    assert_eq!(kernels::backend_of(&Tensor::<2>::zeros([2, 3], &Device::ndarray())), None);
+    {
+        #[allow(deprecated)]
+        let ndarray = Device::ndarray();
+        assert_eq!(kernels::backend_of(&Tensor::<2>::zeros([2, 3], &ndarray)), None);
+    }
 }
 
 #[test]
@@ -268,3 +271,31 @@ fn seeded_training_is_the_same_with_and_without_zoos_kernels() {
     }
 }
 
+
+#[test]
+fn dropout_scales_what_it_keeps_passes_gradients_through_the_mask_and_is_off_outside_training() {
+    use burn::nn::DropoutConfig;
+    use zoo_models::kernels::dropout::dropout;
+    let _rng = rng_lock();
+    let device = Device::flex().autodiff();
+    device.seed(16);
+    let layer = DropoutConfig::new(0.25).init();
+    let x = (Tensor::<2>::random([200, 100], Distribution::Uniform(1.0, 2.0), &device)).require_grad();
+    let y = dropout(&layer, x.clone());
+    let grads = y.clone().sum().backward();
+    let (x_v, y_v) = (x.clone().inner().into_data().try_to_vec::<f32>().unwrap(), y.inner().into_data().try_to_vec::<f32>().unwrap());
+    let g_v = x.grad(&grads).unwrap().into_data().try_to_vec::<f32>().unwrap();
+    let kept = y_v.iter().filter(|&&v| v != 0.0).count() as f64 / y_v.len() as f64;
+    assert!((kept - 0.75).abs() < 0.02, "kept {kept}");
+    for ((x, y), g) in x_v.iter().zip(&y_v).zip(&g_v) {
+        let scaled = (y - x / 0.75).abs() < 1e-5;
+        assert!(*y == 0.0 && *g == 0.0 || scaled && (g - 1.0 / 0.75).abs() < 1e-5, "x {x} y {y} grad {g}");
+    }
+    // The same seed draws the same mask; inference leaves the input alone.
+    device.seed(16);
+    let again = dropout(&layer, x.clone().detach());
+    device.seed(16);
+    assert_close("same seed", again.inner(), dropout(&layer, x.clone().detach()).inner());
+    let plain = x.clone().inner();
+    assert_close("inference", dropout(&layer, plain.clone()), plain);
+}

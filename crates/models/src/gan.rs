@@ -12,6 +12,8 @@ use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfi
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 
+use crate::kernels::dropout::dropout;
+
 use crate::kernels::conv::{conv2d, conv_transpose2d};
 use burn::tensor::activation::leaky_relu;
 
@@ -151,8 +153,8 @@ impl Discriminator {
     /// - output: `[batch]`
     pub fn forward(&self, images: Tensor<4>) -> Tensor<1> {
         let batch = images.dims()[0];
-        let x = self.dropout.forward(leaky_relu(conv2d(&self.conv1, images), LEAKY_SLOPE)); // [batch, 64, 14, 14]
-        let x = self.dropout.forward(leaky_relu(conv2d(&self.conv2, x), LEAKY_SLOPE)); // [batch, 128, 7, 7]
+        let x = dropout(&self.dropout, leaky_relu(conv2d(&self.conv1, images), LEAKY_SLOPE)); // [batch, 64, 14, 14]
+        let x = dropout(&self.dropout, leaky_relu(conv2d(&self.conv2, x), LEAKY_SLOPE)); // [batch, 128, 7, 7]
         self.output.forward(x.reshape([batch, 128 * 7 * 7])).reshape([batch])
     }
 }

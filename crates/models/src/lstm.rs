@@ -5,6 +5,8 @@
 use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::prelude::*;
 
+use crate::kernels::dropout::dropout;
+
 use crate::kernels;
 
 /// Configuration of [`LstmForecaster`].
@@ -234,9 +236,9 @@ impl CharLstm {
                 let last = |from: usize| out.clone().slice([0..batch, len - 1..len, from..from + hidden]).reshape([batch, hidden]);
                 states[l] = (last(0), last(hidden));
                 let h = out.slice([0..batch, 0..len, 0..hidden]); // [batch, len, hidden]
-                below = if l + 1 < self.layers.len() { self.dropout.forward(h) } else { h };
+                below = if l + 1 < self.layers.len() { dropout(&self.dropout, h) } else { h };
             }
-            return (self.output.forward(self.dropout.forward(below)), states);
+            return (self.output.forward(dropout(&self.dropout, below)), states);
         }
         // One lookup per step: slicing a `[batch, len, 4 hidden]` product per step would make
         // the backward pass write a full-size zero tensor for every step.
@@ -248,11 +250,11 @@ impl CharLstm {
                 let input_gates = if l == 0 { below } else { self.upper_inputs[l - 1].forward(below) };
                 let (h, c) = layer.step(input_gates, states[l].clone());
                 states[l] = (h.clone(), c);
-                below = if l + 1 < self.layers.len() { self.dropout.forward(h) } else { h };
+                below = if l + 1 < self.layers.len() { dropout(&self.dropout, h) } else { h };
             }
             outputs.push(below);
         }
         let hidden_states = Tensor::stack::<3>(outputs, 1); // [batch, len, hidden]
-        (self.output.forward(self.dropout.forward(hidden_states)), states)
+        (self.output.forward(dropout(&self.dropout, hidden_states)), states)
     }
 }

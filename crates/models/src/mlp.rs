@@ -6,6 +6,8 @@
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, Relu};
 use burn::prelude::*;
 
+use crate::kernels::dropout::dropout;
+
 use crate::IMAGE_SIDE;
 
 /// Configuration of [`Mlp`].
@@ -53,7 +55,7 @@ impl Mlp {
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let x = images.flatten::<2>(1, 3); // [batch, 784]
         let x = self.activation.forward(self.hidden.forward(x)); // [batch, hidden]
-        let x = self.dropout.forward(x);
+        let x = dropout(&self.dropout, x);
         self.output.forward(x) // [batch, num_classes]
     }
 }

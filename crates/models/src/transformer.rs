@@ -8,6 +8,8 @@ use burn::module::Param;
 use burn::nn::transformer::{TransformerEncoder, TransformerEncoderConfig, TransformerEncoderInput};
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
+
+use crate::kernels::dropout::dropout;
 use burn::tensor::Distribution;
 
 use crate::attention::{AttentionPooling, AttentionPoolingConfig, causal_mask};
@@ -91,7 +93,7 @@ impl CharTransformer {
     pub fn forward(&self, ids: Tensor<2, Int>) -> Tensor<3> {
         let [batch, len] = ids.dims();
         let device = ids.device();
-        let x = self.dropout.forward(embed(&self.tokens, &self.positions, ids));
+        let x = dropout(&self.dropout, embed(&self.tokens, &self.positions, ids));
         let x = self.blocks.forward(TransformerEncoderInput::new(x).mask_attn(causal_mask(batch, len, &device)));
         self.output.forward(self.norm.forward(x))
     }
@@ -156,10 +158,10 @@ impl TextClassifier {
     /// - ids: `[batch, len]` word ids, `len <= max_len`; padding: `[batch, len]`, true at padding
     /// - output: `[batch, classes]` and `[batch, len]` (rows sum to 1, 0 at padding)
     pub fn forward(&self, ids: Tensor<2, Int>, padding: Tensor<2, Bool>) -> (Tensor<2>, Tensor<2>) {
-        let x = self.dropout.forward(embed(&self.tokens, &self.positions, ids));
+        let x = dropout(&self.dropout, embed(&self.tokens, &self.positions, ids));
         let x = self.encoder.forward(TransformerEncoderInput::new(x).mask_pad(padding.clone()));
         let (pooled, weights) = self.pooling.forward(self.norm.forward(x), Some(padding));
-        (self.output.forward(self.dropout.forward(pooled)), weights)
+        (self.output.forward(dropout(&self.dropout, pooled)), weights)
     }
 
     /// The longest input the position table covers.

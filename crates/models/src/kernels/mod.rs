@@ -5,6 +5,7 @@
 //! is also what the tests compare the kernels against (values and gradients).
 
 pub mod conv;
+pub mod dropout;
 pub mod lstm;
 pub mod pool;
 
