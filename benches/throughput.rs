@@ -206,13 +206,30 @@ struct Figures {
     rss_mb: f64,
 }
 
+/// A case gets this long before it is stopped (ndarray's convolution backward pass makes a
+/// `gan` step take minutes).
+fn case_limit(secs: f64) -> Duration {
+    Duration::from_secs_f64(20.0 * secs + 30.0)
+}
+
 fn child(model: &str, batch: usize, backend: &str, secs: f64) -> Result<Figures, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let out = Command::new(exe)
+    let mut process = Command::new(exe)
         .args(["--case", model, &batch.to_string(), backend])
         .env("ZOO_BENCH_SECS", secs.to_string())
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    while process.try_wait().map_err(|e| e.to_string())?.is_none() {
+        if started.elapsed() > case_limit(secs) {
+            let _ = process.kill();
+            return Err(format!("stopped after {:.0} s (not even 3 steps)", case_limit(secs).as_secs_f64()));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = process.wait_with_output().map_err(|e| e.to_string())?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let line = stdout.lines().find_map(|l| l.strip_prefix("case ")).ok_or_else(|| {
         String::from_utf8_lossy(&out.stderr).trim().lines().last().unwrap_or("no output").to_string()
