@@ -42,9 +42,10 @@ impl Recipe for VaeRecipe {
     const NAME: &'static str = "vae";
 
     fn default_recipe() -> Self {
-        // Keras' VAE example: Adam, batch 128, 30 epochs (the article names RMSprop); with a
-        // cosine decay of the learning rate.
-        let fit = FitConfig::new().with_epochs(30).with_batch_size(128).with_schedule(LrSchedule::Cosine);
+        // Keras' VAE example: Adam, batch 128 (the article names RMSprop); with a cosine decay
+        // of the learning rate and 50 epochs instead of 30 (with the wider dense layer: 143.69
+        // test nats per image).
+        let fit = FitConfig::new().with_epochs(50).with_batch_size(128).with_schedule(LrSchedule::Cosine);
         Self::new(VaeConfig::new(), AdamConfig::new().with_epsilon(1e-7), fit)
     }
 }
