@@ -34,11 +34,10 @@ use burn_autodiff::checkpoint::base::Checkpointer;
 use burn_autodiff::checkpoint::strategy::NoCheckpointing;
 use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::{Backward, Ops, OpsKind};
-use burn_backend::TensorMetadata;
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
-use super::{KernelBackend, backend_of, enabled, matmul, values};
+use super::{KernelBackend, backend_of, enabled, flex_tensor, matmul, values};
 
 /// The geometry of one convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -130,22 +129,47 @@ pub fn conv2d_tensors(x: &Tensor<4>, weight: &Tensor<4>, bias: Option<&Tensor<1>
         out: [(padded_h - kh) / stride[0] + 1, (padded_w - kw) / stride[1] + 1],
     };
     let bias = bias.cloned().unwrap_or_else(|| Tensor::zeros([c_out], &x.device()));
+    if bias.dims() != [c_out] {
+        return None;
+    }
+    let out_shape = [batch, c_out, geometry.out[0], geometry.out[1]];
+    run(ConvBackward, geometry, x, weight, bias, out_shape, |x, weight, bias| convolve(geometry, x, weight, Some(bias)))
+}
+
+/// Runs `compute(x, weight, bias)` on the values of flex tensors: without autodiff, or as one
+/// autodiff node whose backward pass is `backward` (it gets the input and the weight). `None`
+/// where the tensors are not on flex or not f32.
+fn run<B>(
+    backward: B,
+    geometry: ConvGeometry,
+    x: &Tensor<4>,
+    weight: &Tensor<4>,
+    bias: Tensor<1>,
+    out_shape: [usize; 4],
+    compute: impl Fn(&[f32], &[f32], &[f32]) -> Vec<f32>,
+) -> Option<Tensor<4>>
+where
+    B: Backward<Flex, 3, State = Arc<Saved>>,
+{
+    let values_of = |x: &FlexTensor, w: &FlexTensor, b: &FlexTensor| {
+        let f32_only = [x, w, b].iter().all(|t| t.dtype() == burn::tensor::DType::F32);
+        f32_only.then(|| (values(x), values(w), values(b)))
+    };
     match backend_of(x)? {
         KernelBackend::Flex => {
-            let x = x.clone().try_into_primitive::<Flex>().ok()?;
-            let w = weight.clone().try_into_primitive::<Flex>().ok()?;
-            let b = bias.try_into_primitive::<Flex>().ok()?;
-            let (output, _) = forward(geometry, &x, &w, &b)?;
-            Some(Tensor::from_primitive::<Flex>(output))
+            let flex = |t: Tensor<4>| t.try_into_primitive::<Flex>().ok();
+            let (x, weight, bias) = values_of(&flex(x.clone())?, &flex(weight.clone())?, &bias.try_into_primitive::<Flex>().ok()?)?;
+            Some(Tensor::from_primitive::<Flex>(flex_tensor(compute(&x, &weight, &bias), out_shape)))
         }
         KernelBackend::AutodiffFlex => {
             type AdFlex = Autodiff<Flex>;
             let x = x.clone().try_into_primitive::<AdFlex>().ok()?;
             let w = weight.clone().try_into_primitive::<AdFlex>().ok()?;
             let b = bias.try_into_primitive::<AdFlex>().ok()?;
-            let (output, saved) = forward(geometry, x.primitive(), w.primitive(), b.primitive())?;
-            let result = match ConvBackward.prepare::<NoCheckpointing>([x.node(), w.node(), b.node()]).compute_bound().stateful() {
-                OpsKind::Tracked(prep) => prep.finish(Arc::new(saved), output),
+            let (x_values, w_values, b_values) = values_of(x.primitive(), w.primitive(), b.primitive())?;
+            let output = flex_tensor(compute(&x_values, &w_values, &b_values), out_shape);
+            let result = match backward.prepare::<NoCheckpointing>([x.node(), w.node(), b.node()]).compute_bound().stateful() {
+                OpsKind::Tracked(prep) => prep.finish(Arc::new(Saved { geometry, x: x_values, weight: w_values }), output),
                 OpsKind::UnTracked(prep) => prep.finish(output),
             };
             Some(Tensor::from_primitive::<AdFlex>(result))
@@ -153,7 +177,9 @@ pub fn conv2d_tensors(x: &Tensor<4>, weight: &Tensor<4>, bias: Option<&Tensor<1>
     }
 }
 
-/// What the backward pass needs: the input and the weight (the patches are rebuilt, not kept).
+/// What either backward pass needs: the operation's input and weight (the patches are rebuilt,
+/// not kept), and the geometry of the convolution its routines run (for the transposed
+/// convolution, the one from its output back onto its input).
 #[derive(Debug)]
 struct Saved {
     geometry: ConvGeometry,
@@ -172,30 +198,18 @@ impl Backward<Flex, 3> for ConvBackward {
         let dy = values(&grads.consume::<Flex>(&ops.node));
         let saved = ops.state;
         let g = saved.geometry;
-        let tensor = |data: Vec<f32>, shape: Vec<usize>| FlexTensor::from_data(TensorData::new(data, shape));
         if let Some(node) = node_x {
             let dx = input_gradient(g, &saved.weight, &dy);
-            grads.register::<Flex>(node.id, tensor(dx, vec![g.batch, g.c_in, g.height, g.width]));
+            grads.register::<Flex>(node.id, flex_tensor(dx, vec![g.batch, g.c_in, g.height, g.width]));
         }
         if let Some(node) = node_w {
             let dw = weight_gradient(g, &saved.x, &dy);
-            grads.register::<Flex>(node.id, tensor(dw, vec![g.c_out, g.c_in, g.kernel[0], g.kernel[1]]));
+            grads.register::<Flex>(node.id, flex_tensor(dw, vec![g.c_out, g.c_in, g.kernel[0], g.kernel[1]]));
         }
         if let Some(node) = node_b {
-            grads.register::<Flex>(node.id, tensor(bias_gradient(g.batch, g.c_out, g.positions(), &dy), vec![g.c_out]));
+            grads.register::<Flex>(node.id, flex_tensor(bias_gradient(g.batch, g.c_out, g.positions(), &dy), vec![g.c_out]));
         }
     }
-}
-
-fn forward(g: ConvGeometry, x: &FlexTensor, w: &FlexTensor, b: &FlexTensor) -> Option<(FlexTensor, Saved)> {
-    let f32_only = [x, w, b].iter().all(|t| t.dtype() == burn::tensor::DType::F32);
-    if !f32_only || b.shape().num_elements() != g.c_out {
-        return None;
-    }
-    let (x, weight, bias) = (values(x), values(w), values(b));
-    let y = convolve(g, &x, &weight, Some(&bias));
-    let output = FlexTensor::from_data(TensorData::new(y, [g.batch, g.c_out, g.out[0], g.out[1]]));
-    Some((output, Saved { geometry: g, x, weight }))
 }
 
 /// `y = weight * x + bias`, image by image across the thread pool: `[batch, c_out, oh, ow]`.
@@ -389,53 +403,22 @@ pub fn conv_transpose2d_tensors(
         out: [height, width],
     };
     let bias = bias.cloned().unwrap_or_else(|| Tensor::zeros([c_out], &x.device()));
-    let transposed = |x: &FlexTensor, w: &FlexTensor, b: &FlexTensor| -> Option<(FlexTensor, SavedTranspose)> {
-        let f32_only = [x, w, b].iter().all(|t| t.dtype() == burn::tensor::DType::F32);
-        if !f32_only {
-            return None;
-        }
-        let (x, weight, bias) = (values(x), values(w), values(b));
-        let mut y = input_gradient(geometry, &weight, &x);
-        let plane = out[0] * out[1];
-        y.par_chunks_mut(plane).enumerate().for_each(|(k, row)| row.iter_mut().for_each(|v| *v += bias[k % c_out]));
-        let output = FlexTensor::from_data(TensorData::new(y, [batch, c_out, out[0], out[1]]));
-        Some((output, SavedTranspose { geometry, x, weight }))
-    };
-    match backend_of(x)? {
-        KernelBackend::Flex => {
-            let flex = |t: Tensor<4>| t.try_into_primitive::<Flex>().ok();
-            let (output, _) = transposed(&flex(x.clone())?, &flex(weight.clone())?, &bias.try_into_primitive::<Flex>().ok()?)?;
-            Some(Tensor::from_primitive::<Flex>(output))
-        }
-        KernelBackend::AutodiffFlex => {
-            type AdFlex = Autodiff<Flex>;
-            let x = x.clone().try_into_primitive::<AdFlex>().ok()?;
-            let w = weight.clone().try_into_primitive::<AdFlex>().ok()?;
-            let b = bias.try_into_primitive::<AdFlex>().ok()?;
-            let (output, saved) = transposed(x.primitive(), w.primitive(), b.primitive())?;
-            let result = match ConvTransposeBackward.prepare::<NoCheckpointing>([x.node(), w.node(), b.node()]).compute_bound().stateful() {
-                OpsKind::Tracked(prep) => prep.finish(Arc::new(saved), output),
-                OpsKind::UnTracked(prep) => prep.finish(output),
-            };
-            Some(Tensor::from_primitive::<AdFlex>(result))
-        }
+    if bias.dims() != [c_out] {
+        return None;
     }
-}
-
-/// The transposed convolution's input and weight; `geometry` is that of the convolution from
-/// its output back onto its input.
-#[derive(Debug)]
-struct SavedTranspose {
-    geometry: ConvGeometry,
-    x: Vec<f32>,
-    weight: Vec<f32>,
+    let plane = out[0] * out[1];
+    run(ConvTransposeBackward, geometry, x, weight, bias, [batch, c_out, out[0], out[1]], |x, weight, bias| {
+        let mut y = input_gradient(geometry, weight, x);
+        y.par_chunks_mut(plane).enumerate().for_each(|(k, row)| row.iter_mut().for_each(|v| *v += bias[k % c_out]));
+        y
+    })
 }
 
 #[derive(Debug)]
 struct ConvTransposeBackward;
 
 impl Backward<Flex, 3> for ConvTransposeBackward {
-    type State = Arc<SavedTranspose>;
+    type State = Arc<Saved>;
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
         let [node_x, node_w, node_b] = ops.parents;
@@ -443,18 +426,17 @@ impl Backward<Flex, 3> for ConvTransposeBackward {
         let saved = ops.state;
         // g maps this operation's output (g's input) onto its input (g's output).
         let g = saved.geometry;
-        let tensor = |data: Vec<f32>, shape: Vec<usize>| FlexTensor::from_data(TensorData::new(data, shape));
         if let Some(node) = node_x {
             let dx = convolve(g, &dy, &saved.weight, None);
-            grads.register::<Flex>(node.id, tensor(dx, vec![g.batch, g.c_out, g.out[0], g.out[1]]));
+            grads.register::<Flex>(node.id, flex_tensor(dx, vec![g.batch, g.c_out, g.out[0], g.out[1]]));
         }
         if let Some(node) = node_w {
             let dw = weight_gradient(g, &dy, &saved.x);
-            grads.register::<Flex>(node.id, tensor(dw, vec![g.c_out, g.c_in, g.kernel[0], g.kernel[1]]));
+            grads.register::<Flex>(node.id, flex_tensor(dw, vec![g.c_out, g.c_in, g.kernel[0], g.kernel[1]]));
         }
         if let Some(node) = node_b {
             let db = bias_gradient(g.batch, g.c_in, g.height * g.width, &dy);
-            grads.register::<Flex>(node.id, tensor(db, vec![g.c_in]));
+            grads.register::<Flex>(node.id, flex_tensor(db, vec![g.c_in]));
         }
     }
 }

@@ -34,7 +34,7 @@ use burn_autodiff::ops::{Backward, Ops, OpsKind};
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
-use super::{KernelBackend, backend_of, enabled, matmul, values};
+use super::{KernelBackend, backend_of, enabled, flex_tensor, matmul, values};
 
 /// Sizes of one call.
 #[derive(Clone, Copy, Debug)]
@@ -111,18 +111,17 @@ impl Backward<Flex, 4> for LstmBackward {
         let saved = ops.state;
         let (dx, dw, dh0, dc0) = backward(&saved, &d_output);
         let Dims { batch, steps, hidden } = saved.dims;
-        let tensor = |data: Vec<f32>, shape: Vec<usize>| FlexTensor::from_data(TensorData::new(data, shape));
         if let Some(node) = node_x {
-            grads.register::<Flex>(node.id, tensor(dx, vec![batch, steps, 4 * hidden]));
+            grads.register::<Flex>(node.id, flex_tensor(dx, vec![batch, steps, 4 * hidden]));
         }
         if let Some(node) = node_w {
-            grads.register::<Flex>(node.id, tensor(dw, vec![hidden, 4 * hidden]));
+            grads.register::<Flex>(node.id, flex_tensor(dw, vec![hidden, 4 * hidden]));
         }
         if let Some(node) = node_h0 {
-            grads.register::<Flex>(node.id, tensor(dh0, vec![batch, hidden]));
+            grads.register::<Flex>(node.id, flex_tensor(dh0, vec![batch, hidden]));
         }
         if let Some(node) = node_c0 {
-            grads.register::<Flex>(node.id, tensor(dc0, vec![batch, hidden]));
+            grads.register::<Flex>(node.id, flex_tensor(dc0, vec![batch, hidden]));
         }
     }
 }
@@ -211,7 +210,7 @@ fn forward(x: &FlexTensor, w: &FlexTensor, h0: &FlexTensor, c0: &FlexTensor) -> 
             }
         });
     }
-    let tensor = FlexTensor::from_data(TensorData::new(output.clone(), [batch, steps, 2 * hidden]));
+    let tensor = flex_tensor(output.clone(), [batch, steps, 2 * hidden]);
     Some((tensor, Saved { dims: Dims { batch, steps, hidden }, gates, output, h0, c0, w_h }))
 }
 

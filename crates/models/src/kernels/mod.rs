@@ -70,6 +70,11 @@ pub(crate) fn values(tensor: &FlexTensor) -> Vec<f32> {
     }
 }
 
+/// A flex tensor of `shape` holding `data` (row-major).
+pub(crate) fn flex_tensor(data: Vec<f32>, shape: impl Into<burn::tensor::Shape>) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(data, shape))
+}
+
 /// Products this small run faster on one thread than split across the pool.
 fn parallelism(m: usize, n: usize, k: usize) -> Parallelism {
     if m * n * k >= 1 << 21 { Parallelism::Rayon(0) } else { Parallelism::None }

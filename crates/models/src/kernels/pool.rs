@@ -24,7 +24,7 @@ use burn_autodiff::ops::{Backward, Ops, OpsKind};
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
-use super::{KernelBackend, backend_of, enabled, values};
+use super::{KernelBackend, backend_of, enabled, flex_tensor, values};
 
 /// `layer.forward(input)`, by zoo's kernel where it applies (flex, f32, no padding, no
 /// dilation, floor mode), else by Burn.
@@ -104,7 +104,7 @@ impl Backward<Flex, 1> for PoolBackward {
                 }
             });
         let shape = vec![g.batch, g.channels, g.height, g.width];
-        grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(dx, shape)));
+        grads.register::<Flex>(node.id, flex_tensor(dx, shape));
     }
 }
 
@@ -136,6 +136,6 @@ fn forward(g: Geometry, x: &FlexTensor) -> Option<(FlexTensor, Vec<u32>)> {
             }
         }
     });
-    let output = FlexTensor::from_data(TensorData::new(y, [g.batch, g.channels, g.out[0], g.out[1]]));
+    let output = flex_tensor(y, [g.batch, g.channels, g.out[0], g.out[1]]);
     Some((output, argmax))
 }
