@@ -149,7 +149,7 @@ fn gan_steps_touch_only_their_own_network_and_lower_their_losses() {
     let noise = trainer.noise(16);
 
     // The discriminator's loss sends no gradient into the generator: the fakes are detached.
-    let (loss, _, _) = trainer.discriminator_loss(real.clone(), noise.clone());
+    let (loss, _, _) = trainer.discriminator_loss(real.clone(), trainer.generate(noise.clone()));
     let mut grads = loss.backward();
     assert!(GradientsParams::from_module(&mut grads, &trainer.generator).is_empty());
     assert!(!GradientsParams::from_module(&mut grads, &trainer.discriminator).is_empty());
@@ -162,20 +162,20 @@ fn gan_steps_touch_only_their_own_network_and_lower_their_losses() {
     let judged = |t: &zoo_train::generative::gan::GanTrainer| {
         to_vec(t.discriminator.valid().forward(real.clone().inner()))
     };
-    let d_loss = |t: &zoo_train::generative::gan::GanTrainer| f64::from(t.discriminator_loss(real.clone(), noise.clone()).0.into_scalar::<f32>());
+    let d_loss = |t: &zoo_train::generative::gan::GanTrainer| f64::from(t.discriminator_loss(real.clone(), t.generate(noise.clone())).0.into_scalar::<f32>());
 
     let (g0, d0, loss0) = (generated(&trainer), judged(&trainer), d_loss(&trainer));
-    trainer.discriminator_step(real.clone(), noise.clone(), &lr(1e-3));
+    trainer.discriminator_step(real.clone(), trainer.generate(noise.clone()), &lr(1e-3));
     assert!(generated(&trainer) == g0, "a discriminator step leaves the generator alone");
     assert!(d_loss(&trainer) < loss0, "the discriminator step lowers its loss");
 
     let d1 = judged(&trainer);
     assert!(d1 != d0, "the discriminator learns");
-    let g_loss_before = trainer.generator_step(noise.clone(), &lr(1e-3));
+    let g_loss_before = trainer.generator_step(trainer.generate(noise.clone()), &lr(1e-3));
     assert!(judged(&trainer) == d1, "a generator step changes no discriminator parameter");
     assert!(generated(&trainer) != g0, "the generator learns");
     // Its loss on the same noise, with the discriminator unchanged, went down.
-    let g_loss_after = trainer.generator_step(noise, &lr(0.0));
+    let g_loss_after = trainer.generator_step(trainer.generate(noise), &lr(0.0));
     assert!(g_loss_after < g_loss_before, "{g_loss_before} -> {g_loss_after}");
 }
 

@@ -103,14 +103,19 @@ fn char_lstm_matches_the_lstm_equations() {
     let ids = [3u32, 1, 5, 0, 2];
     let input = Tensor::<2, Int>::from_data(TensorData::new(ids.iter().map(|&i| i64::from(i)).collect::<Vec<_>>(), [1, 5]), &device);
     let logits = values(model.forward(input));
-    let embedding = values(model.input_gates.weight.val()); // [vocab, 4 hidden]
+    let embedding = values(model.embedding.weight.val()); // [vocab, hidden] (embedding width 0: hidden)
+    let w_x = values(model.inputs[0].weight.val()); // [hidden, 4 hidden]
+    let b_x = values(model.inputs[0].bias.as_ref().unwrap().val());
     let w_h = values(model.layers[0].recurrent.weight.val()); // [hidden, 4 hidden]
     let w_o = values(model.output.weight.val()); // [hidden, vocab]
     let b_o = values(model.output.bias.as_ref().unwrap().val());
     let (mut h, mut c) = (vec![0.0; hidden], vec![0.0; hidden]);
     for (t, &id) in ids.iter().enumerate() {
         let gates: Vec<f64> = (0..4 * hidden)
-            .map(|g| embedding[id as usize * 4 * hidden + g] + (0..hidden).map(|k| h[k] * w_h[k * 4 * hidden + g]).sum::<f64>())
+            .map(|g| {
+                let x = (0..hidden).map(|k| embedding[id as usize * hidden + k] * w_x[k * 4 * hidden + g]).sum::<f64>();
+                b_x[g] + x + (0..hidden).map(|k| h[k] * w_h[k * 4 * hidden + g]).sum::<f64>()
+            })
             .collect();
         for k in 0..hidden {
             let (i, f, g, o) = (gates[k], gates[hidden + k], gates[2 * hidden + k], gates[3 * hidden + k]);

@@ -112,9 +112,16 @@ pub struct CharLstmConfig {
     /// Dropout between layers and before the output (Zaremba et al.'s placement).
     #[config(default = 0.1)]
     pub dropout: f64,
-    /// Added to the forget gate's bias at initialisation, so the cell keeps its memory from
-    /// the first step (Jozefowicz et al. 2015; Keras' `unit_forget_bias`).
-    #[config(default = 1.0)]
+    /// Width of the character embedding the first layer reads (0: `hidden`). The first layer's
+    /// input product could be a lookup of `[vocab, 4 hidden]` rows (a one-hot input), but an
+    /// embedding followed by that product learns far faster: on Moby Dick's first 140 steps
+    /// PyTorch's `Embedding` + `LSTM` averaged 2.18 nats, the same LSTM on one-hot inputs 3.05.
+    #[config(default = 0)]
+    pub embedding: usize,
+    /// Added to the forget gate's bias at initialisation (Jozefowicz et al. 2015; Keras'
+    /// `unit_forget_bias` sets 1). 0 as in PyTorch: on Moby Dick the first epoch of
+    /// `recipes/lstm-moby.json` averaged 2.37 nats with 1 and 2.22 with 0 (PyTorch 2.18).
+    #[config(default = 0.0)]
     pub forget_bias: f64,
 }
 
@@ -172,11 +179,11 @@ impl FusedLstmLayer {
 /// (Karpathy's char-rnn, trained with truncated backpropagation through each window).
 #[derive(Module, Debug)]
 pub struct CharLstm {
-    /// The first layer's input product for a one-hot character is a row of `W_x` plus the
-    /// bias: a lookup, `[vocab, 4 hidden]`.
-    pub input_gates: burn::nn::Embedding,
-    /// `[hidden, 4 hidden]` with bias: the input product of layers 2.. (fed by the layer below).
-    pub upper_inputs: Vec<Linear>,
+    /// `[vocab, embedding]`, unit normal (Burn's and PyTorch's default).
+    pub embedding: burn::nn::Embedding,
+    /// Each layer's input product `x W_x + b`: `[embedding, 4 hidden]` for the first layer,
+    /// `[hidden, 4 hidden]` for the others (fed by the layer below).
+    pub inputs: Vec<Linear>,
     pub layers: Vec<FusedLstmLayer>,
     pub dropout: burn::nn::Dropout,
     /// `[hidden, vocab]`
@@ -186,16 +193,12 @@ pub struct CharLstm {
 impl CharLstmConfig {
     pub fn init(&self, device: &Device) -> CharLstm {
         let h = self.hidden;
+        let width = if self.embedding == 0 { h } else { self.embedding };
         let layers = (0..self.layers).map(|_| FusedLstmLayer::new(h, device)).collect();
-        // The first layer's bias sits in every row of its lookup table, the others' in their
-        // input products: both get `forget_bias` in the forget gate's columns.
-        let mut input_gates = burn::nn::EmbeddingConfig::new(self.vocab, 4 * h).with_initializer(lstm_uniform(h)).init(device);
-        let forget = forget_bias_rows(self.vocab, h, self.forget_bias, device);
-        input_gates.weight = burn::module::Param::from_tensor((input_gates.weight.val() + forget).detach());
-        let upper_inputs = (1..self.layers).map(|_| lstm_input_product(h, h, self.forget_bias, device)).collect();
+        let inputs = (0..self.layers).map(|l| lstm_input_product(if l == 0 { width } else { h }, h, self.forget_bias, device)).collect();
         CharLstm {
-            input_gates,
-            upper_inputs,
+            embedding: burn::nn::EmbeddingConfig::new(self.vocab, width).init(device),
+            inputs,
             layers,
             dropout: burn::nn::DropoutConfig::new(self.dropout).init(),
             output: LinearConfig::new(h, self.vocab).init(device),
@@ -227,10 +230,10 @@ impl CharLstm {
         });
         if kernels::applies(&self.output.weight.val()) {
             // Each layer over the whole window as one operation: its input product for all
-            // steps at once (a lookup for the first layer), then the recurrence.
-            let mut below = self.input_gates.forward(ids); // [batch, len, 4 hidden]
+            // steps at once, then the recurrence.
+            let mut below = self.embedding.forward(ids); // [batch, len, embedding]
             for (l, layer) in self.layers.iter().enumerate() {
-                let x_gates = if l == 0 { below } else { self.upper_inputs[l - 1].forward(below) };
+                let x_gates = self.inputs[l].forward(below); // [batch, len, 4 hidden]
                 let (h0, c0) = states[l].clone();
                 let out = layer.sequence(x_gates, h0, c0).expect("the kernel applies"); // [batch, len, 2 hidden]
                 let last = |from: usize| out.clone().slice([0..batch, len - 1..len, from..from + hidden]).reshape([batch, hidden]);
@@ -240,14 +243,14 @@ impl CharLstm {
             }
             return (self.output.forward(dropout(&self.dropout, below)), states);
         }
-        // One lookup per step: slicing a `[batch, len, 4 hidden]` product per step would make
+        // One lookup per step: slicing a `[batch, len, embedding]` lookup per step would make
         // the backward pass write a full-size zero tensor for every step.
         let steps = ids.split(1, 1); // len x [batch, 1]
         let mut outputs = Vec::with_capacity(len);
         for step_ids in steps {
-            let mut below = self.input_gates.forward(step_ids).reshape([batch, 4 * hidden]);
+            let mut below = self.embedding.forward(step_ids).squeeze_dim::<2>(1); // [batch, embedding]
             for (l, layer) in self.layers.iter().enumerate() {
-                let input_gates = if l == 0 { below } else { self.upper_inputs[l - 1].forward(below) };
+                let input_gates = self.inputs[l].forward(below);
                 let (h, c) = layer.step(input_gates, states[l].clone());
                 states[l] = (h.clone(), c);
                 below = if l + 1 < self.layers.len() { dropout(&self.dropout, h) } else { h };

@@ -34,7 +34,7 @@ use burn_autodiff::ops::{Backward, Ops, OpsKind};
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
-use super::{KernelBackend, backend_of, enabled, flex_tensor, matmul, values};
+use super::{UnpackedWeights, KernelBackend, backend_of, enabled, flex_tensor, matmul, values};
 
 /// Sizes of one call.
 #[derive(Clone, Copy, Debug)]
@@ -174,6 +174,9 @@ fn forward(x: &FlexTensor, w: &FlexTensor, h0: &FlexTensor, c0: &FlexTensor) -> 
     let mut gates = values(x);
     let mut output = vec![0.0f32; batch * steps * 2 * hidden];
     let (row_gates, row_out) = (steps * 4 * hidden, steps * 2 * hidden);
+    // `gemm` computes the row-major product transposed, a_tᵀ += w_hᵀ h_{t-1}ᵀ, where w_hᵀ is
+    // column-major in place: read it as it is.
+    let _unpacked = UnpackedWeights::new();
     for t in 0..steps {
         // a_t += h_{t-1} w_h, for every batch row at once.
         let (prev, prev_stride) = if t == 0 { (h0.as_ptr(), hidden) } else { (output[(t - 1) * 2 * hidden..].as_ptr(), row_out) };
@@ -222,6 +225,15 @@ fn backward(saved: &Saved, d_output: &[f32]) -> (Vec<f32>, Vec<f32>, Vec<f32>, V
     // What flows into step t from step t + 1: dh (through w_h) and dc (through f).
     let mut dh = vec![0.0f32; batch * hidden];
     let mut dc = vec![0.0f32; batch * hidden];
+    // w_hᵀ as a row-major [4 hidden, hidden] matrix: the transposed product dh_{t-1}ᵀ =
+    // w_h da_tᵀ then reads w_h column-major, in place (see `UnpackedWeights`).
+    let mut w_t = vec![0.0f32; hidden * 4 * hidden];
+    for (k, row) in saved.w_h.chunks_exact(4 * hidden).enumerate() {
+        for (g, &w) in row.iter().enumerate() {
+            w_t[g * hidden + k] = w;
+        }
+    }
+    let unpacked = UnpackedWeights::new();
     for t in (0..steps).rev() {
         for_rows(&mut d_gates, row_gates, &mut dc, hidden, batch * hidden, |b, dg_row, dc_b| {
             let act = &saved.gates[b * row_gates + t * 4 * hidden..][..4 * hidden];
@@ -244,9 +256,9 @@ fn backward(saved: &Saved, d_output: &[f32]) -> (Vec<f32>, Vec<f32>, Vec<f32>, V
             }
         });
         // dh_{t-1} = da_t w_hᵀ: [batch, 4 hidden] x [4 hidden, hidden].
-        // SAFETY: `d_gates` rows t ([batch, 4 hidden], row stride row_gates), `w_h` read
-        // transposed ([4 hidden, hidden] with strides (1, 4 hidden)) and `dh` [batch, hidden]
-        // lie inside their buffers, which are distinct.
+        // SAFETY: `d_gates` rows t ([batch, 4 hidden], row stride row_gates), `w_t`
+        // ([4 hidden, hidden]) and `dh` [batch, hidden] lie inside their buffers, which are
+        // distinct.
         unsafe {
             matmul(
                 (batch, hidden, 4 * hidden),
@@ -255,12 +267,13 @@ fn backward(saved: &Saved, d_output: &[f32]) -> (Vec<f32>, Vec<f32>, Vec<f32>, V
                 false,
                 d_gates[t * 4 * hidden..].as_ptr(),
                 (row_gates, 1),
-                saved.w_h.as_ptr(),
-                (1, 4 * hidden),
+                w_t.as_ptr(),
+                (hidden, 1),
                 true,
             );
         }
     }
+    drop(unpacked);
     // dw_h = Σ_t h_{t-1}ᵀ da_t: the previous hidden state of every (row, step) as one
     // [batch steps, hidden] matrix, transposed, times da [batch steps, 4 hidden].
     let mut h_prev = vec![0.0f32; batch * steps * hidden];

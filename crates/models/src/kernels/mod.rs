@@ -75,6 +75,33 @@ pub(crate) fn flex_tensor(data: Vec<f32>, shape: impl Into<burn::tensor::Shape>)
     FlexTensor::from_data(TensorData::new(data, shape))
 }
 
+/// While alive, `gemm` reads a column-major left operand in place for up to 256 x 6 columns
+/// of the product instead of copying it into its packed layout first (by default it packs
+/// beyond 96 columns multi-threaded, 48 single-threaded). An LSTM multiplies the same
+/// `[4 hidden, hidden]` weights by a `[hidden, batch]` state at every step: packing those
+/// weights anew for each product took a third of a character model's time (`perf`, 2 x 256
+/// units, batch 128). The thresholds are process-wide; the previous ones come back on drop.
+pub(crate) struct UnpackedWeights {
+    single: usize,
+    multi: usize,
+}
+
+impl UnpackedWeights {
+    pub(crate) fn new() -> Self {
+        let guard = Self { single: gemm::get_lhs_packing_threshold_single_thread(), multi: gemm::get_lhs_packing_threshold_multi_thread() };
+        gemm::set_lhs_packing_threshold_single_thread(256);
+        gemm::set_lhs_packing_threshold_multi_thread(256);
+        guard
+    }
+}
+
+impl Drop for UnpackedWeights {
+    fn drop(&mut self) {
+        gemm::set_lhs_packing_threshold_single_thread(self.single);
+        gemm::set_lhs_packing_threshold_multi_thread(self.multi);
+    }
+}
+
 /// Products this small run faster on one thread than split across the pool.
 fn parallelism(m: usize, n: usize, k: usize) -> Parallelism {
     if m * n * k >= 1 << 21 { Parallelism::Rayon(0) } else { Parallelism::None }

@@ -112,29 +112,40 @@ impl GanTrainer {
         Tensor::random([batch, self.recipe.generator.noise], Distribution::Normal(0.0, 1.0), &self.train_device)
     }
 
-    /// The discriminator's loss on `real` images (in `[-1, 1]`) and on images generated from
-    /// `noise`, which are detached: this loss sends no gradient into the generator.
-    pub fn discriminator_loss(&self, real: Tensor<4>, noise: Tensor<2>) -> (Tensor<1>, Tensor<1>, Tensor<1>) {
-        let fake = self.generator.forward(noise).detach();
+    /// Images from `noise`, in training mode (batch norm on the batch's statistics), with the
+    /// generator's graph: the discriminator step reads them detached, the generator step
+    /// backpropagates through them. One generator pass serves both steps of a batch: the
+    /// generator does not change between them.
+    ///
+    /// # Shapes
+    /// - noise: `[batch, noise]`; output: `[batch, 1, 28, 28]` in `[-1, 1]`
+    pub fn generate(&self, noise: Tensor<2>) -> Tensor<4> {
+        self.generator.forward(noise)
+    }
+
+    /// The discriminator's loss on `real` images (in `[-1, 1]`) and on `fake` ones, which it
+    /// detaches: this loss sends no gradient into the generator.
+    pub fn discriminator_loss(&self, real: Tensor<4>, fake: Tensor<4>) -> (Tensor<1>, Tensor<1>, Tensor<1>) {
         let real_logits = self.discriminator.forward(real);
-        let fake_logits = self.discriminator.forward(fake);
+        let fake_logits = self.discriminator.forward(fake.detach());
         let loss = bce_against(real_logits.clone(), true) + bce_against(fake_logits.clone(), false);
         (loss, sigmoid(real_logits).mean(), sigmoid(fake_logits).mean())
     }
 
     /// One discriminator update.
-    pub fn discriminator_step(&mut self, real: Tensor<4>, noise: Tensor<2>, lr: &ModuleLearningRate) -> StepMetrics {
-        let (loss, d_real, d_fake) = self.discriminator_loss(real, noise);
+    pub fn discriminator_step(&mut self, real: Tensor<4>, fake: Tensor<4>, lr: &ModuleLearningRate) -> StepMetrics {
+        let (loss, d_real, d_fake) = self.discriminator_loss(real, fake);
         let metrics = StepMetrics { loss: scalar(loss.clone()), d_real: scalar(d_real), d_fake: scalar(d_fake) };
         let grads = GradientsParams::from_grads(loss.backward(), &self.discriminator);
         self.discriminator = self.optimizer_d.step(lr.clone(), self.discriminator.clone(), grads);
         metrics
     }
 
-    /// One generator update: the generator learns to make D call its images real. Only the
-    /// generator's optimiser steps, so no discriminator parameter changes.
-    pub fn generator_step(&mut self, noise: Tensor<2>, lr: &ModuleLearningRate) -> f64 {
-        let loss = bce_against(self.discriminator.forward(self.generator.forward(noise)), true);
+    /// One generator update on `fake` (from [`generate`](Self::generate), graph attached): the
+    /// generator learns to make D call its images real. Only the generator's optimiser steps,
+    /// so no discriminator parameter changes.
+    pub fn generator_step(&mut self, fake: Tensor<4>, lr: &ModuleLearningRate) -> f64 {
+        let loss = bce_against(self.discriminator.forward(fake), true);
         let value = scalar(loss.clone());
         let grads = GradientsParams::from_grads(loss.backward(), &self.generator);
         self.generator = self.optimizer_g.step(lr.clone(), self.generator.clone(), grads);
@@ -171,9 +182,9 @@ impl Trainer for GanTrainer {
 
     fn train_batch(&mut self, images: Tensor<4>, lr: &ModuleLearningRate) -> Vec<(&'static str, f64)> {
         let batch = images.dims()[0];
-        let noise = self.noise(batch);
-        let d = self.discriminator_step(to_gan_range(images), noise.clone(), lr);
-        let g = self.generator_step(noise, lr);
+        let fake = self.generate(self.noise(batch));
+        let d = self.discriminator_step(to_gan_range(images), fake.clone(), lr);
+        let g = self.generator_step(fake, lr);
         vec![("D Loss", d.loss), ("G Loss", g), ("D(x)", d.d_real), ("D(G(z))", d.d_fake)]
     }
 
