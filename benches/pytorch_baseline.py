@@ -126,8 +126,8 @@ def generator():
     def up(c_in, c_out, stride):
         return nn.ConvTranspose2d(c_in, c_out, 5, stride, 2, stride - 1, bias=False)
     return nn.Sequential(
-        nn.Linear(100, 7 * 7 * 256, bias=False), nn.Unflatten(1, (256, 7, 7)),
-        nn.BatchNorm2d(256), nn.LeakyReLU(0.3),
+        nn.Linear(100, 7 * 7 * 256, bias=False), nn.BatchNorm1d(7 * 7 * 256), nn.LeakyReLU(0.3),
+        nn.Unflatten(1, (256, 7, 7)),
         up(256, 128, 1), nn.BatchNorm2d(128), nn.LeakyReLU(0.3),
         up(128, 64, 2), nn.BatchNorm2d(64), nn.LeakyReLU(0.3),
         up(64, 1, 2), nn.Tanh())
@@ -142,7 +142,7 @@ def discriminator():
 
 class Gan:
     """Item 6's DCGAN: a discriminator update on real and detached fake images, then a
-    generator update, Adam 1e-4 each."""
+    generator update through the same fakes, Adam 1e-4 each."""
 
     def __init__(self, batch):
         self.real = mnist_batch(batch)[0] * 2 - 1
@@ -154,12 +154,13 @@ class Gan:
         bce = F.binary_cross_entropy_with_logits
         noise = torch.randn(batch, 100)
         self.opt_d.zero_grad(set_to_none=True)
-        real_logits, fake_logits = self.d(self.real).squeeze(1), self.d(self.g(noise).detach()).squeeze(1)
+        fake = self.g(noise)  # one generator pass serves both updates, as in zoo's trainer
+        real_logits, fake_logits = self.d(self.real).squeeze(1), self.d(fake.detach()).squeeze(1)
         d_loss = bce(real_logits, torch.ones(batch)) + bce(fake_logits, torch.zeros(batch))
         d_loss.backward()
         self.opt_d.step()
         self.opt_g.zero_grad(set_to_none=True)
-        g_loss = bce(self.d(self.g(noise)).squeeze(1), torch.ones(batch))
+        g_loss = bce(self.d(fake).squeeze(1), torch.ones(batch))
         g_loss.backward()
         self.opt_g.step()
         return d_loss.item() + g_loss.item()

@@ -211,6 +211,62 @@ fn conv_transpose2d_matches_burns_in_values_and_gradients() {
 }
 
 #[test]
+fn batch_norm_leaky_relu_matches_burns_layers_in_values_gradients_and_running_statistics() {
+    use burn::module::Param;
+    use burn::nn::BatchNormConfig;
+    use zoo_models::kernels::batch_norm::batch_norm_leaky_relu;
+    let _rng = rng_lock();
+    let device = Device::flex().autodiff();
+    device.seed(17);
+    // The generator's three shapes (dense features, then channels of 7x7 and 14x14 maps) at a
+    // small batch, a single row, and an input off zero mean (the kernel accumulates its
+    // statistics in f64; Burn's f32 ones drift beyond the tolerance from a mean of about 300).
+    for (dims, offset) in [(vec![8, 12544], 0.0), (vec![5, 128, 7, 7], 0.0), (vec![3, 64, 14, 14], 0.0), (vec![1, 6, 3, 3], 0.0), (vec![4, 5, 2, 3], 20.0)] {
+        let channels = dims[1];
+        // Non-trivial scale and shift, so every term of the gradient shows.
+        let gamma = Tensor::<1>::random([channels], Distribution::Uniform(0.5, 1.5), &device);
+        let beta = Tensor::<1>::random([channels], Distribution::Uniform(-0.5, 0.5), &device);
+        let x = Tensor::<2>::random([dims.iter().product::<usize>() / channels, channels], Distribution::Normal(offset, 2.0), &device);
+        let run = |on: bool| {
+            kernels::set_enabled(on);
+            // A fresh layer each time: clones share their running statistics.
+            let mut layer = BatchNormConfig::new(channels).init(&device);
+            layer.gamma = Param::from_tensor(gamma.clone());
+            layer.beta = Param::from_tensor(beta.clone());
+            let input = x.clone().reshape(pad4(&dims)).require_grad();
+            let out: Tensor<4> = batch_norm_leaky_relu(&layer, input.clone(), 0.3);
+            let weights = Tensor::<4>::ones(out.dims(), &device) + out.clone().detach().cos();
+            let grads = (out.clone() * weights).sum().backward();
+            let grad = |t: &Tensor<1>| t.grad(&grads).unwrap();
+            (
+                out.inner(),
+                input.grad(&grads).unwrap(),
+                grad(&layer.gamma.val()),
+                grad(&layer.beta.val()),
+                layer.running_mean.value().inner(),
+                layer.running_var.value().inner(),
+            )
+        };
+        let (zoo, burn) = (run(true), run(false));
+        kernels::set_enabled(true);
+        let case = format!("{dims:?}, mean {offset}");
+        assert_close(&format!("output ({case})"), zoo.0, burn.0);
+        assert_close(&format!("d x ({case})"), zoo.1, burn.1);
+        assert_close(&format!("d gamma ({case})"), zoo.2, burn.2);
+        assert_close(&format!("d beta ({case})"), zoo.3, burn.3);
+        assert_close(&format!("running mean ({case})"), zoo.4, burn.4);
+        assert_close(&format!("running variance ({case})"), zoo.5, burn.5);
+    }
+}
+
+/// `dims` as four dimensions (trailing 1s), so one closure serves every case.
+fn pad4(dims: &[usize]) -> [usize; 4] {
+    let mut out = [1; 4];
+    out[..dims.len()].copy_from_slice(dims);
+    out
+}
+
+#[test]
 fn every_model_computes_the_same_with_and_without_zoos_kernels() {
     use zoo_models::*;
     let _rng = rng_lock();
