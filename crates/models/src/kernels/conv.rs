@@ -261,18 +261,24 @@ fn im2col(g: ConvGeometry, image: &[f32]) -> Vec<f32> {
 }
 
 /// Calls `f(output position, input position)` for every output position whose kernel tap
-/// `(i, j)` falls inside the image.
+/// `(i, j)` falls inside the image. The columns inside are a range worked out once per tap,
+/// so the inner loop has no bounds tests (im2col was 12 % of a GAN step with them).
 #[inline(always)]
 fn for_each_tap(g: ConvGeometry, i: usize, j: usize, mut f: impl FnMut(usize, usize)) {
     let [oh, ow] = g.out;
     let [sh, sw] = g.stride;
     let [top, left] = g.padding;
+    // Output columns s with 0 <= s sw + j - left < width.
+    let first = left.saturating_sub(j).div_ceil(sw);
+    let end = (g.width + left).saturating_sub(j).div_ceil(sw).min(ow);
+    if first >= end {
+        return;
+    }
     for r in 0..oh {
         let Some(y) = (r * sh + i).checked_sub(top).filter(|&y| y < g.height) else { continue };
-        for s in 0..ow {
-            if let Some(x) = (s * sw + j).checked_sub(left).filter(|&x| x < g.width) {
-                f(r * ow + s, y * g.width + x);
-            }
+        let (out_row, in_row) = (r * ow, y * g.width + j);
+        for s in first..end {
+            f(out_row + s, in_row + s * sw - left);
         }
     }
 }
