@@ -110,6 +110,29 @@ fn resume_without_checkpoint_is_refused() {
     assert_clean_error(&out, 2, "no complete checkpoint");
 }
 
+/// A run folder whose config lacks a field the model now has (written by an older zoo) is
+/// told apart from one whose config is not JSON at all; both are one-line errors.
+#[test]
+fn a_config_from_an_older_zoo_is_named_as_such() {
+    let temp = tempfile::tempdir().unwrap();
+    let run = temp.path().join("old-run");
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::write(
+        run.join("run.json"),
+        r#"{"model":"mlp","data":"embedded","device":"cpu","created":"x","zoo_version":"0"}"#,
+    )
+    .unwrap();
+    let mut config: serde_json::Value = serde_json::from_str(&stdout(&zoo(&["config", "mlp"]))).unwrap();
+    config["model"].as_object_mut().unwrap().remove("num_classes").expect("the mlp recipe has num_classes");
+    std::fs::write(run.join("config.json"), config.to_string()).unwrap();
+    let run_s = run.to_str().unwrap();
+    let out = zoo(&["eval", "mlp", "--run", run_s, "--device", "cpu"]);
+    assert_clean_error(&out, 1, "written by an older zoo (missing field `num_classes`");
+    std::fs::write(run.join("config.json"), "{ not json").unwrap();
+    let out = zoo(&["eval", "mlp", "--run", run_s, "--device", "cpu"]);
+    assert_clean_error(&out, 1, "config.json: damaged");
+}
+
 #[test]
 fn list_and_config_print_every_model() {
     let out = zoo(&["list"]);

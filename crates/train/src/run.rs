@@ -144,10 +144,10 @@ impl RunDir {
         let path = self.file(name);
         let text = std::fs::read_to_string(&path).map_err(|e| io_error(&path, e))?;
         serde_json::from_str(&text).map_err(|e| {
-            ZooError::runtime(format!(
-                "{}: damaged ({e}); the run cannot be rebuilt, train a new one",
-                path.display()
-            ))
+            // A well-formed file that lacks a field was written by an older zoo, whose model
+            // had a different shape: say so rather than call it damaged.
+            let cause = if e.is_data() && e.to_string().starts_with("missing field") { "written by an older zoo" } else { "damaged" };
+            ZooError::runtime(format!("{}: {cause} ({e}); the run cannot be rebuilt, train a new one", path.display()))
         })
     }
 }
