@@ -82,6 +82,8 @@ pub(crate) fn flex_tensor(data: Vec<f32>, shape: impl Into<burn::tensor::Shape>)
 /// `[4 hidden, hidden]` weights by a `[hidden, batch]` state at every step: packing those
 /// weights anew for each product took a third of a character model's time (`perf`, 2 x 256
 /// units, batch 128). The thresholds are process-wide; the previous ones come back on drop.
+/// (Where several threads run kernels at once, as the tests do, overlapping guards can leave
+/// the raised thresholds in place: that changes how fast `gemm` runs, never what it computes.)
 pub(crate) struct UnpackedWeights {
     single: usize,
     multi: usize,
