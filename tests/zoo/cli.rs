@@ -95,17 +95,22 @@ fn cnn_trains_and_predicts_the_fixture() {
     assert_eq!(top(lines[1]).as_deref(), Some("2"), "{text}");
 }
 
-#[test]
-fn resume_without_checkpoint_is_refused() {
-    let temp = tempfile::tempdir().unwrap();
-    let run = temp.path().join("empty-run");
-    std::fs::create_dir_all(&run).unwrap();
+/// An `mlp` run folder with its `run.json` and `config.json` (`config`) and nothing else.
+fn hand_made_mlp_run(run: &Path, config: &str) {
+    std::fs::create_dir_all(run).unwrap();
     std::fs::write(
         run.join("run.json"),
         r#"{"model":"mlp","data":"embedded","device":"cpu","created":"x","zoo_version":"0"}"#,
     )
     .unwrap();
-    std::fs::write(run.join("config.json"), stdout(&zoo(&["config", "mlp"]))).unwrap();
+    std::fs::write(run.join("config.json"), config).unwrap();
+}
+
+#[test]
+fn resume_without_checkpoint_is_refused() {
+    let temp = tempfile::tempdir().unwrap();
+    let run = temp.path().join("empty-run");
+    hand_made_mlp_run(&run, &stdout(&zoo(&["config", "mlp"])));
     let out = zoo(&["train", "mlp", "--resume", run.to_str().unwrap(), "--device", "cpu"]);
     assert_clean_error(&out, 2, "no complete checkpoint");
 }
@@ -116,15 +121,9 @@ fn resume_without_checkpoint_is_refused() {
 fn a_config_from_an_older_zoo_is_named_as_such() {
     let temp = tempfile::tempdir().unwrap();
     let run = temp.path().join("old-run");
-    std::fs::create_dir_all(&run).unwrap();
-    std::fs::write(
-        run.join("run.json"),
-        r#"{"model":"mlp","data":"embedded","device":"cpu","created":"x","zoo_version":"0"}"#,
-    )
-    .unwrap();
     let mut config: serde_json::Value = serde_json::from_str(&stdout(&zoo(&["config", "mlp"]))).unwrap();
     config["model"].as_object_mut().unwrap().remove("num_classes").expect("the mlp recipe has num_classes");
-    std::fs::write(run.join("config.json"), config.to_string()).unwrap();
+    hand_made_mlp_run(&run, &config.to_string());
     let run_s = run.to_str().unwrap();
     let out = zoo(&["eval", "mlp", "--run", run_s, "--device", "cpu"]);
     assert_clean_error(&out, 1, "written by an older zoo (missing field `num_classes`");

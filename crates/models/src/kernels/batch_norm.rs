@@ -24,13 +24,12 @@ use burn::prelude::*;
 use burn::tensor::activation::leaky_relu;
 use burn_autodiff::Autodiff;
 use burn_autodiff::checkpoint::base::Checkpointer;
-use burn_autodiff::checkpoint::strategy::NoCheckpointing;
 use burn_autodiff::grads::Gradients;
-use burn_autodiff::ops::{Backward, Ops, OpsKind};
+use burn_autodiff::ops::{Backward, Ops};
 use burn_flex::Flex;
 use rayon::prelude::*;
 
-use super::{KernelBackend, backend_of, enabled, flex_tensor, values};
+use super::{autodiff_output, KernelBackend, backend_of, enabled, flex_tensor, values};
 
 /// `leaky_relu(norm.forward(input), slope)`, by zoo's kernel in training (flex under
 /// autodiff, the layer not frozen, f32), else by Burn.
@@ -126,11 +125,7 @@ fn train_forward<const D: usize>(norm: &BatchNorm, input: &Tensor<D>, slope: f64
 
     let output = flex_tensor(output, dims.to_vec());
     let saved = Saved { dims: dims.to_vec(), layout, normalized, inv_std, gamma: gamma_values, beta: beta_values, slope };
-    let result = match BatchNormBackward.prepare::<NoCheckpointing>([x.node(), gamma.node(), beta.node()]).compute_bound().stateful() {
-        OpsKind::Tracked(prep) => prep.finish(Arc::new(saved), output),
-        OpsKind::UnTracked(prep) => prep.finish(output),
-    };
-    Some(Tensor::from_primitive::<AdFlex>(result))
+    Some(autodiff_output(BatchNormBackward, [x.node(), gamma.node(), beta.node()], Arc::new(saved), output))
 }
 
 /// The running statistics' update Burn's `BatchNorm` makes in training.

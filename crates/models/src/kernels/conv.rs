@@ -31,13 +31,12 @@ use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::prelude::*;
 use burn_autodiff::Autodiff;
 use burn_autodiff::checkpoint::base::Checkpointer;
-use burn_autodiff::checkpoint::strategy::NoCheckpointing;
 use burn_autodiff::grads::Gradients;
-use burn_autodiff::ops::{Backward, Ops, OpsKind};
+use burn_autodiff::ops::{Backward, Ops};
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
-use super::{KernelBackend, backend_of, enabled, flex_tensor, matmul, values};
+use super::{autodiff_output, KernelBackend, backend_of, enabled, flex_tensor, matmul, values};
 
 /// The geometry of one convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -168,11 +167,8 @@ where
             let b = bias.try_into_primitive::<AdFlex>().ok()?;
             let (x_values, w_values, b_values) = values_of(x.primitive(), w.primitive(), b.primitive())?;
             let output = flex_tensor(compute(&x_values, &w_values, &b_values), out_shape);
-            let result = match backward.prepare::<NoCheckpointing>([x.node(), w.node(), b.node()]).compute_bound().stateful() {
-                OpsKind::Tracked(prep) => prep.finish(Arc::new(Saved { geometry, x: x_values, weight: w_values }), output),
-                OpsKind::UnTracked(prep) => prep.finish(output),
-            };
-            Some(Tensor::from_primitive::<AdFlex>(result))
+            let saved = Arc::new(Saved { geometry, x: x_values, weight: w_values });
+            Some(autodiff_output(backward, [x.node(), w.node(), b.node()], saved, output))
         }
     }
 }

@@ -30,11 +30,11 @@ use burn::prelude::*;
 use burn_autodiff::Autodiff;
 use burn_autodiff::checkpoint::base::Checkpointer;
 use burn_autodiff::grads::Gradients;
-use burn_autodiff::ops::{Backward, Ops, OpsKind};
+use burn_autodiff::ops::{Backward, Ops};
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
-use super::{UnpackedWeights, KernelBackend, backend_of, enabled, flex_tensor, matmul, values};
+use super::{autodiff_output, UnpackedWeights, KernelBackend, backend_of, enabled, flex_tensor, matmul, values};
 
 /// Sizes of one call.
 #[derive(Clone, Copy, Debug)]
@@ -90,12 +90,7 @@ fn autodiff(x_gates: &Tensor<3>, w_h: &Tensor<2>, h0: &Tensor<2>, c0: &Tensor<2>
     let h = h0.clone().try_into_primitive::<AdFlex>().ok()?;
     let c = c0.clone().try_into_primitive::<AdFlex>().ok()?;
     let (output, saved) = forward(x.primitive(), w.primitive(), h.primitive(), c.primitive())?;
-    let prepared = LstmBackward.prepare::<burn_autodiff::checkpoint::strategy::NoCheckpointing>([x.node(), w.node(), h.node(), c.node()]);
-    let result = match prepared.compute_bound().stateful() {
-        OpsKind::Tracked(prep) => prep.finish(Arc::new(saved), output),
-        OpsKind::UnTracked(prep) => prep.finish(output),
-    };
-    Some(Tensor::from_primitive::<AdFlex>(result))
+    Some(autodiff_output(LstmBackward, [x.node(), w.node(), h.node(), c.node()], Arc::new(saved), output))
 }
 
 #[derive(Debug)]

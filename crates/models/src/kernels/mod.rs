@@ -14,6 +14,8 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use burn::prelude::*;
 use burn_autodiff::Autodiff;
+use burn_autodiff::checkpoint::strategy::NoCheckpointing;
+use burn_autodiff::ops::{Backward, NodeGuard, OpsKind};
 use burn_flex::{Flex, FlexTensor};
 use gemm::Parallelism;
 
@@ -74,6 +76,19 @@ pub(crate) fn values(tensor: &FlexTensor) -> Vec<f32> {
 /// A flex tensor of `shape` holding `data` (row-major).
 pub(crate) fn flex_tensor(data: Vec<f32>, shape: impl Into<burn::tensor::Shape>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(data, shape))
+}
+
+/// `output` as the result of one autodiff operation over `parents` whose backward pass is
+/// `op`; `state` is kept for it only when some parent needs a gradient.
+pub(crate) fn autodiff_output<Op, const N: usize, const D: usize>(op: Op, parents: [NodeGuard; N], state: Op::State, output: FlexTensor) -> Tensor<D>
+where
+    Op: Backward<Flex, N>,
+{
+    let result = match op.prepare::<NoCheckpointing>(parents).compute_bound().stateful() {
+        OpsKind::Tracked(prep) => prep.finish(state, output),
+        OpsKind::UnTracked(prep) => prep.finish(output),
+    };
+    Tensor::from_primitive::<Autodiff<Flex>>(result)
 }
 
 /// While alive, `gemm` reads a column-major left operand in place for up to 256 x 6 columns

@@ -18,13 +18,12 @@ use burn::nn::pool::MaxPool2d;
 use burn::prelude::*;
 use burn_autodiff::Autodiff;
 use burn_autodiff::checkpoint::base::Checkpointer;
-use burn_autodiff::checkpoint::strategy::NoCheckpointing;
 use burn_autodiff::grads::Gradients;
-use burn_autodiff::ops::{Backward, Ops, OpsKind};
+use burn_autodiff::ops::{Backward, Ops};
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
-use super::{KernelBackend, backend_of, enabled, flex_tensor, values};
+use super::{autodiff_output, KernelBackend, backend_of, enabled, flex_tensor, values};
 
 /// `layer.forward(input)`, by zoo's kernel where it applies (flex, f32, no padding, no
 /// dilation, floor mode), else by Burn.
@@ -56,11 +55,7 @@ pub fn max_pool2d_tensor(x: &Tensor<4>, kernel: [usize; 2], stride: [usize; 2]) 
         KernelBackend::AutodiffFlex => {
             let x = x.clone().try_into_primitive::<Autodiff<Flex>>().ok()?;
             let (output, argmax) = forward(g, x.primitive())?;
-            let result = match PoolBackward.prepare::<NoCheckpointing>([x.node()]).compute_bound().stateful() {
-                OpsKind::Tracked(prep) => prep.finish(Arc::new(Saved { geometry: g, argmax }), output),
-                OpsKind::UnTracked(prep) => prep.finish(output),
-            };
-            Some(Tensor::from_primitive::<Autodiff<Flex>>(result))
+            Some(autodiff_output(PoolBackward, [x.node()], Arc::new(Saved { geometry: g, argmax }), output))
         }
     }
 }
