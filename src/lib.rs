@@ -69,7 +69,7 @@ pub fn run(cli: Cli) -> Result<()> {
                     )));
                 }
             }
-            let (device, device_name) = pick_device(&args.device)?;
+            let (device, device_name) = pick_train_device(&args.device, args.resume.as_deref())?;
             let request = TrainRequest {
                 config_file: args.config,
                 overrides: FitOverrides {
@@ -190,7 +190,7 @@ fn train_rl(args: TrainArgs) -> Result<()> {
     // Q-learning is a table: no tensors, no device.
     let (device, device_name) = match args.model {
         Model::Dqn => {
-            let (device, name) = pick_device(&args.device)?;
+            let (device, name) = pick_train_device(&args.device, args.resume.as_deref())?;
             (Some(device), name)
         }
         _ => (None, "none (tabular)".to_string()),
@@ -254,7 +254,7 @@ fn train_sequence(args: TrainArgs) -> Result<()> {
     if args.model == Model::Lstm && (args.text_field.is_some() || args.label_field.is_some()) {
         return Err(ZooError::usage("--text-field and --label-field apply to attention"));
     }
-    let (device, device_name) = pick_device(&args.device)?;
+    let (device, device_name) = pick_train_device(&args.device, args.resume.as_deref())?;
     let request = TrainRequest {
         config_file: args.config,
         overrides: FitOverrides { epochs: args.epochs, batch_size: args.batch_size, learning_rate: args.lr, seed: args.seed, limit: args.limit },
@@ -479,6 +479,25 @@ fn require_language(is_language: bool, model: &str, run: &std::path::Path) -> Re
 fn pick_device(arg: &DeviceArg) -> Result<(burn::prelude::Device, String)> {
     let name = arg.device.clone().unwrap_or_else(|| device::default_name().to_string());
     Ok((device::select(&name)?, name))
+}
+
+/// `--device` of `zoo train`: as given, else, when resuming, the device the run was started on
+/// (its `run.json`) if this build has it, else the default. A run started with `--device cpu`
+/// thus continues on the CPU in a build that also has wgpu, rather than on wgpu's first
+/// adapter, which on a machine without a GPU is a software rasteriser.
+fn pick_train_device(arg: &DeviceArg, resume: Option<&std::path::Path>) -> Result<(burn::prelude::Device, String)> {
+    let recorded = resume.filter(|_| arg.device.is_none()).and_then(|run| {
+        let text = std::fs::read_to_string(run.join("run.json")).ok()?;
+        let info: serde_json::Value = serde_json::from_str(&text).ok()?;
+        info.get("device")?.as_str().map(str::to_string)
+    });
+    match recorded {
+        Some(name) if device::available().contains(&name.as_str()) => {
+            eprintln!("resuming on device {name}, as the run was started (--device changes it)");
+            Ok((device::select(&name)?, name))
+        }
+        _ => pick_device(arg),
+    }
 }
 
 fn fetch_mnist(dir: Option<std::path::PathBuf>, mirrors: Vec<String>) -> Result<()> {

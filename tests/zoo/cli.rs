@@ -64,9 +64,11 @@ fn mlp_train_eval_predict_resume() {
     assert_eq!(line.lines().count(), 1);
     assert_eq!(line.matches('%').count(), 3, "top 3 classes: {line}");
 
-    // Continue for a second epoch from the checkpoint of the first.
-    let out = zoo(&["train", "mlp", "--resume", run_s, "--epochs", "2", "--device", "cpu"]);
+    // Continue for a second epoch from the checkpoint of the first, on the device the run was
+    // started on (cpu) although no --device is given and this build may default to wgpu.
+    let out = zoo(&["train", "mlp", "--resume", run_s, "--epochs", "2"]);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(stderr(&out).contains("resuming on device cpu"), "{}", stderr(&out));
     assert!(run.join("checkpoint/model-2.bpk").is_file(), "epoch 2 checkpoint");
     let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
     assert!(csv.contains("2,valid,Loss,"), "{csv}");

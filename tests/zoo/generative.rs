@@ -165,6 +165,8 @@ fn gan_steps_touch_only_their_own_network_and_lower_their_losses() {
     let d_loss = |t: &zoo_train::generative::gan::GanTrainer| f64::from(t.discriminator_loss(real.clone(), t.generate(noise.clone())).0.into_scalar::<f32>());
 
     let (g0, d0, loss0) = (generated(&trainer), judged(&trainer), d_loss(&trainer));
+    let drawn = |g: &zoo_models::Generator| to_vec(g.forward(probe.clone().inner()));
+    let initial = drawn(&trainer.drawing());
     trainer.discriminator_step(real.clone(), trainer.generate(noise.clone()), &lr(1e-3));
     assert!(generated(&trainer) == g0, "a discriminator step leaves the generator alone");
     assert!(d_loss(&trainer) < loss0, "the discriminator step lowers its loss");
@@ -177,6 +179,12 @@ fn gan_steps_touch_only_their_own_network_and_lower_their_losses() {
     // Its loss on the same noise, with the discriminator unchanged, went down.
     let g_loss_after = trainer.generator_step(trainer.generate(noise), &lr(0.0));
     assert!(g_loss_after < g_loss_before, "{g_loss_before} -> {g_loss_after}");
+
+    // The average that draws the pictures trails the trained generator: after two steps of
+    // decay 0.999 it is still almost the initial generator.
+    let (average, trained) = (drawn(&trainer.drawing()), drawn(&trainer.generator.valid()));
+    let far = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+    assert!(far(&average, &initial) < far(&trained, &initial) / 100.0, "the average moved as far as the generator");
 }
 
 fn png_size(path: &Path) -> (u32, u32) {
@@ -236,7 +244,11 @@ fn gan_trains_resumes_is_judged_and_samples_through_the_binary() {
     let gan = tmp.path().join("gan");
     let run = gan.to_str().unwrap();
     train("gan", &gan, &["--batch-size", "64"]);
-    assert!(gan.join("generator.bpk").is_file() && gan.join("discriminator.bpk").is_file());
+    // The averaged generator draws (generator.bpk); the trained one is kept beside it.
+    for file in ["generator.bpk", "generator-trained.bpk", "discriminator.bpk", "checkpoint/generator_average-1.bpk"] {
+        assert!(gan.join(file).is_file(), "{file}");
+    }
+    assert_ne!(std::fs::read(gan.join("generator.bpk")).unwrap(), std::fs::read(gan.join("generator-trained.bpk")).unwrap());
     let metrics = std::fs::read_to_string(gan.join("metrics.csv")).unwrap();
     for metric in ["D Loss", "G Loss", "D(x)", "D(G(z))"] {
         assert!(metrics.contains(&format!("1,train,{metric},")), "{metric}: {metrics}");

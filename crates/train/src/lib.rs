@@ -2,6 +2,7 @@
 //! run folder, crash-safe checkpoints, a plain-text renderer, metric logs and plots; and the
 //! loops that are not burn-train's (RL), on the same dashboard.
 
+pub mod average;
 pub mod checkpoint;
 pub mod cpu;
 pub mod classifier;

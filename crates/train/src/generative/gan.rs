@@ -13,6 +13,7 @@ use zoo_data::ImageSet;
 use zoo_models::{Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, IMAGE_SIDE, bernoulli_nll};
 
 use super::{GenRecipe, Trainer, load_module, load_optimizer, module_bytes, optimizer_bytes, picture_path, read_module, to_vec};
+use crate::average::update_average;
 use crate::dashboard::MetricSpec;
 use crate::error::{Result, io_error};
 use crate::fit::{FitConfig, LrSchedule};
@@ -25,10 +26,15 @@ use crate::run::{RunDir, RunInfo};
 pub struct GanRecipe {
     pub generator: GeneratorConfig,
     pub discriminator: DiscriminatorConfig,
-    /// Adam for both networks (the learning rate is `fit.learning_rate`); `beta_1` is the
-    /// momentum many DCGANs lower to 0.5.
+    /// Adam for both networks (the learning rate is `fit.learning_rate`); `beta_1` 0.5 as in
+    /// the DCGAN paper (Keras' default 0.9 learns far slower here).
     pub optimizer: AdamConfig,
     pub fit: FitConfig,
+    /// Decay of the generator's exponential moving average (`average = decay average + (1 -
+    /// decay) trained` after each step), which draws the pictures and is what `zoo sample` and
+    /// `zoo eval` use; 0 or absent: the trained generator itself. The default 0.999 averages
+    /// over about the last 1,000 steps (4 epochs at batch 256).
+    pub average: Option<f64>,
 }
 
 impl Recipe for GanRecipe {
@@ -36,15 +42,18 @@ impl Recipe for GanRecipe {
 
     fn default_recipe() -> Self {
         // TensorFlow's DCGAN tutorial: Adam 1e-4 (Keras' epsilon 1e-7) for both, batch 256,
-        // 50 epochs, constant rate. 5 % of the images are held out to watch D(x) on images it
-        // never trained on.
+        // 50 epochs, constant rate; but β1 0.5, the DCGAN paper's, not Keras' 0.9: after 4
+        // epochs Fréchet distance 465 and 50 % of the digits judged confidently, where β1 0.9
+        // had 1,127 and 18 % after 3 and 453 and 39 % after 6. 5 % of the images are held out
+        // to watch D(x) on images it never trained on.
         let fit = FitConfig::new()
             .with_epochs(50)
             .with_batch_size(256)
             .with_learning_rate(1e-4)
             .with_schedule(LrSchedule::Constant)
             .with_valid_fraction(0.05);
-        Self::new(GeneratorConfig::new(), DiscriminatorConfig::new(), AdamConfig::new().with_epsilon(1e-7), fit)
+        Self::new(GeneratorConfig::new(), DiscriminatorConfig::new(), AdamConfig::new().with_beta_1(0.5).with_epsilon(1e-7), fit)
+            .with_average(Some(0.999))
     }
 }
 
@@ -60,8 +69,10 @@ impl GenRecipe for GanRecipe {
         device.seed(self.fit.seed);
         let train_device = device.clone().autodiff();
         let fixed = Tensor::<2>::random([64, self.generator.noise], Distribution::Normal(0.0, 1.0), device);
+        let generator = self.generator.init(&train_device);
         GanTrainer {
-            generator: self.generator.init(&train_device),
+            average: self.average.filter(|decay| *decay > 0.0).map(|_| copy_generator(self, &generator, device)),
+            generator,
             discriminator: self.discriminator.init(&train_device),
             optimizer_g: self.optimizer.init(),
             optimizer_d: self.optimizer.init(),
@@ -75,6 +86,8 @@ impl GenRecipe for GanRecipe {
 
 pub struct GanTrainer {
     pub generator: Generator,
+    /// The exponential moving average of `generator` (plain device), when the recipe keeps one.
+    pub average: Option<Generator>,
     pub discriminator: Discriminator,
     optimizer_g: ModuleOptimizer,
     optimizer_d: ModuleOptimizer,
@@ -93,6 +106,12 @@ pub struct StepMetrics {
     pub d_real: f64,
     /// Mean probability D gives generated images.
     pub d_fake: f64,
+}
+
+/// An independent copy of `generator` on `device` (its own running statistics: clones share them).
+fn copy_generator(recipe: &GanRecipe, generator: &Generator, device: &Device) -> Generator {
+    let bytes = module_bytes(&generator.valid()).expect("a generator serialises");
+    load_module(recipe.generator.init(device), bytes, Path::new("generator")).expect("a generator loads its own record")
 }
 
 fn scalar(t: Tensor<1>) -> f64 {
@@ -141,6 +160,12 @@ impl GanTrainer {
         metrics
     }
 
+    /// The generator that draws (pictures, `zoo sample`, `zoo eval`), in inference mode: the
+    /// average when the recipe keeps one, else the trained generator.
+    pub fn drawing(&self) -> Generator {
+        self.average.as_ref().map_or_else(|| self.generator.valid(), Module::valid)
+    }
+
     /// One generator update on `fake` (from [`generate`](Self::generate), graph attached): the
     /// generator learns to make D call its images real. Only the generator's optimiser steps,
     /// so no discriminator parameter changes.
@@ -149,6 +174,9 @@ impl GanTrainer {
         let value = scalar(loss.clone());
         let grads = GradientsParams::from_grads(loss.backward(), &self.generator);
         self.generator = self.optimizer_g.step(lr.clone(), self.generator.clone(), grads);
+        if let (Some(average), Some(decay)) = (self.average.take(), self.recipe.average) {
+            self.average = Some(update_average(average, &self.generator, decay));
+        }
         value
     }
 }
@@ -171,7 +199,7 @@ impl Trainer for GanTrainer {
         MetricSpec::higher("D(G(z))"),
         MetricSpec::lower("Learning Rate"),
     ];
-    const PARTS: &'static [&'static str] = &["generator", "discriminator", "optim_g", "optim_d"];
+    const PARTS: &'static [&'static str] = &["generator", "discriminator", "optim_g", "optim_d", "generator_average"];
 
     fn train_device(&self) -> Device {
         self.train_device.clone()
@@ -205,7 +233,7 @@ impl Trainer for GanTrainer {
 
     fn pictures(&mut self, run: &RunDir, epoch: usize, _valid: &ImageSet) -> Result<()> {
         let path = run.file(&format!("samples/epoch-{epoch:03}.png"));
-        let pixels = to_vec(to_pixels(self.generator.valid().forward(self.fixed.clone())));
+        let pixels = to_vec(to_pixels(self.drawing().forward(self.fixed.clone())));
         image_grid(&path, &pixels, IMAGE_SIDE, 8, 2).map_err(|e| io_error(&path, e))
     }
 
@@ -215,30 +243,40 @@ impl Trainer for GanTrainer {
             module_bytes(&self.discriminator)?,
             optimizer_bytes(&self.optimizer_g)?,
             optimizer_bytes(&self.optimizer_d)?,
+            // Without an average, its part holds the trained generator: one checkpoint layout.
+            module_bytes(&self.drawing())?,
         ])
     }
 
     fn load(&mut self, parts: Vec<Vec<u8>>) -> Result<()> {
-        let [generator, discriminator, optim_g, optim_d]: [Vec<u8>; 4] =
-            parts.try_into().map_err(|_| crate::error::ZooError::runtime("a GAN checkpoint has four parts"))?;
+        let [generator, discriminator, optim_g, optim_d, average]: [Vec<u8>; 5] =
+            parts.try_into().map_err(|_| crate::error::ZooError::runtime("a GAN checkpoint has five parts"))?;
         let at = Path::new("checkpoint");
         self.generator = load_module(self.recipe.generator.init(&self.train_device), generator, at)?;
         self.discriminator = load_module(self.recipe.discriminator.init(&self.train_device), discriminator, at)?;
         self.optimizer_g = load_optimizer(self.recipe.optimizer.init(), optim_g)?;
         self.optimizer_d = load_optimizer(self.recipe.optimizer.init(), optim_d)?;
+        if self.average.is_some() {
+            self.average = Some(load_module(self.recipe.generator.init(&self.device), average, at)?);
+        }
         Ok(())
     }
 
     fn final_weights(&self) -> Result<Vec<(&'static str, Vec<u8>)>> {
-        Ok(vec![
-            ("generator.bpk", module_bytes(&self.generator.valid())?),
+        let mut files = vec![
+            ("generator.bpk", module_bytes(&self.drawing())?),
             ("discriminator.bpk", module_bytes(&self.discriminator.valid())?),
-        ])
+        ];
+        if self.average.is_some() {
+            files.push(("generator-trained.bpk", module_bytes(&self.generator.valid())?));
+        }
+        Ok(files)
     }
 }
 
 /// A run's generator in inference mode (batch norm with its running statistics): the final
-/// weights, or the latest checkpoint of a run still training.
+/// weights (the average, when the recipe keeps one), or the latest checkpoint's of a run still
+/// training.
 pub fn load_generator(run_dir: &Path, device: &Device) -> Result<(RunDir, RunInfo, Generator)> {
     let (run, info) = RunDir::open(run_dir, GanRecipe::NAME)?;
     let recipe: GanRecipe = run.read_json("config.json")?;
@@ -246,7 +284,7 @@ pub fn load_generator(run_dir: &Path, device: &Device) -> Result<(RunDir, RunInf
     let path = match super::latest_checkpoint::<GanTrainer>(&run) {
         Some(epoch) if !final_weights.is_file() => {
             eprintln!("{}: no final weights yet; using the checkpoint of epoch {epoch}", run_dir.display());
-            run.checkpoint_dir().join(format!("generator-{epoch}.bpk"))
+            run.checkpoint_dir().join(format!("generator_average-{epoch}.bpk"))
         }
         _ => final_weights,
     };
