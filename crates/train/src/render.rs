@@ -103,8 +103,10 @@ impl PlainRenderer {
         }
         let per_epoch: usize = match self.items_per_epoch.get("valid") {
             Some(valid) => self.items_per_epoch.get("train").copied().unwrap_or(0) + valid,
-            // The first epoch: assume validation as long as training, a safe overestimate.
-            None => 2 * self.items_per_epoch.get("train").copied().unwrap_or(self.split_items),
+            // The first epoch: validation not seen yet. It is a few percent of the items and
+            // forward passes only, so leaving it out is closer than any guess at its length
+            // (counting it as long as training had doubled the estimate).
+            None => self.items_per_epoch.get("train").copied().unwrap_or(self.split_items),
         };
         let this_epoch_left = match self.split.as_str() {
             "train" => per_epoch.saturating_sub(self.split_done),
