@@ -179,6 +179,9 @@ pub struct EvalArgs {
     /// Images to generate for the judge (gan) [default: 10000].
     #[arg(long, value_name = "N")]
     pub samples: Option<usize>,
+    /// Judge the trained generator instead of its moving average (gan).
+    #[arg(long)]
+    pub trained: bool,
     #[command(flatten)]
     pub device: DeviceArg,
 }
@@ -209,6 +212,9 @@ pub struct SampleArgs {
     /// Images in the grid (autoencoder, vae, gan) [default: 64].
     #[arg(long)]
     pub n: Option<usize>,
+    /// Draw with the trained generator instead of its moving average (gan).
+    #[arg(long)]
+    pub trained: bool,
     /// Seed of the noise or of the drawn characters.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

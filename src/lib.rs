@@ -383,8 +383,8 @@ fn eval_generative(args: EvalArgs) -> Result<()> {
     if args.episodes.is_some() {
         return Err(ZooError::usage(format!("--episodes applies to dqn and qlearning, not {name}")));
     }
-    if args.model != Model::Gan && (args.judge.is_some() || args.samples.is_some() || args.seed.is_some()) {
-        return Err(ZooError::usage(format!("--judge, --samples and --seed apply to gan, not {name}")));
+    if args.model != Model::Gan && (args.judge.is_some() || args.samples.is_some() || args.seed.is_some() || args.trained) {
+        return Err(ZooError::usage(format!("--judge, --samples, --seed and --trained apply to gan, not {name}")));
     }
     let (device, _) = pick_device(&args.device)?;
     match args.model {
@@ -410,8 +410,8 @@ fn eval_generative(args: EvalArgs) -> Result<()> {
                     "zoo eval gan needs --judge CNN_RUN, a run of `zoo train cnn` trained on the same kind of images",
                 ));
             };
-            let r = gan::judge_eval(&args.run, judge, args.samples.unwrap_or(10_000), args.seed.unwrap_or(0), &device)?;
-            println!("gan {}: {} generated images judged by {}", args.run.display(), r.generated, r.judge);
+            let r = gan::judge_eval(&args.run, judge, args.samples.unwrap_or(10_000), args.seed.unwrap_or(0), args.trained, &device)?;
+            println!("gan {}: {} images from its {} generator judged by {}", args.run.display(), r.generated, r.generator, r.judge);
             println!(
                 "Fréchet distance to the test set {:.2} (real training images: {:.2}; ratio {:.2})",
                 r.frechet_distance, r.frechet_floor, r.ratio
@@ -453,11 +453,14 @@ fn sample(args: SampleArgs) -> Result<()> {
     if n == 0 {
         return Err(ZooError::usage("--n must be at least 1"));
     }
+    if args.trained && args.model != SampleModel::Gan {
+        return Err(ZooError::usage("--trained applies to gan (its generator's moving average draws by default)"));
+    }
     let out = args.out.as_deref();
     let written = match args.model {
         SampleModel::Autoencoder => ae::sample(&args.run, n, out, &device)?,
         SampleModel::Vae => vae::sample(&args.run, n, args.seed, out, &device)?,
-        _ => gan::sample(&args.run, n, args.seed, out, &device)?,
+        _ => gan::sample(&args.run, n, args.seed, args.trained, out, &device)?,
     };
     for path in written {
         println!("wrote {}", path.display());

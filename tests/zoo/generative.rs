@@ -268,9 +268,17 @@ fn gan_trains_resumes_is_judged_and_samples_through_the_binary() {
     assert!(distance.is_finite() && floor > 0.0 && distance > floor, "an untrained generator is far from real digits: {distance} vs {floor}");
     let classes: f64 = eval["class_percent"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).sum();
     assert!((classes - 100.0).abs() < 1e-6);
+    assert_eq!(eval["generator"], "moving average");
+    // The trained generator, judged on request, draws other images.
+    let out = zoo(&["eval", "gan", "--run", run, "--judge", judge.to_str().unwrap(), "--samples", "200", "--trained", "--device", "cpu"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let trained: Value = serde_json::from_str(&std::fs::read_to_string(gan.join("eval.json")).unwrap()).unwrap();
+    assert_eq!(trained["generator"], "trained");
+    assert_ne!(trained["frechet_distance"], eval["frechet_distance"]);
 
     let out = zoo(&["sample", "gan", "--run", run, "--n", "16", "--device", "cpu"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(png_size(&gan.join("samples.png")), (8 * 58 + 2, 2 * 58 + 2));
     assert_clean_error(&zoo(&["sample", "vae", "--run", run]), 2, "is a `gan` run");
+    assert_clean_error(&zoo(&["sample", "vae", "--run", run, "--trained"]), 2, "--trained applies to gan");
 }

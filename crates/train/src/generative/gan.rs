@@ -274,22 +274,27 @@ impl Trainer for GanTrainer {
     }
 }
 
-/// A run's generator in inference mode (batch norm with its running statistics): the final
-/// weights (the average, when the recipe keeps one), or the latest checkpoint's of a run still
-/// training.
-pub fn load_generator(run_dir: &Path, device: &Device) -> Result<(RunDir, RunInfo, Generator)> {
+/// A run's generator in inference mode (batch norm with its running statistics): the one that
+/// draws (the moving average, when the recipe keeps one) or with `trained` the trained one; the
+/// final weights, or the latest checkpoint's of a run still training. Also says which it is:
+/// `moving average` or `trained`.
+pub fn load_generator(run_dir: &Path, trained: bool, device: &Device) -> Result<(RunDir, RunInfo, Generator, &'static str)> {
     let (run, info) = RunDir::open(run_dir, GanRecipe::NAME)?;
     let recipe: GanRecipe = run.read_json("config.json")?;
-    let final_weights = run.file("generator.bpk");
+    // Without an average, generator.bpk (and the checkpoints' generator_average part) hold the
+    // trained generator.
+    let averaging = recipe.average.is_some_and(|decay| decay > 0.0);
+    let (final_name, part) = if averaging && trained { ("generator-trained", "generator") } else { ("generator", "generator_average") };
+    let final_weights = run.file(&format!("{final_name}.bpk"));
     let path = match super::latest_checkpoint::<GanTrainer>(&run) {
         Some(epoch) if !final_weights.is_file() => {
             eprintln!("{}: no final weights yet; using the checkpoint of epoch {epoch}", run_dir.display());
-            run.checkpoint_dir().join(format!("generator_average-{epoch}.bpk"))
+            run.checkpoint_dir().join(format!("{part}-{epoch}.bpk"))
         }
         _ => final_weights,
     };
     let generator = read_module(recipe.generator.init(device), &path)?.valid();
-    Ok((run, info, generator))
+    Ok((run, info, generator, if averaging && !trained { "moving average" } else { "trained" }))
 }
 
 /// `n` generated images as pixels in `[0, 1]`, `[n, 1, 28, 28]`, in chunks of 500.
@@ -305,8 +310,8 @@ pub fn generate(generator: &Generator, n: usize, device: &Device) -> Vec<Tensor<
 }
 
 /// `zoo sample gan`: a grid of `n` new images.
-pub fn sample(run_dir: &Path, n: usize, seed: u64, out: Option<&Path>, device: &Device) -> Result<Vec<PathBuf>> {
-    let (run, _, generator) = load_generator(run_dir, device)?;
+pub fn sample(run_dir: &Path, n: usize, seed: u64, trained: bool, out: Option<&Path>, device: &Device) -> Result<Vec<PathBuf>> {
+    let (run, _, generator, _) = load_generator(run_dir, trained, device)?;
     device.seed(seed);
     let pixels: Vec<f32> = generate(&generator, n, device).into_iter().flat_map(to_vec).collect();
     let path = picture_path(&run, out, "samples.png");

@@ -32,6 +32,8 @@ pub const CONFIDENT: f32 = 0.9;
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct GanEval {
     pub model: String,
+    /// Which generator drew: `moving average` or `trained`.
+    pub generator: String,
     pub judge: String,
     pub generated: usize,
     /// Fréchet distance, generated vs real test images, in the judge's feature space.
@@ -183,8 +185,8 @@ fn judge_set(judge: &Classifier<Cnn>, set: &ImageSet, device: &Device) -> Vec<f3
     features
 }
 
-pub fn eval(run_dir: &Path, judge_dir: &Path, n: usize, seed: u64, device: &Device) -> Result<GanEval> {
-    let (run, _, generator) = load_generator(run_dir, device)?;
+pub fn eval(run_dir: &Path, judge_dir: &Path, n: usize, seed: u64, trained: bool, device: &Device) -> Result<GanEval> {
+    let (run, _, generator, kind) = load_generator(run_dir, trained, device)?;
     let (judge_run, judge_info) = RunDir::open(judge_dir, "cnn")?;
     let (judge_recipe, judge) = load_classifier::<CnnRecipe>(&judge_run, device)?;
     let judge = judge.valid();
@@ -224,6 +226,7 @@ pub fn eval(run_dir: &Path, judge_dir: &Path, n: usize, seed: u64, device: &Devi
     let floor = frechet_distance(&real_train, &real_test);
     let report = GanEval {
         model: "gan".into(),
+        generator: kind.into(),
         judge: judge_dir.display().to_string(),
         generated: n,
         frechet_distance: distance,
