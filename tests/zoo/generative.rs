@@ -282,3 +282,24 @@ fn gan_trains_resumes_is_judged_and_samples_through_the_binary() {
     assert_clean_error(&zoo(&["sample", "vae", "--run", run]), 2, "is a `gan` run");
     assert_clean_error(&zoo(&["sample", "vae", "--run", run, "--trained"]), 2, "--trained applies to gan");
 }
+
+/// A fresh generator's running statistics (0 and 1) do not describe its activations; after
+/// the standing-statistics passes its inference-mode images come close to the training-mode
+/// images of the same noise (batch statistics of 256).
+#[test]
+fn standing_statistics_match_the_generators_own_activations() {
+    let _rng = rng_lock();
+    let device = Device::flex();
+    device.seed(21);
+    let generator = GeneratorConfig::new().init(&device);
+    let train_device = device.clone().autodiff();
+    let noise = Tensor::<2>::random([256, 100], burn::tensor::Distribution::Normal(0.0, 1.0), &device);
+    // Batch statistics on a copy (training mode moves the running statistics it shares).
+    let copy = zoo_models::GeneratorConfig::new().init(&device).load_record(generator.clone().into_record());
+    let batch_stats = to_vec(copy.fork(&train_device).train().forward(noise.clone().to_device(&train_device)).inner());
+    let gap = |images: Vec<f32>| images.iter().zip(&batch_stats).map(|(a, b)| (a - b).abs()).sum::<f32>() / images.len() as f32;
+    let before = gap(to_vec(generator.valid().forward(noise.clone())));
+    let standing = zoo_train::generative::gan::standing_statistics(generator, &device);
+    let after = gap(to_vec(standing.forward(noise)));
+    assert!(after < before / 5.0, "mean gap to batch statistics: {before} before, {after} after");
+}

@@ -102,6 +102,19 @@ impl Generator {
         self.noise
     }
 
+    /// The momentum of the batch norms' running statistics (0.1 when built).
+    pub fn norm_momentum(&self) -> f64 {
+        self.norm0.momentum
+    }
+
+    /// Sets the momentum of every batch norm's running statistics: `running = (1 - momentum)
+    /// running + momentum batch` at each training-mode pass.
+    pub fn set_norm_momentum(&mut self, momentum: f64) {
+        for norm in [&mut self.norm0, &mut self.norm1, &mut self.norm2] {
+            norm.momentum = momentum;
+        }
+    }
+
     /// Images from noise.
     ///
     /// # Shapes

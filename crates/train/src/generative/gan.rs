@@ -108,6 +108,29 @@ pub struct StepMetrics {
     pub d_fake: f64,
 }
 
+/// Training-mode passes that recompute an averaged generator's batch-norm running statistics
+/// from its own activations ("standing statistics"): the averaged statistics mix those of the
+/// generators it averaged over and do not match the averaged weights (its digits came out
+/// thin and broken where the trained generator's strokes were whole).
+const STANDING_PASSES: usize = 30;
+
+/// `generator` (plain device) in inference mode with its running statistics the mean of the
+/// batch statistics of [`STANDING_PASSES`] batches of 256 noise vectors (pass `k` counts with
+/// momentum `1 / k`; the old values count for nothing).
+pub fn standing_statistics(generator: Generator, device: &Device) -> Generator {
+    let train_device = device.clone().autodiff();
+    // `train` re-enables batch norm's training mode on a module `valid` had switched off.
+    let mut generator = generator.fork(&train_device).train();
+    let momentum = generator.norm_momentum();
+    for pass in 1..=STANDING_PASSES {
+        generator.set_norm_momentum(1.0 / pass as f64);
+        let noise = Tensor::<2>::random([256, generator.noise_size()], Distribution::Normal(0.0, 1.0), &train_device);
+        drop(generator.forward(noise));
+    }
+    generator.set_norm_momentum(momentum);
+    generator.valid()
+}
+
 /// An independent copy of `generator` on `device` (its own running statistics: clones share them).
 fn copy_generator(recipe: &GanRecipe, generator: &Generator, device: &Device) -> Generator {
     let bytes = module_bytes(&generator.valid()).expect("a generator serialises");
@@ -232,6 +255,10 @@ impl Trainer for GanTrainer {
     }
 
     fn pictures(&mut self, run: &RunDir, epoch: usize, _valid: &ImageSet) -> Result<()> {
+        // The checkpoint written next keeps the average with these statistics.
+        if let Some(average) = self.average.take() {
+            self.average = Some(standing_statistics(average, &self.device));
+        }
         let path = run.file(&format!("samples/epoch-{epoch:03}.png"));
         let pixels = to_vec(to_pixels(self.drawing().forward(self.fixed.clone())));
         image_grid(&path, &pixels, IMAGE_SIDE, 8, 2).map_err(|e| io_error(&path, e))
@@ -293,7 +320,8 @@ pub fn load_generator(run_dir: &Path, trained: bool, device: &Device) -> Result<
         }
         _ => final_weights,
     };
-    let generator = read_module(recipe.generator.init(device), &path)?.valid();
+    let generator = read_module(recipe.generator.init(device), &path)?;
+    let generator = if averaging && !trained { standing_statistics(generator, device) } else { generator }.valid();
     Ok((run, info, generator, if averaging && !trained { "moving average" } else { "trained" }))
 }
 
