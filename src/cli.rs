@@ -101,7 +101,7 @@ impl Model {
 #[derive(Debug, Args)]
 pub struct DeviceArg {
     /// Backend device: cpu, ndarray, wgpu, wgpu-cpu, vulkan, cuda or metal, as compiled in
-    /// [default: the first GPU backend compiled in, else cpu]
+    /// [default: the first GPU backend compiled in, else cpu; `train --resume`: the run's own]
     #[arg(long, env = "ZOO_DEVICE")]
     pub device: Option<String>,
 }

@@ -49,6 +49,9 @@ macro_rules! with_image_recipe {
 /// Runs one parsed command.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Eval(args) if args.trained && args.model != Model::Gan => {
+            Err(ZooError::usage(format!("--trained applies to gan (its generator's moving average is judged by default), not {}", args.model.name())))
+        }
         Command::Train(args) if args.model.is_rl() => train_rl(args),
         Command::Eval(args) if args.model.is_rl() => eval_rl(args),
         Command::Eval(args) if args.model.is_generative() => eval_generative(args),
@@ -383,8 +386,8 @@ fn eval_generative(args: EvalArgs) -> Result<()> {
     if args.episodes.is_some() {
         return Err(ZooError::usage(format!("--episodes applies to dqn and qlearning, not {name}")));
     }
-    if args.model != Model::Gan && (args.judge.is_some() || args.samples.is_some() || args.seed.is_some() || args.trained) {
-        return Err(ZooError::usage(format!("--judge, --samples, --seed and --trained apply to gan, not {name}")));
+    if args.model != Model::Gan && (args.judge.is_some() || args.samples.is_some() || args.seed.is_some()) {
+        return Err(ZooError::usage(format!("--judge, --samples and --seed apply to gan, not {name}")));
     }
     let (device, _) = pick_device(&args.device)?;
     match args.model {
@@ -425,6 +428,9 @@ fn eval_generative(args: EvalArgs) -> Result<()> {
 }
 
 fn sample(args: SampleArgs) -> Result<()> {
+    if args.trained && args.model != SampleModel::Gan {
+        return Err(ZooError::usage("--trained applies to gan (its generator's moving average draws by default)"));
+    }
     let (device, _) = pick_device(&args.device)?;
     let text_model = matches!(args.model, SampleModel::Lstm | SampleModel::Attention);
     if text_model {
@@ -452,9 +458,6 @@ fn sample(args: SampleArgs) -> Result<()> {
     let n = args.n.unwrap_or(64);
     if n == 0 {
         return Err(ZooError::usage("--n must be at least 1"));
-    }
-    if args.trained && args.model != SampleModel::Gan {
-        return Err(ZooError::usage("--trained applies to gan (its generator's moving average draws by default)"));
     }
     let out = args.out.as_deref();
     let written = match args.model {
@@ -489,17 +492,22 @@ fn pick_device(arg: &DeviceArg) -> Result<(burn::prelude::Device, String)> {
 /// thus continues on the CPU in a build that also has wgpu, rather than on wgpu's first
 /// adapter, which on a machine without a GPU is a software rasteriser.
 fn pick_train_device(arg: &DeviceArg, resume: Option<&std::path::Path>) -> Result<(burn::prelude::Device, String)> {
+    // A folder that is not a run gets its clear error from the trainer itself.
     let recorded = resume.filter(|_| arg.device.is_none()).and_then(|run| {
         let text = std::fs::read_to_string(run.join("run.json")).ok()?;
-        let info: serde_json::Value = serde_json::from_str(&text).ok()?;
-        info.get("device")?.as_str().map(str::to_string)
+        serde_json::from_str::<zoo_train::run::RunInfo>(&text).ok().map(|info| info.device)
     });
     match recorded {
         Some(name) if device::available().contains(&name.as_str()) => {
-            eprintln!("resuming on device {name}, as the run was started (--device changes it)");
+            eprintln!("resuming on device {name}, as the run was started (--device or ZOO_DEVICE changes it)");
             Ok((device::select(&name)?, name))
         }
-        _ => pick_device(arg),
+        Some(name) => {
+            let (device, default) = pick_device(arg)?;
+            eprintln!("the run was started on device {name}, which this build lacks; resuming on {default}");
+            Ok((device, default))
+        }
+        None => pick_device(arg),
     }
 }
 

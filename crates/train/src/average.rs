@@ -1,7 +1,8 @@
 //! Exponential moving average of a module's weights, `average = decay average + (1 - decay)
 //! trained` after every step (Polyak averaging as GANs use it: the averaged generator draws
 //! better images than the oscillating one being trained). Every float tensor of the module
-//! moves, batch norm's running statistics included, so the average runs in inference mode.
+//! moves, batch norm's running statistics included (the GAN then replaces those by standing
+//! statistics before drawing).
 
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::prelude::*;

@@ -33,8 +33,24 @@ pub struct GanRecipe {
     /// Decay of the generator's exponential moving average (`average = decay average + (1 -
     /// decay) trained` after each step), which draws the pictures and is what `zoo sample` and
     /// `zoo eval` use; 0 or absent: the trained generator itself. The default 0.999 averages
-    /// over about the last 1,000 steps (4 epochs at batch 256).
+    /// over about the last 1,000 steps (4 epochs at batch 256); early steps use less (see
+    /// [`GanRecipe::decay_at`]).
     pub average: Option<f64>,
+}
+
+impl GanRecipe {
+    /// The moving average's decay, when the recipe keeps an average.
+    pub fn decay(&self) -> Option<f64> {
+        self.average.filter(|decay| *decay > 0.0)
+    }
+
+    /// The decay of update `step` (from 0): `min(decay, (1 + step) / (10 + step))`, as
+    /// TensorFlow's `ExponentialMovingAverage` with `num_updates`, so that the random initial
+    /// weights do not linger in the average (at 0.999 alone they would still weigh 10 % after
+    /// 10 epochs).
+    pub fn decay_at(decay: f64, step: u64) -> f64 {
+        decay.min((1.0 + step as f64) / (10.0 + step as f64))
+    }
 }
 
 impl Recipe for GanRecipe {
@@ -65,13 +81,22 @@ impl GenRecipe for GanRecipe {
     fn fit_mut(&mut self) -> &mut FitConfig {
         &mut self.fit
     }
+    fn validate(&self) -> std::result::Result<(), String> {
+        match self.average {
+            Some(decay) if !(0.0..1.0).contains(&decay) => {
+                Err(format!("average {decay}: the moving average's decay must be at least 0 and below 1 (0: none)"))
+            }
+            _ => Ok(()),
+        }
+    }
     fn trainer(&self, device: &Device) -> GanTrainer {
         device.seed(self.fit.seed);
         let train_device = device.clone().autodiff();
         let fixed = Tensor::<2>::random([64, self.generator.noise], Distribution::Normal(0.0, 1.0), device);
         let generator = self.generator.init(&train_device);
         GanTrainer {
-            average: self.average.filter(|decay| *decay > 0.0).map(|_| copy_generator(self, &generator, device)),
+            average: self.decay().map(|_| copy_generator(self, &generator, device)),
+            average_updates: 0,
             generator,
             discriminator: self.discriminator.init(&train_device),
             optimizer_g: self.optimizer.init(),
@@ -88,6 +113,9 @@ pub struct GanTrainer {
     pub generator: Generator,
     /// The exponential moving average of `generator` (plain device), when the recipe keeps one.
     pub average: Option<Generator>,
+    /// Updates of `average` so far (for the warm-up of its decay); a resumed run counts as
+    /// warmed up.
+    average_updates: u64,
     pub discriminator: Discriminator,
     optimizer_g: ModuleOptimizer,
     optimizer_d: ModuleOptimizer,
@@ -197,8 +225,10 @@ impl GanTrainer {
         let value = scalar(loss.clone());
         let grads = GradientsParams::from_grads(loss.backward(), &self.generator);
         self.generator = self.optimizer_g.step(lr.clone(), self.generator.clone(), grads);
-        if let (Some(average), Some(decay)) = (self.average.take(), self.recipe.average) {
+        if let (Some(average), Some(decay)) = (self.average.take(), self.recipe.decay()) {
+            let decay = GanRecipe::decay_at(decay, self.average_updates);
             self.average = Some(update_average(average, &self.generator, decay));
+            self.average_updates += 1;
         }
         value
     }
@@ -285,6 +315,7 @@ impl Trainer for GanTrainer {
         self.optimizer_d = load_optimizer(self.recipe.optimizer.init(), optim_d)?;
         if self.average.is_some() {
             self.average = Some(load_module(self.recipe.generator.init(&self.device), average, at)?);
+            self.average_updates = u64::MAX / 2;
         }
         Ok(())
     }
@@ -310,8 +341,8 @@ pub fn load_generator(run_dir: &Path, trained: bool, device: &Device) -> Result<
     let recipe: GanRecipe = run.read_json("config.json")?;
     // Without an average, generator.bpk (and the checkpoints' generator_average part) hold the
     // trained generator.
-    let averaging = recipe.average.is_some_and(|decay| decay > 0.0);
-    let (final_name, part) = if averaging && trained { ("generator-trained", "generator") } else { ("generator", "generator_average") };
+    let average = recipe.decay().is_some() && !trained;
+    let (final_name, part) = if recipe.decay().is_some() && trained { ("generator-trained", "generator") } else { ("generator", "generator_average") };
     let final_weights = run.file(&format!("{final_name}.bpk"));
     let path = match super::latest_checkpoint::<GanTrainer>(&run) {
         Some(epoch) if !final_weights.is_file() => {
@@ -321,8 +352,8 @@ pub fn load_generator(run_dir: &Path, trained: bool, device: &Device) -> Result<
         _ => final_weights,
     };
     let generator = read_module(recipe.generator.init(device), &path)?;
-    let generator = if averaging && !trained { standing_statistics(generator, device) } else { generator }.valid();
-    Ok((run, info, generator, if averaging && !trained { "moving average" } else { "trained" }))
+    let generator = if average { standing_statistics(generator, device) } else { generator }.valid();
+    Ok((run, info, generator, if average { "moving average" } else { "trained" }))
 }
 
 /// `n` generated images as pixels in `[0, 1]`, `[n, 1, 28, 28]`, in chunks of 500.
@@ -339,8 +370,9 @@ pub fn generate(generator: &Generator, n: usize, device: &Device) -> Vec<Tensor<
 
 /// `zoo sample gan`: a grid of `n` new images.
 pub fn sample(run_dir: &Path, n: usize, seed: u64, trained: bool, out: Option<&Path>, device: &Device) -> Result<Vec<PathBuf>> {
-    let (run, _, generator, _) = load_generator(run_dir, trained, device)?;
+    // Seeded first: the standing statistics of an averaged generator draw noise too.
     device.seed(seed);
+    let (run, _, generator, _) = load_generator(run_dir, trained, device)?;
     let pixels: Vec<f32> = generate(&generator, n, device).into_iter().flat_map(to_vec).collect();
     let path = picture_path(&run, out, "samples.png");
     image_grid(&path, &pixels, IMAGE_SIDE, 8, 2).map_err(|e| io_error(&path, e))?;

@@ -186,6 +186,8 @@ fn judge_set(judge: &Classifier<Cnn>, set: &ImageSet, device: &Device) -> Vec<f3
 }
 
 pub fn eval(run_dir: &Path, judge_dir: &Path, n: usize, seed: u64, trained: bool, device: &Device) -> Result<GanEval> {
+    // Seeded before loading too: the standing statistics of an averaged generator draw noise.
+    device.seed(seed);
     let (run, _, generator, kind) = load_generator(run_dir, trained, device)?;
     let (judge_run, judge_info) = RunDir::open(judge_dir, "cnn")?;
     let (judge_recipe, judge) = load_classifier::<CnnRecipe>(&judge_run, device)?;

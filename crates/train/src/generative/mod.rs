@@ -43,6 +43,10 @@ pub trait GenRecipe: Recipe {
     fn fit_mut(&mut self) -> &mut FitConfig;
     /// A fresh trainer (weights seeded by `fit.seed`) on `device`.
     fn trainer(&self, device: &Device) -> Self::Trainer;
+    /// Settings beyond `fit` that cannot work, as a message naming the field.
+    fn validate(&self) -> std::result::Result<(), String> {
+        Ok(())
+    }
 }
 
 /// One model's training, as the shared loop sees it.
@@ -121,6 +125,7 @@ fn start<R: GenRecipe>(request: &TrainRequest) -> Result<GenTrainReport> {
     let mut recipe: R = recipe_or_default(request.config_file.as_deref())?;
     request.overrides.apply(recipe.fit_mut());
     recipe.fit().validate().map_err(ZooError::usage)?;
+    recipe.validate().map_err(ZooError::usage)?;
     let source = DataSource::from_arg(request.data.as_deref())?;
     let train_set = source.load(Split::Train)?;
     let run = RunDir::start(request.run_dir.as_deref(), &recipe, &source.to_record(), &request.device_name)?;
