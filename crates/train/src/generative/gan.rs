@@ -147,8 +147,10 @@ const STANDING_PASSES: usize = 30;
 /// momentum `1 / k`; the old values count for nothing).
 pub fn standing_statistics(generator: Generator, device: &Device) -> Generator {
     let train_device = device.clone().autodiff();
-    // `train` re-enables batch norm's training mode on a module `valid` had switched off.
-    let mut generator = generator.fork(&train_device).train();
+    // `train` re-enables batch norm's training mode on a module `valid` had switched off;
+    // `no_grad` keeps it while recording no autodiff graph (30 untracked passes' graphs had
+    // taken 2 GB).
+    let mut generator = generator.fork(&train_device).train().no_grad();
     let momentum = generator.norm_momentum();
     for pass in 1..=STANDING_PASSES {
         generator.set_norm_momentum(1.0 / pass as f64);
