@@ -95,7 +95,8 @@ impl GenRecipe for GanRecipe {
         let fixed = Tensor::<2>::random([64, self.generator.noise], Distribution::Normal(0.0, 1.0), device);
         let generator = self.generator.init(&train_device);
         GanTrainer {
-            average: self.decay().map(|_| copy_generator(self, &generator, device)),
+            // `valid` copies to the plain device with running statistics of its own.
+            average: self.decay().map(|_| generator.valid()),
             average_updates: 0,
             generator,
             discriminator: self.discriminator.init(&train_device),
@@ -159,12 +160,6 @@ pub fn standing_statistics(generator: Generator, device: &Device) -> Generator {
     }
     generator.set_norm_momentum(momentum);
     generator.valid()
-}
-
-/// An independent copy of `generator` on `device` (its own running statistics: clones share them).
-fn copy_generator(recipe: &GanRecipe, generator: &Generator, device: &Device) -> Generator {
-    let bytes = module_bytes(&generator.valid()).expect("a generator serialises");
-    load_module(recipe.generator.init(device), bytes, Path::new("generator")).expect("a generator loads its own record")
 }
 
 fn scalar(t: Tensor<1>) -> f64 {
@@ -343,8 +338,9 @@ pub fn load_generator(run_dir: &Path, trained: bool, device: &Device) -> Result<
     let recipe: GanRecipe = run.read_json("config.json")?;
     // Without an average, generator.bpk (and the checkpoints' generator_average part) hold the
     // trained generator.
-    let average = recipe.decay().is_some() && !trained;
-    let (final_name, part) = if recipe.decay().is_some() && trained { ("generator-trained", "generator") } else { ("generator", "generator_average") };
+    let averaged = recipe.decay().is_some();
+    let (final_name, part) = if averaged && trained { ("generator-trained", "generator") } else { ("generator", "generator_average") };
+    let average = averaged && !trained;
     let final_weights = run.file(&format!("{final_name}.bpk"));
     let path = match super::latest_checkpoint::<GanTrainer>(&run) {
         Some(epoch) if !final_weights.is_file() => {
