@@ -18,11 +18,13 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use zoo_data::{Split, embedded};
 use zoo_train::classifier::{Classifier, ImageNet};
-use zoo_train::generative::{GenRecipe, Trainer};
+use zoo_train::classifier::ClassifierRecipe;
+use zoo_train::forecast::LstmRecipe;
 use zoo_train::generative::gan::GanRecipe;
 use zoo_train::generative::vae::{VaeRecipe, elbo_terms};
-use zoo_train::forecast::LstmRecipe;
-use zoo_train::recipes::{CnnRecipe, ImageRecipe, MlpRecipe, Recipe};
+use zoo_train::image_training::{ImageRecipe, ImageTrainer};
+use zoo_train::loader::ImageBatch;
+use zoo_train::recipes::{CnnRecipe, MlpRecipe, Recipe};
 
 /// The cases of issue 7: model and batch size.
 const CASES: [(&str, usize); 7] =
@@ -89,12 +91,12 @@ impl<M: Module, L: FnMut(&M) -> Tensor<1>> Step for Single<M, L> {
 /// A generative trainer's own step (the GAN: one D and one G update); timed only as a whole.
 struct Generative<T> {
     trainer: T,
-    images: Tensor<4>,
+    batch: ImageBatch,
 }
 
-impl<T: Trainer> Step for Generative<T> {
+impl<T: ImageTrainer> Step for Generative<T> {
     fn run(&mut self, _phases: &mut Phases) {
-        self.trainer.train_batch(self.images.clone(), &1e-4.into());
+        self.trainer.train_batch(self.batch.clone(), &1e-4.into());
     }
 }
 
@@ -112,7 +114,7 @@ fn mnist(batch: usize, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
     )
 }
 
-fn classifier<R: ImageRecipe>(batch: usize, device: &Device) -> Box<dyn Step> {
+fn classifier<R: ClassifierRecipe>(batch: usize, device: &Device) -> Box<dyn Step> {
     let device = &device.clone().autodiff();
     let (images, labels) = mnist(batch, device);
     let recipe = R::default_recipe();
@@ -159,8 +161,8 @@ fn step(model: &str, batch: usize, device: &Device) -> Box<dyn Step> {
         }
         "gan" => {
             let trainer = GanRecipe::default_recipe().trainer(device);
-            let (images, _) = mnist(batch, &train_device);
-            Box::new(Generative { trainer, images })
+            let (images, targets) = mnist(batch, &train_device);
+            Box::new(Generative { trainer, batch: ImageBatch { images, targets } })
         }
         other => panic!("unknown model {other}"),
     }

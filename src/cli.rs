@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::registry::{self, Verb};
+
 /// Train, evaluate and sample the classic models of modern AI, on any Burn backend.
 #[derive(Debug, Parser)]
 #[command(name = "zoo", version, about, long_about = None)]
@@ -18,17 +20,17 @@ pub enum Command {
     Train(TrainArgs),
     /// Judge a trained run on its test data: accuracy, likelihood, forecast errors, return.
     Eval(EvalArgs),
-    /// Classify your own pictures (PNG, any size or colour) or texts (attention) with a trained run.
+    /// Classify your own pictures (PNG, any size or colour) or texts with a trained run.
     Predict(PredictArgs),
     /// Watch a trained agent play one episode, drawn in the terminal.
     Play(PlayArgs),
     /// Pictures from a trained generative model (new images, reconstructions, the latent
-    /// plane), or text from a character language model.
+    /// plane), or text from a character language model (char-lstm, gpt).
     Sample(SampleArgs),
     /// Print a model's default recipe as JSON (edit it and pass it back with --config).
     Config {
-        #[arg(value_enum)]
-        model: Model,
+        #[arg(value_parser = registry::model_names(None))]
+        model: String,
     },
     /// Name every model with one line on what it is.
     List,
@@ -44,60 +46,6 @@ pub enum Command {
     },
 }
 
-/// The models zoo trains.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Model {
-    /// Multilayer perceptron on 28x28 images.
-    Mlp,
-    /// Convolutional network on 28x28 images.
-    Cnn,
-    /// Stacked simple RNNs reading 28x28 images row by row.
-    Rnn,
-    /// LSTM forecasting a time series (births, co2, sunspots or your CSV via --data), or a
-    /// character language model (recipe task Language, e.g. recipes/lstm-moby.json).
-    Lstm,
-    /// Autoencoder of 28x28 images (dense or convolutional).
-    Autoencoder,
-    /// Variational autoencoder (convolutional with a 2-d latent, or dense).
-    Vae,
-    /// DCGAN: generator and discriminator of 28x28 images.
-    Gan,
-    /// Tabular Q-learning on the 10-state chain.
-    Qlearning,
-    /// Deep Q-network on CartPole-v1.
-    Dqn,
-    /// Transformer text classifier with attention pooling (State of the Union chunks by party,
-    /// or your JSONL/CSV via --data), or a small GPT (recipe task Language).
-    Attention,
-}
-
-impl Model {
-    pub fn name(self) -> &'static str {
-        match self {
-            Model::Mlp => "mlp",
-            Model::Cnn => "cnn",
-            Model::Rnn => "rnn",
-            Model::Lstm => "lstm",
-            Model::Autoencoder => "autoencoder",
-            Model::Vae => "vae",
-            Model::Gan => "gan",
-            Model::Qlearning => "qlearning",
-            Model::Dqn => "dqn",
-            Model::Attention => "attention",
-        }
-    }
-
-    /// Reinforcement-learning recipes train for steps or episodes and have no data set.
-    pub fn is_rl(self) -> bool {
-        matches!(self, Model::Qlearning | Model::Dqn)
-    }
-
-    /// Generative recipes: trained on images, judged by pictures and likelihoods.
-    pub fn is_generative(self) -> bool {
-        matches!(self, Model::Autoencoder | Model::Vae | Model::Gan)
-    }
-}
-
 #[derive(Debug, Args)]
 pub struct DeviceArg {
     /// Backend device: cpu, ndarray, wgpu, wgpu-cpu, vulkan, cuda or metal, as compiled in
@@ -108,8 +56,9 @@ pub struct DeviceArg {
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    #[arg(value_enum)]
-    pub model: Model,
+    /// The model (`zoo list` says what each is).
+    #[arg(value_parser = registry::model_names(Some(Verb::Train)))]
+    pub model: String,
     /// Recipe JSON; may give only the fields it changes (see `zoo config <model>`).
     #[arg(long, value_name = "FILE.json")]
     pub config: Option<PathBuf>,
@@ -136,8 +85,8 @@ pub struct TrainArgs {
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
     /// Folder of MNIST-format IDX files [default: the MNIST extract built into zoo]; for
-    /// lstm a series: births, co2, sunspots or a CSV file [default: births]; for a language
-    /// model moby-dick or a text file; for attention sotu or a .jsonl/.csv file [default: sotu].
+    /// lstm a series: births, co2, sunspots or a CSV file [default: births]; for char-lstm
+    /// and gpt moby-dick or a text file; for attention sotu or a .jsonl/.csv file [default: sotu].
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
     /// The field of --data holding the text (attention) [default: text].
@@ -158,8 +107,9 @@ pub struct TrainArgs {
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    #[arg(value_enum)]
-    pub model: Model,
+    /// The model the run trained.
+    #[arg(value_parser = registry::model_names(Some(Verb::Eval)))]
+    pub model: String,
     /// Run folder made by `zoo train`.
     #[arg(long, value_name = "DIR")]
     pub run: PathBuf,
@@ -186,26 +136,11 @@ pub struct EvalArgs {
     pub device: DeviceArg,
 }
 
-/// The models `zoo sample` draws from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum SampleModel {
-    /// Test images above their reconstructions.
-    Autoencoder,
-    /// New images from the prior, reconstructions, and for a 2-d latent the latent plane and
-    /// the test set's codes.
-    Vae,
-    /// New images from noise.
-    Gan,
-    /// Text from an LSTM character language model.
-    Lstm,
-    /// Text from a GPT character language model.
-    Attention,
-}
-
 #[derive(Debug, Args)]
 pub struct SampleArgs {
-    #[arg(value_enum)]
-    pub model: SampleModel,
+    /// The model the run trained.
+    #[arg(value_parser = registry::model_names(Some(Verb::Sample)))]
+    pub model: String,
     /// Run folder made by `zoo train`.
     #[arg(long, value_name = "DIR")]
     pub run: PathBuf,
@@ -222,31 +157,25 @@ pub struct SampleArgs {
     /// For text: a file to write besides printing it.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// The text to continue (lstm, attention) [default: "Call me"].
+    /// The text to continue (char-lstm, gpt) [default: "Call me"].
     #[arg(long)]
     pub prompt: Option<String>,
-    /// Characters to generate (lstm, attention) [default: 500].
+    /// Characters to generate (char-lstm, gpt) [default: 500].
     #[arg(long)]
     pub len: Option<usize>,
     /// Softmax temperature: lower is safer, higher is wilder; 0 takes the most likely
-    /// character (lstm, attention) [default: 0.8].
+    /// character (char-lstm, gpt) [default: 0.8].
     #[arg(long)]
     pub temperature: Option<f64>,
     #[command(flatten)]
     pub device: DeviceArg,
 }
 
-/// The agents `zoo play` can show.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum PlayModel {
-    /// Deep Q-network on CartPole-v1.
-    Dqn,
-}
-
 #[derive(Debug, Args)]
 pub struct PlayArgs {
-    #[arg(value_enum)]
-    pub model: PlayModel,
+    /// The agent the run trained.
+    #[arg(value_parser = registry::model_names(Some(Verb::Play)))]
+    pub model: String,
     /// Run folder made by `zoo train`.
     #[arg(long, value_name = "DIR")]
     pub run: PathBuf,
@@ -263,8 +192,9 @@ pub struct PlayArgs {
 
 #[derive(Debug, Args)]
 pub struct PredictArgs {
-    #[arg(value_enum)]
-    pub model: Model,
+    /// The model the run trained.
+    #[arg(value_parser = registry::model_names(Some(Verb::Predict)))]
+    pub model: String,
     /// Run folder made by `zoo train`.
     #[arg(long, value_name = "DIR")]
     pub run: PathBuf,

@@ -60,3 +60,8 @@ pub fn real_batch(n: usize, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
         Tensor::from_data(TensorData::new(labels, [n]), device),
     )
 }
+
+/// A tensor's values, read back from the device.
+pub fn floats<const D: usize>(tensor: burn::prelude::Tensor<D>) -> Vec<f32> {
+    zoo_train::read::floats(tensor).expect("tensor read-back")
+}

@@ -16,10 +16,11 @@ use zoo_models::{
 use zoo_train::generative::autoencoder::{AutoencoderRecipe, bce_per_pixel};
 use zoo_train::generative::gan::GanRecipe;
 use zoo_train::generative::vae::VaeRecipe;
-use zoo_train::generative::{GenRecipe, to_vec};
+use zoo_train::image_training::{ImageRecipe, ImageTrainer};
+use zoo_train::loader::ImageBatch;
 use zoo_train::recipes::Recipe;
 
-use crate::common::{assert_clean_error, real_batch, rng_lock, stderr, stdout, zoo};
+use crate::common::{assert_clean_error, floats, real_batch, rng_lock, stderr, stdout, zoo};
 
 fn lr(value: f64) -> burn::optim::lr_scheduler::module_lr_scheduler::ModuleLearningRate {
     value.into()
@@ -43,7 +44,7 @@ fn shapes_of_every_generative_network() {
     let generator = GeneratorConfig::new().init(&device).valid();
     let fakes = generator.forward(Tensor::zeros([3, 100], &device));
     assert_eq!(fakes.dims(), [3, 1, 28, 28]);
-    let range = to_vec(fakes.clone());
+    let range = floats(fakes.clone());
     assert!(range.iter().all(|v| (-1.0..=1.0).contains(v)), "tanh output");
     assert_eq!(DiscriminatorConfig::new().init(&device).forward(fakes).dims(), [3]);
 }
@@ -56,11 +57,11 @@ fn same_seed_same_weights() {
     let run = |seed: u64| {
         // Parameters are initialised lazily: use each network before seeding again.
         device.seed(seed);
-        let ae = to_vec(AutoencoderConfig::new().with_kind(AutoencoderKind::Conv).init(&device).forward(images.clone()));
+        let ae = floats(AutoencoderConfig::new().with_kind(AutoencoderKind::Conv).init(&device).forward(images.clone()));
         device.seed(seed);
-        let vae = to_vec(VaeConfig::new().init(&device).encode(images.clone()).0);
+        let vae = floats(VaeConfig::new().init(&device).encode(images.clone()).0);
         device.seed(seed);
-        let gan = to_vec(GeneratorConfig::new().init(&device).valid().forward(Tensor::ones([2, 100], &device)));
+        let gan = floats(GeneratorConfig::new().init(&device).valid().forward(Tensor::ones([2, 100], &device)));
         (ae, vae, gan)
     };
     assert_eq!(run(3), run(3));
@@ -73,14 +74,14 @@ fn kl_and_bernoulli_terms_match_their_closed_forms() {
     // KL(N(m, s^2) || N(0, 1)) = 1/2 (s^2 + m^2 - 1 - ln s^2), summed over dimensions.
     let mean = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 2.0, 0.0, 0.0], [2, 2]), &device);
     let log_var = Tensor::<2>::from_data(TensorData::new(vec![0.0f32, 4f32.ln(), 0.0, 0.0], [2, 2]), &device);
-    let kl = to_vec(kl_divergence(mean, log_var));
+    let kl = floats(kl_divergence(mean, log_var));
     let expected = 0.5 * ((1.0 + 1.0 - 1.0 - 0.0) + (4.0 + 4.0 - 1.0 - 4f64.ln()));
     assert!((f64::from(kl[0]) - expected).abs() < 1e-5, "{kl:?}");
     assert!(kl[1].abs() < 1e-7, "the prior itself: {kl:?}");
     // -[t ln p + (1 - t) ln(1 - p)] with p = sigmoid(x), including large logits.
     let logits = [-3.0f32, 0.0, 2.5, 40.0, -40.0];
     let targets = [0.0f32, 1.0, 0.3, 1.0, 0.0];
-    let got = to_vec(bernoulli_nll(
+    let got = floats(bernoulli_nll(
         Tensor::<2>::from_data(TensorData::new(logits.to_vec(), [1, 5]), &device),
         Tensor::<2>::from_data(TensorData::new(targets.to_vec(), [1, 5]), &device),
     ))[0];
@@ -104,9 +105,9 @@ fn one_adam_step_lowers_each_loss_on_a_real_batch() {
         let mut recipe = AutoencoderRecipe::default_recipe();
         recipe.model.kind = kind;
         let mut trainer = recipe.trainer(&device);
-        let (images, _) = real_batch(32, &zoo_train::generative::Trainer::train_device(&trainer));
+        let (images, targets) = real_batch(32, &trainer.train_device());
         let before = f64::from(bce_per_pixel(trainer.model.forward(images.clone()), images.clone()).into_scalar::<f32>());
-        zoo_train::generative::Trainer::train_batch(&mut trainer, images.clone(), &lr(1e-3));
+        trainer.train_batch(ImageBatch { images: images.clone(), targets: targets.clone() }, &lr(1e-3));
         let after = f64::from(bce_per_pixel(trainer.model.forward(images.clone()), images).into_scalar::<f32>());
         assert!(after < before, "{kind:?}: {before} -> {after}");
     }
@@ -114,8 +115,8 @@ fn one_adam_step_lowers_each_loss_on_a_real_batch() {
         let mut recipe = VaeRecipe::default_recipe();
         recipe.model.kind = kind;
         let mut trainer = recipe.trainer(&device);
-        let train_device = zoo_train::generative::Trainer::train_device(&trainer);
-        let (images, _) = real_batch(32, &train_device);
+        let train_device = trainer.train_device();
+        let (images, targets) = real_batch(32, &train_device);
         // The same code noise before and after, so only the weights differ.
         let noise = Tensor::<2>::random([32, recipe.model.latent], burn::tensor::Distribution::Normal(0.0, 1.0), &train_device);
         let loss = |t: &zoo_train::generative::vae::VaeTrainer| {
@@ -124,7 +125,7 @@ fn one_adam_step_lowers_each_loss_on_a_real_batch() {
         };
         let before = loss(&trainer);
         for _ in 0..3 {
-            zoo_train::generative::Trainer::train_batch(&mut trainer, images.clone(), &lr(1e-3));
+            trainer.train_batch(ImageBatch { images: images.clone(), targets: targets.clone() }, &lr(1e-3));
         }
         let after = loss(&trainer);
         assert!(after < before, "{kind:?}: {before} -> {after}");
@@ -143,7 +144,7 @@ fn gan_steps_touch_only_their_own_network_and_lower_their_losses() {
     let _rng = rng_lock();
     let device = Device::flex();
     let mut trainer = gan_trainer(&device);
-    let train_device = zoo_train::generative::Trainer::train_device(&trainer);
+    let train_device = trainer.train_device();
     let (images, _) = real_batch(16, &train_device);
     let real = images * 2.0 - 1.0;
     let noise = trainer.noise(16);
@@ -158,14 +159,14 @@ fn gan_steps_touch_only_their_own_network_and_lower_their_losses() {
     // on the parameters only (a forward pass also moves the running statistics, which are not
     // parameters).
     let probe = Tensor::<2>::random([4, 100], burn::tensor::Distribution::Normal(0.0, 1.0), &train_device);
-    let generated = |t: &zoo_train::generative::gan::GanTrainer| to_vec(t.generator.forward(probe.clone()));
+    let generated = |t: &zoo_train::generative::gan::GanTrainer| floats(t.generator.forward(probe.clone()));
     let judged = |t: &zoo_train::generative::gan::GanTrainer| {
-        to_vec(t.discriminator.valid().forward(real.clone().inner()))
+        floats(t.discriminator.valid().forward(real.clone().inner()))
     };
     let d_loss = |t: &zoo_train::generative::gan::GanTrainer| f64::from(t.discriminator_loss(real.clone(), t.generate(noise.clone())).0.into_scalar::<f32>());
 
     let (g0, d0, loss0) = (generated(&trainer), judged(&trainer), d_loss(&trainer));
-    let drawn = |g: &zoo_models::Generator| to_vec(g.forward(probe.clone().inner()));
+    let drawn = |g: &zoo_models::Generator| floats(g.forward(probe.clone().inner()));
     let initial = drawn(&trainer.drawing());
     trainer.discriminator_step(real.clone(), trainer.generate(noise.clone()), &lr(1e-3));
     assert!(generated(&trainer) == g0, "a discriminator step leaves the generator alone");
@@ -281,8 +282,8 @@ fn gan_trains_resumes_is_judged_and_samples_through_the_binary() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(png_size(&gan.join("samples.png")), (8 * 58 + 2, 2 * 58 + 2));
     assert_clean_error(&zoo(&["sample", "vae", "--run", run]), 2, "is a `gan` run");
-    assert_clean_error(&zoo(&["sample", "vae", "--run", run, "--trained"]), 2, "--trained applies to gan");
-    assert_clean_error(&zoo(&["eval", "mlp", "--run", run, "--trained"]), 2, "--trained applies to gan");
+    assert_clean_error(&zoo(&["sample", "vae", "--run", run, "--trained"]), 2, "--trained does not apply to `zoo sample vae`");
+    assert_clean_error(&zoo(&["eval", "mlp", "--run", run, "--trained"]), 2, "--trained does not apply to `zoo eval mlp`");
     // The same seed draws the same picture (the averaged generator's standing statistics too).
     let again = tmp.path().join("again.png");
     let out = zoo(&["sample", "gan", "--run", run, "--n", "16", "--out", again.to_str().unwrap(), "--device", "cpu"]);
@@ -303,11 +304,11 @@ fn standing_statistics_match_the_generators_own_activations() {
     let noise = Tensor::<2>::random([256, 100], burn::tensor::Distribution::Normal(0.0, 1.0), &device);
     // Batch statistics on a copy (a training-mode pass moves its running statistics).
     let copy = zoo_models::GeneratorConfig::new().init(&device).load_record(generator.clone().into_record());
-    let batch_stats = to_vec(copy.fork(&train_device).train().forward(noise.clone().to_device(&train_device)).inner());
+    let batch_stats = floats(copy.fork(&train_device).train().forward(noise.clone().to_device(&train_device)).inner());
     let gap = |images: Vec<f32>| images.iter().zip(&batch_stats).map(|(a, b)| (a - b).abs()).sum::<f32>() / images.len() as f32;
-    let before = gap(to_vec(generator.valid().forward(noise.clone())));
+    let before = gap(floats(generator.valid().forward(noise.clone())));
     let standing = zoo_train::generative::gan::standing_statistics(generator, &device);
-    let after = gap(to_vec(standing.forward(noise)));
+    let after = gap(floats(standing.forward(noise)));
     assert!(after < before / 5.0, "mean gap to batch statistics: {before} before, {after} after");
 }
 

@@ -361,18 +361,19 @@ fn dropout_scales_what_it_keeps_passes_gradients_through_the_mask_and_is_off_out
 #[test]
 fn seeded_gan_training_at_full_batch_is_the_same_with_and_without_zoos_kernels() {
     use zoo_train::generative::gan::GanRecipe;
-    use zoo_train::generative::{GenRecipe, Trainer};
+    use zoo_train::image_training::{ImageRecipe, ImageTrainer};
+    use zoo_train::loader::ImageBatch;
     use zoo_train::recipes::Recipe;
     let _rng = rng_lock();
     let device = Device::flex();
-    let (images, _) = crate::common::real_batch(256, &device.clone().autodiff());
+    let (images, targets) = crate::common::real_batch(256, &device.clone().autodiff());
     let run = |on: bool| {
         kernels::set_enabled(on);
         let mut recipe = GanRecipe::default_recipe();
         // Dropout masks are drawn differently by the two paths; without it both are exact.
         recipe.discriminator.dropout = 0.0;
         let mut trainer = recipe.trainer(&device);
-        (0..3).flat_map(|_| trainer.train_batch(images.clone(), &1e-3.into())).collect::<Vec<_>>()
+        (0..3).flat_map(|_| trainer.train_batch(ImageBatch { images: images.clone(), targets: targets.clone() }, &1e-3.into())).collect::<Vec<_>>()
     };
     let (burn, zoo) = (run(false), run(true));
     kernels::set_enabled(true);

@@ -5,18 +5,19 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use zoo_train::classifier::{Classifier, ImageNet};
-use zoo_train::recipes::{CnnRecipe, ImageRecipe, MlpRecipe, RnnRecipe};
+use zoo_train::classifier::ClassifierRecipe;
+use zoo_train::recipes::{CnnRecipe, MlpRecipe, RnnRecipe};
 
 use crate::common::{real_batch, rng_lock};
 
-fn net<R: ImageRecipe>(classes: usize, seed: u64, device: &Device) -> R::Net {
+fn net<R: ClassifierRecipe>(classes: usize, seed: u64, device: &Device) -> R::Net {
     let mut recipe = R::default_recipe();
     recipe.set_num_classes(classes);
     device.seed(seed);
     recipe.init(device)
 }
 
-fn shapes<R: ImageRecipe>() {
+fn shapes<R: ClassifierRecipe>() {
     let _rng = rng_lock();
     let device = Device::flex();
     for classes in [10, 3] {
@@ -26,7 +27,7 @@ fn shapes<R: ImageRecipe>() {
     }
 }
 
-fn deterministic<R: ImageRecipe>() {
+fn deterministic<R: ClassifierRecipe>() {
     let _rng = rng_lock();
     let device = Device::flex();
     let (images, _) = real_batch(4, &device);
@@ -37,7 +38,7 @@ fn deterministic<R: ImageRecipe>() {
     assert_ne!(a, c, "another seed gives other weights");
 }
 
-fn one_step_lowers_loss<R: ImageRecipe>() {
+fn one_step_lowers_loss<R: ClassifierRecipe>() {
     let _rng = rng_lock();
     let device = Device::flex().autodiff();
     let (images, targets) = real_batch(64, &device);

@@ -10,12 +10,13 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use zoo_train::classifier::ImageNet;
-use zoo_train::recipes::{CnnRecipe, ImageRecipe, MlpRecipe, Recipe};
+use zoo_train::classifier::ClassifierRecipe;
+use zoo_train::recipes::{CnnRecipe, MlpRecipe, Recipe};
 
 use crate::common::real_batch;
 
 /// Loss, logits and the gradient of the first parameter after one backward pass.
-fn step<R: ImageRecipe>(net: R::Net, device: &Device) -> (f32, Vec<f32>, Vec<f32>) {
+fn step<R: ClassifierRecipe>(net: R::Net, device: &Device) -> (f32, Vec<f32>, Vec<f32>) {
     let (images, targets) = real_batch(16, device);
     let logits = net.logits(images);
     let loss = CrossEntropyLossConfig::new().init(device).forward(logits.clone(), targets);
@@ -60,7 +61,7 @@ fn wgpu_device() -> Option<Device> {
     }
 }
 
-fn matches_cpu<R: ImageRecipe>(mut recipe: R) {
+fn matches_cpu<R: ClassifierRecipe>(mut recipe: R) {
     let Some(gpu) = wgpu_device() else { return };
     let cpu = Device::flex();
     recipe.set_num_classes(10);

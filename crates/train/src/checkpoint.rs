@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
-use burn::optim::ModuleOptimizer;
+use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
 use burn::train::checkpoint::{Checkpoint, Checkpointer, CheckpointerError};
@@ -204,42 +204,11 @@ pub fn load_optimizer(optimizer: ModuleOptimizer, bytes: Vec<u8>) -> Result<Modu
         .map_err(|e| ZooError::runtime(format!("damaged optimiser checkpoint ({e}); start a new run")))
 }
 
-/// The checkpoint of a loop with one model and one optimiser (forecasting, the language
-/// models, the text classifier): `model.bpk` and `optim.bpk` each epoch, with a progress
-/// record of the loop's own type.
-pub struct ModelCheckpoints {
-    epochs: EpochCheckpoints,
-}
-
-impl ModelCheckpoints {
-    const PARTS: [&'static str; 2] = ["model.bpk", "optim.bpk"];
-
-    pub fn new(directory: &Path) -> Self {
-        Self { epochs: EpochCheckpoints::new(directory) }
-    }
-
-    /// The latest complete checkpoint.
-    pub fn latest(&self) -> Option<usize> {
-        self.epochs.latest(&Self::PARTS)
-    }
-
-    pub fn save<M: Module, P: serde::Serialize>(&self, epoch: usize, model: &M, optimizer: &ModuleOptimizer, progress: &P) -> Result<()> {
-        self.epochs.save(epoch, &[(Self::PARTS[0], module_bytes(model)?), (Self::PARTS[1], optimizer_bytes(optimizer)?)], progress)
-    }
-
-    /// The model, optimiser and progress of `epoch`, loaded into fresh ones.
-    pub fn load<M: Module, P: serde::de::DeserializeOwned>(&self, epoch: usize, model: M, optimizer: ModuleOptimizer) -> Result<(M, ModuleOptimizer, P)> {
-        let model = load_module(model, self.epochs.read(Self::PARTS[0], epoch)?, &self.epochs.path(Self::PARTS[0], epoch))?;
-        let optimizer = load_optimizer(optimizer, self.epochs.read(Self::PARTS[1], epoch)?)?;
-        Ok((model, optimizer, self.epochs.read_progress(epoch)?))
-    }
-
-    /// What to print when the user stopped `model`'s run: how to continue it, if it can be.
-    pub fn stopped_hint(&self, model: &str, run: &Path) -> String {
-        if self.latest().is_some() {
-            format!("continue with `zoo train {model} --resume {}`", run.display())
-        } else {
-            "before the first epoch ended: nothing to resume".to_string()
-        }
-    }
+/// The two records of a checkpoint of one model and one Adam (`model.bpk`, `optim.bpk`),
+/// loaded into `fresh` and a new optimiser of `optimizer`.
+pub fn load_model_and_optimizer<M: Module>(parts: Vec<Vec<u8>>, fresh: M, optimizer: &AdamConfig) -> Result<(M, ModuleOptimizer)> {
+    let [model, optim]: [Vec<u8>; 2] =
+        parts.try_into().map_err(|_| ZooError::runtime("a checkpoint of one model has two records, model.bpk and optim.bpk"))?;
+    let model = load_module(fresh, model, Path::new("checkpoint/model.bpk"))?;
+    Ok((model, load_optimizer(optimizer.init(), optim)?))
 }

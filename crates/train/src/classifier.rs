@@ -1,20 +1,29 @@
-//! The training wrapper shared by every image classifier (`mlp`, `cnn`, ...).
-//!
-//! burn-train's `TrainStep` and the models are both foreign to this crate, so the steps are
-//! implemented on a local wrapper that holds the network.
+//! What every image classifier (`mlp`, `cnn`, `rnn`, ...) shares: the [`ImageNet`] trait of
+//! its network, the [`Classifier`] wrapper with its softmax cross-entropy, the
+//! [`ClassifierRecipe`] trait, and the [`ClassifierTrainer`] that plugs them into the one
+//! training loop (`crate::trainer`). A new classifier implements `ImageNet` for its network
+//! and `ClassifierRecipe` for its recipe; nothing else.
 
 use burn::module::ModuleDisplay;
 use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLearningRate;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use burn::train::{ClassificationOutput, InferenceStep, TrainOutput, TrainStep};
+use burn::train::ClassificationOutput;
+use zoo_data::ImageSet;
 use zoo_models::{Cnn, Mlp, Rnn};
 
+use crate::checkpoint::{load_module, load_optimizer, module_bytes, optimizer_bytes};
+use crate::dashboard::MetricSpec;
+use crate::error::{Result, ZooError};
+use crate::image_training::{ImageRecipe, ImageTrainer};
 use crate::loader::ImageBatch;
+use crate::recipes::FitRecipe;
 
 /// A network that maps a batch of images to class logits.
 pub trait ImageNet: Module + ModuleDisplay + core::fmt::Display + 'static {
     /// # Shapes
-    /// - images: `[batch, 1, 28, 28]`
+    /// - images: `[batch, channels, height, width]` (MNIST: `[batch, 1, 28, 28]`)
     /// - output: `[batch, num_classes]`
     fn logits(&self, images: Tensor<4>) -> Tensor<2>;
 }
@@ -58,21 +67,97 @@ impl<N: ImageNet> Classifier<N> {
     }
 }
 
-impl<N: ImageNet> TrainStep for Classifier<N> {
-    type Input = ImageBatch;
-    type Output = ClassificationOutput;
+/// The recipe of an image classifier: its network and optimiser.
+pub trait ClassifierRecipe: FitRecipe {
+    type Net: ImageNet;
+    fn optimizer(&self) -> &AdamConfig;
+    fn num_classes(&self) -> usize;
+    fn set_num_classes(&mut self, classes: usize);
+    /// The network, its weights drawn from the device's seed.
+    fn init(&self, device: &Device) -> Self::Net;
+}
 
-    fn step(&self, batch: ImageBatch) -> TrainOutput<ClassificationOutput> {
-        let item = self.forward_classification(batch);
-        TrainOutput::new(self, item.loss.backward(), item)
+impl<R: ClassifierRecipe> ImageRecipe for R {
+    type Trainer = ClassifierTrainer<R>;
+
+    fn trainer(&self, device: &Device) -> ClassifierTrainer<R> {
+        device.seed(self.fit().seed);
+        let train_device = device.clone().autodiff();
+        ClassifierTrainer {
+            model: Classifier::new(self.init(&train_device)),
+            optimizer: self.optimizer().init(),
+            recipe: self.clone(),
+            train_device,
+            device: device.clone(),
+        }
+    }
+
+    fn adapt_to(&mut self, train: &ImageSet) {
+        // The labels decide the number of classes, whatever the recipe said.
+        self.set_num_classes(train.num_classes);
+    }
+
+    fn describe_data(&self, train: &ImageSet) -> String {
+        format!("{} classes", train.num_classes)
     }
 }
 
-impl<N: ImageNet> InferenceStep for Classifier<N> {
-    type Input = ImageBatch;
-    type Output = ClassificationOutput;
+/// A classifier with its Adam, trained on softmax cross-entropy; reports the loss and the
+/// accuracy in percent.
+pub struct ClassifierTrainer<R: ClassifierRecipe> {
+    pub model: Classifier<R::Net>,
+    optimizer: ModuleOptimizer,
+    recipe: R,
+    train_device: Device,
+    device: Device,
+}
 
-    fn step(&self, batch: ImageBatch) -> ClassificationOutput {
-        self.forward_classification(batch)
+impl<R: ClassifierRecipe> ImageTrainer for ClassifierTrainer<R> {
+    const METRICS: &'static [MetricSpec] = &[MetricSpec::lower("Loss"), MetricSpec::higher("Accuracy")];
+    const PARTS: &'static [&'static str] = &["model.bpk", "optim.bpk"];
+
+    fn train_device(&self) -> Device {
+        self.train_device.clone()
     }
+    fn device(&self) -> Device {
+        self.device.clone()
+    }
+
+    fn train_batch(&mut self, batch: ImageBatch, lr: &ModuleLearningRate) -> Vec<(&'static str, f64)> {
+        let size = batch.targets.dims()[0];
+        let output = self.model.forward_classification(batch);
+        let grads = GradientsParams::from_grads(output.loss.backward(), &self.model);
+        self.model = self.optimizer.step(lr.clone(), self.model.clone(), grads);
+        metrics(output, size)
+    }
+
+    fn valid_batch(&mut self, batch: ImageBatch) -> Vec<(&'static str, f64)> {
+        let size = batch.targets.dims()[0];
+        metrics(self.model.valid().forward_classification(batch), size)
+    }
+
+    fn save(&self) -> Result<Vec<Vec<u8>>> {
+        Ok(vec![module_bytes(&self.model)?, optimizer_bytes(&self.optimizer)?])
+    }
+
+    fn load(&mut self, parts: Vec<Vec<u8>>) -> Result<()> {
+        let [model, optim]: [Vec<u8>; 2] =
+            parts.try_into().map_err(|_| ZooError::runtime("a classifier checkpoint has two parts"))?;
+        let fresh = Classifier::new(self.recipe.init(&self.train_device));
+        self.model = load_module(fresh, model, std::path::Path::new("checkpoint/model.bpk"))?;
+        self.optimizer = load_optimizer(self.recipe.optimizer().init(), optim)?;
+        Ok(())
+    }
+
+    fn final_weights(&self) -> Result<Vec<(&'static str, Vec<u8>)>> {
+        Ok(vec![("model.bpk", module_bytes(&self.model.valid())?)])
+    }
+}
+
+/// The loss and accuracy of a batch of `size`, read back from the device.
+fn metrics(output: ClassificationOutput, size: usize) -> Vec<(&'static str, f64)> {
+    let loss = f64::from(output.loss.into_scalar::<f32>());
+    let predicted = output.output.argmax(1).flatten::<1>(0, 1);
+    let correct = predicted.equal(output.targets).int().sum().into_scalar::<i64>();
+    vec![("Loss", loss), ("Accuracy", 100.0 * correct as f64 / size.max(1) as f64)]
 }

@@ -95,8 +95,9 @@ impl Dashboard {
         self.renderer.start_split(split, items);
     }
 
-    /// Reports one value of a registered metric in the current split.
-    pub fn value(&mut self, name: &'static str, value: f64) {
+    /// Reports a registered metric's mean over `items` in the current split; the epoch's
+    /// figure weighs each report by its items.
+    pub fn value(&mut self, name: &'static str, value: f64, items: usize) {
         let Some(id) = self.ids.get(name) else {
             debug_assert!(false, "metric {name} was not registered");
             return;
@@ -108,7 +109,13 @@ impl Dashboard {
         } else {
             self.renderer.update_valid(state);
         }
-        self.means.entry((self.split.clone(), name.to_string())).or_default().add(&NumericEntry::Value(value));
+        let entry = NumericEntry::Aggregated { aggregated_value: value, count: items };
+        self.means.entry((self.split.clone(), name.to_string())).or_default().add(&entry);
+    }
+
+    /// The mean of `metric` in `split` over the running epoch so far.
+    pub fn epoch_mean(&self, split: &str, metric: &str) -> Option<f64> {
+        self.means.get(&(split.to_string(), metric.to_string()))?.value()
     }
 
     /// Units done so far in the current split.

@@ -67,3 +67,14 @@ pub type Result<T, E = ZooError> = std::result::Result<T, E>;
 pub fn io_error(path: &std::path::Path, error: std::io::Error) -> ZooError {
     ZooError::runtime(format!("{}: {error}", path.display()))
 }
+
+/// Names the file in an I/O error: `fs::read(&path).with_path(&path)?`.
+pub trait ResultExt<T> {
+    fn with_path(self, path: &std::path::Path) -> Result<T>;
+}
+
+impl<T> ResultExt<T> for std::result::Result<T, std::io::Error> {
+    fn with_path(self, path: &std::path::Path) -> Result<T> {
+        self.map_err(|e| io_error(path, e))
+    }
+}

@@ -4,28 +4,26 @@
 //! the same test part.
 
 use std::path::Path;
-use std::time::Instant;
 
 use burn::module::Module;
 use burn::nn::loss::{MseLoss, Reduction};
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 use zoo_data::series::{self, Errors, Normalizer, Series, TimeSplit};
-use zoo_models::{CharLstm, CharLstmConfig, LstmForecaster, LstmForecasterConfig};
+use zoo_models::{LstmForecaster, LstmForecasterConfig};
 
-use crate::checkpoint::{ModelCheckpoints, read_module, write_module};
-use crate::dashboard::{Dashboard, MetricSpec};
+use crate::checkpoint::{load_model_and_optimizer, module_bytes, optimizer_bytes, read_module, write_module};
+use crate::dashboard::MetricSpec;
 use crate::error::{Result, ZooError, io_error};
 use crate::fit::FitConfig;
 use crate::image::TrainRequest;
-use crate::language::{LanguageRecipe, LanguageSettings};
 use crate::loader::shuffle;
-use crate::metrics_log::read_metrics;
-use crate::plot::{line_chart, training_curves};
+use crate::plot::line_chart;
 use crate::recipes::{Recipe, recipe_or_default};
-use crate::render::format_duration;
 use crate::run::{RunDir, timestamp_iso};
+use crate::trainer::{self, FitReport, Reporter, Training, epochs_done};
 
 /// What the forecaster learns from and how it is judged; `config.json` under `forecast`.
 #[derive(Config, Debug)]
@@ -52,29 +50,14 @@ pub struct ForecastSettings {
     pub predict_change: bool,
 }
 
-/// What the `lstm` recipe trains.
-#[derive(Config, Debug, Copy, PartialEq, Eq)]
-pub enum LstmTask {
-    /// Item 9: forecast a series from a window of its past (`model`, `forecast`).
-    Forecast,
-    /// A character language model of a text (`char_model`, `language`).
-    Language,
-}
-
-/// Recipe of `lstm` (item 9, and a character language model): what `config.json` holds.
+/// Recipe of `lstm` (item 9): what `config.json` holds.
 #[derive(Config, Debug)]
 pub struct LstmRecipe {
-    /// `Forecast` or `Language`; each uses its own model and data sections below.
-    #[config(default = "LstmTask::Forecast")]
-    pub task: LstmTask,
-    /// The forecaster (task Forecast).
+    /// The forecaster.
     pub model: LstmForecasterConfig,
-    /// The character model (task Language); `vocab` is set from the text when training starts.
-    pub char_model: CharLstmConfig,
     /// Adam's moments, epsilon and gradient clipping (the learning rate is `fit.learning_rate`).
     pub optimizer: AdamConfig,
     pub forecast: ForecastSettings,
-    pub language: LanguageSettings,
     pub fit: FitConfig,
 }
 
@@ -83,42 +66,11 @@ impl Recipe for LstmRecipe {
 
     fn default_recipe() -> Self {
         let fit = FitConfig::new().with_epochs(40).with_batch_size(32);
-        Self::new(
-            LstmForecasterConfig::new(),
-            CharLstmConfig::new(0),
-            AdamConfig::new().with_epsilon(1e-7),
-            ForecastSettings::new(),
-            LanguageSettings::new(),
-            fit,
-        )
+        Self::new(LstmForecasterConfig::new(), AdamConfig::new().with_epsilon(1e-7), ForecastSettings::new(), fit)
     }
 }
 
-impl LanguageRecipe for LstmRecipe {
-    type Model = CharLstm;
-
-    fn language(&self) -> &LanguageSettings {
-        &self.language
-    }
-    fn language_mut(&mut self) -> &mut LanguageSettings {
-        &mut self.language
-    }
-    fn fit(&self) -> &FitConfig {
-        &self.fit
-    }
-    fn fit_mut(&mut self) -> &mut FitConfig {
-        &mut self.fit
-    }
-    fn optimizer(&self) -> &AdamConfig {
-        &self.optimizer
-    }
-    fn set_vocab(&mut self, vocab: usize) {
-        self.char_model.vocab = vocab;
-    }
-    fn init_language_model(&self, device: &Device) -> CharLstm {
-        self.char_model.init(device)
-    }
-}
+crate::fit_recipe!(LstmRecipe);
 
 /// The prepared series: values, split, normaliser fitted on the training part.
 pub struct Prepared {
@@ -198,34 +150,30 @@ impl Prepared {
 }
 
 /// One-step forecasts (in the series' units) for `targets`, in batches.
-pub fn one_step(model: &LstmForecaster, data: &Prepared, targets: &[usize], device: &Device) -> Vec<f64> {
+pub fn one_step(model: &LstmForecaster, data: &Prepared, targets: &[usize], device: &Device) -> Result<Vec<f64>> {
     let mut out = Vec::with_capacity(targets.len());
     for chunk in targets.chunks(1024) {
-        let predictions = model.forward(data.windows(chunk, device)).into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
+        let predictions = crate::read::floats(model.forward(data.windows(chunk, device)))?;
         out.extend(predictions.into_iter().zip(chunk).map(|(p, &t)| data.to_value(f64::from(p), data.series.values[t - 1])));
     }
-    out
+    Ok(out)
 }
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct Progress {
-    epoch: usize,
-    seconds: f64,
-}
-
 
 /// `zoo train lstm`: `--data` names a built-in series or a CSV file.
-pub fn train(request: &TrainRequest) -> Result<()> {
+pub fn train(request: &TrainRequest) -> Result<FitReport> {
     let (run, recipe, start) = match &request.resume {
         Some(dir) => {
             let (run, _) = RunDir::open(dir, LstmRecipe::NAME)?;
             let mut recipe: LstmRecipe = run.read_json("config.json")?;
-            let latest = ModelCheckpoints::new(&run.checkpoint_dir()).latest();
+            let latest = trainer::latest_checkpoint::<ForecastTraining>(&run);
             let epoch = request.resume_epoch(&run, latest, &mut recipe.fit)?;
             run.write_json("config.json", &recipe)?;
             (run, recipe, Some(epoch))
         }
         None => {
+            if request.overrides.limit.is_some() {
+                return Err(ZooError::usage("--limit does not apply to lstm: it trains on every window of the series' training part"));
+            }
             let mut recipe: LstmRecipe = recipe_or_default(request.config_file.as_deref())?;
             request.overrides.apply(&mut recipe.fit);
             if let Some(data) = &request.data {
@@ -244,28 +192,7 @@ pub fn train(request: &TrainRequest) -> Result<()> {
             (run, recipe, None)
         }
     };
-    fit(&run, &recipe, &request.device, start)
-}
-
-fn fit(run: &RunDir, recipe: &LstmRecipe, device: &Device, resume_from: Option<usize>) -> Result<()> {
     let data = Prepared::new(&recipe.forecast)?;
-    let fit = &recipe.fit;
-    device.seed(fit.seed);
-    let train_device = device.clone().autodiff();
-    let mut model = recipe.model.init(&train_device);
-    let mut optimizer = recipe.optimizer.init();
-    let checkpoints = ModelCheckpoints::new(&run.checkpoint_dir());
-    let mut seconds_before = 0.0;
-    let train_targets = data.part(data.split.train.clone());
-    let valid_targets = data.part(data.split.valid.clone());
-    let steps_per_epoch = train_targets.len().div_ceil(fit.batch_size);
-    let start = resume_from.unwrap_or(0);
-    let mut scheduler = fit.scheduler_after(steps_per_epoch, start).map_err(ZooError::usage)?;
-    if let Some(epoch) = resume_from {
-        let progress: Progress;
-        (model, optimizer, progress) = checkpoints.load(epoch, model, optimizer)?;
-        seconds_before = progress.seconds;
-    }
     println!(
         "zoo train lstm: {} ({} values of a {}), training on {}, validating on {}; run folder {}",
         data.series.source,
@@ -275,65 +202,110 @@ fn fit(run: &RunDir, recipe: &LstmRecipe, device: &Device, resume_from: Option<u
         data.split.valid.len(),
         run.path().display()
     );
-    let metrics = [MetricSpec::lower("Loss"), MetricSpec::lower("RMSE"), MetricSpec::lower("Learning Rate")];
-    let mut dashboard = Dashboard::new(LstmRecipe::NAME, "windows", &metrics, &run.file("metrics.csv"), fit.epochs, start + 1);
-    let started = Instant::now();
-    let mse = MseLoss::new();
-    let mut stopped = false;
-    for epoch in start + 1..=fit.epochs {
-        let mut order = train_targets.clone();
+    let mut training = ForecastTraining::new(recipe, data, &request.device);
+    trainer::fit(&run, &mut training, start)
+}
+
+/// The forecaster in training: shuffled windows of the training part, validated by one-step
+/// RMSE on the validation part.
+pub struct ForecastTraining {
+    recipe: LstmRecipe,
+    data: Prepared,
+    model: LstmForecaster,
+    optimizer: ModuleOptimizer,
+    train_targets: Vec<usize>,
+    valid_targets: Vec<usize>,
+    device: Device,
+    train_device: Device,
+}
+
+impl ForecastTraining {
+    fn new(recipe: LstmRecipe, data: Prepared, device: &Device) -> Self {
+        device.seed(recipe.fit.seed);
+        let train_device = device.clone().autodiff();
+        Self {
+            model: recipe.model.init(&train_device),
+            optimizer: recipe.optimizer.init(),
+            train_targets: data.part(data.split.train.clone()),
+            valid_targets: data.part(data.split.valid.clone()),
+            recipe,
+            data,
+            device: device.clone(),
+            train_device,
+        }
+    }
+}
+
+impl Training for ForecastTraining {
+    const PARTS: &'static [&'static str] = &["model.bpk", "optim.bpk"];
+    const UNIT: &'static str = "windows";
+
+    fn name(&self) -> &str {
+        LstmRecipe::NAME
+    }
+    fn metrics(&self) -> Vec<MetricSpec> {
+        vec![MetricSpec::lower("Loss"), MetricSpec::lower("RMSE"), MetricSpec::lower(trainer::LEARNING_RATE)]
+    }
+    fn curves(&self) -> Vec<&'static str> {
+        vec!["Loss", "RMSE"]
+    }
+    fn title(&self, _run: &RunDir) -> String {
+        format!("lstm on {}", self.data.series.name)
+    }
+    fn epochs(&self) -> usize {
+        self.recipe.fit.epochs
+    }
+    fn scheduler(&self, epochs_done: usize) -> Result<Option<ModuleLrScheduler>> {
+        trainer::schedule(&self.recipe.fit, self.train_targets.len().div_ceil(self.recipe.fit.batch_size), epochs_done)
+    }
+    fn save(&self) -> Result<Vec<Vec<u8>>> {
+        Ok(vec![module_bytes(&self.model)?, optimizer_bytes(&self.optimizer)?])
+    }
+    fn load(&mut self, parts: Vec<Vec<u8>>, _epoch: usize) -> Result<()> {
+        (self.model, self.optimizer) = load_model_and_optimizer(parts, self.recipe.model.init(&self.train_device), &self.recipe.optimizer)?;
+        Ok(())
+    }
+    fn train_items(&self, _epoch: usize) -> usize {
+        self.train_targets.len()
+    }
+
+    fn train_epoch(&mut self, epoch: usize, report: &mut Reporter) -> Result<()> {
+        let fit = &self.recipe.fit;
+        let mut order = self.train_targets.clone();
         shuffle(&mut order, fit.seed.wrapping_add(epoch as u64));
-        dashboard.start_split("train", order.len());
+        let mse = MseLoss::new();
         for (i, batch) in order.chunks(fit.batch_size).enumerate() {
-            let lr = scheduler.step();
-            let predicted = model.forward(data.windows(batch, &train_device));
-            let loss = mse.forward(predicted, data.targets(batch, &train_device), Reduction::Mean);
-            dashboard.value("Loss", f64::from(loss.clone().into_scalar::<f32>()));
-            dashboard.value("Learning Rate", lr.base());
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optimizer.step(lr, model, grads);
-            dashboard.progress(((i + 1) * fit.batch_size).min(order.len()));
-            if dashboard.should_stop() {
-                stopped = true;
+            let lr = report.learning_rate();
+            let predicted = self.model.forward(self.data.windows(batch, &self.train_device));
+            let loss = mse.forward(predicted, self.data.targets(batch, &self.train_device), Reduction::Mean);
+            report.value_over("Loss", f64::from(loss.clone().into_scalar::<f32>()), batch.len());
+            let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+            self.model = self.optimizer.step(lr, self.model.clone(), grads);
+            if !report.progress(((i + 1) * fit.batch_size).min(order.len())) {
                 break;
             }
         }
-        dashboard.end_split();
-        if stopped {
-            break;
-        }
-        dashboard.start_split("valid", valid_targets.len());
-        let plain = model.valid();
-        let predicted = one_step(&plain, &data, &valid_targets, device);
-        let truth: Vec<f64> = valid_targets.iter().map(|&t| data.series.values[t]).collect();
+        Ok(())
+    }
+
+    fn valid_items(&self) -> usize {
+        self.valid_targets.len()
+    }
+
+    fn validate(&mut self, _epoch: usize, report: &mut Reporter) -> Result<()> {
+        let predicted = one_step(&self.model.valid(), &self.data, &self.valid_targets, &self.device)?;
+        let truth: Vec<f64> = self.valid_targets.iter().map(|&t| self.data.series.values[t]).collect();
         let e = series::errors(&predicted, &truth);
-        let normalised_mse = (e.rmse / data.normalizer.std).powi(2);
-        dashboard.value("Loss", normalised_mse);
-        dashboard.value("RMSE", e.rmse);
-        dashboard.progress(valid_targets.len());
-        dashboard.end_split();
-        let progress = Progress { epoch, seconds: seconds_before + started.elapsed().as_secs_f64() };
-        checkpoints.save(epoch, &model, &optimizer, &progress)?;
-        dashboard.end_epoch(epoch).map_err(|e| io_error(&run.file("metrics.csv"), e))?;
+        report.value("Loss", (e.rmse / self.data.normalizer.std).powi(2));
+        report.value("RMSE", e.rmse);
+        report.progress(self.valid_targets.len());
+        Ok(())
     }
-    dashboard.finish();
-    let seconds = seconds_before + started.elapsed().as_secs_f64();
-    let rows = read_metrics(&run.file("metrics.csv")).unwrap_or_default();
-    training_curves(&run.file("curves.png"), &format!("lstm on {}", data.series.name), &rows, &["Loss", "RMSE"])
-        .map_err(|e| io_error(&run.file("curves.png"), e))?;
-    if stopped {
-        let hint = checkpoints.stopped_hint("lstm", run.path());
-        println!("stopped after {}; {hint}", format_duration(seconds));
-    } else {
-        write_module(&model.valid(), &run.file("model.bpk"))?;
-        println!(
-            "trained lstm for {} epochs in {}; run folder {} (weights model.bpk, curves curves.png)",
-            fit.epochs,
-            format_duration(seconds),
-            run.path().display()
-        );
+
+    fn finish(&mut self, run: &RunDir) -> Result<(String, String)> {
+        write_module(&self.model.valid(), &run.file("model.bpk"))?;
+        Ok((epochs_done(self.recipe.fit.epochs), "weights model.bpk".into()))
     }
-    Ok(())
 }
 
 /// Errors of one way of forecasting, one-step and multi-step.
@@ -370,7 +342,7 @@ pub fn eval(run_dir: &Path, device: &Device) -> Result<ForecastEval> {
     let truth: Vec<f64> = test.iter().map(|&t| values[t]).collect();
 
     // One step ahead, from the true past.
-    let lstm_one = one_step(&model, &data, &test, device);
+    let lstm_one = one_step(&model, &data, &test, device)?;
     let (persist_one, seasonal_one) = series::baselines(values, test[0]..test[test.len() - 1] + 1, 1, period);
 
     // Multi-step: from origins every `horizon` steps, the LSTM feeds its own forecasts back;

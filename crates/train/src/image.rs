@@ -1,7 +1,6 @@
-//! Train, evaluate and predict with an image classifier recipe (`mlp`, `cnn`): the pattern
-//! every supervised recipe follows.
+//! What `zoo train` is asked ([`TrainRequest`]), and `zoo eval` and `zoo predict` of the image
+//! classifiers (`mlp`, `cnn`, `rnn`); their training is `crate::image_training`.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -9,21 +8,15 @@ use std::time::Instant;
 use burn::data::dataloader::DataLoader;
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
-use burn::train::logger::FileMetricLogger;
-use burn::train::metric::{AccuracyMetric, CpuUse, LearningRateMetric, LossMetric};
-use burn::train::{Learner, SupervisedTraining};
 use serde::{Deserialize, Serialize};
-use zoo_data::{ImageSet, Split};
+use zoo_data::Split;
 
-use crate::checkpoint::{AtomicCheckpointer, read_module, write_module};
-use crate::classifier::{Classifier, ImageNet};
-use crate::error::{Result, ZooError, io_error};
+use crate::checkpoint::read_module;
+use crate::classifier::{Classifier, ClassifierRecipe, ClassifierTrainer, ImageNet};
+use crate::error::{Result, ZooError};
 use crate::fit::{FitConfig, FitOverrides};
-use crate::loader::{ImageLoader, train_valid_split};
-use crate::metrics_log::{EpochCsvLogger, read_metrics};
-use crate::plot::training_curves;
-use crate::recipes::{ImageRecipe, recipe_or_default};
-use crate::render::{PlainRenderer, format_duration};
+use crate::image_training::ImageTraining;
+use crate::loader::ImageLoader;
 use crate::run::{RunDir, timestamp_iso};
 use crate::source::DataSource;
 
@@ -37,16 +30,6 @@ pub struct TrainRequest {
     pub resume: Option<PathBuf>,
     pub device: Device,
     pub device_name: String,
-}
-
-/// What a finished training reports.
-#[derive(Clone, Debug)]
-pub struct TrainReport {
-    pub run: PathBuf,
-    pub epochs: usize,
-    pub seconds: f64,
-    /// Validation accuracy of the last epoch, in percent.
-    pub valid_accuracy: Option<f64>,
 }
 
 impl TrainRequest {
@@ -92,149 +75,19 @@ impl TrainRequest {
     }
 }
 
-pub fn train<R: ImageRecipe>(request: &TrainRequest) -> Result<TrainReport> {
-    match &request.resume {
-        Some(dir) => resume::<R>(dir, request),
-        None => start::<R>(request),
-    }
-}
-
-fn start<R: ImageRecipe>(request: &TrainRequest) -> Result<TrainReport> {
-    let mut recipe: R = recipe_or_default(request.config_file.as_deref())?;
-    request.overrides.apply(recipe.fit_mut());
-    recipe.fit().validate().map_err(ZooError::usage)?;
-    let source = DataSource::from_arg(request.data.as_deref())?;
-    let train_set = source.load(Split::Train)?;
-    // The labels decide the number of classes, whatever the recipe said.
-    recipe.set_num_classes(train_set.num_classes);
-
-    let run = RunDir::start(request.run_dir.as_deref(), &recipe, &source.to_record(), &request.device_name)?;
-    println!(
-        "zoo train {}: {} ({} classes) from {}; run folder {}",
-        R::NAME,
-        recipe.fit().describe_images(train_set.len()),
-        train_set.num_classes,
-        source.describe(),
-        run.path().display()
-    );
-    fit::<R>(&run, &recipe, train_set, &request.device, None)
-}
-
-fn resume<R: ImageRecipe>(dir: &Path, request: &TrainRequest) -> Result<TrainReport> {
-    let (run, info) = RunDir::open(dir, R::NAME)?;
-    let mut recipe: R = run.read_json("config.json")?;
-    let epoch = request.resume_epoch(&run, run.latest_checkpoint(), recipe.fit_mut())?;
-    run.write_json("config.json", &recipe)?;
-    let source = DataSource::from_record(&info.data)?;
-    let train_set = source.load(Split::Train)?;
-    println!(
-        "zoo train {} --resume: continuing {} after epoch {epoch} of {}",
-        R::NAME,
-        run.path().display(),
-        recipe.fit().epochs
-    );
-    fit::<R>(&run, &recipe, train_set, &request.device, Some(epoch))
-}
-
-/// Runs burn-train's supervised loop on `train_set` and writes the run's final files.
-fn fit<R: ImageRecipe>(
-    run: &RunDir,
-    recipe: &R,
-    mut train_set: ImageSet,
-    device: &Device,
-    resume_from: Option<usize>,
-) -> Result<TrainReport> {
-    let fit = recipe.fit();
-    if fit.limit > 0 && fit.limit < train_set.len() {
-        train_set = train_set.subset(0..fit.limit);
-    }
-    device.seed(fit.seed);
-    let autodiff = device.clone().autodiff();
-    let model = Classifier::new(recipe.init(&autodiff));
-
-    let (train_indices, valid_indices) = train_valid_split(train_set.len(), fit.valid_fraction, fit.seed);
-    let scheduler = fit
-        .scheduler(train_indices.len().div_ceil(fit.batch_size))
-        .map_err(ZooError::usage)?;
-    let set = Arc::new(train_set);
-    let train_loader: Arc<dyn DataLoader<_>> = Arc::new(ImageLoader::new(
-        set.clone(),
-        train_indices,
-        fit.batch_size,
-        Some(fit.seed),
-        &autodiff,
-    )
-    .with_random_shift(fit.max_shift));
-    let valid_loader: Arc<dyn DataLoader<_>> =
-        Arc::new(ImageLoader::new(set, valid_indices, fit.batch_size.max(256), None, device));
-
-    let checkpoints = run.checkpoint_dir();
-    let mut training = SupervisedTraining::new(run.path(), train_loader, valid_loader)
-        .metrics((AccuracyMetric::new(), LossMetric::new()))
-        .metric_train_numeric(LearningRateMetric::new())
-        .metric_train_numeric(CpuUse::new())
-        .with_custom_checkpointers(
-            AtomicCheckpointer::new(&checkpoints, "model"),
-            AtomicCheckpointer::new(&checkpoints, "optim"),
-            AtomicCheckpointer::new(&checkpoints, "scheduler"),
-        )
-        // The file logger answers burn-train's queries (best epoch); the CSV one feeds the plots.
-        .with_metric_logger(FileMetricLogger::new(run.path()))
-        .with_metric_logger(EpochCsvLogger::new(&run.file("metrics.csv")))
-        .num_epochs(fit.epochs)
-        .label(R::NAME)
-        .summary();
-    if !std::io::stdout().is_terminal() {
-        training = training.renderer(Box::new(PlainRenderer::new()));
-    }
-    if let Some(epoch) = resume_from {
-        training = training.checkpoint(epoch);
-    }
-
-    let started = Instant::now();
-    let learner = Learner::new(model, recipe.optimizer().init(), scheduler);
-    let result = training.launch(learner);
-    let seconds = started.elapsed().as_secs_f64();
-    if let Some(error) = result.error {
-        return Err(ZooError::runtime(format!(
-            "training failed: {error}; the run folder {} keeps its checkpoints, continue with --resume",
-            run.path().display()
-        )));
-    }
-    write_module(&result.model, &run.file("model.bpk"))?;
-
-    let rows = read_metrics(&run.file("metrics.csv")).unwrap_or_default();
-    let title = format!("{} on {}", R::NAME, run.path().display());
-    training_curves(&run.file("curves.png"), &title, &rows, &["Loss", "Accuracy"])
-        .map_err(|e| io_error(&run.file("curves.png"), e))?;
-    let valid_accuracy = rows
-        .iter()
-        .filter(|r| r.split == "valid" && r.metric == "Accuracy")
-        .max_by_key(|r| r.epoch)
-        .map(|r| r.value);
-    println!(
-        "trained {} for {} epochs in {}; run folder {} (weights model.bpk, curves curves.png)",
-        R::NAME,
-        fit.epochs,
-        format_duration(seconds),
-        run.path().display()
-    );
-    Ok(TrainReport { run: run.path().to_path_buf(), epochs: fit.epochs, seconds, valid_accuracy })
-}
-
 /// Rebuilds the trained classifier of a run on `device`: the final weights, or the latest
 /// checkpoint of a run that did not finish.
-pub fn load_classifier<R: ImageRecipe>(run: &RunDir, device: &Device) -> Result<(R, Classifier<R::Net>)> {
+pub fn load_classifier<R: ClassifierRecipe>(run: &RunDir, device: &Device) -> Result<(R, Classifier<R::Net>)> {
     let recipe: R = run.read_json("config.json")?;
     let final_weights = run.file("model.bpk");
     let path = if final_weights.is_file() {
         final_weights
-    } else if let Some(epoch) = run.latest_checkpoint() {
+    } else if let Some(epoch) = crate::trainer::latest_checkpoint::<ImageTraining<ClassifierTrainer<R>>>(run) {
         eprintln!(
             "{}: no final weights (model.bpk); using the checkpoint of epoch {epoch}",
             run.path().display()
         );
-        crate::checkpoint::checkpoint_path(&run.checkpoint_dir(), "model", epoch)
+        crate::checkpoint::EpochCheckpoints::new(&run.checkpoint_dir()).path("model.bpk", epoch)
     } else {
         return Err(ZooError::usage(format!(
             "{}: no weights yet (neither model.bpk nor a checkpoint); train it first or continue it with --resume",
@@ -261,7 +114,7 @@ pub struct EvalReport {
 }
 
 /// Evaluates the run on the test split of its data (or of `data` when given).
-pub fn eval<R: ImageRecipe>(run_dir: &Path, data: Option<&Path>, device: &Device) -> Result<EvalReport> {
+pub fn eval<R: ClassifierRecipe>(run_dir: &Path, data: Option<&Path>, device: &Device) -> Result<EvalReport> {
     let (run, info) = RunDir::open(run_dir, R::NAME)?;
     let source = match data {
         Some(dir) => DataSource::from_arg(Some(dir))?,
@@ -338,7 +191,7 @@ pub fn confusion_table(confusion: &[Vec<u64>]) -> String {
 }
 
 /// The three likeliest classes of each picture: `(file, [(class, probability)])`.
-pub fn predict<R: ImageRecipe>(
+pub fn predict<R: ClassifierRecipe>(
     run_dir: &Path,
     files: &[PathBuf],
     device: &Device,

@@ -6,24 +6,23 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
+use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 use zoo_data::corpus::{load_text, split_text};
 use zoo_data::{CharTokenizer, SplitMix64};
-use zoo_models::{CharLstm, CharTransformer, LstmStates};
+use zoo_models::{CharLstm, CharLstmConfig, CharTransformer, CharTransformerConfig, LstmStates};
 
-use crate::checkpoint::{ModelCheckpoints, read_module, write_module};
-use crate::dashboard::{Dashboard, MetricSpec};
+use crate::checkpoint::{load_model_and_optimizer, module_bytes, optimizer_bytes, read_module, write_module};
+use crate::dashboard::MetricSpec;
 use crate::error::{Result, ZooError, io_error};
 use crate::fit::FitConfig;
 use crate::image::TrainRequest;
-use crate::metrics_log::read_metrics;
-use crate::plot::training_curves;
-use crate::recipes::Recipe;
-use crate::render::format_duration;
+use crate::recipes::{FitRecipe, Recipe, recipe_or_default};
 use crate::run::{RunDir, timestamp_iso};
+use crate::trainer::{self, FitReport, Reporter, Training, epochs_done};
 
 /// What a character language model learns from; `config.json` under `language`.
 #[derive(Config, Debug)]
@@ -67,7 +66,7 @@ pub trait CharModel: Module + Sized {
 
     /// `len` characters continuing `prompt` (ids), each drawn from the softmax of the logits
     /// divided by `temperature`.
-    fn generate(&self, prompt: &[u32], len: usize, temperature: f64, rng: &mut SplitMix64, device: &Device) -> Vec<u32>;
+    fn generate(&self, prompt: &[u32], len: usize, temperature: f64, rng: &mut SplitMix64, device: &Device) -> Result<Vec<u32>>;
 }
 
 /// One character drawn from `softmax(logits / temperature)`; temperature 0 takes the most
@@ -94,9 +93,9 @@ fn ids_tensor(ids: &[u32], batch: usize, device: &Device) -> Tensor<2, Int> {
     Tensor::from_data(TensorData::new(data, [batch, ids.len() / batch]), device)
 }
 
-fn last_logits(logits: Tensor<3>) -> Vec<f32> {
+fn last_logits(logits: Tensor<3>) -> Result<Vec<f32>> {
     let [_, len, vocab] = logits.dims();
-    logits.slice([0..1, len - 1..len, 0..vocab]).into_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default()
+    crate::read::floats(logits.slice([0..1, len - 1..len, 0..vocab]))
 }
 
 impl CharModel for CharLstm {
@@ -109,18 +108,18 @@ impl CharModel for CharLstm {
     }
 
     /// Reads the prompt once, then carries the recurrent state from character to character.
-    fn generate(&self, prompt: &[u32], len: usize, temperature: f64, rng: &mut SplitMix64, device: &Device) -> Vec<u32> {
+    fn generate(&self, prompt: &[u32], len: usize, temperature: f64, rng: &mut SplitMix64, device: &Device) -> Result<Vec<u32>> {
         let start = if prompt.is_empty() { vec![CharTokenizer::UNKNOWN] } else { prompt.to_vec() };
         let (logits, mut state): (Tensor<3>, LstmStates) = self.forward_with_state(ids_tensor(&start, 1, device), None);
-        let mut next = draw(&last_logits(logits), temperature, rng);
+        let mut next = draw(&last_logits(logits)?, temperature, rng);
         let mut out = Vec::with_capacity(len);
         for _ in 0..len {
             out.push(next);
             let (logits, s) = self.forward_with_state(ids_tensor(&[next], 1, device), Some(state));
             state = s;
-            next = draw(&last_logits(logits), temperature, rng);
+            next = draw(&last_logits(logits)?, temperature, rng);
         }
-        out
+        Ok(out)
     }
 }
 
@@ -133,30 +132,119 @@ impl CharModel for CharTransformer {
     }
 
     /// Each character sees the last `context` characters before it.
-    fn generate(&self, prompt: &[u32], len: usize, temperature: f64, rng: &mut SplitMix64, device: &Device) -> Vec<u32> {
+    fn generate(&self, prompt: &[u32], len: usize, temperature: f64, rng: &mut SplitMix64, device: &Device) -> Result<Vec<u32>> {
         let mut history = if prompt.is_empty() { vec![CharTokenizer::UNKNOWN] } else { prompt.to_vec() };
         let context = self.context();
         for _ in 0..len {
             let window = &history[history.len().saturating_sub(context)..];
-            let next = draw(&last_logits(self.forward(ids_tensor(window, 1, device))), temperature, rng);
+            let next = draw(&last_logits(self.forward(ids_tensor(window, 1, device)))?, temperature, rng);
             history.push(next);
         }
-        history.split_off(history.len() - len)
+        Ok(history.split_off(history.len() - len))
     }
 }
 
-/// A recipe whose task may be a character language model.
-pub trait LanguageRecipe: Recipe + Serialize {
+/// The recipe of a character language model: its network, optimiser, text and fit settings.
+pub trait LanguageRecipe: FitRecipe {
     type Model: CharModel;
     fn language(&self) -> &LanguageSettings;
     fn language_mut(&mut self) -> &mut LanguageSettings;
-    fn fit(&self) -> &FitConfig;
-    fn fit_mut(&mut self) -> &mut FitConfig;
     fn optimizer(&self) -> &AdamConfig;
     /// Records the tokeniser's vocabulary size in the model's config.
     fn set_vocab(&mut self, vocab: usize);
     /// The network (weights from the device's seed).
     fn init_language_model(&self, device: &Device) -> Self::Model;
+}
+
+/// Recipe of `char-lstm`: a character language model of LSTMs (item 9's network on text),
+/// what `config.json` holds. The defaults are the measured Moby Dick recipe.
+#[derive(Config, Debug)]
+pub struct CharLstmRecipe {
+    /// The network; `vocab` is set from the text when training starts.
+    pub char_model: CharLstmConfig,
+    /// Adam's moments, epsilon and gradient clipping (the learning rate is `fit.learning_rate`).
+    pub optimizer: AdamConfig,
+    pub language: LanguageSettings,
+    pub fit: FitConfig,
+}
+
+impl Recipe for CharLstmRecipe {
+    const NAME: &'static str = "char-lstm";
+
+    fn default_recipe() -> Self {
+        // 1.3991 nats per character on the held-out tenth of Moby Dick in 26 min 39 s (README).
+        let model = CharLstmConfig::new(0).with_hidden(256).with_layers(2).with_embedding(256).with_dropout(0.0).with_forget_bias(0.0);
+        let optimizer = AdamConfig::new().with_epsilon(1e-7).with_grad_clipping(Some(burn::grad_clipping::GradientClippingConfig::Norm(5.0)));
+        let language = LanguageSettings::new().with_context(64).with_steps_per_epoch(140).with_valid_chars(30_000);
+        let fit = FitConfig::new().with_epochs(20).with_batch_size(128).with_learning_rate(0.004).with_valid_fraction(0.1);
+        Self::new(model, optimizer, language, fit)
+    }
+}
+
+/// Recipe of `gpt`: a causal self-attention character language model (item 24's attention,
+/// as a small GPT), what `config.json` holds. The defaults are the measured Moby Dick recipe.
+#[derive(Config, Debug)]
+pub struct GptRecipe {
+    /// The network; `vocab` is set from the text when training starts.
+    pub char_model: CharTransformerConfig,
+    /// Adam's moments, epsilon and gradient clipping (the learning rate is `fit.learning_rate`).
+    pub optimizer: AdamConfig,
+    pub language: LanguageSettings,
+    pub fit: FitConfig,
+}
+
+impl Recipe for GptRecipe {
+    const NAME: &'static str = "gpt";
+
+    fn default_recipe() -> Self {
+        let model = CharTransformerConfig::new(0).with_d_model(128).with_heads(4).with_layers(4).with_dropout(0.0).with_context(128);
+        let optimizer = AdamConfig::new().with_beta_2(0.99).with_grad_clipping(Some(burn::grad_clipping::GradientClippingConfig::Norm(1.0)));
+        let language = LanguageSettings::new().with_context(128).with_steps_per_epoch(240).with_valid_chars(30_000);
+        let fit = FitConfig::new().with_epochs(10).with_batch_size(32).with_learning_rate(0.002).with_valid_fraction(0.1);
+        Self::new(model, optimizer, language, fit)
+    }
+}
+
+crate::fit_recipe!(CharLstmRecipe, GptRecipe);
+
+impl LanguageRecipe for CharLstmRecipe {
+    type Model = CharLstm;
+
+    fn language(&self) -> &LanguageSettings {
+        &self.language
+    }
+    fn language_mut(&mut self) -> &mut LanguageSettings {
+        &mut self.language
+    }
+    fn optimizer(&self) -> &AdamConfig {
+        &self.optimizer
+    }
+    fn set_vocab(&mut self, vocab: usize) {
+        self.char_model.vocab = vocab;
+    }
+    fn init_language_model(&self, device: &Device) -> CharLstm {
+        self.char_model.init(device)
+    }
+}
+
+impl LanguageRecipe for GptRecipe {
+    type Model = CharTransformer;
+
+    fn language(&self) -> &LanguageSettings {
+        &self.language
+    }
+    fn language_mut(&mut self) -> &mut LanguageSettings {
+        &mut self.language
+    }
+    fn optimizer(&self) -> &AdamConfig {
+        &self.optimizer
+    }
+    fn set_vocab(&mut self, vocab: usize) {
+        self.char_model.vocab = vocab;
+    }
+    fn init_language_model(&self, device: &Device) -> CharTransformer {
+        self.char_model.clone().with_context(self.language.context.max(self.char_model.context)).init(device)
+    }
 }
 
 /// The text, its tokeniser (fitted on the training part) and both parts as ids.
@@ -246,13 +334,13 @@ impl Cursor {
 ///
 /// # Shapes
 /// - logits: `[batch, len, vocab]`; targets: `batch * len` ids; output: `batch * len` values
-fn target_nats(logits: Tensor<3>, targets: &[u32]) -> Vec<f64> {
+fn target_nats(logits: Tensor<3>, targets: &[u32]) -> Result<Vec<f64>> {
     let [batch, len, _] = logits.dims();
     let device = logits.device();
     let targets: Vec<i64> = targets.iter().map(|&i| i64::from(i)).collect();
     let targets = Tensor::<3, Int>::from_data(TensorData::new(targets, [batch, len, 1]), &device);
     let picked = burn::tensor::activation::log_softmax(logits, 2).gather(2, targets);
-    picked.into_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default().into_iter().map(|x| -f64::from(x)).collect()
+    Ok(crate::read::floats(picked)?.into_iter().map(|x| -f64::from(x)).collect())
 }
 
 /// Mean negative log-likelihood in nats per character of `ids`: every character but the first
@@ -260,10 +348,10 @@ fn target_nats(logits: Tensor<3>, targets: &[u32]) -> Vec<f64> {
 /// `batch` contiguous streams, its state carried through each; a windowed model reads windows
 /// of `context` characters half overlapping, so every character after the first window has
 /// at least `context / 2` characters before it in view.
-pub fn nats_per_char<M: CharModel>(model: &M, ids: &[u32], context: usize, batch: usize, device: &Device) -> f64 {
+pub fn nats_per_char<M: CharModel>(model: &M, ids: &[u32], context: usize, batch: usize, device: &Device) -> Result<f64> {
     let targets = ids.len().saturating_sub(1);
     if targets == 0 {
-        return 0.0;
+        return Ok(0.0);
     }
     let (mut total, mut count) = (0.0, 0usize);
     if M::CARRIES_STATE {
@@ -281,7 +369,7 @@ pub fn nats_per_char<M: CharModel>(model: &M, ids: &[u32], context: usize, batch
             }
             let (logits, next) = model.logits_from(ids_tensor(&inputs, rows, device), state);
             state = next;
-            total += target_nats(logits, &expected).iter().sum::<f64>();
+            total += target_nats(logits, &expected)?.iter().sum::<f64>();
             count += expected.len();
         }
         let mut rest_state = None;
@@ -289,7 +377,7 @@ pub fn nats_per_char<M: CharModel>(model: &M, ids: &[u32], context: usize, batch
             let end = (from + context).min(targets);
             let (logits, next) = model.logits_from(ids_tensor(&ids[from..end], 1, device), rest_state);
             rest_state = next;
-            total += target_nats(logits, &ids[from + 1..end + 1]).iter().sum::<f64>();
+            total += target_nats(logits, &ids[from + 1..end + 1])?.iter().sum::<f64>();
             count += end - from;
         }
     } else {
@@ -313,7 +401,7 @@ pub fn nats_per_char<M: CharModel>(model: &M, ids: &[u32], context: usize, batch
                 inputs.extend_from_slice(&ids[start..start + len]);
                 expected.extend_from_slice(&ids[start + 1..start + len + 1]);
             }
-            let nats = target_nats(model.logits(ids_tensor(&inputs, group.len(), device)), &expected);
+            let nats = target_nats(model.logits(ids_tensor(&inputs, group.len(), device)), &expected)?;
             for (row, &(_, _, from)) in group.iter().enumerate() {
                 total += nats[row * len + from..(row + 1) * len].iter().sum::<f64>();
                 count += len - from;
@@ -321,34 +409,33 @@ pub fn nats_per_char<M: CharModel>(model: &M, ids: &[u32], context: usize, batch
         }
     }
     debug_assert_eq!(count, targets);
-    total / count.max(1) as f64
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct Progress {
-    epoch: usize,
-    seconds: f64,
+    Ok(total / count.max(1) as f64)
 }
 
 const VOCAB_FILE: &str = "vocab.txt";
 /// Rows of a scoring batch: streams of a recurrent model, windows of the others.
 const VALID_STREAMS: usize = 32;
 
-/// `zoo train lstm|attention` for a recipe whose task is Language: `recipe` is the one
-/// [`TrainRequest::recipe`] read (on `--resume`, the run's own).
-pub fn train<R: LanguageRecipe>(request: &TrainRequest, recipe: R) -> Result<()> {
+/// `zoo train char-lstm|gpt`: a new run, or `--resume` of one.
+pub fn train<R: LanguageRecipe>(request: &TrainRequest) -> Result<FitReport> {
     let (run, recipe, corpus, start) = match &request.resume {
         Some(dir) => {
             let (run, _) = RunDir::open(dir, R::NAME)?;
-            let mut recipe = recipe;
-            let latest = ModelCheckpoints::new(&run.checkpoint_dir()).latest();
+            let mut recipe: R = run.read_json("config.json")?;
+            let latest = trainer::latest_checkpoint::<LanguageTraining<R>>(&run);
             let epoch = request.resume_epoch(&run, latest, recipe.fit_mut())?;
             run.write_json("config.json", &recipe)?;
             let corpus = Corpus::new(recipe.language(), recipe.fit().valid_fraction, Some(read_tokenizer(&run)?))?;
             (run, recipe, corpus, Some(epoch))
         }
         None => {
-            let mut recipe = recipe;
+            if request.overrides.limit.is_some() {
+                return Err(ZooError::usage(format!(
+                    "--limit does not apply to {}: it trains on `language.steps_per_epoch` random windows an epoch",
+                    R::NAME
+                )));
+            }
+            let mut recipe: R = recipe_or_default(request.config_file.as_deref())?;
             request.overrides.apply(recipe.fit_mut());
             if let Some(data) = &request.data {
                 let path = std::fs::canonicalize(data).unwrap_or_else(|_| data.clone());
@@ -358,40 +445,11 @@ pub fn train<R: LanguageRecipe>(request: &TrainRequest, recipe: R) -> Result<()>
             let corpus = Corpus::new(recipe.language(), recipe.fit().valid_fraction, None)?;
             recipe.set_vocab(corpus.tokenizer.vocab_size());
             let run = RunDir::start(request.run_dir.as_deref(), &recipe, &recipe.language().text, &request.device_name)?;
-            std::fs::write(run.file(VOCAB_FILE), corpus.tokenizer.to_text()).map_err(|e| io_error(&run.file(VOCAB_FILE), e))?;
+            run.write_text(VOCAB_FILE, &corpus.tokenizer.to_text())?;
             (run, recipe, corpus, None)
         }
     };
-    fit(&run, &recipe, &corpus, &request.device, start)
-}
-
-fn read_tokenizer(run: &RunDir) -> Result<CharTokenizer> {
-    let path = run.file(VOCAB_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|e| io_error(&path, e))?;
-    Ok(CharTokenizer::from_text(&text))
-}
-
-fn fit<R: LanguageRecipe>(run: &RunDir, recipe: &R, corpus: &Corpus, device: &Device, resume_from: Option<usize>) -> Result<()> {
     let fit = recipe.fit();
-    let settings = recipe.language();
-    device.seed(fit.seed);
-    let train_device = device.clone().autodiff();
-    let mut model = recipe.init_language_model(&train_device);
-    let mut optimizer = recipe.optimizer().init();
-    let checkpoints = ModelCheckpoints::new(&run.checkpoint_dir());
-    let steps = settings.steps_per_epoch.max(1);
-    let start = resume_from.unwrap_or(0);
-    let mut scheduler = fit.scheduler_after(steps, start).map_err(ZooError::usage)?;
-    let mut seconds_before = 0.0;
-    if let Some(epoch) = resume_from {
-        let progress: Progress;
-        (model, optimizer, progress) = checkpoints.load(epoch, model, optimizer)?;
-        seconds_before = progress.seconds;
-    }
-    let valid_ids = match settings.valid_chars {
-        0 => &corpus.valid[..],
-        n => &corpus.valid[..n.min(corpus.valid.len())],
-    };
     println!(
         "zoo train {}: {} ({} characters for training, {} held out, vocabulary {}); {} steps of {} windows of {} an epoch; run folder {}",
         R::NAME,
@@ -399,85 +457,141 @@ fn fit<R: LanguageRecipe>(run: &RunDir, recipe: &R, corpus: &Corpus, device: &De
         corpus.train.len(),
         corpus.valid.len(),
         corpus.tokenizer.vocab_size(),
-        steps,
+        recipe.language().steps_per_epoch.max(1),
         fit.batch_size,
-        settings.context,
+        recipe.language().context,
         run.path().display()
     );
-    let metrics = [MetricSpec::lower("Loss"), MetricSpec::lower("Learning Rate"), MetricSpec::higher("Characters/s")];
-    let mut dashboard = Dashboard::new(R::NAME, "steps", &metrics, &run.file("metrics.csv"), fit.epochs, start + 1);
-    let loss_fn = CrossEntropyLossConfig::new().init(&train_device);
-    let started = Instant::now();
-    let mut stopped = false;
-    for epoch in start + 1..=fit.epochs {
+    let mut training = LanguageTraining::new(recipe, corpus, &request.device);
+    trainer::fit(&run, &mut training, start)
+}
+
+fn read_tokenizer(run: &RunDir) -> Result<CharTokenizer> {
+    Ok(CharTokenizer::from_text(&run.read_text(VOCAB_FILE)?))
+}
+
+/// A character language model in training: random windows (or contiguous streams) of the
+/// training text; validation in nats per character on the held-out end; a text sample per
+/// epoch in `samples/`.
+pub struct LanguageTraining<R: LanguageRecipe> {
+    recipe: R,
+    corpus: Corpus,
+    model: R::Model,
+    optimizer: ModuleOptimizer,
+    loss: CrossEntropyLoss,
+    device: Device,
+    train_device: Device,
+}
+
+impl<R: LanguageRecipe> LanguageTraining<R> {
+    fn new(recipe: R, corpus: Corpus, device: &Device) -> Self {
+        device.seed(recipe.fit().seed);
+        let train_device = device.clone().autodiff();
+        Self {
+            model: recipe.init_language_model(&train_device),
+            optimizer: recipe.optimizer().init(),
+            loss: CrossEntropyLossConfig::new().init(&train_device),
+            recipe,
+            corpus,
+            device: device.clone(),
+            train_device,
+        }
+    }
+
+    fn steps(&self) -> usize {
+        self.recipe.language().steps_per_epoch.max(1)
+    }
+}
+
+impl<R: LanguageRecipe> Training for LanguageTraining<R> {
+    const PARTS: &'static [&'static str] = &["model.bpk", "optim.bpk"];
+    const UNIT: &'static str = "steps";
+
+    fn name(&self) -> &str {
+        R::NAME
+    }
+    fn metrics(&self) -> Vec<MetricSpec> {
+        vec![MetricSpec::lower("Loss"), MetricSpec::lower(trainer::LEARNING_RATE), MetricSpec::higher("Characters/s")]
+    }
+    fn curves(&self) -> Vec<&'static str> {
+        vec!["Loss"]
+    }
+    fn title(&self, _run: &RunDir) -> String {
+        format!("{} character model", R::NAME)
+    }
+    fn epochs(&self) -> usize {
+        self.recipe.fit().epochs
+    }
+    fn scheduler(&self, epochs_done: usize) -> Result<Option<ModuleLrScheduler>> {
+        trainer::schedule(self.recipe.fit(), self.steps(), epochs_done)
+    }
+    fn save(&self) -> Result<Vec<Vec<u8>>> {
+        Ok(vec![module_bytes(&self.model)?, optimizer_bytes(&self.optimizer)?])
+    }
+    fn load(&mut self, parts: Vec<Vec<u8>>, _epoch: usize) -> Result<()> {
+        (self.model, self.optimizer) = load_model_and_optimizer(parts, self.recipe.init_language_model(&self.train_device), self.recipe.optimizer())?;
+        Ok(())
+    }
+    fn train_items(&self, _epoch: usize) -> usize {
+        self.steps()
+    }
+
+    fn train_epoch(&mut self, epoch: usize, report: &mut Reporter) -> Result<()> {
+        let (fit, settings) = (self.recipe.fit().clone(), self.recipe.language().clone());
         let mut rng = SplitMix64::new(fit.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        let mut cursor = Cursor::new(corpus, fit.batch_size, settings.context, R::Model::CARRIES_STATE, &mut rng);
+        let mut cursor = Cursor::new(&self.corpus, fit.batch_size, settings.context, R::Model::CARRIES_STATE, &mut rng);
         let mut state = None;
-        dashboard.start_split("train", steps);
         let epoch_start = Instant::now();
-        for step in 0..steps {
-            let lr = scheduler.step();
-            let (inputs, targets) = corpus.windows(&cursor.next(&mut rng), settings.context, &train_device);
-            let (logits, next) = model.logits_from(inputs, state);
+        for step in 0..self.steps() {
+            let lr = report.learning_rate();
+            let (inputs, targets) = self.corpus.windows(&cursor.next(&mut rng), settings.context, &self.train_device);
+            let (logits, next) = self.model.logits_from(inputs, state);
             state = next;
             let [b, t, vocab] = logits.dims();
-            let logits = logits.reshape([b * t, vocab]);
-            let loss = loss_fn.forward(logits, targets);
-            dashboard.value("Loss", f64::from(loss.clone().into_scalar::<f32>()));
-            dashboard.value("Learning Rate", lr.base());
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optimizer.step(lr, model, grads);
+            let loss = self.loss.forward(logits.reshape([b * t, vocab]), targets);
+            report.value("Loss", f64::from(loss.clone().into_scalar::<f32>()));
+            let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+            self.model = self.optimizer.step(lr, self.model.clone(), grads);
             let chars = ((step + 1) * fit.batch_size * settings.context) as f64;
-            dashboard.value("Characters/s", chars / epoch_start.elapsed().as_secs_f64().max(1e-9));
-            dashboard.progress(step + 1);
-            if dashboard.should_stop() {
-                stopped = true;
+            report.value("Characters/s", chars / epoch_start.elapsed().as_secs_f64().max(1e-9));
+            if !report.progress(step + 1) {
                 break;
             }
         }
-        dashboard.end_split();
-        if stopped {
-            break;
-        }
-        dashboard.start_split("valid", 1);
-        let plain = model.valid();
-        dashboard.value("Loss", nats_per_char(&plain, valid_ids, settings.context, VALID_STREAMS, device));
-        dashboard.progress(1);
-        dashboard.end_split();
-        let sample = generate_text(&plain, &corpus.tokenizer, &settings.prompt, 300, 0.8, epoch as u64, device);
-        let sample_path = run.file("samples").join(format!("epoch-{epoch:03}.txt"));
-        std::fs::create_dir_all(run.file("samples")).map_err(|e| io_error(&run.file("samples"), e))?;
-        std::fs::write(&sample_path, sample).map_err(|e| io_error(&sample_path, e))?;
-        let progress = Progress { epoch, seconds: seconds_before + started.elapsed().as_secs_f64() };
-        checkpoints.save(epoch, &model, &optimizer, &progress)?;
-        dashboard.end_epoch(epoch).map_err(|e| io_error(&run.file("metrics.csv"), e))?;
+        Ok(())
     }
-    dashboard.finish();
-    let seconds = seconds_before + started.elapsed().as_secs_f64();
-    let rows = read_metrics(&run.file("metrics.csv")).unwrap_or_default();
-    training_curves(&run.file("curves.png"), &format!("{} character model", R::NAME), &rows, &["Loss"])
-        .map_err(|e| io_error(&run.file("curves.png"), e))?;
-    if stopped {
-        let hint = checkpoints.stopped_hint(R::NAME, run.path());
-        println!("stopped after {}; {hint}", format_duration(seconds));
-    } else {
-        write_module(&model.valid(), &run.file("model.bpk"))?;
-        println!(
-            "trained {} for {} epochs in {}; run folder {} (weights model.bpk, samples in samples/)",
-            R::NAME,
-            fit.epochs,
-            format_duration(seconds),
-            run.path().display()
-        );
+
+    fn valid_items(&self) -> usize {
+        1
     }
-    Ok(())
+
+    fn validate(&mut self, _epoch: usize, report: &mut Reporter) -> Result<()> {
+        let settings = self.recipe.language();
+        let valid_ids = match settings.valid_chars {
+            0 => &self.corpus.valid[..],
+            n => &self.corpus.valid[..n.min(self.corpus.valid.len())],
+        };
+        report.value("Loss", nats_per_char(&self.model.valid(), valid_ids, settings.context, VALID_STREAMS, &self.device)?);
+        report.progress(1);
+        Ok(())
+    }
+
+    fn after_epoch(&mut self, run: &RunDir, epoch: usize, _seconds: f64) -> Result<()> {
+        let sample = generate_text(&self.model.valid(), &self.corpus.tokenizer, &self.recipe.language().prompt, 300, 0.8, epoch as u64, &self.device)?;
+        run.write_text(&format!("samples/epoch-{epoch:03}.txt"), &sample)
+    }
+
+    fn finish(&mut self, run: &RunDir) -> Result<(String, String)> {
+        write_module(&self.model.valid(), &run.file("model.bpk"))?;
+        Ok((epochs_done(self.recipe.fit().epochs), "weights model.bpk, samples in samples/".into()))
+    }
 }
 
 /// `prompt` followed by `len` generated characters.
-pub fn generate_text<M: CharModel>(model: &M, tokenizer: &CharTokenizer, prompt: &str, len: usize, temperature: f64, seed: u64, device: &Device) -> String {
+pub fn generate_text<M: CharModel>(model: &M, tokenizer: &CharTokenizer, prompt: &str, len: usize, temperature: f64, seed: u64, device: &Device) -> Result<String> {
     let mut rng = SplitMix64::new(seed);
-    let ids = model.generate(&tokenizer.encode(prompt), len, temperature, &mut rng, device);
-    format!("{prompt}{}", tokenizer.decode(&ids))
+    let ids = model.generate(&tokenizer.encode(prompt), len, temperature, &mut rng, device)?;
+    Ok(format!("{prompt}{}", tokenizer.decode(&ids)))
 }
 
 /// A trained run: its recipe, tokeniser and final weights.
@@ -508,7 +622,7 @@ pub fn eval<R: LanguageRecipe>(run_dir: &Path, device: &Device) -> Result<Langua
     let (run, recipe, tokenizer, model) = load::<R>(run_dir, device)?;
     let corpus = Corpus::new(recipe.language(), recipe.fit().valid_fraction, Some(tokenizer))?;
     let context = recipe.language().context;
-    let nats = nats_per_char(&model, &corpus.valid, context, VALID_STREAMS, device);
+    let nats = nats_per_char(&model, &corpus.valid, context, VALID_STREAMS, device)?;
     let report = LanguageEval {
         model: R::NAME.into(),
         text: corpus.source,
@@ -534,7 +648,7 @@ pub fn sample<R: LanguageRecipe>(run_dir: &Path, prompt: &str, len: usize, tempe
         return Err(ZooError::usage(format!("--temperature {temperature} must be between 0 (most likely character) and 10")));
     }
     let (_, _, tokenizer, model) = load::<R>(run_dir, device)?;
-    let text = generate_text(&model, &tokenizer, prompt, len, temperature, seed, device);
+    let text = generate_text(&model, &tokenizer, prompt, len, temperature, seed, device)?;
     if let Some(path) = out {
         crate::checkpoint::atomic_write(path, text.as_bytes()).map_err(|e| io_error(path, e))?;
     }

@@ -1,6 +1,6 @@
-//! Training recipes of zoo and everything a run needs around burn-train: data loaders, the
-//! run folder, crash-safe checkpoints, a plain-text renderer, metric logs and plots; and the
-//! loops that are not burn-train's (RL), on the same dashboard.
+//! Training recipes of zoo and everything a run needs: the one training loop ([`trainer`]) that
+//! every family plugs its steps into, data loaders, the run folder, crash-safe checkpoints,
+//! burn-train's dashboard, metric logs and plots.
 
 pub mod average;
 pub mod checkpoint;
@@ -12,15 +12,18 @@ pub mod fit;
 pub mod forecast;
 pub mod generative;
 pub mod image;
+pub mod image_training;
 pub mod language;
 pub mod loader;
 pub mod metrics_log;
 pub mod plot;
+pub mod read;
 pub mod recipes;
 pub mod render;
 pub mod rl;
 pub mod run;
 pub mod source;
 pub mod textclass;
+pub mod trainer;
 
 pub use error::{Result, ZooError};

@@ -8,23 +8,9 @@ use burn::prelude::*;
 use serde_json::Value;
 use zoo_models::{Cnn, CnnConfig, Mlp, MlpConfig, Rnn, RnnConfig};
 
-use crate::classifier::ImageNet;
+use crate::classifier::ClassifierRecipe;
 use crate::error::{Result, ZooError};
 use crate::fit::FitConfig;
-
-/// Every model zoo knows, with one line on what it is.
-pub const MODELS: &[(&str, &str)] = &[
-    ("mlp", "multilayer perceptron on 28x28 images: 784 -> 128 ReLU -> dropout 0.2 -> classes (item 1)"),
-    ("cnn", "convolutional network: two 3x3 conv + max-pool stages, dense 128, classes (items 3, 7)"),
-    ("rnn", "stacked simple RNNs (100 ReLU x 2) reading 28x28 images row by row (item 23)"),
-    ("lstm", "LSTM of 50 units forecasting a series from 50 past values: births, CO2, sunspots (item 9); or a character language model"),
-    ("autoencoder", "autoencoder of 28x28 images: dense 784-128-32-128-784, or convolutional (item 25)"),
-    ("vae", "variational autoencoder: convolutional with a 2-d latent, or dense 784-400-20 (item 10)"),
-    ("gan", "DCGAN: transposed-convolution generator from 100-d noise, convolutional discriminator (items 6, 8, 15)"),
-    ("qlearning", "tabular Q-learning on the 10-state chain (item 4)"),
-    ("dqn", "deep Q-network on CartPole-v1: replay buffer, target network, Huber loss (item 5)"),
-    ("attention", "transformer classifier with attention pooling (speeches by party), or a small GPT character model (item 24)"),
-];
 
 /// What every recipe is: a `config.json` with defaults and a name.
 pub trait Recipe: Config + Clone {
@@ -33,15 +19,49 @@ pub trait Recipe: Config + Clone {
     fn default_recipe() -> Self;
 }
 
-/// A supervised recipe for an image classifier.
-pub trait ImageRecipe: Recipe {
-    type Net: ImageNet;
+/// A recipe trained in epochs: its fit settings (epochs, batch, learning rate, seed, split).
+pub trait FitRecipe: Recipe {
     fn fit(&self) -> &FitConfig;
     fn fit_mut(&mut self) -> &mut FitConfig;
-    fn optimizer(&self) -> &AdamConfig;
-    fn num_classes(&self) -> usize;
-    fn set_num_classes(&mut self, classes: usize);
-    fn init(&self, device: &Device) -> Self::Net;
+}
+
+/// Implements [`FitRecipe`] for recipes that keep their fit settings in the field `fit` (every
+/// epoch-based recipe does): one line per recipe instead of two accessors each.
+#[macro_export]
+macro_rules! fit_recipe {
+    ($($recipe:ty),+ $(,)?) => {
+        $(impl $crate::recipes::FitRecipe for $recipe {
+            fn fit(&self) -> &$crate::fit::FitConfig {
+                &self.fit
+            }
+            fn fit_mut(&mut self) -> &mut $crate::fit::FitConfig {
+                &mut self.fit
+            }
+        })+
+    };
+}
+
+/// Implements [`ClassifierRecipe`] for a recipe with fields `model` (a config with
+/// `num_classes` whose `init` builds `$net`), `optimizer` and `fit`.
+macro_rules! classifier_recipe {
+    ($recipe:ty => $net:ty) => {
+        fit_recipe!($recipe);
+        impl ClassifierRecipe for $recipe {
+            type Net = $net;
+            fn optimizer(&self) -> &AdamConfig {
+                &self.optimizer
+            }
+            fn num_classes(&self) -> usize {
+                self.model.num_classes
+            }
+            fn set_num_classes(&mut self, classes: usize) {
+                self.model.num_classes = classes;
+            }
+            fn init(&self, device: &Device) -> $net {
+                self.model.init(device)
+            }
+        }
+    };
 }
 
 /// Adam as Keras sets it up (epsilon 1e-7), the source document's optimiser.
@@ -69,28 +89,7 @@ impl Recipe for MlpRecipe {
     }
 }
 
-impl ImageRecipe for MlpRecipe {
-    type Net = Mlp;
-
-    fn fit(&self) -> &FitConfig {
-        &self.fit
-    }
-    fn fit_mut(&mut self) -> &mut FitConfig {
-        &mut self.fit
-    }
-    fn optimizer(&self) -> &AdamConfig {
-        &self.optimizer
-    }
-    fn num_classes(&self) -> usize {
-        self.model.num_classes
-    }
-    fn set_num_classes(&mut self, classes: usize) {
-        self.model.num_classes = classes;
-    }
-    fn init(&self, device: &Device) -> Mlp {
-        self.model.init(device)
-    }
-}
+classifier_recipe!(MlpRecipe => Mlp);
 
 /// Recipe of `cnn` (items 3 and 7).
 #[derive(Config, Debug)]
@@ -114,28 +113,7 @@ impl Recipe for CnnRecipe {
     }
 }
 
-impl ImageRecipe for CnnRecipe {
-    type Net = Cnn;
-
-    fn fit(&self) -> &FitConfig {
-        &self.fit
-    }
-    fn fit_mut(&mut self) -> &mut FitConfig {
-        &mut self.fit
-    }
-    fn optimizer(&self) -> &AdamConfig {
-        &self.optimizer
-    }
-    fn num_classes(&self) -> usize {
-        self.model.num_classes
-    }
-    fn set_num_classes(&mut self, classes: usize) {
-        self.model.num_classes = classes;
-    }
-    fn init(&self, device: &Device) -> Cnn {
-        self.model.init(device)
-    }
-}
+classifier_recipe!(CnnRecipe => Cnn);
 
 /// Recipe of `rnn` (item 23).
 #[derive(Config, Debug)]
@@ -158,28 +136,7 @@ impl Recipe for RnnRecipe {
     }
 }
 
-impl ImageRecipe for RnnRecipe {
-    type Net = Rnn;
-
-    fn fit(&self) -> &FitConfig {
-        &self.fit
-    }
-    fn fit_mut(&mut self) -> &mut FitConfig {
-        &mut self.fit
-    }
-    fn optimizer(&self) -> &AdamConfig {
-        &self.optimizer
-    }
-    fn num_classes(&self) -> usize {
-        self.model.num_classes
-    }
-    fn set_num_classes(&mut self, classes: usize) {
-        self.model.num_classes = classes;
-    }
-    fn init(&self, device: &Device) -> Rnn {
-        self.model.init(device)
-    }
-}
+classifier_recipe!(RnnRecipe => Rnn);
 
 /// The default recipe of `model` as pretty JSON (`zoo config <model>`).
 pub fn default_json<R: Recipe>() -> String {
@@ -207,6 +164,7 @@ pub fn load_recipe<R: Recipe>(path: &Path) -> Result<R> {
             R::NAME
         ))
     })?;
+    let user = without_task(R::NAME, path, user)?;
     let mut merged = serde_json::to_value(R::default_recipe())
         .map_err(|e| ZooError::runtime(e.to_string()))?;
     merge(&mut merged, user, "").map_err(|key| {
@@ -224,6 +182,38 @@ pub fn load_recipe<R: Recipe>(path: &Path) -> Result<R> {
             R::NAME
         ))
     })
+}
+
+/// Recipe files written before `char-lstm` and `gpt` had names of their own chose between two
+/// networks with a `task` key (`lstm`: Forecast or Language; `attention`: Classify or
+/// Language) and carried a section for each. Such a file still loads for the model its task
+/// names, the other network's sections left out; given to the other model, it says which to use.
+fn without_task(name: &str, path: &Path, mut user: Value) -> Result<Value> {
+    let Some(fields) = user.as_object_mut() else { return Ok(user) };
+    let Some(task) = fields.remove("task") else { return Ok(user) };
+    let unused: &[&str] = match (name, task.as_str().unwrap_or_default()) {
+        ("lstm", "Forecast") | ("attention", "Classify") => &["char_model", "language"],
+        ("char-lstm", "Language") => &["model", "forecast"],
+        ("gpt", "Language") => &["classifier", "classify"],
+        (old @ ("lstm" | "attention"), "Language") => {
+            let new = if old == "lstm" { "char-lstm" } else { "gpt" };
+            return Err(ZooError::usage(format!(
+                "{}: a language-model recipe (task Language); the {old} language model is now its own model: `zoo train {new} --config {}`",
+                path.display(),
+                path.display()
+            )));
+        }
+        _ => {
+            return Err(ZooError::usage(format!(
+                "{}: unknown key `task` for recipe {name}; `zoo config {name}` lists the keys",
+                path.display()
+            )));
+        }
+    };
+    for key in unused {
+        fields.remove(*key);
+    }
+    Ok(user)
 }
 
 /// Lays `user` over `base`; returns the dotted path of the first key `base` does not have.

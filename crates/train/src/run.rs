@@ -103,7 +103,8 @@ impl RunDir {
                 path.display()
             )));
         }
-        let info: RunInfo = run.read_json("run.json")?;
+        let mut info: RunInfo = run.read_json("run.json")?;
+        info.model = run.current_name(&info.model);
         if info.model != model {
             return Err(ZooError::usage(format!(
                 "{}: is a `{}` run, not `{model}`; use `zoo ... {} --run {}`",
@@ -114,6 +115,22 @@ impl RunDir {
             )));
         }
         Ok((run, info))
+    }
+
+    /// The model of a run as zoo names it now: runs of `lstm` and `attention` whose recipe's
+    /// `task` was Language, from before the language models had names of their own, are
+    /// `char-lstm` and `gpt` runs (their `config.json` loads as those recipes).
+    fn current_name(&self, recorded: &str) -> String {
+        let task = || -> Option<String> {
+            let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(self.file("config.json")).ok()?).ok()?;
+            config.get("task")?.as_str().map(str::to_string)
+        };
+        match recorded {
+            "lstm" | "attention" if task().as_deref() == Some("Language") => {
+                if recorded == "lstm" { "char-lstm" } else { "gpt" }.to_string()
+            }
+            _ => recorded.to_string(),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -138,6 +155,18 @@ impl RunDir {
         let text = serde_json::to_string_pretty(value)
             .map_err(|e| ZooError::runtime(format!("{}: {e}", path.display())))?;
         atomic_write(&path, text.as_bytes()).map_err(|e| io_error(&path, e))
+    }
+
+    /// Writes a text file (a vocabulary, say) into the run folder, atomically.
+    pub fn write_text(&self, name: &str, text: &str) -> Result<()> {
+        let path = self.file(name);
+        atomic_write(&path, text.as_bytes()).map_err(|e| io_error(&path, e))
+    }
+
+    /// Reads a text file of the run folder.
+    pub fn read_text(&self, name: &str) -> Result<String> {
+        let path = self.file(name);
+        std::fs::read_to_string(&path).map_err(|e| io_error(&path, e))
     }
 
     pub fn read_json<T: DeserializeOwned>(&self, name: &str) -> Result<T> {

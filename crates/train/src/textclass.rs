@@ -4,29 +4,28 @@
 //! majority class and a bag-of-words logistic regression, both computed here.
 
 use std::path::Path;
-use std::time::Instant;
 
 use burn::module::Module;
-use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
+use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use zoo_data::corpus::{Chunk, DocumentSource, Part, chunk_documents, label_set, load_documents, split_documents};
 use zoo_data::{SplitMix64, WordTokenizer};
 use zoo_models::{TextClassifier, TextClassifierConfig, padding_mask};
 
-use crate::checkpoint::{ModelCheckpoints, read_module, write_module};
-use crate::dashboard::{Dashboard, MetricSpec};
-use crate::error::{Result, ZooError, io_error};
+use crate::checkpoint::{load_model_and_optimizer, module_bytes, optimizer_bytes, read_module, write_module};
+use crate::dashboard::MetricSpec;
+use crate::error::{Result, ZooError};
 use crate::fit::FitConfig;
 use crate::image::TrainRequest;
 use crate::loader::shuffle;
-use crate::metrics_log::read_metrics;
-use crate::plot::training_curves;
-use crate::recipes::Recipe;
-use crate::render::format_duration;
+use crate::recipes::{Recipe, recipe_or_default};
 use crate::run::{RunDir, timestamp_iso};
+use crate::trainer::{self, FitReport, Reporter, Training, epochs_done};
 
 /// What the classifier learns from; `config.json` under `classify`.
 #[derive(Config, Debug)]
@@ -147,29 +146,14 @@ fn labels_tensor(labels: &[usize], device: &Device) -> Tensor<1, Int> {
     Tensor::from_data(TensorData::new(data, [labels.len()]), device)
 }
 
-/// What the `attention` recipe trains.
-#[derive(Config, Debug, Copy, PartialEq, Eq)]
-pub enum AttentionTask {
-    /// A transformer-encoder text classifier with attention pooling (`classifier`, `classify`).
-    Classify,
-    /// A causal self-attention character language model, a small GPT (`char_model`, `language`).
-    Language,
-}
-
 /// Recipe of `attention` (item 24): what `config.json` holds.
 #[derive(Config, Debug)]
 pub struct AttentionRecipe {
-    /// `Classify` or `Language`; each uses its own model and data sections below.
-    #[config(default = "AttentionTask::Classify")]
-    pub task: AttentionTask,
-    /// The classifier (task Classify); `vocab` and `num_classes` are set from the data.
+    /// The classifier; `vocab` and `num_classes` are set from the data.
     pub classifier: TextClassifierConfig,
-    /// The GPT (task Language); `vocab` is set from the text when training starts.
-    pub char_model: zoo_models::CharTransformerConfig,
     /// Adam's moments, epsilon and gradient clipping (the learning rate is `fit.learning_rate`).
     pub optimizer: AdamConfig,
     pub classify: ClassifySettings,
-    pub language: crate::language::LanguageSettings,
     pub fit: FitConfig,
 }
 
@@ -178,42 +162,11 @@ impl Recipe for AttentionRecipe {
 
     fn default_recipe() -> Self {
         let fit = FitConfig::new().with_epochs(10).with_batch_size(32).with_learning_rate(5e-4).with_valid_fraction(0.15);
-        Self::new(
-            TextClassifierConfig::new(0, 0),
-            zoo_models::CharTransformerConfig::new(0),
-            AdamConfig::new(),
-            ClassifySettings::new(),
-            crate::language::LanguageSettings::new(),
-            fit,
-        )
+        Self::new(TextClassifierConfig::new(0, 0), AdamConfig::new(), ClassifySettings::new(), fit)
     }
 }
 
-impl crate::language::LanguageRecipe for AttentionRecipe {
-    type Model = zoo_models::CharTransformer;
-
-    fn language(&self) -> &crate::language::LanguageSettings {
-        &self.language
-    }
-    fn language_mut(&mut self) -> &mut crate::language::LanguageSettings {
-        &mut self.language
-    }
-    fn fit(&self) -> &FitConfig {
-        &self.fit
-    }
-    fn fit_mut(&mut self) -> &mut FitConfig {
-        &mut self.fit
-    }
-    fn optimizer(&self) -> &AdamConfig {
-        &self.optimizer
-    }
-    fn set_vocab(&mut self, vocab: usize) {
-        self.char_model.vocab = vocab;
-    }
-    fn init_language_model(&self, device: &Device) -> zoo_models::CharTransformer {
-        self.char_model.clone().with_context(self.language.context.max(self.char_model.context)).init(device)
-    }
-}
+crate::fit_recipe!(AttentionRecipe);
 
 /// Command-line overrides of the data fields (`--text-field`, `--label-field`).
 #[derive(Clone, Debug, Default)]
@@ -222,31 +175,27 @@ pub struct FieldOverrides {
     pub label_field: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct Progress {
-    epoch: usize,
-    seconds: f64,
-    best_valid_accuracy: f64,
-}
-
 const VOCAB_FILE: &str = "vocab.txt";
 const BEST_FILE: &str = "model.bpk";
 
-/// `zoo train attention` with task Classify: `recipe` is the one [`TrainRequest::recipe`] read
-/// (on `--resume`, the run's own).
-pub fn train(request: &TrainRequest, recipe: AttentionRecipe, fields: &FieldOverrides) -> Result<()> {
+/// `zoo train attention`: a new run (`--data`, `--text-field`, `--label-field` choose the
+/// documents), or `--resume` of one.
+pub fn train(request: &TrainRequest, fields: &FieldOverrides) -> Result<FitReport> {
     let (run, recipe, data, start) = match &request.resume {
         Some(dir) => {
+            if fields.text_field.is_some() || fields.label_field.is_some() {
+                return Err(ZooError::usage("--resume continues a run with its own data; --text-field and --label-field cannot change it"));
+            }
             let (run, _) = RunDir::open(dir, AttentionRecipe::NAME)?;
-            let mut recipe = recipe;
-            let latest = ModelCheckpoints::new(&run.checkpoint_dir()).latest();
+            let mut recipe: AttentionRecipe = run.read_json("config.json")?;
+            let latest = trainer::latest_checkpoint::<TextClassTraining>(&run);
             let epoch = request.resume_epoch(&run, latest, &mut recipe.fit)?;
             run.write_json("config.json", &recipe)?;
             let data = TextData::new(&recipe.classify, recipe.fit.valid_fraction, recipe.fit.seed, Some(read_vocab(&run)?))?;
             (run, recipe, data, Some(epoch))
         }
         None => {
-            let mut recipe = recipe;
+            let mut recipe: AttentionRecipe = recipe_or_default(request.config_file.as_deref())?;
             request.overrides.apply(&mut recipe.fit);
             if let Some(path) = &request.data {
                 if path.as_os_str() != "sotu" {
@@ -271,138 +220,187 @@ pub fn train(request: &TrainRequest, recipe: AttentionRecipe, fields: &FieldOver
             recipe.classifier.num_classes = data.labels.len();
             recipe.classify.labels = data.labels.clone();
             let run = RunDir::start(request.run_dir.as_deref(), &recipe, &recipe.classify.data, &request.device_name)?;
-            std::fs::write(run.file(VOCAB_FILE), data.tokenizer.to_text()).map_err(|e| io_error(&run.file(VOCAB_FILE), e))?;
+            run.write_text(VOCAB_FILE, &data.tokenizer.to_text())?;
             (run, recipe, data, None)
         }
     };
-    fit(&run, &recipe, &data, &request.device, start)
+    let mut training = TextClassTraining::new(recipe, data, &request.device);
+    let t = &training;
+    println!(
+        "zoo train attention: {} by {} ({}), documents {}/{}/{}, chunks of {} words {}/{}/{}, vocabulary {}; run folder {}",
+        t.data.source,
+        t.recipe.classify.label_field,
+        t.data.labels.join(" vs "),
+        t.data.documents[0],
+        t.data.documents[1],
+        t.data.documents[2],
+        t.recipe.classify.words_per_chunk,
+        t.train_chunks,
+        t.data.valid.len(),
+        t.data.test.len(),
+        t.data.tokenizer.vocab_size(),
+        run.path().display()
+    );
+    trainer::fit(&run, &mut training, start)
 }
 
 fn read_vocab(run: &RunDir) -> Result<WordTokenizer> {
-    let path = run.file(VOCAB_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|e| io_error(&path, e))?;
-    Ok(WordTokenizer::from_text(&text))
+    Ok(WordTokenizer::from_text(&run.read_text(VOCAB_FILE)?))
 }
 
 /// Accuracy (share) of `model` on `chunks`.
-pub fn accuracy(model: &TextClassifier, data: &TextData, chunks: &[Chunk], device: &Device) -> f64 {
+pub fn accuracy(model: &TextClassifier, data: &TextData, chunks: &[Chunk], device: &Device) -> Result<f64> {
     let mut correct = 0;
     for group in chunks.chunks(128) {
         let sequences: Vec<Vec<u32>> = group.iter().map(|c| data.ids(c, model.max_len())).collect();
         let (ids, padding) = batch(&sequences, device);
         let (logits, _) = model.forward(ids, padding);
-        let predicted = logits.argmax(1).into_data().convert::<i64>().try_to_vec::<i64>().unwrap_or_default();
+        let predicted = crate::read::ints(logits.argmax(1))?;
         correct += predicted.iter().zip(group).filter(|(p, c)| **p as usize == c.label).count();
     }
-    correct as f64 / chunks.len().max(1) as f64
+    Ok(correct as f64 / chunks.len().max(1) as f64)
 }
 
-fn fit(run: &RunDir, recipe: &AttentionRecipe, data: &TextData, device: &Device, resume_from: Option<usize>) -> Result<()> {
-    let fit = &recipe.fit;
-    device.seed(fit.seed);
-    let train_device = device.clone().autodiff();
-    let mut model = recipe.classifier.init(&train_device);
-    let mut optimizer = recipe.optimizer.init();
-    let checkpoints = ModelCheckpoints::new(&run.checkpoint_dir());
-    let train_chunks: Vec<&Chunk> = if fit.limit > 0 { data.train.iter().take(fit.limit).collect() } else { data.train.iter().collect() };
-    let steps = train_chunks.len().div_ceil(fit.batch_size);
-    let start = resume_from.unwrap_or(0);
-    let mut scheduler = fit.scheduler_after(steps, start).map_err(ZooError::usage)?;
-    let (mut seconds_before, mut best) = (0.0, -1.0);
-    if let Some(epoch) = resume_from {
-        let progress: Progress;
-        (model, optimizer, progress) = checkpoints.load(epoch, model, optimizer)?;
-        (seconds_before, best) = (progress.seconds, progress.best_valid_accuracy);
+/// The text classifier in training: shuffled chunks, validation accuracy; the weights of the
+/// best validation epoch are the run's `model.bpk`.
+pub struct TextClassTraining {
+    recipe: AttentionRecipe,
+    data: TextData,
+    model: TextClassifier,
+    optimizer: ModuleOptimizer,
+    loss: CrossEntropyLoss,
+    /// The first `fit.limit` training chunks (all without a limit).
+    train_chunks: usize,
+    /// Best validation accuracy so far (share); -1 before the first epoch.
+    best: f64,
+    /// The epoch just validated is the best so far: its weights become `model.bpk`.
+    best_pending: bool,
+    device: Device,
+    train_device: Device,
+}
+
+impl TextClassTraining {
+    fn new(recipe: AttentionRecipe, data: TextData, device: &Device) -> Self {
+        device.seed(recipe.fit.seed);
+        let train_device = device.clone().autodiff();
+        let limit = recipe.fit.limit;
+        Self {
+            model: recipe.classifier.init(&train_device),
+            optimizer: recipe.optimizer.init(),
+            loss: CrossEntropyLossConfig::new().init(&train_device),
+            train_chunks: if limit > 0 { data.train.len().min(limit) } else { data.train.len() },
+            best: -1.0,
+            best_pending: false,
+            recipe,
+            data,
+            device: device.clone(),
+            train_device,
+        }
     }
-    println!(
-        "zoo train attention: {} by {} ({}), documents {}/{}/{}, chunks of {} words {}/{}/{}, vocabulary {}; run folder {}",
-        data.source,
-        recipe.classify.label_field,
-        data.labels.join(" vs "),
-        data.documents[0],
-        data.documents[1],
-        data.documents[2],
-        recipe.classify.words_per_chunk,
-        train_chunks.len(),
-        data.valid.len(),
-        data.test.len(),
-        data.tokenizer.vocab_size(),
-        run.path().display()
-    );
-    let metrics = [MetricSpec::lower("Loss"), MetricSpec::higher("Accuracy"), MetricSpec::lower("Learning Rate")];
-    let mut dashboard = Dashboard::new(AttentionRecipe::NAME, "samples", &metrics, &run.file("metrics.csv"), fit.epochs, start + 1);
-    let loss_fn = CrossEntropyLossConfig::new().init(&train_device);
-    let started = Instant::now();
-    let mut stopped = false;
-    for epoch in start + 1..=fit.epochs {
-        let mut order: Vec<usize> = (0..train_chunks.len()).collect();
+}
+
+impl Training for TextClassTraining {
+    const PARTS: &'static [&'static str] = &["model.bpk", "optim.bpk"];
+    const UNIT: &'static str = "samples";
+
+    fn name(&self) -> &str {
+        AttentionRecipe::NAME
+    }
+    fn metrics(&self) -> Vec<MetricSpec> {
+        vec![MetricSpec::lower("Loss"), MetricSpec::higher("Accuracy"), MetricSpec::lower(trainer::LEARNING_RATE)]
+    }
+    fn curves(&self) -> Vec<&'static str> {
+        vec!["Loss", "Accuracy"]
+    }
+    fn title(&self, _run: &RunDir) -> String {
+        "attention classifier".into()
+    }
+    fn epochs(&self) -> usize {
+        self.recipe.fit.epochs
+    }
+    fn scheduler(&self, epochs_done: usize) -> Result<Option<ModuleLrScheduler>> {
+        trainer::schedule(&self.recipe.fit, self.train_chunks.div_ceil(self.recipe.fit.batch_size), epochs_done)
+    }
+    fn save(&self) -> Result<Vec<Vec<u8>>> {
+        Ok(vec![module_bytes(&self.model)?, optimizer_bytes(&self.optimizer)?])
+    }
+    fn load(&mut self, parts: Vec<Vec<u8>>, _epoch: usize) -> Result<()> {
+        (self.model, self.optimizer) = load_model_and_optimizer(parts, self.recipe.classifier.init(&self.train_device), &self.recipe.optimizer)?;
+        Ok(())
+    }
+    fn state(&self) -> Map<String, Value> {
+        let mut state = Map::new();
+        state.insert("best_valid_accuracy".into(), self.best.into());
+        state
+    }
+    fn restore(&mut self, state: &Map<String, Value>, _epoch: usize) -> Result<()> {
+        self.best = state.get("best_valid_accuracy").and_then(Value::as_f64).unwrap_or(-1.0);
+        Ok(())
+    }
+    fn train_items(&self, _epoch: usize) -> usize {
+        self.train_chunks
+    }
+
+    fn train_epoch(&mut self, epoch: usize, report: &mut Reporter) -> Result<()> {
+        let fit = &self.recipe.fit;
+        let mut order: Vec<usize> = (0..self.train_chunks).collect();
         shuffle(&mut order, fit.seed.wrapping_add(epoch as u64));
-        dashboard.start_split("train", order.len());
         for (i, indices) in order.chunks(fit.batch_size).enumerate() {
-            let lr = scheduler.step();
-            let sequences: Vec<Vec<u32>> = indices.iter().map(|&j| data.ids(train_chunks[j], recipe.classifier.max_len)).collect();
-            let labels: Vec<usize> = indices.iter().map(|&j| train_chunks[j].label).collect();
-            let (ids, padding) = batch(&sequences, &train_device);
-            let (logits, _) = model.forward(ids, padding);
-            let predicted = logits.clone().argmax(1).into_data().convert::<i64>().try_to_vec::<i64>().unwrap_or_default();
+            let lr = report.learning_rate();
+            let chunks: Vec<&Chunk> = indices.iter().map(|&j| &self.data.train[j]).collect();
+            let sequences: Vec<Vec<u32>> = chunks.iter().map(|c| self.data.ids(c, self.recipe.classifier.max_len)).collect();
+            let labels: Vec<usize> = chunks.iter().map(|c| c.label).collect();
+            let (ids, padding) = batch(&sequences, &self.train_device);
+            let (logits, _) = self.model.forward(ids, padding);
+            let predicted = crate::read::ints(logits.clone().argmax(1))?;
             let correct = predicted.iter().zip(&labels).filter(|(p, l)| **p as usize == **l).count();
-            let loss = loss_fn.forward(logits, labels_tensor(&labels, &train_device));
-            dashboard.value("Loss", f64::from(loss.clone().into_scalar::<f32>()));
-            dashboard.value("Accuracy", 100.0 * correct as f64 / labels.len() as f64);
-            dashboard.value("Learning Rate", lr.base());
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optimizer.step(lr, model, grads);
-            dashboard.progress(((i + 1) * fit.batch_size).min(order.len()));
-            if dashboard.should_stop() {
-                stopped = true;
+            let loss = self.loss.forward(logits, labels_tensor(&labels, &self.train_device));
+            report.value_over("Loss", f64::from(loss.clone().into_scalar::<f32>()), labels.len());
+            report.value_over("Accuracy", 100.0 * correct as f64 / labels.len() as f64, labels.len());
+            let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+            self.model = self.optimizer.step(lr, self.model.clone(), grads);
+            if !report.progress(((i + 1) * fit.batch_size).min(order.len())) {
                 break;
             }
         }
-        dashboard.end_split();
-        if stopped {
-            break;
+        Ok(())
+    }
+
+    fn valid_items(&self) -> usize {
+        self.data.valid.len()
+    }
+
+    fn validate(&mut self, _epoch: usize, report: &mut Reporter) -> Result<()> {
+        let valid_accuracy = accuracy(&self.model.valid(), &self.data, &self.data.valid, &self.device)?;
+        report.value("Accuracy", 100.0 * valid_accuracy);
+        report.progress(self.data.valid.len());
+        if valid_accuracy > self.best {
+            self.best = valid_accuracy;
+            self.best_pending = true;
         }
-        dashboard.start_split("valid", data.valid.len());
-        let plain = model.valid();
-        let valid_accuracy = accuracy(&plain, data, &data.valid, device);
-        dashboard.value("Accuracy", 100.0 * valid_accuracy);
-        dashboard.progress(data.valid.len());
-        dashboard.end_split();
+        Ok(())
+    }
+
+    fn after_epoch(&mut self, run: &RunDir, _epoch: usize, _seconds: f64) -> Result<()> {
         // The weights of the best validation epoch are the run's model (early stopping).
-        if valid_accuracy > best {
-            best = valid_accuracy;
-            write_module(&plain, &run.file(BEST_FILE))?;
+        if std::mem::take(&mut self.best_pending) {
+            write_module(&self.model.valid(), &run.file(BEST_FILE))?;
         }
-        let progress = Progress { epoch, seconds: seconds_before + started.elapsed().as_secs_f64(), best_valid_accuracy: best };
-        checkpoints.save(epoch, &model, &optimizer, &progress)?;
-        dashboard.end_epoch(epoch).map_err(|e| io_error(&run.file("metrics.csv"), e))?;
+        Ok(())
     }
-    dashboard.finish();
-    let seconds = seconds_before + started.elapsed().as_secs_f64();
-    let rows = read_metrics(&run.file("metrics.csv")).unwrap_or_default();
-    training_curves(&run.file("curves.png"), "attention classifier", &rows, &["Loss", "Accuracy"])
-        .map_err(|e| io_error(&run.file("curves.png"), e))?;
-    if stopped {
-        println!("stopped after {}; {}", format_duration(seconds), checkpoints.stopped_hint(AttentionRecipe::NAME, run.path()));
-    } else {
-        println!(
-            "trained attention for {} epochs in {}; best validation accuracy {:.2} %; run folder {} (weights model.bpk)",
-            fit.epochs,
-            format_duration(seconds),
-            100.0 * best,
-            run.path().display()
-        );
+
+    fn finish(&mut self, _run: &RunDir) -> Result<(String, String)> {
+        Ok((
+            epochs_done(self.recipe.fit.epochs),
+            format!("best validation accuracy {:.2} %, its weights model.bpk", 100.0 * self.best),
+        ))
     }
-    Ok(())
 }
 
 /// A trained classifier run.
 pub fn load(run_dir: &Path, device: &Device) -> Result<(RunDir, AttentionRecipe, WordTokenizer, TextClassifier)> {
     let (run, _) = RunDir::open(run_dir, AttentionRecipe::NAME)?;
     let recipe: AttentionRecipe = run.read_json("config.json")?;
-    if recipe.task != AttentionTask::Classify {
-        return Err(ZooError::usage(format!("{}: this attention run is a language model; use `zoo sample attention`", run_dir.display())));
-    }
     let vocab = read_vocab(&run)?;
     let model = read_module(recipe.classifier.init(device), &run.file(BEST_FILE))?;
     Ok((run, recipe, vocab, model))
@@ -433,8 +431,8 @@ pub fn eval(run_dir: &Path, device: &Device) -> Result<ClassifyEval> {
     let data = TextData::new(&recipe.classify, recipe.fit.valid_fraction, recipe.fit.seed, Some(vocab))?;
     let mut methods = vec![MethodAccuracy {
         method: "transformer + attention pooling".into(),
-        test_accuracy: accuracy(&model, &data, &data.test, device),
-        valid_accuracy: accuracy(&model, &data, &data.valid, device),
+        test_accuracy: accuracy(&model, &data, &data.test, device)?,
+        valid_accuracy: accuracy(&model, &data, &data.valid, device)?,
     }];
     let bow = BagOfWords::fit(&data, recipe.fit.seed);
     methods.push(MethodAccuracy {
@@ -586,8 +584,8 @@ pub fn predict(run_dir: &Path, texts: &[String], top: usize, device: &Device) ->
         ids.truncate(model.max_len());
         let (x, padding) = batch(std::slice::from_ref(&ids), device);
         let (logits, weights) = model.forward(x, padding);
-        let probs = softmax(logits, 1).into_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default();
-        let weights = weights.into_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default();
+        let probs = crate::read::floats(softmax(logits, 1))?;
+        let weights = crate::read::floats(weights)?;
         let mut probabilities: Vec<(String, f64)> = recipe.classify.labels.iter().cloned().zip(probs.iter().map(|&p| f64::from(p))).collect();
         probabilities.sort_by(|a, b| b.1.total_cmp(&a.1));
         let mut tokens: Vec<(String, f64)> = words.iter().take(ids.len()).zip(&weights).zip(&ids)

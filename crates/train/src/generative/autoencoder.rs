@@ -12,10 +12,12 @@ use zoo_data::ImageSet;
 use zoo_models::{Autoencoder, AutoencoderConfig, IMAGE_SIDE, bernoulli_nll};
 
 use super::{
-    GenRecipe, Trainer, image_batch, load_module, load_optimizer, module_bytes, optimizer_bytes, picture_path,
+    image_batch, load_module, load_optimizer, module_bytes, optimizer_bytes, picture_path,
     read_module, test_set, to_vec,
 };
 use crate::dashboard::MetricSpec;
+use crate::image_training::{ImageRecipe, ImageTrainer};
+use crate::loader::ImageBatch;
 use crate::error::{Result, io_error};
 use crate::fit::{FitConfig, LrSchedule};
 use crate::plot::image_grid;
@@ -45,14 +47,10 @@ impl Recipe for AutoencoderRecipe {
     }
 }
 
-impl GenRecipe for AutoencoderRecipe {
+crate::fit_recipe!(AutoencoderRecipe);
+
+impl ImageRecipe for AutoencoderRecipe {
     type Trainer = AutoencoderTrainer;
-    fn fit(&self) -> &FitConfig {
-        &self.fit
-    }
-    fn fit_mut(&mut self) -> &mut FitConfig {
-        &mut self.fit
-    }
     fn trainer(&self, device: &Device) -> AutoencoderTrainer {
         device.seed(self.fit.seed);
         let train_device = device.clone().autodiff();
@@ -79,9 +77,9 @@ pub fn bce_per_pixel(logits: Tensor<4>, images: Tensor<4>) -> Tensor<1> {
     bernoulli_nll(logits, images).mean() / PIXELS
 }
 
-impl Trainer for AutoencoderTrainer {
+impl ImageTrainer for AutoencoderTrainer {
     const METRICS: &'static [MetricSpec] = &[MetricSpec::lower("Loss"), MetricSpec::lower("Learning Rate")];
-    const PARTS: &'static [&'static str] = &["model", "optim"];
+    const PARTS: &'static [&'static str] = &["model.bpk", "optim.bpk"];
 
     fn train_device(&self) -> Device {
         self.train_device.clone()
@@ -90,7 +88,8 @@ impl Trainer for AutoencoderTrainer {
         self.device.clone()
     }
 
-    fn train_batch(&mut self, images: Tensor<4>, lr: &ModuleLearningRate) -> Vec<(&'static str, f64)> {
+    fn train_batch(&mut self, batch: ImageBatch, lr: &ModuleLearningRate) -> Vec<(&'static str, f64)> {
+        let images = batch.images;
         let loss = bce_per_pixel(self.model.forward(images.clone()), images);
         let value = f64::from(loss.clone().into_scalar::<f32>());
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
@@ -98,7 +97,8 @@ impl Trainer for AutoencoderTrainer {
         vec![("Loss", value)]
     }
 
-    fn valid_batch(&mut self, images: Tensor<4>) -> Vec<(&'static str, f64)> {
+    fn valid_batch(&mut self, batch: ImageBatch) -> Vec<(&'static str, f64)> {
+        let images = batch.images;
         let model = self.model.valid();
         vec![("Loss", f64::from(bce_per_pixel(model.forward(images.clone()), images).into_scalar::<f32>()))]
     }
@@ -128,8 +128,8 @@ impl Trainer for AutoencoderTrainer {
 /// The first `n` images of `set`, each pair of rows an input row above its reconstruction.
 pub fn reconstruction_grid(model: &Autoencoder, set: &ImageSet, n: usize, device: &Device, path: &Path) -> Result<()> {
     let inputs = image_batch(set, n, device);
-    let outputs = to_vec(model.reconstruct(inputs.clone()));
-    write_pairs(path, &to_vec(inputs), &outputs)
+    let outputs = to_vec(model.reconstruct(inputs.clone()))?;
+    write_pairs(path, &to_vec(inputs)?, &outputs)
 }
 
 /// Inputs above outputs, 8 to a row.

@@ -12,9 +12,11 @@ use burn::tensor::activation::sigmoid;
 use zoo_data::ImageSet;
 use zoo_models::{Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, IMAGE_SIDE, bernoulli_nll};
 
-use super::{GenRecipe, Trainer, load_module, load_optimizer, module_bytes, optimizer_bytes, picture_path, read_module, to_vec};
+use super::{load_module, load_optimizer, module_bytes, optimizer_bytes, picture_path, read_module, to_vec};
 use crate::average::update_average;
 use crate::dashboard::MetricSpec;
+use crate::image_training::{ImageRecipe, ImageTrainer};
+use crate::loader::ImageBatch;
 use crate::error::{Result, io_error};
 use crate::fit::{FitConfig, LrSchedule};
 use crate::plot::image_grid;
@@ -73,14 +75,10 @@ impl Recipe for GanRecipe {
     }
 }
 
-impl GenRecipe for GanRecipe {
+crate::fit_recipe!(GanRecipe);
+
+impl ImageRecipe for GanRecipe {
     type Trainer = GanTrainer;
-    fn fit(&self) -> &FitConfig {
-        &self.fit
-    }
-    fn fit_mut(&mut self) -> &mut FitConfig {
-        &mut self.fit
-    }
     fn validate(&self) -> std::result::Result<(), String> {
         match self.average {
             Some(decay) if !(0.0..1.0).contains(&decay) => {
@@ -241,7 +239,7 @@ pub fn to_pixels(images: Tensor<4>) -> Tensor<4> {
     (images + 1.0) / 2.0
 }
 
-impl Trainer for GanTrainer {
+impl ImageTrainer for GanTrainer {
     const METRICS: &'static [MetricSpec] = &[
         MetricSpec::lower("D Loss"),
         MetricSpec::lower("G Loss"),
@@ -249,7 +247,8 @@ impl Trainer for GanTrainer {
         MetricSpec::higher("D(G(z))"),
         MetricSpec::lower("Learning Rate"),
     ];
-    const PARTS: &'static [&'static str] = &["generator", "discriminator", "optim_g", "optim_d", "generator_average"];
+    const PARTS: &'static [&'static str] =
+        &["generator.bpk", "discriminator.bpk", "optim_g.bpk", "optim_d.bpk", "generator_average.bpk"];
 
     fn train_device(&self) -> Device {
         self.train_device.clone()
@@ -258,7 +257,8 @@ impl Trainer for GanTrainer {
         self.device.clone()
     }
 
-    fn train_batch(&mut self, images: Tensor<4>, lr: &ModuleLearningRate) -> Vec<(&'static str, f64)> {
+    fn train_batch(&mut self, batch: ImageBatch, lr: &ModuleLearningRate) -> Vec<(&'static str, f64)> {
+        let images = batch.images;
         let batch = images.dims()[0];
         let fake = self.generate(self.noise(batch));
         let d = self.discriminator_step(to_gan_range(images), fake.clone(), lr);
@@ -266,7 +266,8 @@ impl Trainer for GanTrainer {
         vec![("D Loss", d.loss), ("G Loss", g), ("D(x)", d.d_real), ("D(G(z))", d.d_fake)]
     }
 
-    fn valid_batch(&mut self, images: Tensor<4>) -> Vec<(&'static str, f64)> {
+    fn valid_batch(&mut self, batch: ImageBatch) -> Vec<(&'static str, f64)> {
+        let images = batch.images;
         let batch = images.dims()[0];
         let (generator, discriminator) = (self.generator.valid(), self.discriminator.valid());
         let noise = Tensor::random([batch, self.recipe.generator.noise], Distribution::Normal(0.0, 1.0), &self.device);
@@ -287,7 +288,7 @@ impl Trainer for GanTrainer {
             self.average = Some(standing_statistics(average, &self.device));
         }
         let path = run.file(&format!("samples/epoch-{epoch:03}.png"));
-        let pixels = to_vec(to_pixels(self.drawing().forward(self.fixed.clone())));
+        let pixels = to_vec(to_pixels(self.drawing().forward(self.fixed.clone())))?;
         image_grid(&path, &pixels, IMAGE_SIDE, 8, 2).map_err(|e| io_error(&path, e))
     }
 
@@ -342,7 +343,7 @@ pub fn load_generator(run_dir: &Path, trained: bool, device: &Device) -> Result<
     let (final_name, part) = if averaged && trained { ("generator-trained", "generator") } else { ("generator", "generator_average") };
     let average = averaged && !trained;
     let final_weights = run.file(&format!("{final_name}.bpk"));
-    let path = match super::latest_checkpoint::<GanTrainer>(&run) {
+    let path = match crate::trainer::latest_checkpoint::<crate::image_training::ImageTraining<GanTrainer>>(&run) {
         Some(epoch) if !final_weights.is_file() => {
             eprintln!("{}: no final weights yet; using the checkpoint of epoch {epoch}", run_dir.display());
             run.checkpoint_dir().join(format!("{part}-{epoch}.bpk"))
@@ -371,7 +372,7 @@ pub fn sample(run_dir: &Path, n: usize, seed: u64, trained: bool, out: Option<&P
     // Seeded first: the standing statistics of an averaged generator draw noise too.
     device.seed(seed);
     let (run, _, generator, _) = load_generator(run_dir, trained, device)?;
-    let pixels: Vec<f32> = generate(&generator, n, device).into_iter().flat_map(to_vec).collect();
+    let pixels: Vec<f32> = generate(&generator, n, device).into_iter().map(to_vec).collect::<Result<Vec<_>>>()?.concat();
     let path = picture_path(&run, out, "samples.png");
     image_grid(&path, &pixels, IMAGE_SIDE, 8, 2).map_err(|e| io_error(&path, e))?;
     Ok(vec![path])

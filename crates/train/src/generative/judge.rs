@@ -170,19 +170,19 @@ pub fn frechet_distance(a: &Gaussian, b: &Gaussian) -> f64 {
 }
 
 /// The judge's features and class probabilities of a batch of pixels in `[0, 1]`.
-fn judge_batch(judge: &Classifier<Cnn>, images: Tensor<4>) -> (Vec<f32>, Vec<f32>) {
+fn judge_batch(judge: &Classifier<Cnn>, images: Tensor<4>) -> Result<(Vec<f32>, Vec<f32>)> {
     let features = judge.net.features(images.clone());
     let probabilities = softmax(judge.net.forward(images), 1);
-    (to_vec(features), to_vec(probabilities))
+    Ok((to_vec(features)?, to_vec(probabilities)?))
 }
 
-fn judge_set(judge: &Classifier<Cnn>, set: &ImageSet, device: &Device) -> Vec<f32> {
+fn judge_set(judge: &Classifier<Cnn>, set: &ImageSet, device: &Device) -> Result<Vec<f32>> {
     let mut features = Vec::new();
     for start in (0..set.len()).step_by(500) {
         let chunk = set.subset(start..start + 500);
-        features.extend(judge_batch(judge, image_batch(&chunk, chunk.len(), device)).0);
+        features.extend(judge_batch(judge, image_batch(&chunk, chunk.len(), device))?.0);
     }
-    features
+    Ok(features)
 }
 
 pub fn eval(run_dir: &Path, judge_dir: &Path, n: usize, seed: u64, trained: bool, device: &Device) -> Result<GanEval> {
@@ -207,10 +207,10 @@ pub fn eval(run_dir: &Path, judge_dir: &Path, n: usize, seed: u64, trained: bool
 
     device.seed(seed);
     let (mut features, mut confident) = (Vec::new(), 0usize);
-    let classes = crate::recipes::ImageRecipe::num_classes(&judge_recipe);
+    let classes = crate::classifier::ClassifierRecipe::num_classes(&judge_recipe);
     let mut histogram = vec![0usize; classes];
     for images in generate(&generator, n, device) {
-        let (f, p) = judge_batch(&judge, images);
+        let (f, p) = judge_batch(&judge, images)?;
         features.extend(f);
         for row in p.chunks(classes) {
             let (best, probability) = row.iter().enumerate().fold((0, 0.0f32), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
@@ -222,8 +222,8 @@ pub fn eval(run_dir: &Path, judge_dir: &Path, n: usize, seed: u64, trained: bool
     }
     let dim = features.len() / n;
     let generated = Gaussian::fit(&features, dim);
-    let real_test = Gaussian::fit(&judge_set(&judge, &test, device), dim);
-    let real_train = Gaussian::fit(&judge_set(&judge, &train, device), dim);
+    let real_test = Gaussian::fit(&judge_set(&judge, &test, device)?, dim);
+    let real_train = Gaussian::fit(&judge_set(&judge, &train, device)?, dim);
     let distance = frechet_distance(&generated, &real_test);
     let floor = frechet_distance(&real_train, &real_test);
     let report = GanEval {

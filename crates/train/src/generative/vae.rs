@@ -15,10 +15,12 @@ use zoo_models::{IMAGE_SIDE, Vae, VaeConfig, bernoulli_nll, kl_divergence};
 
 use super::autoencoder::write_pairs;
 use super::{
-    GenRecipe, Trainer, image_batch, load_module, load_optimizer, module_bytes, optimizer_bytes, picture_path,
+    image_batch, load_module, load_optimizer, module_bytes, optimizer_bytes, picture_path,
     read_module, test_set, to_vec,
 };
 use crate::dashboard::MetricSpec;
+use crate::image_training::{ImageRecipe, ImageTrainer};
+use crate::loader::ImageBatch;
 use crate::error::{Result, io_error};
 use crate::fit::{FitConfig, LrSchedule};
 use crate::plot::{image_grid, latent_scatter};
@@ -50,14 +52,10 @@ impl Recipe for VaeRecipe {
     }
 }
 
-impl GenRecipe for VaeRecipe {
+crate::fit_recipe!(VaeRecipe);
+
+impl ImageRecipe for VaeRecipe {
     type Trainer = VaeTrainer;
-    fn fit(&self) -> &FitConfig {
-        &self.fit
-    }
-    fn fit_mut(&mut self) -> &mut FitConfig {
-        &mut self.fit
-    }
     fn trainer(&self, device: &Device) -> VaeTrainer {
         device.seed(self.fit.seed);
         let train_device = device.clone().autodiff();
@@ -95,14 +93,14 @@ pub fn elbo_terms(model: &Vae, images: Tensor<4>) -> (Tensor<1>, Tensor<1>) {
     (bernoulli_nll(out.logits, images).mean(), kl_divergence(out.mean, out.log_var).mean())
 }
 
-impl Trainer for VaeTrainer {
+impl ImageTrainer for VaeTrainer {
     const METRICS: &'static [MetricSpec] = &[
         MetricSpec::lower("Loss"),
         MetricSpec::lower("Reconstruction"),
         MetricSpec::lower("KL"),
         MetricSpec::lower("Learning Rate"),
     ];
-    const PARTS: &'static [&'static str] = &["model", "optim"];
+    const PARTS: &'static [&'static str] = &["model.bpk", "optim.bpk"];
 
     fn train_device(&self) -> Device {
         self.train_device.clone()
@@ -111,7 +109,8 @@ impl Trainer for VaeTrainer {
         self.device.clone()
     }
 
-    fn train_batch(&mut self, images: Tensor<4>, lr: &ModuleLearningRate) -> Vec<(&'static str, f64)> {
+    fn train_batch(&mut self, batch: ImageBatch, lr: &ModuleLearningRate) -> Vec<(&'static str, f64)> {
+        let images = batch.images;
         let (reconstruction, kl) = elbo_terms(&self.model, images);
         let loss = reconstruction.clone() + kl.clone() * self.beta;
         let scalar = |t: Tensor<1>| f64::from(t.into_scalar::<f32>());
@@ -125,7 +124,8 @@ impl Trainer for VaeTrainer {
         metrics
     }
 
-    fn valid_batch(&mut self, images: Tensor<4>) -> Vec<(&'static str, f64)> {
+    fn valid_batch(&mut self, batch: ImageBatch) -> Vec<(&'static str, f64)> {
+        let images = batch.images;
         let (reconstruction, kl) = elbo_terms(&self.model.valid(), images);
         let (r, k) = (f64::from(reconstruction.into_scalar::<f32>()), f64::from(kl.into_scalar::<f32>()));
         vec![("Loss", r + self.beta * k), ("Reconstruction", r), ("KL", k)]
@@ -134,7 +134,7 @@ impl Trainer for VaeTrainer {
     fn pictures(&mut self, run: &RunDir, epoch: usize, valid: &ImageSet) -> Result<()> {
         let model = self.model.valid();
         let path = run.file(&format!("samples/epoch-{epoch:03}.png"));
-        let pixels = to_vec(model.generate(self.fixed.clone()));
+        let pixels = to_vec(model.generate(self.fixed.clone()))?;
         image_grid(&path, &pixels, IMAGE_SIDE, 8, 2).map_err(|e| io_error(&path, e))?;
         let path = run.file(&format!("samples/reconstructions-{epoch:03}.png"));
         reconstructions(&model, valid, 32, &self.device, &path)
@@ -161,7 +161,7 @@ impl Trainer for VaeTrainer {
 fn reconstructions(model: &Vae, set: &ImageSet, n: usize, device: &Device, path: &Path) -> Result<()> {
     let inputs = image_batch(set, n, device);
     let (mean, _) = model.encode(inputs.clone());
-    write_pairs(path, &to_vec(inputs), &to_vec(model.generate(mean)))
+    write_pairs(path, &to_vec(inputs)?, &to_vec(model.generate(mean))?)
 }
 
 pub fn load(run_dir: &Path, device: &Device) -> Result<(RunDir, RunInfo, VaeRecipe, Vae)> {
@@ -225,7 +225,7 @@ pub fn sample(run_dir: &Path, n: usize, seed: u64, out: Option<&Path>, device: &
     device.seed(seed);
     let codes = Tensor::<2>::random([n, latent], Distribution::Normal(0.0, 1.0), device);
     let path = picture_path(&run, out, "samples.png");
-    image_grid(&path, &to_vec(model.generate(codes)), IMAGE_SIDE, 8, 2).map_err(|e| io_error(&path, e))?;
+    image_grid(&path, &to_vec(model.generate(codes))?, IMAGE_SIDE, 8, 2).map_err(|e| io_error(&path, e))?;
     let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let (test, _) = test_set(&info, None)?;
     let mut written = vec![path];
@@ -254,7 +254,7 @@ fn latent_map(model: &Vae, path: &Path, device: &Device) -> Result<PathBuf> {
         }
     }
     let codes = Tensor::<2>::from_data(TensorData::new(codes, [SIDE * SIDE, 2]), device);
-    image_grid(path, &to_vec(model.generate(codes)), IMAGE_SIDE, SIDE, 1).map_err(|e| io_error(path, e))?;
+    image_grid(path, &to_vec(model.generate(codes))?, IMAGE_SIDE, SIDE, 1).map_err(|e| io_error(path, e))?;
     Ok(path.to_path_buf())
 }
 
@@ -264,7 +264,7 @@ fn latent_codes(model: &Vae, set: &ImageSet, path: &Path, device: &Device) -> Re
     for start in (0..set.len()).step_by(1000) {
         let chunk = set.subset(start..start + 1000);
         let (mean, _) = model.encode(image_batch(&chunk, chunk.len(), device));
-        let means = to_vec(mean);
+        let means = to_vec(mean)?;
         for (i, label) in chunk.labels.iter().enumerate() {
             points.push((means[2 * i] as f64, means[2 * i + 1] as f64, *label));
         }

@@ -16,14 +16,13 @@
 //! and wall time, `episodes.csv` every training episode, `returns.png` the latter's picture.
 
 use std::path::Path;
-use std::time::Instant;
 
 use burn::grad_clipping::GradientClippingConfig;
 use burn::module::Module;
 use burn::nn::loss::{HuberLossConfig, Reduction};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use zoo_data::SplitMix64;
 use zoo_data::env::{CartPole, Environment};
 use zoo_models::{QNet, QNetConfig};
@@ -31,13 +30,13 @@ use zoo_models::{QNet, QNetConfig};
 use super::replay::{ReplayBatch, ReplayBuffer};
 use super::{ReturnStats, RlTrainRequest, refuse};
 use crate::checkpoint::{EpochCheckpoints, load_module, load_optimizer, module_bytes, optimizer_bytes, read_module, write_module};
-use crate::dashboard::{Dashboard, MetricSpec};
-use crate::error::{Result, ZooError, io_error};
-use crate::metrics_log::{append_csv, read_metrics};
-use crate::plot::{episode_returns, training_curves};
+use crate::dashboard::MetricSpec;
+use crate::error::{Result, ResultExt, ZooError};
+use crate::metrics_log::append_csv;
+use crate::plot::episode_returns;
 use crate::recipes::{Recipe, recipe_or_default};
-use crate::render::format_duration;
 use crate::run::RunDir;
+use crate::trainer::{self, FitReport, Reporter, Training};
 
 pub const ENVIRONMENT: &str = "CartPole-v1";
 /// Seeds of the evaluation environments are offset from the training seed so that the
@@ -207,7 +206,7 @@ impl DqnAgent {
     }
 
     /// The action with the highest value (the lowest index on ties).
-    pub fn greedy(&self, observation: &[f32]) -> usize {
+    pub fn greedy(&self, observation: &[f32]) -> Result<usize> {
         greedy_action(&self.policy, observation, &self.device)
     }
 
@@ -248,75 +247,19 @@ impl DqnAgent {
     }
 }
 
-fn greedy_action(net: &QNet, observation: &[f32], device: &Device) -> usize {
+fn greedy_action(net: &QNet, observation: &[f32], device: &Device) -> Result<usize> {
     let input = Tensor::<2>::from_data(TensorData::new(observation.to_vec(), [1, observation.len()]), device);
-    let values: Vec<f32> = net.forward(input).into_data().convert::<f32>().try_into_vec().unwrap_or_default();
+    let values = crate::read::floats(net.forward(input))?;
     let mut best = 0;
     for (a, v) in values.iter().enumerate() {
         if *v > values[best] {
             best = a;
         }
     }
-    best
-}
-
-/// Everything besides the networks, the optimiser and the buffer that a resumed run needs.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct Progress {
-    epoch: usize,
-    step: usize,
-    episodes: usize,
-    rng: u64,
-    env_rng: u64,
-    eval_rng: u64,
-    best_eval: Option<f64>,
-    best_epoch: Option<usize>,
-    seconds: f64,
+    Ok(best)
 }
 
 const PARTS: [&str; 4] = ["online.bpk", "target.bpk", "optim.bpk", "replay.bin"];
-
-fn checkpoints(run: &RunDir) -> EpochCheckpoints {
-    EpochCheckpoints::new(&run.checkpoint_dir())
-}
-
-/// The latest epoch whose checkpoint is complete.
-fn latest_checkpoint(run: &RunDir) -> Option<usize> {
-    checkpoints(run).latest(&PARTS)
-}
-
-fn save_checkpoint(run: &RunDir, agent: &DqnAgent, buffer: &ReplayBuffer, progress: &Progress) -> Result<()> {
-    let parts = [
-        (PARTS[0], module_bytes(&agent.online)?),
-        (PARTS[1], module_bytes(&agent.target)?),
-        (PARTS[2], optimizer_bytes(&agent.optimizer)?),
-        (PARTS[3], buffer.to_bytes()),
-    ];
-    checkpoints(run).save(progress.epoch, &parts, progress)
-}
-
-fn load_checkpoint(run: &RunDir, recipe: &DqnRecipe, device: &Device, epoch: usize) -> Result<(DqnAgent, ReplayBuffer)> {
-    let store = checkpoints(run);
-    let mut agent = DqnAgent::new(recipe, device);
-    let online = recipe.model.init(&agent.train_device);
-    agent.online = load_module(online, store.read(PARTS[0], epoch)?, &store.path(PARTS[0], epoch))?;
-    agent.target = load_module(recipe.model.init(device), store.read(PARTS[1], epoch)?, &store.path(PARTS[1], epoch))?;
-    agent.sync_policy();
-    agent.optimizer = load_optimizer(recipe.optimizer.init(), store.read(PARTS[2], epoch)?)?;
-    let replay = store.path(PARTS[3], epoch);
-    let buffer = ReplayBuffer::from_bytes(&store.read(PARTS[3], epoch)?)
-        .map_err(|e| ZooError::runtime(format!("{}: damaged replay buffer ({e})", replay.display())))?;
-    Ok((agent, buffer))
-}
-
-/// What a finished training reports.
-#[derive(Clone, Debug)]
-pub struct DqnTrainReport {
-    pub steps: usize,
-    pub episodes: usize,
-    pub seconds: f64,
-    pub best_eval: Option<f64>,
-}
 
 const METRICS: [MetricSpec; 4] = [
     MetricSpec::higher("Return"),
@@ -325,269 +268,350 @@ const METRICS: [MetricSpec; 4] = [
     MetricSpec::lower("Exploration Rate"),
 ];
 
-pub fn train(request: &RlTrainRequest) -> Result<DqnTrainReport> {
+/// `zoo train dqn`: a new run, or `--resume` of one (`--steps` may extend it).
+pub fn train(request: &RlTrainRequest) -> Result<FitReport> {
     let Some(device) = &request.device else {
         return Err(ZooError::runtime("dqn needs a device"));
     };
     if request.episodes.is_some() {
         return Err(refuse("--episodes", "dqn", "it trains for a number of environment steps: --steps N"));
     }
-    match &request.resume {
-        Some(dir) => resume(dir, request, device),
-        None => start(request, device),
-    }
-}
-
-fn start(request: &RlTrainRequest, device: &Device) -> Result<DqnTrainReport> {
-    let mut recipe: DqnRecipe = recipe_or_default(request.config_file.as_deref())?;
-    let d = &mut recipe.dqn;
-    if let Some(v) = request.steps {
-        d.steps = v;
-    }
-    if let Some(v) = request.seed {
-        d.seed = v;
-    }
-    if let Some(v) = request.learning_rate {
-        d.learning_rate = v;
-    }
-    if let Some(v) = request.batch_size {
-        d.batch_size = v;
-    }
-    recipe.dqn.validate()?;
-    if recipe.model.observations != 4 || recipe.model.actions != 2 {
-        return Err(ZooError::usage(format!(
-            "dqn recipe: CartPole has 4 observations and 2 actions, not {} and {}; leave model.observations and model.actions at 4 and 2",
-            recipe.model.observations, recipe.model.actions
-        )));
-    }
-    let run = RunDir::start(request.run_dir.as_deref(), &recipe, ENVIRONMENT, &request.device_name)?;
-    println!(
-        "zoo train dqn: {} steps of {ENVIRONMENT}, network {:?}, seed {}; run folder {}",
-        recipe.dqn.steps,
-        recipe.model.hidden,
-        recipe.dqn.seed,
-        run.path().display()
-    );
-    let seed = recipe.dqn.seed;
-    let agent = DqnAgent::new(&recipe, device);
-    let buffer = ReplayBuffer::new(recipe.dqn.buffer_size, recipe.model.observations);
-    let progress = Progress {
-        epoch: 0,
-        step: 0,
-        episodes: 0,
-        rng: SplitMix64::new(seed ^ 0xD9A_5EED).state,
-        env_rng: CartPole::new(seed).rng().state,
-        eval_rng: SplitMix64::new(seed.wrapping_add(EVAL_SEED_OFFSET)).state,
-        best_eval: None,
-        best_epoch: None,
-        seconds: 0.0,
-    };
-    fit(&run, &recipe, agent, buffer, progress)
-}
-
-fn resume(dir: &Path, request: &RlTrainRequest, device: &Device) -> Result<DqnTrainReport> {
-    let (run, _) = RunDir::open(dir, DqnRecipe::NAME)?;
-    if request.config_file.is_some() || request.seed.is_some() || request.learning_rate.is_some()
-        || request.batch_size.is_some() || request.run_dir.is_some()
-    {
-        return Err(ZooError::usage(
-            "--resume continues a run with its own recipe; only --steps (and --device) may be given with it",
-        ));
-    }
-    let mut recipe: DqnRecipe = run.read_json("config.json")?;
-    let Some(epoch) = latest_checkpoint(&run) else {
-        return Err(ZooError::usage(format!(
-            "{}: no complete checkpoint in {}; the run stopped before its first epoch ended, so start a new run",
-            dir.display(),
-            run.checkpoint_dir().display()
-        )));
-    };
-    if let Some(steps) = request.steps {
-        recipe.dqn.steps = steps;
-    }
-    let progress: Progress = checkpoints(&run).read_progress(epoch)?;
-    if progress.step >= recipe.dqn.steps {
-        return Err(ZooError::usage(format!(
-            "{}: all {} steps are done; pass --steps N with N > {} to train further",
-            dir.display(),
-            recipe.dqn.steps,
-            progress.step
-        )));
-    }
-    let (agent, buffer) = load_checkpoint(&run, &recipe, device, epoch)?;
-    run.write_json("config.json", &recipe)?;
-    println!(
-        "zoo train dqn --resume: continuing {} after epoch {epoch} ({} of {} steps; the episode in flight starts over)",
-        run.path().display(),
-        progress.step,
-        recipe.dqn.steps
-    );
-    fit(&run, &recipe, agent, buffer, progress)
-}
-
-/// Runs `eval_episodes` greedy episodes; returns their returns and lengths.
-fn run_greedy_episodes(net: &QNet, device: &Device, env: &mut CartPole, episodes: usize) -> Vec<(f64, usize)> {
-    (0..episodes)
-        .map(|_| {
-            env.reset();
-            let mut total = 0.0;
-            loop {
-                let step = env.step(greedy_action(net, &env.observation(), device));
-                total += step.reward;
-                if step.done || step.truncated {
-                    return (total, env.steps());
-                }
+    let (run, recipe, start) = match &request.resume {
+        Some(dir) => {
+            let (run, _) = RunDir::open(dir, DqnRecipe::NAME)?;
+            if request.config_file.is_some()
+                || request.seed.is_some()
+                || request.learning_rate.is_some()
+                || request.batch_size.is_some()
+                || request.run_dir.is_some()
+            {
+                return Err(ZooError::usage(
+                    "--resume continues a run with its own recipe; only --steps (and --device) may be given with it",
+                ));
             }
-        })
-        .collect()
+            let mut recipe: DqnRecipe = run.read_json("config.json")?;
+            let Some(epoch) = trainer::latest_checkpoint::<DqnTraining>(&run) else {
+                return Err(ZooError::usage(format!(
+                    "{}: no complete checkpoint in {}; the run stopped before its first epoch ended, so start a new run",
+                    dir.display(),
+                    run.checkpoint_dir().display()
+                )));
+            };
+            if let Some(steps) = request.steps {
+                recipe.dqn.steps = steps;
+            }
+            let progress: trainer::Progress = EpochCheckpoints::new(&run.checkpoint_dir()).read_progress(epoch)?;
+            let step = progress.state.get("step").and_then(Value::as_u64).unwrap_or(0) as usize;
+            if step >= recipe.dqn.steps {
+                return Err(ZooError::usage(format!(
+                    "{}: all {} steps are done; pass --steps N with N > {step} to train further",
+                    dir.display(),
+                    recipe.dqn.steps
+                )));
+            }
+            run.write_json("config.json", &recipe)?;
+            println!(
+                "zoo train dqn --resume: continuing {} after epoch {epoch} ({step} of {} steps; the episode in flight starts over)",
+                run.path().display(),
+                recipe.dqn.steps
+            );
+            (run, recipe, Some(epoch))
+        }
+        None => {
+            let mut recipe: DqnRecipe = recipe_or_default(request.config_file.as_deref())?;
+            let d = &mut recipe.dqn;
+            if let Some(v) = request.steps {
+                d.steps = v;
+            }
+            if let Some(v) = request.seed {
+                d.seed = v;
+            }
+            if let Some(v) = request.learning_rate {
+                d.learning_rate = v;
+            }
+            if let Some(v) = request.batch_size {
+                d.batch_size = v;
+            }
+            recipe.dqn.validate()?;
+            if recipe.model.observations != 4 || recipe.model.actions != 2 {
+                return Err(ZooError::usage(format!(
+                    "dqn recipe: CartPole has 4 observations and 2 actions, not {} and {}; leave model.observations and model.actions at 4 and 2",
+                    recipe.model.observations, recipe.model.actions
+                )));
+            }
+            let run = RunDir::start(request.run_dir.as_deref(), &recipe, ENVIRONMENT, &request.device_name)?;
+            println!(
+                "zoo train dqn: {} steps of {ENVIRONMENT}, network {:?}, seed {}; run folder {}",
+                recipe.dqn.steps,
+                recipe.model.hidden,
+                recipe.dqn.seed,
+                run.path().display()
+            );
+            (run, recipe, None)
+        }
+    };
+    let mut training = DqnTraining::new(recipe, device);
+    trainer::fit(&run, &mut training, start)
 }
 
-fn fit(run: &RunDir, recipe: &DqnRecipe, mut agent: DqnAgent, mut buffer: ReplayBuffer, mut progress: Progress) -> Result<DqnTrainReport> {
-    let settings = &recipe.dqn;
-    // Epochs of `steps_per_epoch` from where the run stands: a resumed run whose last epoch was
-    // short (steps not a multiple) still gets the steps it was given.
-    let epochs = progress.epoch + (settings.steps - progress.step).div_ceil(settings.steps_per_epoch);
-    let mut rng = SplitMix64 { state: progress.rng };
-    let mut env = CartPole::new(0);
-    env.set_rng(SplitMix64 { state: progress.env_rng });
-    env.reset();
-    let mut eval_env = CartPole::new(0);
-    eval_env.set_rng(SplitMix64 { state: progress.eval_rng });
-    let device = agent.device.clone();
-
-    let mut dashboard = Dashboard::new("dqn", "steps", &METRICS, &run.file("metrics.csv"), epochs, progress.epoch + 1);
-    let started = Instant::now();
-    let seconds_before = progress.seconds;
-    let mut observation = env.observation();
-    let (mut episode_return, mut episode_length) = (0.0, 0usize);
-    let mut interrupted = false;
-    // Rows of episodes.csv for the running epoch: episode, step, return, length.
-    let mut episode_rows: Vec<String> = Vec::new();
-
-    for epoch in progress.epoch + 1..=epochs {
-        let last_step = (progress.step + settings.steps_per_epoch).min(settings.steps);
-        let epoch_steps = last_step - progress.step;
-        dashboard.start_split("train", epoch_steps);
-        for i in 0..epoch_steps {
-            let epsilon = settings.epsilon(progress.step);
-            let action = if rng.next_f64() < epsilon { rng.below(recipe.model.actions) } else { agent.greedy(&observation) };
-            let step = env.step(action);
-            let next_observation = env.observation();
-            buffer.push(&observation, action, step.reward as f32, &next_observation, step.done);
-            episode_return += step.reward;
-            episode_length += 1;
-            observation = next_observation;
+/// Runs `episodes` greedy episodes; returns their returns and lengths.
+fn run_greedy_episodes(net: &QNet, device: &Device, env: &mut CartPole, episodes: usize) -> Result<Vec<(f64, usize)>> {
+    let mut results = Vec::with_capacity(episodes);
+    for _ in 0..episodes {
+        env.reset();
+        let mut total = 0.0;
+        loop {
+            let step = env.step(greedy_action(net, &env.observation(), device)?);
+            total += step.reward;
             if step.done || step.truncated {
-                dashboard.value("Return", episode_return);
-                dashboard.value("Episode Length", episode_length as f64);
-                progress.episodes += 1;
-                episode_rows.push(format!("{},{},{episode_return},{episode_length}", progress.episodes, progress.step + 1));
-                (episode_return, episode_length) = (0.0, 0);
-                env.reset();
-                observation = env.observation();
+                results.push((total, env.steps()));
+                break;
             }
-            progress.step += 1;
-            if settings.trains_after(progress.step) {
+        }
+    }
+    Ok(results)
+}
+
+/// DQN in training. One epoch is `steps_per_epoch` environment steps (the `train` split), its
+/// validation `eval_episodes` greedy episodes on the evaluation environment.
+pub struct DqnTraining {
+    recipe: DqnRecipe,
+    agent: DqnAgent,
+    buffer: ReplayBuffer,
+    /// Epochs finished, environment steps and episodes so far.
+    epoch: usize,
+    step: usize,
+    episodes: usize,
+    /// Exploration and replay sampling; the training and the evaluation environments.
+    rng: SplitMix64,
+    env: CartPole,
+    eval_env: CartPole,
+    observation: [f32; 4],
+    episode_return: f64,
+    episode_length: usize,
+    /// Rows of episodes.csv for the running epoch: episode, step, return, length.
+    episode_rows: Vec<String>,
+    /// The last validation's `(return, length)` per episode.
+    evaluation: Vec<(f64, usize)>,
+    best_eval: Option<f64>,
+    best_epoch: Option<usize>,
+}
+
+impl DqnTraining {
+    fn new(recipe: DqnRecipe, device: &Device) -> Self {
+        let seed = recipe.dqn.seed;
+        let agent = DqnAgent::new(&recipe, device);
+        let buffer = ReplayBuffer::new(recipe.dqn.buffer_size, recipe.model.observations);
+        let mut env = CartPole::new(seed);
+        env.reset();
+        let mut eval_env = CartPole::new(0);
+        eval_env.set_rng(SplitMix64::new(seed.wrapping_add(EVAL_SEED_OFFSET)));
+        Self {
+            observation: env.observation(),
+            recipe,
+            agent,
+            buffer,
+            epoch: 0,
+            step: 0,
+            episodes: 0,
+            rng: SplitMix64::new(seed ^ 0xD9A_5EED),
+            env,
+            eval_env,
+            episode_return: 0.0,
+            episode_length: 0,
+            episode_rows: Vec::new(),
+            evaluation: Vec::new(),
+            best_eval: None,
+            best_epoch: None,
+        }
+    }
+
+    fn best(&self) -> String {
+        match (self.best_eval, self.best_epoch) {
+            (Some(b), Some(e)) => format!("best evaluation {b:.1} at epoch {e} (model.bpk)"),
+            _ => "no evaluation yet".to_string(),
+        }
+    }
+}
+
+/// A `u64` of a progress record.
+fn state_u64(state: &Map<String, Value>, key: &str) -> Result<u64> {
+    state
+        .get(key)
+        .and_then(Value::as_u64)
+        .ok_or_else(|| ZooError::runtime(format!("a dqn checkpoint's progress record lacks `{key}`; start a new run")))
+}
+
+impl Training for DqnTraining {
+    const PARTS: &'static [&'static str] = &PARTS;
+    const UNIT: &'static str = "steps";
+
+    fn name(&self) -> &str {
+        DqnRecipe::NAME
+    }
+    fn metrics(&self) -> Vec<MetricSpec> {
+        METRICS.to_vec()
+    }
+    fn curves(&self) -> Vec<&'static str> {
+        vec!["Return", "Loss"]
+    }
+    fn title(&self, run: &RunDir) -> String {
+        format!("dqn on {ENVIRONMENT}: {}", run.path().display())
+    }
+    fn epochs(&self) -> usize {
+        // Epochs of `steps_per_epoch` from where the run stands: a resumed run whose last
+        // epoch was short (steps not a multiple) still gets the steps it was given.
+        let d = &self.recipe.dqn;
+        self.epoch + d.steps.saturating_sub(self.step).div_ceil(d.steps_per_epoch)
+    }
+
+    fn save(&self) -> Result<Vec<Vec<u8>>> {
+        Ok(vec![
+            module_bytes(&self.agent.online)?,
+            module_bytes(&self.agent.target)?,
+            optimizer_bytes(&self.agent.optimizer)?,
+            self.buffer.to_bytes(),
+        ])
+    }
+
+    fn load(&mut self, parts: Vec<Vec<u8>>, epoch: usize) -> Result<()> {
+        let [online, target, optim, replay]: [Vec<u8>; 4] =
+            parts.try_into().map_err(|_| ZooError::runtime("a dqn checkpoint has four records"))?;
+        let at = |part: &str| EpochCheckpoints::new(Path::new("checkpoint")).path(part, epoch);
+        let (model, device) = (&self.recipe.model, self.agent.device.clone());
+        self.agent.online = load_module(model.init(&self.agent.train_device), online, &at(PARTS[0]))?;
+        self.agent.target = load_module(model.init(&device), target, &at(PARTS[1]))?;
+        self.agent.sync_policy();
+        self.agent.optimizer = load_optimizer(self.recipe.optimizer.init(), optim)?;
+        self.buffer = ReplayBuffer::from_bytes(&replay)
+            .map_err(|e| ZooError::runtime(format!("{}: damaged replay buffer ({e})", at(PARTS[3]).display())))?;
+        Ok(())
+    }
+
+    fn state(&self) -> Map<String, Value> {
+        let mut state = Map::new();
+        state.insert("step".into(), self.step.into());
+        state.insert("episodes".into(), self.episodes.into());
+        state.insert("rng".into(), self.rng.state.into());
+        // The episode in flight is not saved: a resumed run starts a new one from here.
+        state.insert("env_rng".into(), self.env.rng().state.into());
+        state.insert("eval_rng".into(), self.eval_env.rng().state.into());
+        state.insert("best_eval".into(), self.best_eval.into());
+        state.insert("best_epoch".into(), self.best_epoch.into());
+        state
+    }
+
+    fn restore(&mut self, state: &Map<String, Value>, epoch: usize) -> Result<()> {
+        self.epoch = epoch;
+        self.step = state_u64(state, "step")? as usize;
+        self.episodes = state_u64(state, "episodes")? as usize;
+        self.rng = SplitMix64 { state: state_u64(state, "rng")? };
+        self.env.set_rng(SplitMix64 { state: state_u64(state, "env_rng")? });
+        self.env.reset();
+        self.observation = self.env.observation();
+        self.eval_env.set_rng(SplitMix64 { state: state_u64(state, "eval_rng")? });
+        self.best_eval = state.get("best_eval").and_then(Value::as_f64);
+        self.best_epoch = state.get("best_epoch").and_then(Value::as_u64).map(|e| e as usize);
+        Ok(())
+    }
+
+    fn train_items(&self, _epoch: usize) -> usize {
+        let d = &self.recipe.dqn;
+        (self.step + d.steps_per_epoch).min(d.steps) - self.step
+    }
+
+    fn train_epoch(&mut self, epoch: usize, report: &mut Reporter) -> Result<()> {
+        let settings = self.recipe.dqn.clone();
+        let epoch_steps = self.train_items(epoch);
+        for i in 0..epoch_steps {
+            let epsilon = settings.epsilon(self.step);
+            let action = if self.rng.next_f64() < epsilon {
+                self.rng.below(self.recipe.model.actions)
+            } else {
+                self.agent.greedy(&self.observation)?
+            };
+            let step = self.env.step(action);
+            let next_observation = self.env.observation();
+            self.buffer.push(&self.observation, action, step.reward as f32, &next_observation, step.done);
+            self.episode_return += step.reward;
+            self.episode_length += 1;
+            self.observation = next_observation;
+            if step.done || step.truncated {
+                report.value("Return", self.episode_return);
+                report.value("Episode Length", self.episode_length as f64);
+                self.episodes += 1;
+                self.episode_rows.push(format!("{},{},{},{}", self.episodes, self.step + 1, self.episode_return, self.episode_length));
+                (self.episode_return, self.episode_length) = (0.0, 0);
+                self.env.reset();
+                self.observation = self.env.observation();
+            }
+            self.step += 1;
+            if settings.trains_after(self.step) {
                 for _ in 0..settings.gradient_steps {
-                    let batch = buffer.sample(settings.batch_size, &mut rng);
-                    let loss = agent.train_step(&batch);
-                    dashboard.value("Loss", loss);
+                    let batch = self.buffer.sample(settings.batch_size, &mut self.rng);
+                    report.value("Loss", self.agent.train_step(&batch));
                 }
-                agent.sync_policy();
+                self.agent.sync_policy();
             }
-            if settings.updates_target_after(progress.step) {
-                agent.update_target();
+            if settings.updates_target_after(self.step) {
+                self.agent.update_target();
             }
-            if progress.step % 100 == 0 || i + 1 == epoch_steps {
-                dashboard.value("Exploration Rate", epsilon);
-                dashboard.progress(i + 1);
-                if dashboard.should_stop() {
-                    interrupted = true;
+            if self.step % 100 == 0 || i + 1 == epoch_steps {
+                report.value("Exploration Rate", epsilon);
+                if !report.progress(i + 1) {
                     break;
                 }
             }
         }
-        dashboard.end_split();
-        if interrupted {
-            break;
-        }
+        Ok(())
+    }
 
-        dashboard.start_split("valid", settings.eval_episodes);
-        let policy = agent.online.valid();
-        let results = run_greedy_episodes(&policy, &device, &mut eval_env, settings.eval_episodes);
-        for (done, (ret, len)) in results.iter().enumerate() {
-            dashboard.value("Return", *ret);
-            dashboard.value("Episode Length", *len as f64);
-            dashboard.progress(done + 1);
-        }
-        dashboard.end_split();
-        let mean = results.iter().map(|r| r.0).sum::<f64>() / results.len().max(1) as f64;
-        if progress.best_eval.is_none_or(|best| mean >= best) {
-            progress.best_eval = Some(mean);
-            progress.best_epoch = Some(epoch);
-            write_module(&policy, &run.file("model.bpk"))?;
-        }
+    fn valid_items(&self) -> usize {
+        self.recipe.dqn.eval_episodes
+    }
 
-        progress.epoch = epoch;
-        progress.rng = rng.state;
-        // The episode in flight is not saved: a resumed run starts a new one from here.
-        progress.env_rng = env.rng().state;
-        progress.eval_rng = eval_env.rng().state;
-        progress.seconds = seconds_before + started.elapsed().as_secs_f64();
-        save_checkpoint(run, &agent, &buffer, &progress)?;
-        dashboard.end_epoch(epoch).map_err(|e| io_error(&run.file("metrics.csv"), e))?;
-        let min = results.iter().map(|r| r.0).fold(f64::INFINITY, f64::min);
-        let evaluation = format!("{epoch},{},{:.2},{mean},{min}", progress.step, progress.seconds);
+    fn validate(&mut self, _epoch: usize, report: &mut Reporter) -> Result<()> {
+        let policy = self.agent.online.valid();
+        let device = self.agent.device.clone();
+        self.evaluation = run_greedy_episodes(&policy, &device, &mut self.eval_env, self.recipe.dqn.eval_episodes)?;
+        for (done, (ret, len)) in self.evaluation.iter().enumerate() {
+            report.value("Return", *ret);
+            report.value("Episode Length", *len as f64);
+            report.progress(done + 1);
+        }
+        Ok(())
+    }
+
+    fn after_epoch(&mut self, run: &RunDir, epoch: usize, seconds: f64) -> Result<()> {
+        let returns: Vec<f64> = self.evaluation.iter().map(|r| r.0).collect();
+        let mean = returns.iter().sum::<f64>() / returns.len().max(1) as f64;
+        // `model.bpk` holds the weights of the best evaluation so far.
+        if self.best_eval.is_none_or(|best| mean >= best) {
+            self.best_eval = Some(mean);
+            self.best_epoch = Some(epoch);
+            write_module(&self.agent.online.valid(), &run.file("model.bpk"))?;
+        }
+        self.epoch = epoch;
+        let min = returns.iter().copied().fold(f64::INFINITY, f64::min);
         let evaluations = run.file("evaluations.csv");
-        append_csv(&evaluations, "epoch,step,seconds,mean_return,min_return", &[evaluation])
-            .map_err(|e| io_error(&evaluations, e))?;
+        append_csv(&evaluations, "epoch,step,seconds,mean_return,min_return", &[format!("{epoch},{},{seconds:.2},{mean},{min}", self.step)])
+            .with_path(&evaluations)?;
         let episodes = run.file("episodes.csv");
-        append_csv(&episodes, "episode,step,return,length", &std::mem::take(&mut episode_rows))
-            .map_err(|e| io_error(&episodes, e))?;
+        append_csv(&episodes, "episode,step,return,length", &std::mem::take(&mut self.episode_rows)).with_path(&episodes)?;
+        let returns: Vec<f64> = std::fs::read_to_string(&episodes)
+            .with_path(&episodes)?
+            .lines()
+            .skip(1)
+            .filter_map(|line| line.split(',').nth(2)?.parse().ok())
+            .collect();
+        let picture = run.file("returns.png");
+        episode_returns(&picture, &format!("dqn on {ENVIRONMENT}: return of each training episode"), &returns, 20).with_path(&picture)
     }
-    dashboard.finish();
 
-    let seconds = seconds_before + started.elapsed().as_secs_f64();
-    if !interrupted {
-        write_module(&agent.online.valid(), &run.file("last.bpk"))?;
+    fn finish(&mut self, run: &RunDir) -> Result<(String, String)> {
+        write_module(&self.agent.online.valid(), &run.file("last.bpk"))?;
+        Ok((format!("{} steps ({} episodes)", self.step, self.episodes), format!("{}; final weights last.bpk", self.best())))
     }
-    let rows = read_metrics(&run.file("metrics.csv")).unwrap_or_default();
-    let title = format!("dqn on {ENVIRONMENT}: {}", run.path().display());
-    training_curves(&run.file("curves.png"), &title, &rows, &["Return", "Loss"])
-        .map_err(|e| io_error(&run.file("curves.png"), e))?;
-    let returns: Vec<f64> = std::fs::read_to_string(run.file("episodes.csv"))
-        .unwrap_or_default()
-        .lines()
-        .skip(1)
-        .filter_map(|line| line.split(',').nth(2)?.parse().ok())
-        .collect();
-    let picture = run.file("returns.png");
-    episode_returns(&picture, &format!("dqn on {ENVIRONMENT}: return of each training episode"), &returns, 20)
-        .map_err(|e| io_error(&picture, e))?;
-    let best = match (progress.best_eval, progress.best_epoch) {
-        (Some(b), Some(e)) => format!("best evaluation {b:.1} at epoch {e} (model.bpk)"),
-        _ => "no evaluation yet".to_string(),
-    };
-    if interrupted && progress.epoch == 0 {
-        println!("stopped at step {} after {}, before the first epoch ended: nothing to resume", progress.step, format_duration(seconds));
-    } else if interrupted {
-        println!(
-            "stopped at step {} after {}; {best}; continue with `zoo train dqn --resume {}` (from epoch {})",
-            progress.step,
-            format_duration(seconds),
-            run.path().display(),
-            progress.epoch
-        );
-    } else {
-        println!(
-            "trained dqn for {} steps ({} episodes) in {}; {best}; final weights last.bpk; run folder {}",
-            progress.step,
-            progress.episodes,
-            format_duration(seconds),
-            run.path().display()
-        );
-    }
-    Ok(DqnTrainReport { steps: progress.step, episodes: progress.episodes, seconds, best_eval: progress.best_eval })
 }
 
 /// The trained policy of a run: `model.bpk` (the best evaluated weights).
@@ -612,14 +636,14 @@ pub fn eval(run_dir: &Path, episodes: usize, seed: u64, device: &Device) -> Resu
     }
     let (run, _, net) = load_policy(run_dir, device)?;
     let mut env = CartPole::new(seed);
-    let returns = run_greedy_episodes(&net, device, &mut env, episodes).into_iter().map(|r| r.0).collect();
+    let returns = run_greedy_episodes(&net, device, &mut env, episodes)?.into_iter().map(|r| r.0).collect();
     let stats = ReturnStats::new(DqnRecipe::NAME, ENVIRONMENT, seed, returns);
     run.write_json("eval.json", &stats)?;
     Ok(stats)
 }
 
 /// The greedy action of a trained network, for `zoo play`.
-pub fn act(net: &QNet, observation: &[f32], device: &Device) -> usize {
+pub fn act(net: &QNet, observation: &[f32], device: &Device) -> Result<usize> {
     greedy_action(net, observation, device)
 }
 

@@ -76,7 +76,7 @@ pub fn play(run_dir: &Path, seed: u64, fps: f64, device: &Device) -> Result<f64>
         print!("{shown}\n");
     }
     loop {
-        let step = env.step(act(&net, &env.observation(), device));
+        let step = env.step(act(&net, &env.observation(), device)?);
         total += step.reward;
         shown = frame(&step.next_state, env.steps(), total);
         let end = step.done || step.truncated;

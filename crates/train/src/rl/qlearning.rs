@@ -211,9 +211,9 @@ pub fn learn(recipe: &QLearningRecipe, run: Option<&RunDir>) -> Result<QLearning
             }
             returns.push(total);
             if let Some(d) = dashboard.as_mut() {
-                d.value("Return", total);
-                d.value("Episode Length", length as f64);
-                d.value("Exploration Rate", epsilon);
+                d.value("Return", total, 1);
+                d.value("Episode Length", length as f64, 1);
+                d.value("Exploration Rate", epsilon, 1);
                 d.progress(done + 1);
             }
             epsilon = (epsilon * recipe.epsilon_decay).max(recipe.epsilon_min);

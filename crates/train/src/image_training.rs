@@ -1,0 +1,244 @@
+//! Every family that learns from batches of images (the classifiers, the autoencoders, the
+//! VAE, the GAN): one recipe trait, one start/resume prelude, and the adapter that feeds
+//! [`trainer::fit`](crate::trainer::fit) from zoo's image loaders. A new image model writes an
+//! [`ImageTrainer`] (one step per batch, its metrics, its checkpoint records) and nothing else.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use burn::data::dataloader::DataLoader;
+use burn::optim::lr_scheduler::module_lr_scheduler::{ModuleLearningRate, ModuleLrScheduler};
+use burn::prelude::*;
+use zoo_data::{ImageSet, Split};
+
+use crate::dashboard::MetricSpec;
+use crate::error::{Result, ZooError};
+use crate::fit::FitConfig;
+use crate::image::TrainRequest;
+use crate::loader::{ImageBatch, ImageLoader, train_valid_split};
+use crate::recipes::{FitRecipe, recipe_or_default};
+use crate::run::RunDir;
+use crate::source::DataSource;
+use crate::trainer::{self, FitReport, Reporter, Training, epochs_done, write_files};
+
+/// The dashboard's throughput metric: training samples per second, data loading included.
+pub const SAMPLES_PER_SECOND: &str = "Samples/s";
+
+/// One image model's training, batch by batch.
+pub trait ImageTrainer {
+    /// Every metric the steps report, train and valid.
+    const METRICS: &'static [MetricSpec];
+    /// The checkpoint's records, as file names (`model.bpk`, `optim.bpk`).
+    const PARTS: &'static [&'static str];
+    /// The autodiff device the training batches go to.
+    fn train_device(&self) -> Device;
+    /// The plain device of validation and pictures.
+    fn device(&self) -> Device;
+    /// One optimisation step on a batch (images `[batch, channels, height, width]` in
+    /// `[0, 1]`, and its targets); returns each metric's mean over the batch.
+    fn train_batch(&mut self, batch: ImageBatch, lr: &ModuleLearningRate) -> Vec<(&'static str, f64)>;
+    /// Metrics of a validation batch, without training (plain device).
+    fn valid_batch(&mut self, batch: ImageBatch) -> Vec<(&'static str, f64)>;
+    /// Writes the epoch's pictures into the run folder (none by default).
+    fn pictures(&mut self, _run: &RunDir, _epoch: usize, _valid: &ImageSet) -> Result<()> {
+        Ok(())
+    }
+    /// The bytes of each of [`PARTS`](Self::PARTS), in order.
+    fn save(&self) -> Result<Vec<Vec<u8>>>;
+    /// Loads the parts written by [`save`](Self::save).
+    fn load(&mut self, parts: Vec<Vec<u8>>) -> Result<()>;
+    /// The final weights: `(file name in the run folder, bytes)`.
+    fn final_weights(&self) -> Result<Vec<(&'static str, Vec<u8>)>>;
+    /// What else the run folder holds for a person (`pictures samples/`).
+    fn describe_outputs(&self) -> &'static str {
+        ""
+    }
+}
+
+/// A recipe of an image model: its fit settings and how to build its trainer.
+pub trait ImageRecipe: FitRecipe {
+    type Trainer: ImageTrainer;
+    /// A fresh trainer on `device`, its weights seeded by `fit.seed`.
+    fn trainer(&self, device: &Device) -> Self::Trainer;
+    /// Settings beyond `fit` that cannot work, as a message naming the field.
+    fn validate(&self) -> std::result::Result<(), String> {
+        Ok(())
+    }
+    /// Adapts the recipe to the training data before the run starts (a classifier takes its
+    /// number of classes from the labels).
+    fn adapt_to(&mut self, _train: &ImageSet) {}
+    /// What the start line says of the data beyond its size (`10 classes`).
+    fn describe_data(&self, _train: &ImageSet) -> String {
+        String::new()
+    }
+}
+
+/// `zoo train <image model>`: a new run, or `--resume` of one.
+pub fn train<R: ImageRecipe>(request: &TrainRequest) -> Result<FitReport> {
+    let (run, recipe, source, resume_from) = match &request.resume {
+        Some(dir) => {
+            let (run, info) = RunDir::open(dir, R::NAME)?;
+            let mut recipe: R = run.read_json("config.json")?;
+            let latest = trainer::latest_checkpoint::<ImageTraining<R::Trainer>>(&run);
+            let epoch = request.resume_epoch(&run, latest, recipe.fit_mut())?;
+            run.write_json("config.json", &recipe)?;
+            println!(
+                "zoo train {} --resume: continuing {} after epoch {epoch} of {}",
+                R::NAME,
+                run.path().display(),
+                recipe.fit().epochs
+            );
+            (run, recipe, DataSource::from_record(&info.data)?, Some(epoch))
+        }
+        None => {
+            let mut recipe: R = recipe_or_default(request.config_file.as_deref())?;
+            request.overrides.apply(recipe.fit_mut());
+            recipe.fit().validate().map_err(ZooError::usage)?;
+            recipe.validate().map_err(ZooError::usage)?;
+            let source = DataSource::from_arg(request.data.as_deref())?;
+            let train_set = source.load(Split::Train)?;
+            recipe.adapt_to(&train_set);
+            let run = RunDir::start(request.run_dir.as_deref(), &recipe, &source.to_record(), &request.device_name)?;
+            let about = recipe.describe_data(&train_set);
+            println!(
+                "zoo train {}: {}{} from {}; run folder {}",
+                R::NAME,
+                recipe.fit().describe_images(train_set.len()),
+                if about.is_empty() { String::new() } else { format!(" ({about})") },
+                source.describe(),
+                run.path().display()
+            );
+            (run, recipe, source, None)
+        }
+    };
+    let train_set = source.load(Split::Train)?;
+    let trainer = recipe.trainer(&request.device);
+    let mut training = ImageTraining::new(R::NAME, recipe.fit().clone(), trainer, train_set);
+    trainer::fit(&run, &mut training, resume_from)
+}
+
+/// An [`ImageTrainer`] with its loaders: the training part (shuffled by seed and epoch,
+/// shifted when the recipe augments) and the validation part (`fit.valid_fraction`, chosen by
+/// the seed).
+pub struct ImageTraining<T: ImageTrainer> {
+    name: &'static str,
+    fit: FitConfig,
+    pub trainer: T,
+    train_loader: ImageLoader,
+    valid_loader: ImageLoader,
+    valid_set: ImageSet,
+    train_len: usize,
+}
+
+impl<T: ImageTrainer> ImageTraining<T> {
+    pub fn new(name: &'static str, fit: FitConfig, trainer: T, mut train_set: ImageSet) -> Self {
+        if fit.limit > 0 && fit.limit < train_set.len() {
+            train_set = train_set.subset(0..fit.limit);
+        }
+        let (train_indices, valid_indices) = train_valid_split(train_set.len(), fit.valid_fraction, fit.seed);
+        let set = Arc::new(train_set);
+        let valid_set = set.pick(&valid_indices);
+        let train_len = train_indices.len();
+        let train_loader = ImageLoader::new(set.clone(), train_indices, fit.batch_size, Some(fit.seed), &trainer.train_device())
+            .with_random_shift(fit.max_shift);
+        let valid_loader = ImageLoader::new(set, valid_indices, fit.batch_size.max(256), None, &trainer.device());
+        Self { name, fit, trainer, train_loader, valid_loader, valid_set, train_len }
+    }
+}
+
+impl<T: ImageTrainer> Training for ImageTraining<T> {
+    const PARTS: &'static [&'static str] = T::PARTS;
+    const UNIT: &'static str = "samples";
+
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn metrics(&self) -> Vec<MetricSpec> {
+        let mut metrics = T::METRICS.to_vec();
+        metrics.push(MetricSpec::higher(SAMPLES_PER_SECOND));
+        metrics
+    }
+
+    fn curves(&self) -> Vec<&'static str> {
+        // Samples/s stays in metrics.csv; the curves show what the model learns.
+        T::METRICS.iter().map(|m| m.name).filter(|n| *n != trainer::LEARNING_RATE).collect()
+    }
+
+    fn epochs(&self) -> usize {
+        self.fit.epochs
+    }
+
+    fn scheduler(&self, epochs_done: usize) -> Result<Option<ModuleLrScheduler>> {
+        trainer::schedule(&self.fit, self.train_len.div_ceil(self.fit.batch_size), epochs_done)
+    }
+
+    fn save(&self) -> Result<Vec<Vec<u8>>> {
+        self.trainer.save()
+    }
+
+    fn load(&mut self, parts: Vec<Vec<u8>>, epoch: usize) -> Result<()> {
+        // The loader reshuffles by epoch number: bring it to where the checkpoint left it.
+        for _ in 0..epoch {
+            self.train_loader.skip_epoch();
+        }
+        self.trainer.load(parts)
+    }
+
+    fn train_items(&self, _epoch: usize) -> usize {
+        self.train_len
+    }
+
+    fn train_epoch(&mut self, _epoch: usize, report: &mut Reporter) -> Result<()> {
+        let mut done = 0;
+        let mut batch_started = Instant::now();
+        for batch in self.train_loader.iter() {
+            let batch = batch.map_err(|e| ZooError::runtime(e.to_string()))?;
+            let size = batch.images.dims()[0];
+            done += size;
+            let lr = report.learning_rate();
+            for (name, value) in self.trainer.train_batch(batch, &lr) {
+                report.value_over(name, value, size);
+            }
+            // Data loading included: the time from one batch's end to the next.
+            report.value_over(SAMPLES_PER_SECOND, size as f64 / batch_started.elapsed().as_secs_f64().max(1e-9), size);
+            batch_started = Instant::now();
+            if !report.progress(done) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn valid_items(&self) -> usize {
+        self.valid_loader.num_items()
+    }
+
+    fn validate(&mut self, _epoch: usize, report: &mut Reporter) -> Result<()> {
+        let mut done = 0;
+        for batch in self.valid_loader.iter() {
+            let batch = batch.map_err(|e| ZooError::runtime(e.to_string()))?;
+            let size = batch.images.dims()[0];
+            done += size;
+            for (name, value) in self.trainer.valid_batch(batch) {
+                report.value_over(name, value, size);
+            }
+            report.progress(done);
+        }
+        Ok(())
+    }
+
+    fn after_epoch(&mut self, run: &RunDir, epoch: usize, _seconds: f64) -> Result<()> {
+        self.trainer.pictures(run, epoch, &self.valid_set)
+    }
+
+    fn finish(&mut self, run: &RunDir) -> Result<(String, String)> {
+        let written = write_files(run, self.trainer.final_weights()?)?;
+        let outputs = self.trainer.describe_outputs();
+        let mut what = format!("weights {}", written.join(", "));
+        if !outputs.is_empty() {
+            what = format!("{what}, {outputs}");
+        }
+        Ok((epochs_done(self.fit.epochs), what))
+    }
+}

@@ -1,0 +1,319 @@
+//! The one training loop of zoo. Every family (the image classifiers, the autoencoders and
+//! VAEs, the GAN, the language models, the text classifier, the forecaster, DQN) implements
+//! [`Training`]: what one epoch of training and one validation pass do, and which records make
+//! its checkpoint. [`fit`] does the rest once for all of them: resume from a checkpoint, the
+//! learning-rate schedule, burn-train's dashboard (or plain lines off a terminal), the stop key,
+//! `metrics.csv`, one crash-safe checkpoint per epoch with one [`Progress`] record, the NaN/Inf
+//! guard, early stopping, the curves and the closing line.
+//!
+//! Why not burn-train's `SupervisedTraining` (which the classifiers used before): it takes one
+//! model, one optimiser and one `TrainStep`, while the GAN alternates two optimisers, DQN's
+//! epochs are environment steps with a replay buffer to checkpoint, and the language models
+//! carry recurrent state across batches; its checkpointer keeps neither RNG states nor a
+//! replay buffer, so it cannot resume those runs exactly. One loop of zoo's own serves them all
+//! alike, and keeps burn-train's dashboard (`crate::dashboard`) and metric types.
+//!
+//! A family with one network, one Adam and batches of images implements the smaller
+//! [`ImageTrainer`](crate::image_training::ImageTrainer) instead and gets its loaders for free.
+
+use std::time::Instant;
+
+use burn::optim::lr_scheduler::module_lr_scheduler::{ModuleLearningRate, ModuleLrScheduler};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::checkpoint::EpochCheckpoints;
+use crate::dashboard::{Dashboard, MetricSpec};
+use crate::error::{Result, ResultExt, ZooError};
+use crate::fit::FitConfig;
+use crate::metrics_log::read_metrics;
+use crate::plot::training_curves;
+use crate::render::format_duration;
+use crate::run::RunDir;
+
+/// The name every schedule's value is reported under.
+pub const LEARNING_RATE: &str = "Learning Rate";
+
+/// One family's training, as [`fit`] drives it.
+pub trait Training {
+    /// The checkpoint's records, as file names (`model.bpk`, `optim.bpk`, `replay.bin`); an
+    /// epoch's checkpoint is complete when each of them and its progress record exist.
+    const PARTS: &'static [&'static str];
+    /// What the training split's progress counts: `samples`, `steps`, `windows`.
+    const UNIT: &'static str;
+
+    /// The model's name: the dashboard's label and the `--resume` hint.
+    fn name(&self) -> &str;
+    /// Every metric it reports, train and valid (the learning rate is added by the loop when
+    /// there is a schedule).
+    fn metrics(&self) -> Vec<MetricSpec>;
+    /// The metrics drawn in `curves.png`.
+    fn curves(&self) -> Vec<&'static str>;
+    /// The title of `curves.png`.
+    fn title(&self, run: &RunDir) -> String {
+        format!("{} on {}", self.name(), run.path().display())
+    }
+    /// Epochs of the whole run.
+    fn epochs(&self) -> usize;
+    /// The learning-rate schedule, stepped once per optimiser step through
+    /// [`Reporter::learning_rate`], brought to where `epochs_done` epochs left it.
+    fn scheduler(&self, _epochs_done: usize) -> Result<Option<ModuleLrScheduler>> {
+        Ok(None)
+    }
+    /// Early stopping: the validation metric watched, whether higher is better, and how many
+    /// epochs without improvement end the run (None: train every epoch).
+    fn early_stopping(&self) -> Option<EarlyStopping> {
+        None
+    }
+
+    /// The bytes of each of [`PARTS`](Self::PARTS), in order.
+    fn save(&self) -> Result<Vec<Vec<u8>>>;
+    /// Loads the records [`save`](Self::save) wrote at the end of `epoch`.
+    fn load(&mut self, parts: Vec<Vec<u8>>, epoch: usize) -> Result<()>;
+    /// What a resumed run needs beyond the records (best score, RNG states), kept in the
+    /// epoch's progress record.
+    fn state(&self) -> Map<String, Value> {
+        Map::new()
+    }
+    /// Restores [`state`](Self::state) of the checkpoint of `epoch`.
+    fn restore(&mut self, _state: &Map<String, Value>, _epoch: usize) -> Result<()> {
+        Ok(())
+    }
+
+    /// Units of epoch `epoch`'s training split.
+    fn train_items(&self, epoch: usize) -> usize;
+    /// Trains one epoch, reporting after each batch; returns early when
+    /// [`Reporter::progress`] says to stop.
+    fn train_epoch(&mut self, epoch: usize, report: &mut Reporter) -> Result<()>;
+    /// Units of a validation pass.
+    fn valid_items(&self) -> usize;
+    /// The validation pass after epoch `epoch`.
+    fn validate(&mut self, epoch: usize, report: &mut Reporter) -> Result<()>;
+    /// After validation, before the checkpoint: pictures, text samples, best weights, logs of
+    /// the family's own. `seconds` is the run's training time so far.
+    fn after_epoch(&mut self, _run: &RunDir, _epoch: usize, _seconds: f64) -> Result<()> {
+        Ok(())
+    }
+    /// A finished run: writes the final weights; returns what was trained (`12 epochs`,
+    /// `700 steps (31 episodes)`) and what was written (`weights model.bpk`).
+    fn finish(&mut self, run: &RunDir) -> Result<(String, String)>;
+}
+
+/// Stop when the validation metric `metric` has not improved for `patience` epochs.
+#[derive(Clone, Copy, Debug)]
+pub struct EarlyStopping {
+    pub metric: &'static str,
+    pub higher_is_better: bool,
+    pub patience: usize,
+}
+
+/// `checkpoint/progress-E.json`: the epoch, the training time so far, and the family's own
+/// state (flattened beside them, as each loop wrote it before there was one loop).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Progress {
+    pub epoch: usize,
+    pub seconds: f64,
+    #[serde(flatten)]
+    pub state: Map<String, Value>,
+}
+
+/// The latest complete checkpoint of a run of `T`.
+pub fn latest_checkpoint<T: Training>(run: &RunDir) -> Option<usize> {
+    EpochCheckpoints::new(&run.checkpoint_dir()).latest(T::PARTS)
+}
+
+/// How a run of [`fit`] ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// Every epoch trained (or early stopping ended it); final weights written.
+    Finished,
+    /// The user pressed the stop key; the last finished epoch's checkpoint stands.
+    Stopped,
+}
+
+/// What a finished [`fit`] reports.
+#[derive(Clone, Debug)]
+pub struct FitReport {
+    pub outcome: Outcome,
+    /// The last epoch whose checkpoint was written.
+    pub epochs: usize,
+    pub seconds: f64,
+}
+
+/// What a family reports to during an epoch: values of its metrics, progress, and the learning
+/// rate of each optimiser step.
+pub struct Reporter<'a> {
+    dashboard: &'a mut Dashboard,
+    scheduler: Option<&'a mut ModuleLrScheduler>,
+    training: bool,
+    stop: bool,
+    /// The first non-finite training loss: `(metric, value)`.
+    diverged: Option<(&'static str, f64)>,
+}
+
+impl Reporter<'_> {
+    /// The learning rate of the next optimiser step: steps the run's schedule and shows it.
+    ///
+    /// # Panics
+    /// When the family has no schedule ([`Training::scheduler`] gave None): a bug, not a
+    /// user's mistake.
+    pub fn learning_rate(&mut self) -> ModuleLearningRate {
+        let scheduler = self.scheduler.as_mut().expect("Training::scheduler gave no schedule");
+        let lr = scheduler.step();
+        self.dashboard.value(LEARNING_RATE, lr.base(), 1);
+        lr
+    }
+
+    /// One observation of `name`; the epoch's figure is the mean of them.
+    pub fn value(&mut self, name: &'static str, value: f64) {
+        self.value_over(name, value, 1);
+    }
+
+    /// The mean of `name` over a batch of `items`; the epoch's figure weighs each batch by its
+    /// size, so a short last batch counts for what it holds.
+    pub fn value_over(&mut self, name: &'static str, value: f64, items: usize) {
+        // The NaN/Inf guard: a training loss that is not finite ends the run before its
+        // weights overwrite the last good checkpoint.
+        if self.training && !value.is_finite() && name.contains("Loss") && self.diverged.is_none() {
+            self.diverged = Some((name, value));
+        }
+        self.dashboard.value(name, value, items);
+    }
+
+    /// Units done so far in this split. False when the family must stop now: the user asked
+    /// to, or the loss is no longer finite.
+    pub fn progress(&mut self, done: usize) -> bool {
+        self.dashboard.progress(done);
+        self.stop |= self.dashboard.should_stop() || self.diverged.is_some();
+        !self.stop
+    }
+}
+
+/// Trains `training` from the checkpoint of `resume_from` (or from scratch) to its last epoch.
+pub fn fit<T: Training>(run: &RunDir, training: &mut T, resume_from: Option<usize>) -> Result<FitReport> {
+    let checkpoints = EpochCheckpoints::new(&run.checkpoint_dir());
+    let (start, seconds_before) = match resume_from {
+        Some(epoch) => {
+            let parts = T::PARTS.iter().map(|p| checkpoints.read(p, epoch)).collect::<Result<Vec<_>>>()?;
+            training.load(parts, epoch)?;
+            let progress: Progress = checkpoints.read_progress(epoch)?;
+            training.restore(&progress.state, epoch)?;
+            (epoch, progress.seconds)
+        }
+        None => (0, 0.0),
+    };
+    let epochs = training.epochs();
+    let mut scheduler = training.scheduler(start)?;
+    let mut metrics = training.metrics();
+    if scheduler.is_some() && !metrics.iter().any(|m| m.name == LEARNING_RATE) {
+        metrics.push(MetricSpec::lower(LEARNING_RATE));
+    }
+    let csv = run.file("metrics.csv");
+    let mut dashboard = Dashboard::new(training.name(), T::UNIT, &metrics, &csv, epochs, start + 1);
+    let started = Instant::now();
+    let early = training.early_stopping();
+    let (mut best, mut since_best) = (None::<f64>, 0usize);
+    let mut stopped = false;
+    let mut diverged = None;
+    let mut last_epoch = start;
+    for epoch in start + 1..=epochs {
+        dashboard.start_split("train", training.train_items(epoch));
+        let mut report = Reporter { dashboard: &mut dashboard, scheduler: scheduler.as_mut(), training: true, stop: false, diverged: None };
+        let result = training.train_epoch(epoch, &mut report);
+        let (stop, nan) = (report.stop, report.diverged);
+        dashboard.end_split();
+        result?;
+        if let Some(nan) = nan {
+            diverged = Some((epoch, nan));
+            break;
+        }
+        if stop {
+            stopped = true;
+            break;
+        }
+        dashboard.start_split("valid", training.valid_items());
+        let mut report = Reporter { dashboard: &mut dashboard, scheduler: None, training: false, stop: false, diverged: None };
+        let result = training.validate(epoch, &mut report);
+        dashboard.end_split();
+        result?;
+        let watched = early.and_then(|e| dashboard.epoch_mean("valid", e.metric));
+        let seconds = seconds_before + started.elapsed().as_secs_f64();
+        training.after_epoch(run, epoch, seconds)?;
+        let parts: Vec<(&str, Vec<u8>)> = T::PARTS.iter().copied().zip(training.save()?).collect();
+        checkpoints.save(epoch, &parts, &Progress { epoch, seconds, state: training.state() })?;
+        dashboard.end_epoch(epoch).with_path(&csv)?;
+        last_epoch = epoch;
+        if let (Some(rule), Some(value)) = (early, watched) {
+            let better = best.is_none_or(|b| if rule.higher_is_better { value > b } else { value < b });
+            if better {
+                (best, since_best) = (Some(value), 0);
+            } else {
+                since_best += 1;
+                if since_best >= rule.patience {
+                    println!("early stopping after epoch {epoch}: valid {} has not improved for {} epochs", rule.metric, rule.patience);
+                    break;
+                }
+            }
+        }
+    }
+    dashboard.finish();
+    let seconds = seconds_before + started.elapsed().as_secs_f64();
+
+    let rows = read_metrics(&csv).unwrap_or_default();
+    let picture = run.file("curves.png");
+    training_curves(&picture, &training.title(run), &rows, &training.curves()).with_path(&picture)?;
+    if let Some((epoch, (metric, value))) = diverged {
+        return Err(ZooError::runtime(format!(
+            "training diverged: the {metric} became {value} in epoch {epoch}; {} lower the learning rate (--lr) and start again",
+            match checkpoints.latest(T::PARTS) {
+                Some(e) => format!("the checkpoint of epoch {e} in {} is kept;", run.checkpoint_dir().display()),
+                None => "no epoch finished;".to_string(),
+            }
+        )));
+    }
+    let outcome = if stopped {
+        if checkpoints.latest(T::PARTS).is_none() {
+            println!("stopped after {}, before the first epoch ended: nothing to resume", format_duration(seconds));
+        } else {
+            println!(
+                "stopped after {}; continue with `zoo train {} --resume {}` (from the last finished epoch)",
+                format_duration(seconds),
+                training.name(),
+                run.path().display()
+            );
+        }
+        Outcome::Stopped
+    } else {
+        let (what, written) = training.finish(run)?;
+        println!(
+            "trained {} for {what} in {}; run folder {} ({written}, curves curves.png)",
+            training.name(),
+            format_duration(seconds),
+            run.path().display()
+        );
+        Outcome::Finished
+    };
+    Ok(FitReport { outcome, epochs: last_epoch, seconds })
+}
+
+/// A fit setting's learning-rate schedule for `steps_per_epoch` optimiser steps an epoch,
+/// brought to where `epochs_done` epochs left it.
+pub fn schedule(fit: &FitConfig, steps_per_epoch: usize, epochs_done: usize) -> Result<Option<ModuleLrScheduler>> {
+    fit.scheduler_after(steps_per_epoch, epochs_done).map(Some).map_err(ZooError::usage)
+}
+
+/// `epochs` epochs, as the closing line says it.
+pub fn epochs_done(epochs: usize) -> String {
+    if epochs == 1 { "1 epoch".to_string() } else { format!("{epochs} epochs") }
+}
+
+/// Writes each `(file name, bytes)` into the run folder atomically; returns the names.
+pub fn write_files(run: &RunDir, files: Vec<(&'static str, Vec<u8>)>) -> Result<Vec<&'static str>> {
+    let mut written = Vec::new();
+    for (name, bytes) in files {
+        let path = run.file(name);
+        crate::checkpoint::atomic_write(&path, &bytes).with_path(&path)?;
+        written.push(name);
+    }
+    Ok(written)
+}

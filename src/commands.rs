@@ -1,0 +1,315 @@
+//! What each command does for each kind of model: parse nothing, decide nothing about which
+//! model it is (the registry did), call `zoo_train` and print what it returns.
+
+use std::path::{Path, PathBuf};
+
+use zoo_train::classifier::ClassifierRecipe;
+use zoo_train::fit::FitOverrides;
+use zoo_train::generative::{autoencoder, gan, vae};
+use zoo_train::image::{self, TrainRequest, confusion_table};
+use zoo_train::image_training::{self, ImageRecipe};
+use zoo_train::language::{self, LanguageRecipe};
+use zoo_train::rl::dqn;
+use zoo_train::rl::qlearning;
+use zoo_train::rl::{ReturnStats, RlTrainRequest, play};
+use zoo_train::textclass::{self, FieldOverrides};
+use zoo_train::{Result, ZooError, forecast};
+
+use crate::cli::{DeviceArg, EvalArgs, PlayArgs, PredictArgs, SampleArgs, TrainArgs};
+use crate::device;
+
+/// The request of an epoch-based `zoo train`.
+fn train_request(args: TrainArgs) -> Result<TrainRequest> {
+    let (device, device_name) = pick_train_device(&args.device, args.resume.as_deref())?;
+    Ok(TrainRequest {
+        config_file: args.config,
+        overrides: FitOverrides {
+            epochs: args.epochs,
+            batch_size: args.batch_size,
+            learning_rate: args.lr,
+            seed: args.seed,
+            limit: args.limit,
+        },
+        data: args.data,
+        run_dir: args.run_dir,
+        resume: args.resume,
+        device,
+        device_name,
+    })
+}
+
+pub fn train_image<R: ImageRecipe>(args: TrainArgs) -> Result<()> {
+    image_training::train::<R>(&train_request(args)?).map(|_| ())
+}
+
+pub fn train_language<R: LanguageRecipe>(args: TrainArgs) -> Result<()> {
+    language::train::<R>(&train_request(args)?).map(|_| ())
+}
+
+pub fn train_forecast(args: TrainArgs) -> Result<()> {
+    forecast::train(&train_request(args)?).map(|_| ())
+}
+
+pub fn train_attention(args: TrainArgs) -> Result<()> {
+    let fields = FieldOverrides { text_field: args.text_field.clone(), label_field: args.label_field.clone() };
+    textclass::train(&train_request(args)?, &fields).map(|_| ())
+}
+
+/// The request of `zoo train dqn|qlearning`; `device` is None for the tabular learner.
+fn rl_request(args: TrainArgs, device: Option<(burn::prelude::Device, String)>) -> RlTrainRequest {
+    let (device, device_name) = match device {
+        Some((device, name)) => (Some(device), name),
+        None => (None, "none (tabular)".to_string()),
+    };
+    RlTrainRequest {
+        config_file: args.config,
+        steps: args.steps,
+        episodes: args.episodes,
+        seed: args.seed,
+        learning_rate: args.lr,
+        batch_size: args.batch_size,
+        run_dir: args.run_dir,
+        resume: args.resume,
+        device,
+        device_name,
+    }
+}
+
+pub fn train_dqn(args: TrainArgs) -> Result<()> {
+    let device = pick_train_device(&args.device, args.resume.as_deref())?;
+    dqn::train(&rl_request(args, Some(device))).map(|_| ())
+}
+
+pub fn train_qlearning(args: TrainArgs) -> Result<()> {
+    // Q-learning is a table: no tensors, no device.
+    qlearning::train(&rl_request(args, None)).map(|_| ())
+}
+
+pub fn eval_classifier<R: ClassifierRecipe>(args: EvalArgs) -> Result<()> {
+    let (device, _) = pick_device(&args.device)?;
+    let report = image::eval::<R>(&args.run, args.data.as_deref(), &device)?;
+    println!("{} {}: test set of {} images from {}", report.model, args.run.display(), report.images, report.data);
+    println!("loss {:.4}  accuracy {:.2} %", report.loss, report.accuracy);
+    println!("confusion matrix (rows: true class, columns: predicted class)");
+    print!("{}", confusion_table(&report.confusion));
+    Ok(())
+}
+
+pub fn predict_classifier<R: ClassifierRecipe>(args: PredictArgs) -> Result<()> {
+    let (device, _) = pick_device(&args.device)?;
+    let files: Vec<PathBuf> = args.inputs.iter().map(PathBuf::from).collect();
+    for (file, ranked) in image::predict::<R>(&args.run, &files, &device)? {
+        let classes: Vec<String> = ranked.iter().map(|(c, p)| format!("{c} {:5.1} %", 100.0 * p)).collect();
+        println!("{}: {}", file.display(), classes.join("   "));
+    }
+    Ok(())
+}
+
+pub fn eval_dqn(args: EvalArgs) -> Result<()> {
+    let (device, _) = pick_device(&args.device)?;
+    print_returns(&args, &dqn::eval(&args.run, args.episodes.unwrap_or(100), args.seed.unwrap_or(0), &device)?);
+    Ok(())
+}
+
+pub fn eval_qlearning(args: EvalArgs) -> Result<()> {
+    let (stats, table) = qlearning::eval(&args.run, args.episodes.unwrap_or(100), args.seed.unwrap_or(0))?;
+    let optimal = table.optimal.iter().filter(|o| **o).count();
+    println!("greedy policy optimal from {optimal} of {} interior states", table.optimal.len());
+    print_returns(&args, &stats);
+    Ok(())
+}
+
+fn print_returns(args: &EvalArgs, stats: &ReturnStats) {
+    println!(
+        "{} {}: {} greedy episodes of {} (starts seeded {}): return {:.1} ± {:.1} (min {}, max {})",
+        stats.model,
+        args.run.display(),
+        stats.episodes,
+        stats.environment,
+        stats.seed,
+        stats.mean,
+        stats.std,
+        stats.min,
+        stats.max
+    );
+}
+
+pub fn play_dqn(args: PlayArgs) -> Result<()> {
+    let (device, _) = pick_device(&args.device)?;
+    play::play(&args.run, args.seed, args.fps, &device).map(|_| ())
+}
+
+pub fn eval_language<R: LanguageRecipe>(args: EvalArgs) -> Result<()> {
+    let (device, _) = pick_device(&args.device)?;
+    let r = language::eval::<R>(&args.run, &device)?;
+    println!("{} {}: {} held-out characters of {} ({})", r.model, args.run.display(), r.valid_chars, r.text, r.reading);
+    println!("validation loss {:.4} nats per character ({:.3} bits per character)", r.nats_per_char, r.bits_per_char);
+    Ok(())
+}
+
+pub fn sample_language<R: LanguageRecipe>(args: SampleArgs) -> Result<()> {
+    let (device, _) = pick_device(&args.device)?;
+    let prompt = args.prompt.as_deref().unwrap_or("Call me");
+    let (len, temperature) = (args.len.unwrap_or(500), args.temperature.unwrap_or(0.8));
+    let text = language::sample::<R>(&args.run, prompt, len, temperature, args.seed, args.out.as_ref(), &device)?;
+    println!("{text}");
+    Ok(())
+}
+
+pub fn eval_attention(args: EvalArgs) -> Result<()> {
+    let (device, _) = pick_device(&args.device)?;
+    let r = textclass::eval(&args.run, &device)?;
+    println!(
+        "attention {}: {} test chunks from {} documents of {} ({})",
+        args.run.display(),
+        r.test_chunks,
+        r.test_documents,
+        r.data,
+        r.labels.join(" vs ")
+    );
+    println!("{:<52} {:>10} {:>10}", "method", "test", "valid");
+    for m in &r.methods {
+        println!("{:<52} {:>9.2}% {:>9.2}%", m.method, 100.0 * m.test_accuracy, 100.0 * m.valid_accuracy);
+    }
+    Ok(())
+}
+
+pub fn predict_attention(args: PredictArgs) -> Result<()> {
+    let (device, _) = pick_device(&args.device)?;
+    let answers = textclass::predict(&args.run, &args.inputs, 8, &device)?;
+    for (text, a) in args.inputs.iter().zip(answers) {
+        let shown: String =
+            if text.chars().count() > 60 { format!("{}...", text.chars().take(57).collect::<String>()) } else { text.clone() };
+        let classes: Vec<String> = a.probabilities.iter().map(|(c, p)| format!("{c} {:5.1} %", 100.0 * p)).collect();
+        println!("\"{shown}\": {}", classes.join("   "));
+        if a.used_words < a.words {
+            println!("  (read the first {} of {} words)", a.used_words, a.words);
+        }
+        let tokens: Vec<String> = a.top_tokens.iter().map(|(w, x)| format!("{w} {x:.3}")).collect();
+        println!("  most attended: {}", tokens.join(", "));
+    }
+    Ok(())
+}
+
+pub fn eval_forecast(args: EvalArgs) -> Result<()> {
+    let (device, _) = pick_device(&args.device)?;
+    let r = forecast::eval(&args.run, &device)?;
+    println!(
+        "lstm {}: {} test steps of {}; multi-step horizon {} (season {})",
+        args.run.display(),
+        r.test_steps,
+        r.series,
+        r.horizon,
+        r.period
+    );
+    println!("{:<16} {:>12} {:>12} {:>14} {:>14}", "method", "1-step RMSE", "1-step MAE", "multi RMSE", "multi MAE");
+    for m in &r.methods {
+        println!(
+            "{:<16} {:>12.3} {:>12.3} {:>14.3} {:>14.3}",
+            m.method, m.one_step_rmse, m.one_step_mae, m.multi_step_rmse, m.multi_step_mae
+        );
+    }
+    let (lstm, seasonal) = (&r.methods[0], &r.methods[2]);
+    println!(
+        "one-step RMSE {:.1} % below seasonal naive; forecast against truth in {}",
+        100.0 * (1.0 - lstm.one_step_rmse / seasonal.one_step_rmse),
+        args.run.join("forecast.png").display()
+    );
+    Ok(())
+}
+
+pub fn eval_autoencoder(args: EvalArgs) -> Result<()> {
+    let (device, _) = pick_device(&args.device)?;
+    let r = autoencoder::eval(&args.run, args.data.as_deref(), &device)?;
+    println!("autoencoder {}: test set of {} images from {}", args.run.display(), r.images, r.data);
+    println!("binary cross-entropy {:.4} nats per pixel  (mean squared error {:.4})", r.bce_per_pixel, r.mse_per_pixel);
+    Ok(())
+}
+
+pub fn eval_vae(args: EvalArgs) -> Result<()> {
+    let (device, _) = pick_device(&args.device)?;
+    let r = vae::eval(&args.run, args.data.as_deref(), &device)?;
+    println!("vae {}: test set of {} images from {}", args.run.display(), r.images, r.data);
+    println!(
+        "negative ELBO {:.2} nats per image = reconstruction {:.2} + KL {:.2}  (latent {}, one sampled code per image)",
+        r.negative_elbo, r.reconstruction, r.kl, r.latent
+    );
+    Ok(())
+}
+
+pub fn eval_gan(args: EvalArgs) -> Result<()> {
+    let Some(judge) = &args.judge else {
+        return Err(ZooError::usage(
+            "zoo eval gan needs --judge CNN_RUN, a run of `zoo train cnn` trained on the same kind of images",
+        ));
+    };
+    let (device, _) = pick_device(&args.device)?;
+    let r = gan::judge_eval(&args.run, judge, args.samples.unwrap_or(10_000), args.seed.unwrap_or(0), args.trained, &device)?;
+    println!("gan {}: {} images from its {} generator judged by {}", args.run.display(), r.generated, r.generator, r.judge);
+    println!("Fréchet distance to the test set {:.2} (real training images: {:.2}; ratio {:.2})", r.frechet_distance, r.frechet_floor, r.ratio);
+    println!("classified with ≥ 90 % confidence: {:.1} %", r.confident_percent);
+    let classes: Vec<String> = r.class_percent.iter().enumerate().map(|(c, p)| format!("{c}: {p:.1} %")).collect();
+    println!("classes: {}", classes.join("  "));
+    Ok(())
+}
+
+/// `--n` of `zoo sample`: at least one picture.
+fn pictures(args: &SampleArgs) -> Result<usize> {
+    match args.n.unwrap_or(64) {
+        0 => Err(ZooError::usage("--n must be at least 1")),
+        n => Ok(n),
+    }
+}
+
+fn print_written(written: Vec<PathBuf>) {
+    for path in written {
+        println!("wrote {}", path.display());
+    }
+}
+
+pub fn sample_autoencoder(args: SampleArgs) -> Result<()> {
+    let (device, _) = pick_device(&args.device)?;
+    print_written(autoencoder::sample(&args.run, pictures(&args)?, args.out.as_deref(), &device)?);
+    Ok(())
+}
+
+pub fn sample_vae(args: SampleArgs) -> Result<()> {
+    let (device, _) = pick_device(&args.device)?;
+    print_written(vae::sample(&args.run, pictures(&args)?, args.seed, args.out.as_deref(), &device)?);
+    Ok(())
+}
+
+pub fn sample_gan(args: SampleArgs) -> Result<()> {
+    let (device, _) = pick_device(&args.device)?;
+    print_written(gan::sample(&args.run, pictures(&args)?, args.seed, args.trained, args.out.as_deref(), &device)?);
+    Ok(())
+}
+
+pub fn pick_device(arg: &DeviceArg) -> Result<(burn::prelude::Device, String)> {
+    let name = arg.device.clone().unwrap_or_else(|| device::default_name().to_string());
+    Ok((device::select(&name)?, name))
+}
+
+/// `--device` of `zoo train`: as given, else, when resuming, the device the run was started on
+/// (its `run.json`) if this build has it, else the default. A run started with `--device cpu`
+/// thus continues on the CPU in a build that also has wgpu, rather than on wgpu's first
+/// adapter, which on a machine without a GPU is a software rasteriser.
+fn pick_train_device(arg: &DeviceArg, resume: Option<&Path>) -> Result<(burn::prelude::Device, String)> {
+    // A folder that is not a run gets its clear error from the trainer itself.
+    let recorded = resume.filter(|_| arg.device.is_none()).and_then(|run| {
+        let text = std::fs::read_to_string(run.join("run.json")).ok()?;
+        serde_json::from_str::<zoo_train::run::RunInfo>(&text).ok().map(|info| info.device)
+    });
+    match recorded {
+        Some(name) if device::available().contains(&name.as_str()) => {
+            eprintln!("resuming on device {name}, as the run was started (--device or ZOO_DEVICE changes it)");
+            Ok((device::select(&name)?, name))
+        }
+        Some(name) => {
+            let (device, default) = pick_device(arg)?;
+            eprintln!("the run was started on device {name}, which this build lacks; resuming on {default}");
+            Ok((device, default))
+        }
+        None => pick_device(arg),
+    }
+}

@@ -1,0 +1,275 @@
+//! The model registry: every model zoo knows, declared once. `zoo list`, the model argument of
+//! every command (its possible values and `--help`), `zoo config`, the dispatch of each command
+//! and the "does not apply" errors are all read from [`MODELS`]. A model's name is its recipe's
+//! `NAME`; adding a model is adding a row here.
+
+use clap::builder::{PossibleValue, PossibleValuesParser};
+use zoo_train::classifier::ClassifierRecipe;
+use zoo_train::forecast::LstmRecipe;
+use zoo_train::generative::autoencoder::AutoencoderRecipe;
+use zoo_train::generative::gan::GanRecipe;
+use zoo_train::generative::vae::VaeRecipe;
+use zoo_train::image_training::ImageRecipe;
+use zoo_train::language::{CharLstmRecipe, GptRecipe, LanguageRecipe};
+use zoo_train::recipes::{CnnRecipe, MlpRecipe, Recipe, RnnRecipe, default_json};
+use zoo_train::rl::dqn::DqnRecipe;
+use zoo_train::rl::qlearning::QLearningRecipe;
+use zoo_train::textclass::AttentionRecipe;
+use zoo_train::{Result, ZooError};
+
+use crate::cli::{EvalArgs, PlayArgs, PredictArgs, SampleArgs, TrainArgs};
+use crate::commands as run;
+
+/// The commands a model may support besides `train` and `config`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verb {
+    Train,
+    Eval,
+    Sample,
+    Predict,
+    Play,
+}
+
+impl Verb {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verb::Train => "train",
+            Verb::Eval => "eval",
+            Verb::Sample => "sample",
+            Verb::Predict => "predict",
+            Verb::Play => "play",
+        }
+    }
+}
+
+/// One model: its name, what it is, its commands and the flags each command takes beyond
+/// `--run`, `--config`, `--run-dir`, `--resume`, `--device` and `--out`, which every model has.
+pub struct Entry {
+    pub name: &'static str,
+    pub summary: &'static str,
+    /// `zoo config`: the default recipe as pretty JSON.
+    pub config: fn() -> String,
+    pub train: fn(TrainArgs) -> Result<()>,
+    pub train_flags: &'static [&'static str],
+    pub eval: Option<fn(EvalArgs) -> Result<()>>,
+    pub eval_flags: &'static [&'static str],
+    pub sample: Option<fn(SampleArgs) -> Result<()>>,
+    pub sample_flags: &'static [&'static str],
+    pub predict: Option<fn(PredictArgs) -> Result<()>>,
+    pub play: Option<fn(PlayArgs) -> Result<()>>,
+}
+
+/// The flags of an image model's `train`.
+const IMAGE_TRAIN: &[&str] = &["--epochs", "--batch-size", "--lr", "--seed", "--limit", "--data"];
+/// The flags of `sample` for pictures and for text.
+const PICTURES: &[&str] = &["--n", "--seed"];
+const TEXT: &[&str] = &["--prompt", "--len", "--temperature", "--seed"];
+
+/// An image classifier's row.
+fn classifier<R: ClassifierRecipe>(summary: &'static str) -> Entry {
+    Entry {
+        name: R::NAME,
+        summary,
+        config: default_json::<R>,
+        train: run::train_image::<R>,
+        train_flags: IMAGE_TRAIN,
+        eval: Some(run::eval_classifier::<R>),
+        eval_flags: &["--data"],
+        sample: None,
+        sample_flags: &[],
+        predict: Some(run::predict_classifier::<R>),
+        play: None,
+    }
+}
+
+/// A character language model's row.
+fn language<R: LanguageRecipe>(summary: &'static str) -> Entry {
+    Entry {
+        name: R::NAME,
+        summary,
+        config: default_json::<R>,
+        train: run::train_language::<R>,
+        train_flags: &["--epochs", "--batch-size", "--lr", "--seed", "--data"],
+        eval: Some(run::eval_language::<R>),
+        eval_flags: &[],
+        sample: Some(run::sample_language::<R>),
+        sample_flags: TEXT,
+        predict: None,
+        play: None,
+    }
+}
+
+/// A generative image model's row.
+fn generative<R: ImageRecipe>(
+    summary: &'static str,
+    eval: fn(EvalArgs) -> Result<()>,
+    eval_flags: &'static [&'static str],
+    sample: fn(SampleArgs) -> Result<()>,
+    sample_flags: &'static [&'static str],
+) -> Entry {
+    Entry {
+        name: R::NAME,
+        summary,
+        config: default_json::<R>,
+        train: run::train_image::<R>,
+        train_flags: IMAGE_TRAIN,
+        eval: Some(eval),
+        eval_flags,
+        sample: Some(sample),
+        sample_flags,
+        predict: None,
+        play: None,
+    }
+}
+
+/// Every model, in the order `zoo list` shows them.
+pub fn models() -> Vec<Entry> {
+    vec![
+        classifier::<MlpRecipe>("multilayer perceptron on 28x28 images: 784 -> 128 ReLU -> dropout 0.2 -> classes (item 1)"),
+        classifier::<CnnRecipe>("convolutional network: two 3x3 conv + max-pool stages, dense 128, classes (items 3, 7)"),
+        classifier::<RnnRecipe>("stacked simple RNNs (100 ReLU x 2) reading 28x28 images row by row (item 23)"),
+        Entry {
+            name: LstmRecipe::NAME,
+            summary: "LSTM of 50 units forecasting a series from 50 past values: births, CO2, sunspots or a CSV (item 9)",
+            config: default_json::<LstmRecipe>,
+            train: run::train_forecast,
+            train_flags: &["--epochs", "--batch-size", "--lr", "--seed", "--data"],
+            eval: Some(run::eval_forecast),
+            eval_flags: &[],
+            sample: None,
+            sample_flags: &[],
+            predict: None,
+            play: None,
+        },
+        language::<CharLstmRecipe>("character language model of two LSTM layers (item 9's network on Moby Dick)"),
+        generative::<AutoencoderRecipe>(
+            "autoencoder of 28x28 images: dense 784-128-32-128-784, or convolutional (item 25)",
+            run::eval_autoencoder,
+            &["--data"],
+            run::sample_autoencoder,
+            &["--n"],
+        ),
+        generative::<VaeRecipe>(
+            "variational autoencoder: convolutional with a 2-d latent, or dense 784-400-20 (item 10)",
+            run::eval_vae,
+            &["--data"],
+            run::sample_vae,
+            PICTURES,
+        ),
+        generative::<GanRecipe>(
+            "DCGAN: transposed-convolution generator from 100-d noise, convolutional discriminator (items 6, 8, 15)",
+            run::eval_gan,
+            &["--judge", "--samples", "--seed", "--trained"],
+            run::sample_gan,
+            &["--n", "--seed", "--trained"],
+        ),
+        Entry {
+            name: QLearningRecipe::NAME,
+            summary: "tabular Q-learning on the 10-state chain (item 4)",
+            config: default_json::<QLearningRecipe>,
+            train: run::train_qlearning,
+            train_flags: &["--steps", "--episodes", "--lr", "--seed"],
+            eval: Some(run::eval_qlearning),
+            eval_flags: &["--episodes", "--seed"],
+            sample: None,
+            sample_flags: &[],
+            predict: None,
+            play: None,
+        },
+        Entry {
+            name: DqnRecipe::NAME,
+            summary: "deep Q-network on CartPole-v1: replay buffer, target network, Huber loss (item 5)",
+            config: default_json::<DqnRecipe>,
+            train: run::train_dqn,
+            train_flags: &["--steps", "--batch-size", "--lr", "--seed"],
+            eval: Some(run::eval_dqn),
+            eval_flags: &["--episodes", "--seed"],
+            sample: None,
+            sample_flags: &[],
+            predict: None,
+            play: Some(run::play_dqn),
+        },
+        Entry {
+            name: AttentionRecipe::NAME,
+            summary: "transformer text classifier with attention pooling: speeches by party, or your JSONL/CSV (item 24)",
+            config: default_json::<AttentionRecipe>,
+            train: run::train_attention,
+            train_flags: &["--epochs", "--batch-size", "--lr", "--seed", "--limit", "--data", "--text-field", "--label-field"],
+            eval: Some(run::eval_attention),
+            eval_flags: &[],
+            sample: None,
+            sample_flags: &[],
+            predict: Some(run::predict_attention),
+            play: None,
+        },
+        language::<GptRecipe>("small GPT: causal self-attention character language model (item 24's attention on Moby Dick)"),
+    ]
+}
+
+impl Entry {
+    /// Whether the model supports `verb`.
+    pub fn supports(&self, verb: Verb) -> bool {
+        match verb {
+            Verb::Train => true,
+            Verb::Eval => self.eval.is_some(),
+            Verb::Sample => self.sample.is_some(),
+            Verb::Predict => self.predict.is_some(),
+            Verb::Play => self.play.is_some(),
+        }
+    }
+
+    /// The commands it supports, for messages.
+    pub fn verbs(&self) -> String {
+        let all = [Verb::Train, Verb::Eval, Verb::Sample, Verb::Predict, Verb::Play];
+        all.iter().filter(|v| self.supports(**v)).map(|v| v.name()).collect::<Vec<_>>().join(", ")
+    }
+
+    /// Refuses the flags in `given` that `verb` of this model does not take, naming those it does.
+    pub fn check_flags(&self, verb: Verb, given: &[&'static str]) -> Result<()> {
+        let takes = match verb {
+            Verb::Train => self.train_flags,
+            Verb::Eval => self.eval_flags,
+            Verb::Sample => self.sample_flags,
+            Verb::Predict | Verb::Play => &[],
+        };
+        match given.iter().find(|flag| !takes.contains(flag)) {
+            None => Ok(()),
+            Some(flag) => {
+                let instead = if takes.is_empty() {
+                    "it takes none of the optional flags".to_string()
+                } else {
+                    format!("it takes {}", takes.join(", "))
+                };
+                Err(ZooError::usage(format!("{flag} does not apply to `zoo {} {}`; {instead}", verb.name(), self.name)))
+            }
+        }
+    }
+}
+
+/// The row of `name`, for `verb`: a model without that command is a usage error that names
+/// the commands it has.
+pub fn find(name: &str, verb: Verb) -> Result<Entry> {
+    let entry = models()
+        .into_iter()
+        .find(|m| m.name == name)
+        .ok_or_else(|| ZooError::usage(format!("no model `{name}`; `zoo list` names them")))?;
+    if !entry.supports(verb) {
+        return Err(ZooError::usage(format!(
+            "`zoo {}` does not apply to {name}; it supports {}",
+            verb.name(),
+            entry.verbs()
+        )));
+    }
+    Ok(entry)
+}
+
+/// The model argument's possible values: every model that supports `verb` (every model for
+/// None), each with its summary for `--help`.
+pub fn model_names(verb: Option<Verb>) -> PossibleValuesParser {
+    let values: Vec<PossibleValue> = models()
+        .into_iter()
+        .filter(|m| verb.is_none_or(|v| m.supports(v)))
+        .map(|m| PossibleValue::new(m.name).help(m.summary))
+        .collect();
+    PossibleValuesParser::new(values)
+}
