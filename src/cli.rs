@@ -29,7 +29,7 @@ pub enum Command {
     Sample(SampleArgs),
     /// Print a model's default recipe as JSON (edit it and pass it back with --config).
     Config {
-        #[arg(value_parser = registry::model_names(None))]
+        #[arg(value_parser = registry::model_names())]
         model: String,
     },
     /// Name every model with one line on what it is.
@@ -56,8 +56,7 @@ pub struct DeviceArg {
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// The model (`zoo list` says what each is).
-    #[arg(value_parser = registry::model_names(Some(Verb::Train)))]
+    #[arg(value_parser = registry::model_names(), help = registry::models_with(Verb::Train))]
     pub model: String,
     /// Recipe JSON; may give only the fields it changes (see `zoo config <model>`).
     #[arg(long, value_name = "FILE.json")]
@@ -107,8 +106,7 @@ pub struct TrainArgs {
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// The model the run trained.
-    #[arg(value_parser = registry::model_names(Some(Verb::Eval)))]
+    #[arg(value_parser = registry::model_names(), help = registry::models_with(Verb::Eval))]
     pub model: String,
     /// Run folder made by `zoo train`.
     #[arg(long, value_name = "DIR")]
@@ -138,8 +136,7 @@ pub struct EvalArgs {
 
 #[derive(Debug, Args)]
 pub struct SampleArgs {
-    /// The model the run trained.
-    #[arg(value_parser = registry::model_names(Some(Verb::Sample)))]
+    #[arg(value_parser = registry::model_names(), help = registry::models_with(Verb::Sample))]
     pub model: String,
     /// Run folder made by `zoo train`.
     #[arg(long, value_name = "DIR")]
@@ -173,8 +170,7 @@ pub struct SampleArgs {
 
 #[derive(Debug, Args)]
 pub struct PlayArgs {
-    /// The agent the run trained.
-    #[arg(value_parser = registry::model_names(Some(Verb::Play)))]
+    #[arg(value_parser = registry::model_names(), help = registry::models_with(Verb::Play))]
     pub model: String,
     /// Run folder made by `zoo train`.
     #[arg(long, value_name = "DIR")]
@@ -192,8 +188,7 @@ pub struct PlayArgs {
 
 #[derive(Debug, Args)]
 pub struct PredictArgs {
-    /// The model the run trained.
-    #[arg(value_parser = registry::model_names(Some(Verb::Predict)))]
+    #[arg(value_parser = registry::model_names(), help = registry::models_with(Verb::Predict))]
     pub model: String,
     /// Run folder made by `zoo train`.
     #[arg(long, value_name = "DIR")]

@@ -254,22 +254,26 @@ pub fn find(name: &str, verb: Verb) -> Result<Entry> {
         .find(|m| m.name == name)
         .ok_or_else(|| ZooError::usage(format!("no model `{name}`; `zoo list` names them")))?;
     if !entry.supports(verb) {
+        let others: Vec<&str> = models().into_iter().filter(|m| m.supports(verb)).map(|m| m.name).collect();
         return Err(ZooError::usage(format!(
-            "`zoo {}` does not apply to {name}; it supports {}",
+            "`zoo {}` does not apply to {name} (it has {}); the models with it: {}",
             verb.name(),
-            entry.verbs()
+            entry.verbs(),
+            others.join(", ")
         )));
     }
     Ok(entry)
 }
 
-/// The model argument's possible values: every model that supports `verb` (every model for
-/// None), each with its summary for `--help`.
-pub fn model_names(verb: Option<Verb>) -> PossibleValuesParser {
-    let values: Vec<PossibleValue> = models()
-        .into_iter()
-        .filter(|m| verb.is_none_or(|v| m.supports(v)))
-        .map(|m| PossibleValue::new(m.name).help(m.summary))
-        .collect();
+/// The model argument's possible values: every model, each with its summary for `--help`.
+/// A model without the command gets its one-line error from [`find`].
+pub fn model_names() -> PossibleValuesParser {
+    let values: Vec<PossibleValue> = models().into_iter().map(|m| PossibleValue::new(m.name).help(m.summary)).collect();
     PossibleValuesParser::new(values)
+}
+
+/// The help line of a command's model argument: which models have the command.
+pub fn models_with(verb: Verb) -> String {
+    let names: Vec<&str> = models().into_iter().filter(|m| m.supports(verb)).map(|m| m.name).collect();
+    format!("The model: one of those with `zoo {}`: {}", verb.name(), names.join(", "))
 }

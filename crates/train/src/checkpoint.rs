@@ -10,7 +10,6 @@ use burn::module::Module;
 use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
-use burn::train::checkpoint::{Checkpoint, Checkpointer, CheckpointerError};
 
 use crate::error::{Result, ZooError, io_error};
 
@@ -32,70 +31,7 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
-/// burn-train checkpointer writing `<dir>/<name>-<epoch>.bpk` atomically; a drop-in for
-/// burn's `FileCheckpointer`, which writes in place.
-pub struct AtomicCheckpointer {
-    directory: PathBuf,
-    name: &'static str,
-}
-
-impl AtomicCheckpointer {
-    pub fn new(directory: &Path, name: &'static str) -> Self {
-        Self { directory: directory.to_path_buf(), name }
-    }
-
-    fn path(&self, epoch: usize) -> PathBuf {
-        checkpoint_path(&self.directory, self.name, epoch)
-    }
-}
-
-/// Where burn-train and zoo keep the checkpoint `name` (`model`, `optim`, `scheduler`) of an epoch.
-pub fn checkpoint_path(directory: &Path, name: &str, epoch: usize) -> PathBuf {
-    directory.join(format!("{name}-{epoch}.bpk"))
-}
-
-impl<R: Checkpoint> Checkpointer<R> for AtomicCheckpointer {
-    fn save(&self, epoch: usize, record: R) -> Result<(), CheckpointerError> {
-        let bytes = record
-            .checkpoint_into_bytes()
-            .map_err(CheckpointerError::Record)?;
-        atomic_write(&self.path(epoch), &bytes).map_err(CheckpointerError::IOError)
-    }
-
-    fn restore(&self, epoch: usize) -> Result<R, CheckpointerError> {
-        let bytes = fs::read(self.path(epoch)).map_err(CheckpointerError::IOError)?;
-        R::checkpoint_from_bytes(Bytes::from_bytes_vec(bytes)).map_err(CheckpointerError::Record)
-    }
-
-    fn delete(&self, epoch: usize) -> Result<(), CheckpointerError> {
-        match fs::remove_file(self.path(epoch)) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(CheckpointerError::IOError(e)),
-            _ => Ok(()),
-        }
-    }
-}
-
-/// The three records burn-train needs to resume.
-pub const CHECKPOINT_PARTS: [&str; 3] = ["model", "optim", "scheduler"];
-
-/// The latest epoch whose model, optimiser and scheduler checkpoints are all present.
-pub fn latest_complete_checkpoint(directory: &Path) -> Option<usize> {
-    let entries = fs::read_dir(directory).ok()?;
-    entries
-        .filter_map(|entry| {
-            let name = entry.ok()?.file_name().into_string().ok()?;
-            let epoch = name.strip_prefix("model-")?.strip_suffix(".bpk")?.parse().ok()?;
-            Some(epoch)
-        })
-        .filter(|&epoch| {
-            CHECKPOINT_PARTS
-                .iter()
-                .all(|part| checkpoint_path(directory, part, epoch).is_file())
-        })
-        .max()
-}
-
-/// The checkpoints of zoo's own loops (GAN, autoencoders, DQN): per epoch, one file per part
+/// The checkpoints of the training loop (`crate::trainer`): per epoch, one file per record
 /// (`online.bpk` is written as `online-<epoch>.bpk`), then `progress-<epoch>.json`, whose
 /// presence marks the epoch's checkpoint complete. The two newest epochs are kept.
 pub struct EpochCheckpoints {

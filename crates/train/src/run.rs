@@ -4,11 +4,11 @@
 //! runs/<model>/<UTC timestamp>/
 //!   run.json          which model, data and device; written first
 //!   config.json       the full recipe (model, optimiser, fit settings)
-//!   checkpoint/       model-N.bpk, optim-N.bpk, scheduler-N.bpk (burn-train, written atomically)
-//!   train/ valid/     burn-train's per-batch metric logs
+//!   checkpoint/       each record of the last two epochs (model-N.bpk, optim-N.bpk, ...) and
+//!                     progress-N.json, written atomically (crate::trainer)
 //!   metrics.csv       epoch means of every metric
 //!   curves.png        loss and accuracy curves
-//!   model.bpk         final weights
+//!   model.bpk         final weights (a generative model's pictures in samples/)
 //!   eval.json         the last `zoo eval`
 //! ```
 
@@ -18,7 +18,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use serde::de::DeserializeOwned;
 
-use crate::checkpoint::{atomic_write, latest_complete_checkpoint};
+use crate::checkpoint::atomic_write;
 use crate::error::{Result, ZooError, io_error};
 
 /// What `run.json` records.
@@ -143,10 +143,6 @@ impl RunDir {
 
     pub fn checkpoint_dir(&self) -> PathBuf {
         self.path.join("checkpoint")
-    }
-
-    pub fn latest_checkpoint(&self) -> Option<usize> {
-        latest_complete_checkpoint(&self.checkpoint_dir())
     }
 
     /// Writes `value` as pretty JSON to `name` in the run folder, atomically.
