@@ -48,7 +48,8 @@ fn main() {
             .with_stride([stride, stride])
             .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
             .init(&device);
-        Box::new(move |x, zoo| if zoo { zoo_models::kernels::conv::conv2d(&layer, x) } else { layer.forward(x) }) as Forward
+        Box::new(move |x, zoo| if zoo { zoo_models::kernels::conv::conv2d(&layer, x) } else { layer.forward(x) })
+            as Forward
     };
     let up = |c: [usize; 2], k: usize, stride: usize, pad: usize| {
         let layer = ConvTranspose2dConfig::new(c, [k, k])
@@ -56,13 +57,21 @@ fn main() {
             .with_padding([pad, pad])
             .with_padding_out([stride - 1, stride - 1])
             .init(&device);
-        Box::new(move |x, zoo| if zoo { zoo_models::kernels::conv::conv_transpose2d(&layer, x) } else { layer.forward(x) }) as Forward
+        Box::new(
+            move |x, zoo| if zoo { zoo_models::kernels::conv::conv_transpose2d(&layer, x) } else { layer.forward(x) },
+        ) as Forward
     };
     let pool = MaxPool2dConfig::new([2, 2]).init();
     let ops = vec![
         Op { name: "cnn conv1 1->32 3x3", input: [256, 1, 28, 28], forward: conv([1, 32], 3, 1, 0) },
         Op { name: "cnn relu 32x26x26", input: [256, 32, 26, 26], forward: Box::new(|x, _| relu(x)) },
-        Op { name: "cnn maxpool 32x26x26", input: [256, 32, 26, 26], forward: Box::new(move |x, zoo| if zoo { zoo_models::kernels::pool::max_pool2d(&pool, x) } else { pool.forward(x) }) },
+        Op {
+            name: "cnn maxpool 32x26x26",
+            input: [256, 32, 26, 26],
+            forward: Box::new(
+                move |x, zoo| if zoo { zoo_models::kernels::pool::max_pool2d(&pool, x) } else { pool.forward(x) },
+            ),
+        },
         Op { name: "cnn conv2 32->64 3x3", input: [256, 32, 13, 13], forward: conv([32, 64], 3, 1, 0) },
         Op { name: "vae conv1 1->32 s2", input: [128, 1, 28, 28], forward: conv([1, 32], 3, 2, 1) },
         Op { name: "vae conv2 32->64 s2", input: [128, 32, 14, 14], forward: conv([32, 64], 3, 2, 1) },
@@ -75,7 +84,10 @@ fn main() {
         Op { name: "gan G up2 128->64 5x5 s2", input: [256, 128, 7, 7], forward: up([128, 64], 5, 2, 2) },
         Op { name: "gan G out 64->1 5x5 s2", input: [256, 64, 14, 14], forward: up([64, 1], 5, 2, 2) },
     ];
-    println!("{:<28} {:>18} {:>10} {:>12} {:>10} {:>12}", "operation (flex)", "input", "burn fwd", "burn fwd+bwd", "zoo fwd", "zoo fwd+bwd");
+    println!(
+        "{:<28} {:>18} {:>10} {:>12} {:>10} {:>12}",
+        "operation (flex)", "input", "burn fwd", "burn fwd+bwd", "zoo fwd", "zoo fwd+bwd"
+    );
     for op in ops.iter().filter(|op| only.as_ref().is_none_or(|o| op.name.contains(o.as_str()))) {
         let x = Tensor::<4>::random(op.input, Distribution::Normal(0.0, 1.0), &device).require_grad();
         let measure = |zoo: bool| {
@@ -116,9 +128,15 @@ fn backward_by_parts(budget: Duration) {
     #[allow(deprecated)]
     backends.push(("ndarray", Device::ndarray()));
     println!();
-    println!("{:<8} {:<22} {:>10} {:>14} {:>15}", "backend", "cnn layer, batch 64", "conv ms", "input grad ms", "weight grad ms");
+    println!(
+        "{:<8} {:<22} {:>10} {:>14} {:>15}",
+        "backend", "cnn layer, batch 64", "conv ms", "input grad ms", "weight grad ms"
+    );
     for (name, device) in backends {
-        for (layer, x_shape, w_shape) in [("conv1 1->32 3x3", [64, 1, 28, 28], [32, 1, 3, 3]), ("conv2 32->64 3x3", [64, 32, 13, 13], [64, 32, 3, 3])] {
+        for (layer, x_shape, w_shape) in [
+            ("conv1 1->32 3x3", [64, 1, 28, 28], [32, 1, 3, 3]),
+            ("conv2 32->64 3x3", [64, 32, 13, 13], [64, 32, 3, 3]),
+        ] {
             let x = Tensor::<4>::random(x_shape, Distribution::Normal(0.0, 1.0), &device);
             let w = Tensor::<4>::random(w_shape, Distribution::Normal(0.0, 1.0), &device);
             let options = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);

@@ -17,8 +17,8 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use zoo_data::{Split, embedded};
-use zoo_train::classifier::{Classifier, ImageNet};
 use zoo_train::classifier::ClassifierRecipe;
+use zoo_train::classifier::{Classifier, ImageNet};
 use zoo_train::forecast::LstmRecipe;
 use zoo_train::generative::gan::GanRecipe;
 use zoo_train::generative::vae::{VaeRecipe, elbo_terms};
@@ -143,7 +143,11 @@ fn step(model: &str, batch: usize, device: &Device) -> Box<dyn Step> {
                 model: Some(recipe.model.init(&train_device)),
                 optimizer: recipe.optimizer.init(),
                 loss: move |model: &zoo_models::LstmForecaster| {
-                    MseLoss::new().forward(model.forward(windows.clone()), targets.clone(), burn::nn::loss::Reduction::Mean)
+                    MseLoss::new().forward(
+                        model.forward(windows.clone()),
+                        targets.clone(),
+                        burn::nn::loss::Reduction::Mean,
+                    )
                 },
             })
         }
@@ -233,12 +237,15 @@ fn child(model: &str, batch: usize, backend: &str, secs: f64) -> Result<Figures,
     }
     let out = process.wait_with_output().map_err(|e| e.to_string())?;
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout.lines().find_map(|l| l.strip_prefix("case ")).ok_or_else(|| {
-        String::from_utf8_lossy(&out.stderr).trim().lines().last().unwrap_or("no output").to_string()
-    })?;
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("case "))
+        .ok_or_else(|| String::from_utf8_lossy(&out.stderr).trim().lines().last().unwrap_or("no output").to_string())?;
     let v: Vec<f64> = line.split_whitespace().filter_map(|f| f.parse().ok()).collect();
     match v[..] {
-        [rate, forward, backward, update, rss] => Ok(Figures { rate, phases_ms: [forward, backward, update], rss_mb: rss / 1024.0 }),
+        [rate, forward, backward, update, rss] => {
+            Ok(Figures { rate, phases_ms: [forward, backward, update], rss_mb: rss / 1024.0 })
+        }
         _ => Err(format!("unreadable case line {line:?}")),
     }
 }
@@ -303,7 +310,9 @@ fn main() {
     let wanted = |model: &str| only.as_ref().is_none_or(|o| o.split(',').any(|m| m == model));
     data_pipeline();
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    println!("training throughput, samples/s of full Adam steps, {secs} s per case, {threads} cores, one process per case");
+    println!(
+        "training throughput, samples/s of full Adam steps, {secs} s per case, {threads} cores, one process per case"
+    );
     println!(
         "{:<5} {:>5} {:<8} {:>9} {:>9} {:>6}  {:>8} {:>8} {:>8}  {:>7} {:>7}",
         "model", "batch", "backend", "zoo", "pytorch", "ratio", "fwd ms", "bwd ms", "adam ms", "zoo MB", "pt MB"

@@ -178,8 +178,11 @@ pub fn predict_attention(args: PredictArgs) -> Result<()> {
     let (device, _) = pick_device(&args.device)?;
     let answers = textclass::predict(&args.run, &args.inputs, 8, &device)?;
     for (text, a) in args.inputs.iter().zip(answers) {
-        let shown: String =
-            if text.chars().count() > 60 { format!("{}...", text.chars().take(57).collect::<String>()) } else { text.clone() };
+        let shown: String = if text.chars().count() > 60 {
+            format!("{}...", text.chars().take(57).collect::<String>())
+        } else {
+            text.clone()
+        };
         let classes: Vec<String> = a.probabilities.iter().map(|(c, p)| format!("{c} {:5.1} %", 100.0 * p)).collect();
         println!("\"{shown}\": {}", classes.join("   "));
         if a.used_words < a.words {
@@ -244,9 +247,25 @@ pub fn eval_gan(args: EvalArgs) -> Result<()> {
         ));
     };
     let (device, _) = pick_device(&args.device)?;
-    let r = gan::judge_eval(&args.run, judge, args.samples.unwrap_or(10_000), args.seed.unwrap_or(0), args.trained, &device)?;
-    println!("gan {}: {} images from its {} generator judged by {}", args.run.display(), r.generated, r.generator, r.judge);
-    println!("Fréchet distance to the test set {:.2} (real training images: {:.2}; ratio {:.2})", r.frechet_distance, r.frechet_floor, r.ratio);
+    let r = gan::judge_eval(
+        &args.run,
+        judge,
+        args.samples.unwrap_or(10_000),
+        args.seed.unwrap_or(0),
+        args.trained,
+        &device,
+    )?;
+    println!(
+        "gan {}: {} images from its {} generator judged by {}",
+        args.run.display(),
+        r.generated,
+        r.generator,
+        r.judge
+    );
+    println!(
+        "Fréchet distance to the test set {:.2} (real training images: {:.2}; ratio {:.2})",
+        r.frechet_distance, r.frechet_floor, r.ratio
+    );
     println!("classified with ≥ 90 % confidence: {:.1} %", r.confident_percent);
     let classes: Vec<String> = r.class_percent.iter().enumerate().map(|(c, p)| format!("{c}: {p:.1} %")).collect();
     println!("classes: {}", classes.join("  "));

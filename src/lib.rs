@@ -55,7 +55,9 @@ pub fn run(cli: Cli) -> Result<()> {
             print!("{text}");
             Ok(())
         }
-        Command::Data { command: DataCommand::Fetch { dataset: Dataset::Mnist, dir, mirror } } => fetch_mnist(dir, mirror),
+        Command::Data { command: DataCommand::Fetch { dataset: Dataset::Mnist, dir, mirror } } => {
+            fetch_mnist(dir, mirror)
+        }
     }
 }
 
@@ -105,11 +107,8 @@ fn sample_flags(args: &SampleArgs) -> Vec<&'static str> {
 fn fetch_mnist(dir: Option<std::path::PathBuf>, mirrors: Vec<String>) -> Result<()> {
     use zoo_data::fetch;
     let dest = dir.unwrap_or_else(|| fetch::default_cache_dir().join("mnist"));
-    let mirrors = if mirrors.is_empty() {
-        fetch::DEFAULT_MIRRORS.iter().map(|m| m.to_string()).collect()
-    } else {
-        mirrors
-    };
+    let mirrors =
+        if mirrors.is_empty() { fetch::DEFAULT_MIRRORS.iter().map(|m| m.to_string()).collect() } else { mirrors };
     let report = fetch::fetch(&mirrors, &fetch::MNIST_FILES, &dest, true).map_err(ZooError::from)?;
     println!("{report}");
     println!("MNIST is in {}; train on it with --data {}", dest.display(), dest.display());

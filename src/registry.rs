@@ -125,8 +125,12 @@ fn generative<R: ImageRecipe>(
 /// Every model, in the order `zoo list` shows them.
 pub fn models() -> Vec<Entry> {
     vec![
-        classifier::<MlpRecipe>("multilayer perceptron on 28x28 images: 784 -> 128 ReLU -> dropout 0.2 -> classes (item 1)"),
-        classifier::<CnnRecipe>("convolutional network: two 3x3 conv + max-pool stages, dense 128, classes (items 3, 7)"),
+        classifier::<MlpRecipe>(
+            "multilayer perceptron on 28x28 images: 784 -> 128 ReLU -> dropout 0.2 -> classes (item 1)",
+        ),
+        classifier::<CnnRecipe>(
+            "convolutional network: two 3x3 conv + max-pool stages, dense 128, classes (items 3, 7)",
+        ),
         classifier::<RnnRecipe>("stacked simple RNNs (100 ReLU x 2) reading 28x28 images row by row (item 23)"),
         Entry {
             name: LstmRecipe::NAME,
@@ -194,7 +198,16 @@ pub fn models() -> Vec<Entry> {
             summary: "transformer text classifier with attention pooling: speeches by party, or your JSONL/CSV (item 24)",
             config: default_json::<AttentionRecipe>,
             train: run::train_attention,
-            train_flags: &["--epochs", "--batch-size", "--lr", "--seed", "--limit", "--data", "--text-field", "--label-field"],
+            train_flags: &[
+                "--epochs",
+                "--batch-size",
+                "--lr",
+                "--seed",
+                "--limit",
+                "--data",
+                "--text-field",
+                "--label-field",
+            ],
             eval: Some(run::eval_attention),
             eval_flags: &[],
             sample: None,
@@ -202,7 +215,9 @@ pub fn models() -> Vec<Entry> {
             predict: Some(run::predict_attention),
             play: None,
         },
-        language::<GptRecipe>("small GPT: causal self-attention character language model (item 24's attention on Moby Dick)"),
+        language::<GptRecipe>(
+            "small GPT: causal self-attention character language model (item 24's attention on Moby Dick)",
+        ),
     ]
 }
 

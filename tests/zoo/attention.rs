@@ -2,8 +2,8 @@
 //! `softmax(Q Kᵀ / sqrt(d)) V` written out in loops, the padding and causal masks (masked
 //! positions get zero weight), and attention pooling.
 
-use burn::nn::attention::{MhaInput, MultiHeadAttentionConfig};
 use burn::nn::Linear;
+use burn::nn::attention::{MhaInput, MultiHeadAttentionConfig};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use zoo_models::{AttentionPoolingConfig, causal_mask, padding_mask};
@@ -20,7 +20,9 @@ fn affine(row: &[f64], linear: &Linear) -> Vec<f64> {
     let b = linear.bias.as_ref().map(|b| values(b.val())).unwrap_or_default();
     let d_out = w.len() / row.len();
     (0..d_out)
-        .map(|o| row.iter().enumerate().map(|(i, x)| x * w[i * d_out + o]).sum::<f64>() + b.get(o).copied().unwrap_or(0.0))
+        .map(|o| {
+            row.iter().enumerate().map(|(i, x)| x * w[i * d_out + o]).sum::<f64>() + b.get(o).copied().unwrap_or(0.0)
+        })
         .collect()
 }
 
@@ -84,7 +86,8 @@ fn check(mask: &str) {
     let (context, weights) = (values(out.context), values(out.weights));
     let xs = values(x);
     for b in 0..batch {
-        let rows: Vec<Vec<f64>> = (0..len).map(|i| xs[(b * len + i) * d_model..(b * len + i + 1) * d_model].to_vec()).collect();
+        let rows: Vec<Vec<f64>> =
+            (0..len).map(|i| xs[(b * len + i) * d_model..(b * len + i + 1) * d_model].to_vec()).collect();
         let hidden = |i: usize, j: usize| match mask {
             "padding" => j >= lengths[b],
             "causal" => j > i,

@@ -16,8 +16,18 @@ fn cli_definition_is_valid() {
 fn train_tiny(model: &str, run: &Path, epochs: &str) {
     let run = run.to_str().unwrap();
     let out = zoo(&[
-        "train", model, "--device", "cpu", "--limit", "3000", "--epochs", epochs,
-        "--batch-size", "32", "--run-dir", run,
+        "train",
+        model,
+        "--device",
+        "cpu",
+        "--limit",
+        "3000",
+        "--epochs",
+        epochs,
+        "--batch-size",
+        "32",
+        "--run-dir",
+        run,
     ]);
     assert!(out.status.success(), "train failed: {}{}", stdout(&out), stderr(&out));
 }
@@ -205,7 +215,15 @@ fn bad_input_gets_one_line_and_an_exit_code() {
     // A picture that is not one (predict needs a run first: the tiniest one).
     let run = dir.join("run");
     let out = zoo(&[
-        "train", "mlp", "--device", "cpu", "--limit", "200", "--epochs", "1", "--run-dir",
+        "train",
+        "mlp",
+        "--device",
+        "cpu",
+        "--limit",
+        "200",
+        "--epochs",
+        "1",
+        "--run-dir",
         run.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", stderr(&out));

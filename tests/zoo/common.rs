@@ -16,11 +16,7 @@ pub fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
 
 /// The zoo binary built with the tests.
 pub fn zoo(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_zoo"))
-        .args(args)
-        .env_remove("ZOO_DEVICE")
-        .output()
-        .expect("the zoo binary runs")
+    Command::new(env!("CARGO_BIN_EXE_zoo")).args(args).env_remove("ZOO_DEVICE").output().expect("the zoo binary runs")
 }
 
 pub fn stdout(output: &Output) -> String {

@@ -57,7 +57,8 @@ fn same_seed_same_weights() {
     let run = |seed: u64| {
         // Parameters are initialised lazily: use each network before seeding again.
         device.seed(seed);
-        let ae = floats(AutoencoderConfig::new().with_kind(AutoencoderKind::Conv).init(&device).forward(images.clone()));
+        let ae =
+            floats(AutoencoderConfig::new().with_kind(AutoencoderKind::Conv).init(&device).forward(images.clone()));
         device.seed(seed);
         let vae = floats(VaeConfig::new().init(&device).encode(images.clone()).0);
         device.seed(seed);
@@ -90,7 +91,13 @@ fn kl_and_bernoulli_terms_match_their_closed_forms() {
         .zip(targets)
         .map(|(&x, t)| {
             let p = 1.0 / (1.0 + (-f64::from(x)).exp());
-            let (ln_p, ln_q) = if x > 20.0 { (0.0, -f64::from(x)) } else if x < -20.0 { (f64::from(x), 0.0) } else { (p.ln(), (1.0 - p).ln()) };
+            let (ln_p, ln_q) = if x > 20.0 {
+                (0.0, -f64::from(x))
+            } else if x < -20.0 {
+                (f64::from(x), 0.0)
+            } else {
+                (p.ln(), (1.0 - p).ln())
+            };
             -(f64::from(t) * ln_p + (1.0 - f64::from(t)) * ln_q)
         })
         .sum();
@@ -106,7 +113,8 @@ fn one_adam_step_lowers_each_loss_on_a_real_batch() {
         recipe.model.kind = kind;
         let mut trainer = recipe.trainer(&device);
         let (images, targets) = real_batch(32, &trainer.train_device());
-        let before = f64::from(bce_per_pixel(trainer.model.forward(images.clone()), images.clone()).into_scalar::<f32>());
+        let before =
+            f64::from(bce_per_pixel(trainer.model.forward(images.clone()), images.clone()).into_scalar::<f32>());
         trainer.train_batch(ImageBatch { images: images.clone(), targets: targets.clone() }, &lr(1e-3));
         let after = f64::from(bce_per_pixel(trainer.model.forward(images.clone()), images).into_scalar::<f32>());
         assert!(after < before, "{kind:?}: {before} -> {after}");
@@ -118,10 +126,15 @@ fn one_adam_step_lowers_each_loss_on_a_real_batch() {
         let train_device = trainer.train_device();
         let (images, targets) = real_batch(32, &train_device);
         // The same code noise before and after, so only the weights differ.
-        let noise = Tensor::<2>::random([32, recipe.model.latent], burn::tensor::Distribution::Normal(0.0, 1.0), &train_device);
+        let noise =
+            Tensor::<2>::random([32, recipe.model.latent], burn::tensor::Distribution::Normal(0.0, 1.0), &train_device);
         let loss = |t: &zoo_train::generative::vae::VaeTrainer| {
             let out = t.model.forward(images.clone(), noise.clone());
-            f64::from((bernoulli_nll(out.logits, images.clone()) + kl_divergence(out.mean, out.log_var)).mean().into_scalar::<f32>())
+            f64::from(
+                (bernoulli_nll(out.logits, images.clone()) + kl_divergence(out.mean, out.log_var))
+                    .mean()
+                    .into_scalar::<f32>(),
+            )
         };
         let before = loss(&trainer);
         for _ in 0..3 {
@@ -160,10 +173,11 @@ fn gan_steps_touch_only_their_own_network_and_lower_their_losses() {
     // parameters).
     let probe = Tensor::<2>::random([4, 100], burn::tensor::Distribution::Normal(0.0, 1.0), &train_device);
     let generated = |t: &zoo_train::generative::gan::GanTrainer| floats(t.generator.forward(probe.clone()));
-    let judged = |t: &zoo_train::generative::gan::GanTrainer| {
-        floats(t.discriminator.valid().forward(real.clone().inner()))
+    let judged =
+        |t: &zoo_train::generative::gan::GanTrainer| floats(t.discriminator.valid().forward(real.clone().inner()));
+    let d_loss = |t: &zoo_train::generative::gan::GanTrainer| {
+        f64::from(t.discriminator_loss(real.clone(), t.generate(noise.clone())).0.into_scalar::<f32>())
     };
-    let d_loss = |t: &zoo_train::generative::gan::GanTrainer| f64::from(t.discriminator_loss(real.clone(), t.generate(noise.clone())).0.into_scalar::<f32>());
 
     let (g0, d0, loss0) = (generated(&trainer), judged(&trainer), d_loss(&trainer));
     let drawn = |g: &zoo_models::Generator| floats(g.forward(probe.clone().inner()));
@@ -194,7 +208,8 @@ fn png_size(path: &Path) -> (u32, u32) {
 }
 
 fn train(model: &str, run: &Path, extra: &[&str]) {
-    let mut args = vec!["train", model, "--device", "cpu", "--epochs", "1", "--limit", "512", "--run-dir", run.to_str().unwrap()];
+    let mut args =
+        vec!["train", model, "--device", "cpu", "--epochs", "1", "--limit", "512", "--run-dir", run.to_str().unwrap()];
     args.extend_from_slice(extra);
     let out = zoo(&args);
     assert!(out.status.success(), "{model}: {}", stderr(&out));
@@ -219,11 +234,33 @@ fn autoencoder_and_vae_train_eval_and_sample_through_the_binary() {
     let bce = eval["bce_per_pixel"].as_f64().unwrap();
     assert!(bce > 0.0 && bce < 0.7, "{bce}");
     let picture = tmp.path().join("recon.png");
-    let out = zoo(&["sample", "autoencoder", "--run", ae.to_str().unwrap(), "--n", "16", "--out", picture.to_str().unwrap(), "--device", "cpu"]);
+    let out = zoo(&[
+        "sample",
+        "autoencoder",
+        "--run",
+        ae.to_str().unwrap(),
+        "--n",
+        "16",
+        "--out",
+        picture.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(png_size(&picture), (8 * 58 + 2, 4 * 58 + 2));
     // 12 images: a full row of 8 and a padded row of 4, each above its reconstructions.
-    let out = zoo(&["sample", "autoencoder", "--run", ae.to_str().unwrap(), "--n", "12", "--out", picture.to_str().unwrap(), "--device", "cpu"]);
+    let out = zoo(&[
+        "sample",
+        "autoencoder",
+        "--run",
+        ae.to_str().unwrap(),
+        "--n",
+        "12",
+        "--out",
+        picture.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(png_size(&picture), (8 * 58 + 2, 4 * 58 + 2));
 
@@ -250,7 +287,10 @@ fn gan_trains_resumes_is_judged_and_samples_through_the_binary() {
     for file in ["generator.bpk", "generator-trained.bpk", "discriminator.bpk", "checkpoint/generator_average-1.bpk"] {
         assert!(gan.join(file).is_file(), "{file}");
     }
-    assert_ne!(std::fs::read(gan.join("generator.bpk")).unwrap(), std::fs::read(gan.join("generator-trained.bpk")).unwrap());
+    assert_ne!(
+        std::fs::read(gan.join("generator.bpk")).unwrap(),
+        std::fs::read(gan.join("generator-trained.bpk")).unwrap()
+    );
     let metrics = std::fs::read_to_string(gan.join("metrics.csv")).unwrap();
     for metric in ["D Loss", "G Loss", "D(x)", "D(G(z))"] {
         assert!(metrics.contains(&format!("1,train,{metric},")), "{metric}: {metrics}");
@@ -263,16 +303,32 @@ fn gan_trains_resumes_is_judged_and_samples_through_the_binary() {
     assert_clean_error(&out, 2, "needs --judge CNN_RUN");
     let judge = tmp.path().join("judge");
     train("cnn", &judge, &[]);
-    let out = zoo(&["eval", "gan", "--run", run, "--judge", judge.to_str().unwrap(), "--samples", "200", "--device", "cpu"]);
+    let out =
+        zoo(&["eval", "gan", "--run", run, "--judge", judge.to_str().unwrap(), "--samples", "200", "--device", "cpu"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let eval: Value = serde_json::from_str(&std::fs::read_to_string(gan.join("eval.json")).unwrap()).unwrap();
     let (distance, floor) = (eval["frechet_distance"].as_f64().unwrap(), eval["frechet_floor"].as_f64().unwrap());
-    assert!(distance.is_finite() && floor > 0.0 && distance > floor, "an untrained generator is far from real digits: {distance} vs {floor}");
+    assert!(
+        distance.is_finite() && floor > 0.0 && distance > floor,
+        "an untrained generator is far from real digits: {distance} vs {floor}"
+    );
     let classes: f64 = eval["class_percent"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).sum();
     assert!((classes - 100.0).abs() < 1e-6);
     assert_eq!(eval["generator"], "moving average");
     // The trained generator, judged on request, draws other images.
-    let out = zoo(&["eval", "gan", "--run", run, "--judge", judge.to_str().unwrap(), "--samples", "200", "--trained", "--device", "cpu"]);
+    let out = zoo(&[
+        "eval",
+        "gan",
+        "--run",
+        run,
+        "--judge",
+        judge.to_str().unwrap(),
+        "--samples",
+        "200",
+        "--trained",
+        "--device",
+        "cpu",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let trained: Value = serde_json::from_str(&std::fs::read_to_string(gan.join("eval.json")).unwrap()).unwrap();
     assert_eq!(trained["generator"], "trained");
@@ -282,8 +338,16 @@ fn gan_trains_resumes_is_judged_and_samples_through_the_binary() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(png_size(&gan.join("samples.png")), (8 * 58 + 2, 2 * 58 + 2));
     assert_clean_error(&zoo(&["sample", "vae", "--run", run]), 2, "is a `gan` run");
-    assert_clean_error(&zoo(&["sample", "vae", "--run", run, "--trained"]), 2, "--trained does not apply to `zoo sample vae`");
-    assert_clean_error(&zoo(&["eval", "mlp", "--run", run, "--trained"]), 2, "--trained does not apply to `zoo eval mlp`");
+    assert_clean_error(
+        &zoo(&["sample", "vae", "--run", run, "--trained"]),
+        2,
+        "--trained does not apply to `zoo sample vae`",
+    );
+    assert_clean_error(
+        &zoo(&["eval", "mlp", "--run", run, "--trained"]),
+        2,
+        "--trained does not apply to `zoo eval mlp`",
+    );
     // The same seed draws the same picture (the averaged generator's standing statistics too).
     let again = tmp.path().join("again.png");
     let out = zoo(&["sample", "gan", "--run", run, "--n", "16", "--out", again.to_str().unwrap(), "--device", "cpu"]);
@@ -305,7 +369,9 @@ fn standing_statistics_match_the_generators_own_activations() {
     // Batch statistics on a copy (a training-mode pass moves its running statistics).
     let copy = zoo_models::GeneratorConfig::new().init(&device).load_record(generator.clone().into_record());
     let batch_stats = floats(copy.fork(&train_device).train().forward(noise.clone().to_device(&train_device)).inner());
-    let gap = |images: Vec<f32>| images.iter().zip(&batch_stats).map(|(a, b)| (a - b).abs()).sum::<f32>() / images.len() as f32;
+    let gap = |images: Vec<f32>| {
+        images.iter().zip(&batch_stats).map(|(a, b)| (a - b).abs()).sum::<f32>() / images.len() as f32
+    };
     let before = gap(floats(generator.valid().forward(noise.clone())));
     let standing = zoo_train::generative::gan::standing_statistics(generator, &device);
     let after = gap(floats(standing.forward(noise)));

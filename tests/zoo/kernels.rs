@@ -3,8 +3,8 @@
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use zoo_models::kernels::{self, KernelBackend};
 use zoo_models::kernels::lstm::{lstm_sequence, lstm_sequence_reference};
+use zoo_models::kernels::{self, KernelBackend};
 
 use crate::common::rng_lock;
 
@@ -42,7 +42,9 @@ fn lstm_sequence_matches_burns_operations_in_values_and_gradients() {
     for (batch, steps, hidden) in [(1, 1, 1), (1, 4, 3), (3, 1, 5), (2, 7, 4), (5, 3, 9), (4, 6, 16), (64, 3, 256)] {
         let normal = Distribution::Normal(0.0, 1.0);
         let x = Tensor::<3>::random([batch, steps, 4 * hidden], normal, &device).require_grad();
-        let w = (Tensor::<2>::random([hidden, 4 * hidden], normal, &device) / (hidden as f64).sqrt()).detach().require_grad();
+        let w = (Tensor::<2>::random([hidden, 4 * hidden], normal, &device) / (hidden as f64).sqrt())
+            .detach()
+            .require_grad();
         let h0 = Tensor::<2>::random([batch, hidden], normal, &device).require_grad();
         let c0 = Tensor::<2>::random([batch, hidden], normal, &device).require_grad();
         // A weighted sum, so that every output (h and c, every step) gets its own gradient.
@@ -67,8 +69,13 @@ fn lstm_sequence_matches_burns_operations_in_values_and_gradients() {
         assert_close(&format!("d c0 ({case})"), kernel.4, reference.4);
         // Without autodiff the kernel gives the same values.
         let plain = |t: Tensor<2>| t.inner();
-        let untracked = lstm_sequence(&x.clone().inner(), &plain(w.clone()), &plain(h0.clone()), &plain(c0.clone())).expect("applies");
-        assert_close(&format!("untracked output ({case})"), untracked, lstm_sequence_reference(x.clone(), w.clone(), h0.clone(), c0.clone()).inner());
+        let untracked = lstm_sequence(&x.clone().inner(), &plain(w.clone()), &plain(h0.clone()), &plain(c0.clone()))
+            .expect("applies");
+        assert_close(
+            &format!("untracked output ({case})"),
+            untracked,
+            lstm_sequence_reference(x.clone(), w.clone(), h0.clone(), c0.clone()).inner(),
+        );
     }
 }
 
@@ -110,10 +117,16 @@ fn conv2d_matches_burns_convolution_in_values_and_gradients() {
             };
             let weights = Tensor::<4>::ones(out.dims(), &device) + out.clone().detach().sin();
             let grads = (out.clone() * weights).sum().backward();
-            (out.inner(), x.grad(&grads).unwrap(), weight.grad(&grads).unwrap(), with_bias.then(|| bias.grad(&grads).unwrap()))
+            (
+                out.inner(),
+                x.grad(&grads).unwrap(),
+                weight.grad(&grads).unwrap(),
+                with_bias.then(|| bias.grad(&grads).unwrap()),
+            )
         };
         let (kernel, reference) = (run(true), run(false));
-        let case = format!("batch {batch}, {c_in}->{c_out}, {h}x{w}, kernel {kernel:?}, stride {stride:?}, padding {pad:?}");
+        let case =
+            format!("batch {batch}, {c_in}->{c_out}, {h}x{w}, kernel {kernel:?}, stride {stride:?}, padding {pad:?}");
         assert_eq!(kernel.0.dims(), reference.0.dims(), "{case}");
         assert_close(&format!("output ({case})"), kernel.0, reference.0);
         assert_close(&format!("d x ({case})"), kernel.1, reference.1);
@@ -190,16 +203,24 @@ fn conv_transpose2d_matches_burns_in_values_and_gradients() {
         let run = |kernel_path: bool| {
             let b = with_bias.then(|| bias.clone());
             let out = if kernel_path {
-                conv_transpose2d_tensors(&x, &weight, b.as_ref(), stride, padding, padding_out).expect("the kernel applies on flex")
+                conv_transpose2d_tensors(&x, &weight, b.as_ref(), stride, padding, padding_out)
+                    .expect("the kernel applies on flex")
             } else {
                 conv_transpose2d(x.clone(), weight.clone(), b, options.clone())
             };
             let weights = Tensor::<4>::ones(out.dims(), &device) + out.clone().detach().sin();
             let grads = (out.clone() * weights).sum().backward();
-            (out.inner(), x.grad(&grads).unwrap(), weight.grad(&grads).unwrap(), with_bias.then(|| bias.grad(&grads).unwrap()))
+            (
+                out.inner(),
+                x.grad(&grads).unwrap(),
+                weight.grad(&grads).unwrap(),
+                with_bias.then(|| bias.grad(&grads).unwrap()),
+            )
         };
         let (kernel_run, reference) = (run(true), run(false));
-        let case = format!("batch {batch}, {c_in}->{c_out}, {h}x{w}, kernel {kernel:?}, stride {stride:?}, padding {padding:?}, out {padding_out:?}");
+        let case = format!(
+            "batch {batch}, {c_in}->{c_out}, {h}x{w}, kernel {kernel:?}, stride {stride:?}, padding {padding:?}, out {padding_out:?}"
+        );
         assert_eq!(kernel_run.0.dims(), reference.0.dims(), "{case}");
         assert_close(&format!("output ({case})"), kernel_run.0, reference.0);
         assert_close(&format!("d x ({case})"), kernel_run.1, reference.1);
@@ -221,12 +242,22 @@ fn batch_norm_leaky_relu_matches_burns_layers_in_values_gradients_and_running_st
     // The generator's three shapes (dense features, then channels of 7x7 and 14x14 maps) at a
     // small batch, a single row, and an input off zero mean (the kernel accumulates its
     // statistics in f64; Burn's f32 ones drift beyond the tolerance from a mean of about 300).
-    for (dims, offset) in [(vec![8, 12544], 0.0), (vec![5, 128, 7, 7], 0.0), (vec![3, 64, 14, 14], 0.0), (vec![1, 6, 3, 3], 0.0), (vec![4, 5, 2, 3], 20.0)] {
+    for (dims, offset) in [
+        (vec![8, 12544], 0.0),
+        (vec![5, 128, 7, 7], 0.0),
+        (vec![3, 64, 14, 14], 0.0),
+        (vec![1, 6, 3, 3], 0.0),
+        (vec![4, 5, 2, 3], 20.0),
+    ] {
         let channels = dims[1];
         // Non-trivial scale and shift, so every term of the gradient shows.
         let gamma = Tensor::<1>::random([channels], Distribution::Uniform(0.5, 1.5), &device);
         let beta = Tensor::<1>::random([channels], Distribution::Uniform(-0.5, 0.5), &device);
-        let x = Tensor::<2>::random([dims.iter().product::<usize>() / channels, channels], Distribution::Normal(offset, 2.0), &device);
+        let x = Tensor::<2>::random(
+            [dims.iter().product::<usize>() / channels, channels],
+            Distribution::Normal(offset, 2.0),
+            &device,
+        );
         let run = |on: bool| {
             kernels::set_enabled(on);
             // A fresh layer each time: clones share their running statistics.
@@ -327,7 +358,6 @@ fn seeded_training_is_the_same_with_and_without_zoos_kernels() {
     }
 }
 
-
 #[test]
 fn dropout_scales_what_it_keeps_passes_gradients_through_the_mask_and_is_off_outside_training() {
     use burn::nn::DropoutConfig;
@@ -339,7 +369,10 @@ fn dropout_scales_what_it_keeps_passes_gradients_through_the_mask_and_is_off_out
     let x = (Tensor::<2>::random([200, 100], Distribution::Uniform(1.0, 2.0), &device)).require_grad();
     let y = dropout(&layer, x.clone());
     let grads = y.clone().sum().backward();
-    let (x_v, y_v) = (x.clone().inner().into_data().try_to_vec::<f32>().unwrap(), y.inner().into_data().try_to_vec::<f32>().unwrap());
+    let (x_v, y_v) = (
+        x.clone().inner().into_data().try_to_vec::<f32>().unwrap(),
+        y.inner().into_data().try_to_vec::<f32>().unwrap(),
+    );
     let g_v = x.grad(&grads).unwrap().into_data().try_to_vec::<f32>().unwrap();
     let kept = y_v.iter().filter(|&&v| v != 0.0).count() as f64 / y_v.len() as f64;
     assert!((kept - 0.75).abs() < 0.02, "kept {kept}");
@@ -373,7 +406,11 @@ fn seeded_gan_training_at_full_batch_is_the_same_with_and_without_zoos_kernels()
         // Dropout masks are drawn differently by the two paths; without it both are exact.
         recipe.discriminator.dropout = 0.0;
         let mut trainer = recipe.trainer(&device);
-        (0..3).flat_map(|_| trainer.train_batch(ImageBatch { images: images.clone(), targets: targets.clone() }, &1e-3.into())).collect::<Vec<_>>()
+        (0..3)
+            .flat_map(|_| {
+                trainer.train_batch(ImageBatch { images: images.clone(), targets: targets.clone() }, &1e-3.into())
+            })
+            .collect::<Vec<_>>()
     };
     let (burn, zoo) = (run(false), run(true));
     kernels::set_enabled(true);

@@ -4,8 +4,8 @@
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
-use zoo_train::classifier::{Classifier, ImageNet};
 use zoo_train::classifier::ClassifierRecipe;
+use zoo_train::classifier::{Classifier, ImageNet};
 use zoo_train::recipes::{CnnRecipe, MlpRecipe, RnnRecipe};
 
 use crate::common::{real_batch, rng_lock};

@@ -161,7 +161,12 @@ fn initialisers_match_burn_statistics() {
         for (who, s) in [("zoo", &ours_stats), ("burn", &burn_stats)] {
             let rel = (s.std - theory.std).abs() / theory.std;
             assert!(rel < 0.01, "{} {who}: std {} vs theory {}", ours.name(), s.std, theory.std);
-            assert!((s.mean - theory.mean).abs() < 0.01 * theory.std.max(1e-3) + 1e-3, "{} {who}: mean {}", ours.name(), s.mean);
+            assert!(
+                (s.mean - theory.mean).abs() < 0.01 * theory.std.max(1e-3) + 1e-3,
+                "{} {who}: mean {}",
+                ours.name(),
+                s.mean
+            );
             if let Some((low, high)) = theory.bounds {
                 assert!(s.min >= low - 1e-6 && s.max <= high + 1e-6, "{} {who}: bounds", ours.name());
             }

@@ -82,7 +82,8 @@ fn filled_buffer(n: usize) -> ReplayBuffer {
 }
 
 fn values(net: &zoo_models::QNet, device: &Device) -> Vec<f32> {
-    let probe = Tensor::<2>::from_data(TensorData::new(vec![0.01f32, -0.2, 0.03, 0.4, 0.0, 0.0, 0.0, 0.0], [2, 4]), device);
+    let probe =
+        Tensor::<2>::from_data(TensorData::new(vec![0.01f32, -0.2, 0.03, 0.4, 0.0, 0.0, 0.0, 0.0], [2, 4]), device);
     net.forward(probe).into_data().convert::<f32>().try_into_vec().unwrap()
 }
 
@@ -135,7 +136,16 @@ fn train_tiny_dqn(run: &Path, extra: &[&str]) -> std::process::Output {
         r#"{"dqn": {"steps_per_epoch": 300, "learning_starts": 100, "train_every": 50, "gradient_steps": 10, "eval_episodes": 2, "buffer_size": 2000}}"#,
     )
     .unwrap();
-    let mut args = vec!["train", "dqn", "--device", "cpu", "--config", config.to_str().unwrap(), "--run-dir", run.to_str().unwrap()];
+    let mut args = vec![
+        "train",
+        "dqn",
+        "--device",
+        "cpu",
+        "--config",
+        config.to_str().unwrap(),
+        "--run-dir",
+        run.to_str().unwrap(),
+    ];
     args.extend_from_slice(extra);
     zoo(&args)
 }
@@ -146,7 +156,9 @@ fn dqn_trains_evaluates_plays_and_resumes_through_the_binary() {
     let run = tmp.path().join("dqn");
     let out = train_tiny_dqn(&run, &["--steps", "600", "--seed", "3"]);
     assert!(out.status.success(), "{}", crate::common::stderr(&out));
-    for file in ["run.json", "config.json", "model.bpk", "last.bpk", "metrics.csv", "curves.png", "checkpoint/progress-2.json"] {
+    for file in
+        ["run.json", "config.json", "model.bpk", "last.bpk", "metrics.csv", "curves.png", "checkpoint/progress-2.json"]
+    {
         assert!(run.join(file).is_file(), "{file} missing");
     }
     let metrics = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
@@ -211,12 +223,32 @@ fn rl_flags_that_do_not_apply_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("x");
     let r = run.to_str().unwrap();
-    assert_clean_error(&zoo(&["train", "dqn", "--epochs", "3", "--run-dir", r]), 2, "--epochs does not apply to `zoo train dqn`; it takes --steps");
-    assert_clean_error(&zoo(&["train", "dqn", "--episodes", "3", "--run-dir", r]), 2, "--episodes does not apply to `zoo train dqn`");
-    assert_clean_error(&zoo(&["train", "mlp", "--steps", "3", "--run-dir", r]), 2, "--steps does not apply to `zoo train mlp`; it takes --epochs");
-    assert_clean_error(&zoo(&["eval", "mlp", "--run", r, "--episodes", "3"]), 2, "--episodes does not apply to `zoo eval mlp`");
+    assert_clean_error(
+        &zoo(&["train", "dqn", "--epochs", "3", "--run-dir", r]),
+        2,
+        "--epochs does not apply to `zoo train dqn`; it takes --steps",
+    );
+    assert_clean_error(
+        &zoo(&["train", "dqn", "--episodes", "3", "--run-dir", r]),
+        2,
+        "--episodes does not apply to `zoo train dqn`",
+    );
+    assert_clean_error(
+        &zoo(&["train", "mlp", "--steps", "3", "--run-dir", r]),
+        2,
+        "--steps does not apply to `zoo train mlp`; it takes --epochs",
+    );
+    assert_clean_error(
+        &zoo(&["eval", "mlp", "--run", r, "--episodes", "3"]),
+        2,
+        "--episodes does not apply to `zoo eval mlp`",
+    );
     assert_clean_error(&zoo(&["play", "dqn", "--run", r]), 2, "no such run folder");
-    assert_clean_error(&zoo(&["predict", "qlearning", "--run", r, "x.png"]), 2, "`zoo predict` does not apply to qlearning");
+    assert_clean_error(
+        &zoo(&["predict", "qlearning", "--run", r, "x.png"]),
+        2,
+        "`zoo predict` does not apply to qlearning",
+    );
     assert!(!run.exists(), "a refused command creates nothing");
 }
 
@@ -248,7 +280,6 @@ fn q_values_converge_to_the_terminal_reward() {
     assert!(loss < 1e-3, "loss {loss}");
 }
 
-
 #[test]
 fn a_resumed_dqn_run_gets_the_steps_it_was_given() {
     // 450 steps in epochs of 300 end on a short epoch; --steps 700 must still train 250 more.
@@ -261,6 +292,7 @@ fn a_resumed_dqn_run_gets_the_steps_it_was_given() {
     assert!(stdout(&out).contains("trained dqn for 700 steps"), "{}", stdout(&out));
     let bad = tmp.path().join("bad.json");
     std::fs::write(&bad, r#"{"model": {"observations": 8}}"#).unwrap();
-    let out = zoo(&["train", "dqn", "--config", bad.to_str().unwrap(), "--run-dir", tmp.path().join("b").to_str().unwrap()]);
+    let out =
+        zoo(&["train", "dqn", "--config", bad.to_str().unwrap(), "--run-dir", tmp.path().join("b").to_str().unwrap()]);
     assert_clean_error(&out, 2, "CartPole has 4 observations");
 }

@@ -3,9 +3,9 @@
 //! the character language models and the attention classifier: the models against their
 //! equations, one-step loss decrease, and train, eval, sample and predict through the binary.
 
+use burn::prelude::*;
 use serde_json::Value;
 use zoo_models::{CharLstmConfig, CharTransformerConfig, LstmForecasterConfig, TextClassifierConfig};
-use burn::prelude::*;
 
 use crate::common::{assert_clean_error, rng_lock, stderr, stdout, zoo};
 
@@ -59,13 +59,32 @@ fn lstm_forecasts_a_series_and_beats_persistence_through_the_binary() {
     let rows: String = (0..300).map(|i| format!("{i},{}\n", (f64::from(i) * 0.3).sin() * 10.0 + 50.0)).collect();
     std::fs::write(&csv, format!("t,value\n{rows}")).unwrap();
     let mine = tmp.path().join("mine");
-    let out = zoo(&["train", "lstm", "--data", csv.to_str().unwrap(), "--epochs", "1", "--run-dir", mine.to_str().unwrap(), "--device", "cpu"]);
+    let out = zoo(&[
+        "train",
+        "lstm",
+        "--data",
+        csv.to_str().unwrap(),
+        "--epochs",
+        "1",
+        "--run-dir",
+        mine.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     std::fs::write(&csv, "t,value\n1,2\n2,x\n").unwrap();
     let bad = tmp.path().join("bad").display().to_string();
     assert_clean_error(&zoo(&["train", "lstm", "--data", csv.to_str().unwrap(), "--run-dir", &bad]), 1, "line 3");
-    assert_clean_error(&zoo(&["train", "lstm", "--data", "no-such.csv", "--run-dir", &bad]), 2, "births, co2, sunspots");
-    assert_clean_error(&zoo(&["train", "lstm", "--steps", "3", "--run-dir", &bad]), 2, "--steps does not apply to `zoo train lstm`");
+    assert_clean_error(
+        &zoo(&["train", "lstm", "--data", "no-such.csv", "--run-dir", &bad]),
+        2,
+        "births, co2, sunspots",
+    );
+    assert_clean_error(
+        &zoo(&["train", "lstm", "--steps", "3", "--run-dir", &bad]),
+        2,
+        "--steps does not apply to `zoo train lstm`",
+    );
 }
 
 #[test]
@@ -101,7 +120,10 @@ fn char_lstm_matches_the_lstm_equations() {
     let (vocab, hidden) = (6, 3);
     let model = CharLstmConfig::new(vocab).with_hidden(hidden).with_layers(1).with_dropout(0.0).init(&device);
     let ids = [3u32, 1, 5, 0, 2];
-    let input = Tensor::<2, Int>::from_data(TensorData::new(ids.iter().map(|&i| i64::from(i)).collect::<Vec<_>>(), [1, 5]), &device);
+    let input = Tensor::<2, Int>::from_data(
+        TensorData::new(ids.iter().map(|&i| i64::from(i)).collect::<Vec<_>>(), [1, 5]),
+        &device,
+    );
     let logits = values(model.forward(input));
     let embedding = values(model.embedding.weight.val()); // [vocab, hidden] (embedding width 0: hidden)
     let w_x = values(model.inputs[0].weight.val()); // [hidden, 4 hidden]
@@ -134,7 +156,8 @@ fn char_lstm_matches_the_lstm_equations() {
 fn moby_batch(batch: usize, len: usize, device: &Device) -> (Tensor<2, Int>, Tensor<1, Int>, usize) {
     let (text, _) = zoo_data::corpus::load_text("moby-dick").unwrap();
     let tokenizer = zoo_data::CharTokenizer::fit(&text);
-    let ids: Vec<i64> = tokenizer.encode(&text[10_000..10_000 + batch * (len + 1) * 2]).into_iter().map(i64::from).collect();
+    let ids: Vec<i64> =
+        tokenizer.encode(&text[10_000..10_000 + batch * (len + 1) * 2]).into_iter().map(i64::from).collect();
     let mut inputs = Vec::new();
     let mut targets = Vec::new();
     for b in 0..batch {
@@ -187,7 +210,15 @@ fn char_lstm_shapes_determinism_and_one_step() {
 #[test]
 fn char_transformer_shapes_determinism_and_one_step() {
     check_char_model(
-        |vocab, device| CharTransformerConfig::new(vocab).with_context(32).with_d_model(32).with_heads(4).with_layers(2).with_dropout(0.0).init(device),
+        |vocab, device| {
+            CharTransformerConfig::new(vocab)
+                .with_context(32)
+                .with_d_model(32)
+                .with_heads(4)
+                .with_layers(2)
+                .with_dropout(0.0)
+                .init(device)
+        },
         |m, x| m.forward(x),
     );
 }
@@ -197,7 +228,13 @@ fn char_transformer_never_looks_ahead() {
     let _rng = rng_lock();
     let device = Device::flex();
     device.seed(4);
-    let model = CharTransformerConfig::new(10).with_context(8).with_d_model(16).with_heads(2).with_layers(2).with_dropout(0.0).init(&device);
+    let model = CharTransformerConfig::new(10)
+        .with_context(8)
+        .with_d_model(16)
+        .with_heads(2)
+        .with_layers(2)
+        .with_dropout(0.0)
+        .init(&device);
     let ids = |last: i64| Tensor::<2, Int>::from_data(TensorData::new(vec![1, 2, 3, 4, 5, last], [1, 6]), &device);
     let a = values(model.forward(ids(6)));
     let b = values(model.forward(ids(9)));
@@ -210,7 +247,12 @@ fn char_transformer_never_looks_ahead() {
 fn text_classifier_shapes_pooling_weights_and_one_step() {
     let _rng = rng_lock();
     let device = Device::flex();
-    let config = TextClassifierConfig::new(50, 3).with_max_len(12).with_d_model(16).with_heads(2).with_layers(1).with_dropout(0.0);
+    let config = TextClassifierConfig::new(50, 3)
+        .with_max_len(12)
+        .with_d_model(16)
+        .with_heads(2)
+        .with_layers(1)
+        .with_dropout(0.0);
     let sequences = vec![vec![2u32, 5, 7, 9, 11, 3], vec![4u32, 8, 15]];
     let (ids, padding) = zoo_train::textclass::batch(&sequences, &device);
     device.seed(2);
@@ -283,7 +325,22 @@ fn language_models_train_resume_eval_and_sample_through_the_binary() {
         assert!(nats > 0.5 && nats < 4.6, "{model}: {nats}");
         assert!(eval["valid_chars"].as_u64().unwrap() > 100_000, "the whole held-out tenth");
         let out_file = tmp.path().join(format!("{model}.txt"));
-        let out = zoo(&["sample", model, "--run", r, "--prompt", "Call me", "--len", "120", "--temperature", "0.8", "--out", out_file.to_str().unwrap(), "--device", "cpu"]);
+        let out = zoo(&[
+            "sample",
+            model,
+            "--run",
+            r,
+            "--prompt",
+            "Call me",
+            "--len",
+            "120",
+            "--temperature",
+            "0.8",
+            "--out",
+            out_file.to_str().unwrap(),
+            "--device",
+            "cpu",
+        ]);
         assert!(out.status.success(), "{model}: {}", stderr(&out));
         let text = std::fs::read_to_string(&out_file).unwrap();
         assert!(text.starts_with("Call me"));
@@ -294,7 +351,18 @@ fn language_models_train_resume_eval_and_sample_through_the_binary() {
     // A forecaster cannot be sampled; a language model refuses --limit; an old language
     // recipe given to `lstm` names the model it is for now.
     let forecast = tmp.path().join("forecast");
-    let out = zoo(&["train", "lstm", "--data", "sunspots", "--epochs", "1", "--run-dir", forecast.to_str().unwrap(), "--device", "cpu"]);
+    let out = zoo(&[
+        "train",
+        "lstm",
+        "--data",
+        "sunspots",
+        "--epochs",
+        "1",
+        "--run-dir",
+        forecast.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_clean_error(&zoo(&["sample", "lstm", "--run", forecast.to_str().unwrap()]), 2, "char-lstm");
     assert_clean_error(&zoo(&["train", "char-lstm", "--limit", "10"]), 2, "--limit");
@@ -320,7 +388,26 @@ fn attention_classifier_trains_on_a_users_file_evaluates_and_predicts() {
     let run = tmp.path().join("mood");
     let r = run.to_str().unwrap();
     let d = data.to_str().unwrap();
-    let out = zoo(&["train", "attention", "--data", d, "--text-field", "body", "--label-field", "mood", "--epochs", "3", "--batch-size", "8", "--lr", "0.003", "--run-dir", r, "--device", "cpu"]);
+    let out = zoo(&[
+        "train",
+        "attention",
+        "--data",
+        d,
+        "--text-field",
+        "body",
+        "--label-field",
+        "mood",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "8",
+        "--lr",
+        "0.003",
+        "--run-dir",
+        r,
+        "--device",
+        "cpu",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let config: Value = serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["classify"]["labels"], serde_json::json!(["neg", "pos"]));
@@ -336,11 +423,35 @@ fn attention_classifier_trains_on_a_users_file_evaluates_and_predicts() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("pos") && text.contains("neg") && text.matches("most attended").count() == 2, "{text}");
-    assert_clean_error(&zoo(&["train", "attention", "--data", d, "--text-field", "nope", "--run-dir", tmp.path().join("x").to_str().unwrap()]), 1, "--text-field");
+    assert_clean_error(
+        &zoo(&[
+            "train",
+            "attention",
+            "--data",
+            d,
+            "--text-field",
+            "nope",
+            "--run-dir",
+            tmp.path().join("x").to_str().unwrap(),
+        ]),
+        1,
+        "--text-field",
+    );
 
     // The bundled task: the addresses split by address, Democratic vs Republican.
     let sotu = tmp.path().join("sotu");
-    let out = zoo(&["train", "attention", "--limit", "64", "--epochs", "1", "--run-dir", sotu.to_str().unwrap(), "--device", "cpu"]);
+    let out = zoo(&[
+        "train",
+        "attention",
+        "--limit",
+        "64",
+        "--epochs",
+        "1",
+        "--run-dir",
+        sotu.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("Democratic vs Republican"), "{}", stdout(&out));
     let config: Value = serde_json::from_str(&std::fs::read_to_string(sotu.join("config.json")).unwrap()).unwrap();
@@ -357,7 +468,13 @@ fn held_out_score_counts_every_character_once() {
     let _rng = rng_lock();
     let device = Device::flex();
     device.seed(6);
-    let gpt = CharTransformerConfig::new(12).with_context(16).with_d_model(16).with_heads(2).with_layers(1).with_dropout(0.0).init(&device);
+    let gpt = CharTransformerConfig::new(12)
+        .with_context(16)
+        .with_d_model(16)
+        .with_heads(2)
+        .with_layers(1)
+        .with_dropout(0.0)
+        .init(&device);
     let ids: Vec<u32> = (0..53u32).map(|i| (i * 7 + i / 3) % 12).collect();
     let one = zoo_train::language::nats_per_char(&gpt, &ids, 16, 1, &device).unwrap();
     let many = zoo_train::language::nats_per_char(&gpt, &ids, 16, 7, &device).unwrap();
@@ -365,7 +482,10 @@ fn held_out_score_counts_every_character_once() {
     // By hand: (window start, length, first scored position) for 52 targets.
     let ce = |logits: Tensor<2>, y: Vec<i64>| -> Vec<f64> {
         let logp = burn::tensor::activation::log_softmax(logits, 1);
-        y.iter().enumerate().map(|(i, &t)| -f64::from(logp.clone().slice([i..i + 1, t as usize..t as usize + 1]).into_scalar::<f32>())).collect()
+        y.iter()
+            .enumerate()
+            .map(|(i, &t)| -f64::from(logp.clone().slice([i..i + 1, t as usize..t as usize + 1]).into_scalar::<f32>()))
+            .collect()
     };
     let mut total = 0.0;
     for (start, len, from) in [(0, 16, 0), (8, 16, 8), (16, 16, 8), (24, 16, 8), (32, 16, 8), (40, 12, 8)] {

@@ -9,8 +9,8 @@ use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::GradientsParams;
 use burn::prelude::*;
-use zoo_train::classifier::ImageNet;
 use zoo_train::classifier::ClassifierRecipe;
+use zoo_train::classifier::ImageNet;
 use zoo_train::recipes::{CnnRecipe, MlpRecipe, Recipe};
 
 use crate::common::real_batch;

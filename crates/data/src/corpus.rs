@@ -106,7 +106,11 @@ pub fn load_documents(source: &DocumentSource) -> Result<Vec<Document>, CorpusEr
     } else {
         (utf8(read_file(source.data)?, source.data)?, source.data)
     };
-    let records = if name.ends_with(".csv") || name.ends_with(".csv.gz") { csv_records(&text, name)? } else { jsonl_records(&text, name)? };
+    let records = if name.ends_with(".csv") || name.ends_with(".csv.gz") {
+        csv_records(&text, name)?
+    } else {
+        jsonl_records(&text, name)?
+    };
     let mut documents = Vec::new();
     for (line, record) in records {
         let field = |f: &str| record.get(f).cloned();
@@ -132,7 +136,10 @@ pub fn load_documents(source: &DocumentSource) -> Result<Vec<Document>, CorpusEr
         documents.push(Document { text, label: label.trim().to_string(), group });
     }
     if documents.is_empty() {
-        return Err(CorpusError::Format { source_name: name.into(), message: "no record with a text and a label".into() });
+        return Err(CorpusError::Format {
+            source_name: name.into(),
+            message: "no record with a text and a label".into(),
+        });
     }
     Ok(documents)
 }
@@ -148,7 +155,10 @@ fn jsonl_records(text: &str, source: &str) -> Result<Vec<(usize, Record)>, Corpu
             message: format!("line {}: not JSON ({e}); give one JSON object a line, or a .csv file", i + 1),
         })?;
         let Some(object) = value.as_object() else {
-            return Err(CorpusError::Format { source_name: source.into(), message: format!("line {}: not a JSON object", i + 1) });
+            return Err(CorpusError::Format {
+                source_name: source.into(),
+                message: format!("line {}: not a JSON object", i + 1),
+            });
         };
         let record = object
             .iter()
@@ -170,7 +180,10 @@ fn csv_records(text: &str, source: &str) -> Result<Vec<(usize, Record)>, CorpusE
     let rows = parse_csv(text).map_err(|message| CorpusError::Format { source_name: source.into(), message })?;
     let mut rows = rows.into_iter();
     let Some(header) = rows.next() else {
-        return Err(CorpusError::Format { source_name: source.into(), message: "empty file; it needs a header row".into() });
+        return Err(CorpusError::Format {
+            source_name: source.into(),
+            message: "empty file; it needs a header row".into(),
+        });
     };
     let mut out = Vec::new();
     for (i, row) in rows.enumerate() {
@@ -180,7 +193,12 @@ fn csv_records(text: &str, source: &str) -> Result<Vec<(usize, Record)>, CorpusE
         if row.len() != header.len() {
             return Err(CorpusError::Format {
                 source_name: source.into(),
-                message: format!("row {} has {} fields, the header {}; quote fields that contain commas", i + 2, row.len(), header.len()),
+                message: format!(
+                    "row {} has {} fields, the header {}; quote fields that contain commas",
+                    i + 2,
+                    row.len(),
+                    header.len()
+                ),
             });
         }
         out.push((i + 2, header.iter().cloned().zip(row).collect()));
@@ -285,7 +303,13 @@ pub enum Part {
 /// documents in a seeded random order, the first `train_fraction` to training, the next
 /// `valid_fraction` to validation, the rest to test (so each split has every label; no document
 /// is in two splits). Returns one part per document.
-pub fn split_documents(documents: &[Document], labels: &[String], train_fraction: f64, valid_fraction: f64, seed: u64) -> Vec<Option<Part>> {
+pub fn split_documents(
+    documents: &[Document],
+    labels: &[String],
+    train_fraction: f64,
+    valid_fraction: f64,
+    seed: u64,
+) -> Vec<Option<Part>> {
     let mut parts = vec![None; documents.len()];
     let mut rng = SplitMix64::new(seed);
     for label in labels {
@@ -355,7 +379,9 @@ mod tests {
         let path = dir.path().join("d.jsonl");
         std::fs::write(&path, "{\"body\": \"hello\", \"tag\": \"a\"}\n").unwrap();
         let path = path.display().to_string();
-        let error = load_documents(&DocumentSource { data: &path, text_field: "text", label_field: "tag" }).unwrap_err().to_string();
+        let error = load_documents(&DocumentSource { data: &path, text_field: "text", label_field: "tag" })
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("--text-field") && error.contains("body"), "{error}");
     }
 }

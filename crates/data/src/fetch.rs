@@ -48,29 +48,15 @@ pub const MNIST_FILES: [Resource; 4] = [
 /// so they are only accepted for a file that is already in the cache; without this a user who
 /// copied such a set into the cache would be sent back to the network for nothing.
 pub const MNIST_REPACKED_DIGESTS: [(&str, &str); 4] = [
-    (
-        "train-images-idx3-ubyte.gz",
-        "0b367032e93c5d0cea0925647cfdb18614af8ee15f83e6f2fc2ad904a6835971",
-    ),
-    (
-        "train-labels-idx1-ubyte.gz",
-        "1787548bbe0bff1ec2ecdc0ef292b02df999e2d1a6002d27500982c652b17203",
-    ),
-    (
-        "t10k-images-idx3-ubyte.gz",
-        "1a1a05eab793c14bb050b398624a11b0ffd1a2953baed553b1b9bd079e2a20be",
-    ),
-    (
-        "t10k-labels-idx1-ubyte.gz",
-        "b91679a0acfe4ba0e50a2437a903084cba1f5f92592b016a25a7dfd00455798b",
-    ),
+    ("train-images-idx3-ubyte.gz", "0b367032e93c5d0cea0925647cfdb18614af8ee15f83e6f2fc2ad904a6835971"),
+    ("train-labels-idx1-ubyte.gz", "1787548bbe0bff1ec2ecdc0ef292b02df999e2d1a6002d27500982c652b17203"),
+    ("t10k-images-idx3-ubyte.gz", "1a1a05eab793c14bb050b398624a11b0ffd1a2953baed553b1b9bd079e2a20be"),
+    ("t10k-labels-idx1-ubyte.gz", "b91679a0acfe4ba0e50a2437a903084cba1f5f92592b016a25a7dfd00455798b"),
 ];
 
 /// Base URLs of public MNIST mirrors, tried in order; a file's URL is base + file name.
-pub const DEFAULT_MIRRORS: &[&str] = &[
-    "https://storage.googleapis.com/cvdf-datasets/mnist/",
-    "https://ossci-datasets.s3.amazonaws.com/mnist/",
-];
+pub const DEFAULT_MIRRORS: &[&str] =
+    &["https://storage.googleapis.com/cvdf-datasets/mnist/", "https://ossci-datasets.s3.amazonaws.com/mnist/"];
 
 /// Longest wait to resolve and connect, and for the response head.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -142,10 +128,7 @@ pub struct FetchReport {
 impl FetchReport {
     /// How many files were actually downloaded (the rest were already present).
     pub fn downloaded(&self) -> usize {
-        self.files
-            .iter()
-            .filter(|file| matches!(file.outcome, Outcome::Downloaded { .. }))
-            .count()
+        self.files.iter().filter(|file| matches!(file.outcome, Outcome::Downloaded { .. })).count()
     }
 }
 
@@ -186,11 +169,7 @@ pub enum FetchError {
     #[error(
         "{file}: downloaded file has sha256 {actual} but {expected} was expected; the mirror served a damaged or different file, run the command again later or download it by hand"
     )]
-    Checksum {
-        file: String,
-        expected: String,
-        actual: String,
-    },
+    Checksum { file: String, expected: String, actual: String },
 
     #[error("{}: {source}; check that the folder is writable and the disk has room", .path.display())]
     Io { path: PathBuf, source: io::Error },
@@ -200,12 +179,7 @@ pub enum FetchError {
 /// from the first of `base_urls` that serves them. Network problems move on to the next
 /// mirror; a wrong checksum does too, and is reported if no mirror serves the right file.
 /// Disk errors stop at once. No `.part` file is left behind on any path.
-pub fn fetch(
-    base_urls: &[String],
-    files: &[Resource],
-    dest: &Path,
-    progress: bool,
-) -> Result<FetchReport, FetchError> {
+pub fn fetch(base_urls: &[String], files: &[Resource], dest: &Path, progress: bool) -> Result<FetchReport, FetchError> {
     fetch_with_agent(&build_agent(true), base_urls, files, dest, progress)
 }
 
@@ -233,19 +207,10 @@ fn fetch_with_agent(
     progress: bool,
 ) -> Result<FetchReport, FetchError> {
     fs::create_dir_all(dest).map_err(|source| io_error(dest, source))?;
-    let needed = files
-        .iter()
-        .map(|file| file.file_name)
-        .collect::<Vec<_>>()
-        .join(", ");
-    let mut report = FetchReport {
-        dest: dest.to_path_buf(),
-        files: Vec::with_capacity(files.len()),
-    };
+    let needed = files.iter().map(|file| file.file_name).collect::<Vec<_>>().join(", ");
+    let mut report = FetchReport { dest: dest.to_path_buf(), files: Vec::with_capacity(files.len()) };
     for resource in files {
-        report.files.push(fetch_one(
-            agent, base_urls, resource, dest, progress, &needed,
-        )?);
+        report.files.push(fetch_one(agent, base_urls, resource, dest, progress, &needed)?);
     }
     Ok(report)
 }
@@ -356,10 +321,7 @@ fn join_url(base: &str, file_name: &str) -> String {
 /// `<dir>/.<name>.part`: hidden, and next to the final file so the rename stays on one
 /// filesystem and is atomic.
 fn part_path(final_path: &Path) -> PathBuf {
-    let name = final_path
-        .file_name()
-        .map(|name| name.to_string_lossy())
-        .unwrap_or_default();
+    let name = final_path.file_name().map(|name| name.to_string_lossy()).unwrap_or_default();
     final_path.with_file_name(format!(".{name}.part"))
 }
 
@@ -398,11 +360,7 @@ fn download(
 }
 
 /// Streams `reader` into `part`, hashing on the way; returns `(bytes, sha256 hex)`.
-fn copy_hashing(
-    reader: &mut impl Read,
-    part: &mut PartFile,
-    bar: &ProgressBar,
-) -> Result<(u64, String), AttemptError> {
+fn copy_hashing(reader: &mut impl Read, part: &mut PartFile, bar: &ProgressBar) -> Result<(u64, String), AttemptError> {
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; CHUNK_BYTES];
     let mut total = 0u64;
@@ -429,14 +387,8 @@ fn progress_bar(show: bool, total: Option<u64>, name: &'static str) -> ProgressB
         return ProgressBar::hidden();
     }
     let (bar, template) = match total {
-        Some(len) => (
-            ProgressBar::new(len),
-            "{msg:28} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-        ),
-        None => (
-            ProgressBar::new_spinner(),
-            "{spinner} {msg:28} {bytes} {bytes_per_sec}",
-        ),
+        Some(len) => (ProgressBar::new(len), "{msg:28} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}"),
+        None => (ProgressBar::new_spinner(), "{spinner} {msg:28} {bytes} {bytes_per_sec}"),
     };
     if let Ok(style) = ProgressStyle::with_template(template) {
         bar.set_style(style.progress_chars("=> "));
@@ -457,11 +409,7 @@ impl PartFile {
     /// Creates (or truncates a stale) part file.
     fn create(path: PathBuf) -> Result<Self, FetchError> {
         let file = File::create(&path).map_err(|source| io_error(&path, source))?;
-        Ok(Self {
-            path,
-            file: Some(file),
-            committed: false,
-        })
+        Ok(Self { path, file: Some(file), committed: false })
     }
 
     fn write_all(&mut self, bytes: &[u8]) -> Result<(), FetchError> {
@@ -476,8 +424,7 @@ impl PartFile {
     /// filesystem), so a crash leaves either the old state or the complete file.
     fn commit(mut self, final_path: &Path) -> Result<(), FetchError> {
         if let Some(file) = self.file.take() {
-            file.sync_all()
-                .map_err(|source| io_error(&self.path, source))?;
+            file.sync_all().map_err(|source| io_error(&self.path, source))?;
         }
         fs::rename(&self.path, final_path).map_err(|source| io_error(final_path, source))?;
         self.committed = true;
@@ -511,10 +458,7 @@ fn sync_parent_dir(path: &Path) {
 fn sync_parent_dir(_path: &Path) {}
 
 fn io_error(path: &Path, source: io::Error) -> FetchError {
-    FetchError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
+    FetchError::Io { path: path.to_path_buf(), source }
 }
 
 #[cfg(test)]
@@ -536,9 +480,7 @@ mod tests {
         fn start(routes: Vec<(&'static str, Vec<u8>)>, max_connections: usize) -> Self {
             let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
             let port = listener.local_addr().expect("local addr").port();
-            listener
-                .set_nonblocking(true)
-                .expect("non-blocking listener");
+            listener.set_nonblocking(true).expect("non-blocking listener");
             let handle = thread::spawn(move || {
                 let deadline = Instant::now() + Duration::from_secs(10);
                 let mut served = 0;
@@ -556,10 +498,7 @@ mod tests {
                 }
                 served
             });
-            Self {
-                base_url: format!("http://127.0.0.1:{port}/"),
-                handle,
-            }
+            Self { base_url: format!("http://127.0.0.1:{port}/"), handle }
         }
 
         /// Waits for the server thread; returns how many connections it served.
@@ -614,10 +553,7 @@ mod tests {
 
     /// A resource whose digest is that of `body` (leaked: `Resource` holds `&'static str`).
     fn resource_for(file_name: &'static str, body: &[u8]) -> Resource {
-        Resource {
-            file_name,
-            sha256: Box::leak(sha256_hex(body).into_boxed_str()),
-        }
+        Resource { file_name, sha256: Box::leak(sha256_hex(body).into_boxed_str()) }
     }
 
     fn run(mirrors: &[String], files: &[Resource], dest: &Path) -> Result<FetchReport, FetchError> {
@@ -627,13 +563,7 @@ mod tests {
     fn dir_entries(dir: &Path) -> Vec<String> {
         let mut names: Vec<String> = fs::read_dir(dir)
             .expect("read dest")
-            .map(|entry| {
-                entry
-                    .expect("dir entry")
-                    .file_name()
-                    .to_string_lossy()
-                    .into_owned()
-            })
+            .map(|entry| entry.expect("dir entry").file_name().to_string_lossy().into_owned())
             .collect();
         names.sort();
         names
@@ -650,12 +580,7 @@ mod tests {
         let report = run(&[server.base_url.clone()], &[resource], &dest).expect("download");
         assert_eq!(report.files.len(), 1);
         assert_eq!(report.files[0].bytes, body.len() as u64);
-        assert_eq!(
-            report.files[0].outcome,
-            Outcome::Downloaded {
-                url: format!("{}a.gz", server.base_url)
-            }
-        );
+        assert_eq!(report.files[0].outcome, Outcome::Downloaded { url: format!("{}a.gz", server.base_url) });
         assert_eq!(report.downloaded(), 1);
         assert_eq!(fs::read(dest.join("a.gz")).expect("final file"), body);
         assert_eq!(dir_entries(&dest), vec!["a.gz".to_string()]);
@@ -670,11 +595,7 @@ mod tests {
 
         let err = run(&[server.base_url.clone()], &[resource], dir.path()).expect_err("bad sum");
         match &err {
-            FetchError::Checksum {
-                file,
-                expected,
-                actual,
-            } => {
+            FetchError::Checksum { file, expected, actual } => {
                 assert_eq!(file, "a.gz");
                 assert_eq!(expected, &sha256_hex(b"original"));
                 assert_eq!(actual, &sha256_hex(b"tampered"));
@@ -682,11 +603,7 @@ mod tests {
             other => panic!("wrong error: {other}"),
         }
         assert!(!err.to_string().contains('\n'));
-        assert!(
-            dir_entries(dir.path()).is_empty(),
-            "left {:?}",
-            dir_entries(dir.path())
-        );
+        assert!(dir_entries(dir.path()).is_empty(), "left {:?}", dir_entries(dir.path()));
         server.finish();
     }
 
@@ -711,12 +628,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         fs::write(dir.path().join("a.gz"), b"stale").expect("seed cache");
 
-        let report = run(
-            &[server.base_url.clone()],
-            &[resource_for("a.gz", &body)],
-            dir.path(),
-        )
-        .expect("re-download");
+        let report = run(&[server.base_url.clone()], &[resource_for("a.gz", &body)], dir.path()).expect("re-download");
         assert_eq!(report.downloaded(), 1);
         assert_eq!(fs::read(dir.path().join("a.gz")).expect("final file"), body);
         server.finish();
@@ -731,12 +643,7 @@ mod tests {
         let mirrors = [empty_mirror.base_url.clone(), good_mirror.base_url.clone()];
 
         let report = run(&mirrors, &[resource_for("a.gz", &body)], dir.path()).expect("fallback");
-        assert_eq!(
-            report.files[0].outcome,
-            Outcome::Downloaded {
-                url: format!("{}a.gz", good_mirror.base_url)
-            }
-        );
+        assert_eq!(report.files[0].outcome, Outcome::Downloaded { url: format!("{}a.gz", good_mirror.base_url) });
         assert_eq!(fs::read(dir.path().join("a.gz")).expect("final file"), body);
         assert_eq!(empty_mirror.finish(), 1);
         assert_eq!(good_mirror.finish(), 1);
@@ -749,10 +656,7 @@ mod tests {
         let mirrors = [dead_base_url(), dead_base_url()];
 
         let err = run(&mirrors, &files, dir.path()).expect_err("offline");
-        assert!(
-            matches!(err, FetchError::Offline { .. }),
-            "wrong error: {err}"
-        );
+        assert!(matches!(err, FetchError::Offline { .. }), "wrong error: {err}");
         let text = err.to_string();
         assert!(!text.contains('\n'), "{text}");
         assert!(text.contains("could not reach any mirror"), "{text}");
@@ -769,11 +673,7 @@ mod tests {
             assert!(resource.sha256.bytes().all(|b| b.is_ascii_hexdigit()));
         }
         for (name, sha) in MNIST_REPACKED_DIGESTS {
-            assert!(
-                MNIST_FILES
-                    .iter()
-                    .any(|resource| resource.file_name == name)
-            );
+            assert!(MNIST_FILES.iter().any(|resource| resource.file_name == name));
             assert_eq!(sha.len(), 64);
         }
     }
@@ -781,38 +681,20 @@ mod tests {
     #[test]
     fn cache_dir_follows_the_environment() {
         let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |key: &str| {
-                pairs
-                    .iter()
-                    .find(|(name, _)| *name == key)
-                    .map(|(_, value)| OsString::from(*value))
-            }
+            move |key: &str| pairs.iter().find(|(name, _)| *name == key).map(|(_, value)| OsString::from(*value))
         };
+        assert_eq!(cache_dir_from(env(&[("ZOO_CACHE", "/z"), ("HOME", "/h")])), PathBuf::from("/z"));
         assert_eq!(
-            cache_dir_from(env(&[("ZOO_CACHE", "/z"), ("HOME", "/h")])),
-            PathBuf::from("/z")
-        );
-        assert_eq!(
-            cache_dir_from(env(&[
-                ("ZOO_CACHE", ""),
-                ("XDG_CACHE_HOME", "/x"),
-                ("HOME", "/h")
-            ])),
+            cache_dir_from(env(&[("ZOO_CACHE", ""), ("XDG_CACHE_HOME", "/x"), ("HOME", "/h")])),
             PathBuf::from("/x/zoo")
         );
-        assert_eq!(
-            cache_dir_from(env(&[("HOME", "/h")])),
-            PathBuf::from("/h/.cache/zoo")
-        );
+        assert_eq!(cache_dir_from(env(&[("HOME", "/h")])), PathBuf::from("/h/.cache/zoo"));
     }
 
     #[test]
     fn urls_join_with_one_slash() {
         assert_eq!(join_url("http://m/x/", "f.gz"), "http://m/x/f.gz");
         assert_eq!(join_url("http://m/x", "f.gz"), "http://m/x/f.gz");
-        assert_eq!(
-            part_path(Path::new("/c/f.gz")),
-            PathBuf::from("/c/.f.gz.part")
-        );
+        assert_eq!(part_path(Path::new("/c/f.gz")), PathBuf::from("/c/.f.gz.part"));
     }
 }

@@ -50,35 +50,17 @@ pub struct ImageSet {
 impl ImageSet {
     /// Builds a set from buffers already in memory (`images` is `[labels.len(), rows, cols]`).
     /// Fails on an empty set, a zero-sized side, or buffers whose counts disagree.
-    pub fn new(
-        images: Vec<u8>,
-        labels: Vec<u8>,
-        rows: usize,
-        cols: usize,
-    ) -> Result<Self, IdxError> {
+    pub fn new(images: Vec<u8>, labels: Vec<u8>, rows: usize, cols: usize) -> Result<Self, IdxError> {
         if rows == 0 || cols == 0 {
-            return Err(IdxError::ZeroSide {
-                path: PathBuf::from(IN_MEMORY_SOURCE),
-                rows,
-                cols,
-            });
+            return Err(IdxError::ZeroSide { path: PathBuf::from(IN_MEMORY_SOURCE), rows, cols });
         }
         let pixels_per_image = rows * cols;
         if images.len() % pixels_per_image != 0 {
-            return Err(IdxError::RaggedBuffer {
-                len: images.len(),
-                rows,
-                cols,
-            });
+            return Err(IdxError::RaggedBuffer { len: images.len(), rows, cols });
         }
         let count = images.len() / pixels_per_image;
         assemble(
-            Pixels {
-                bytes: images,
-                count,
-                rows,
-                cols,
-            },
+            Pixels { bytes: images, count, rows, cols },
             labels,
             IN_MEMORY_SOURCE.to_string(),
             "its label buffer".to_string(),
@@ -185,12 +167,7 @@ impl fmt::Display for Split {
 fn file_names(prefix: &str, kind: &str, idx: &str) -> [String; 4] {
     let dashed = format!("{prefix}-{kind}-{idx}-ubyte");
     let dotted = format!("{prefix}-{kind}.{idx}-ubyte");
-    [
-        dashed.clone(),
-        format!("{dashed}.gz"),
-        dotted.clone(),
-        format!("{dotted}.gz"),
-    ]
+    [dashed.clone(), format!("{dashed}.gz"), dotted.clone(), format!("{dotted}.gz")]
 }
 
 /// Everything that can be wrong with an IDX folder or file. Each message is one line that
@@ -247,12 +224,7 @@ pub enum IdxError {
         "{}: {actual} bytes is too short for an IDX {kind} file (its header alone is {header} bytes); re-download it (zoo data fetch mnist)",
         .path.display()
     )]
-    TooShort {
-        path: PathBuf,
-        kind: &'static str,
-        header: usize,
-        actual: usize,
-    },
+    TooShort { path: PathBuf, kind: &'static str, header: usize, actual: usize },
 
     #[error(
         "{}: truncated IDX file: header says {what} = {expected} bytes, file has {actual}; re-download it (zoo data fetch mnist)",
@@ -271,12 +243,7 @@ pub enum IdxError {
         "{}: IDX file has bytes past its end: header says {what} = {expected} bytes, file has {actual}; the file is damaged or not MNIST, re-download it (zoo data fetch mnist)",
         .path.display()
     )]
-    TrailingBytes {
-        path: PathBuf,
-        what: String,
-        expected: u128,
-        actual: usize,
-    },
+    TrailingBytes { path: PathBuf, what: String, expected: u128, actual: usize },
 
     #[error(
         "{}: IDX file holds no items; pass --data a folder holding a non-empty MNIST-format set",
@@ -288,41 +255,20 @@ pub enum IdxError {
         "{}: images are {rows}x{cols}, a side of zero; the file is damaged, re-download it (zoo data fetch mnist)",
         .path.display()
     )]
-    ZeroSide {
-        path: PathBuf,
-        rows: usize,
-        cols: usize,
-    },
+    ZeroSide { path: PathBuf, rows: usize, cols: usize },
 
     #[error(
         "image buffer of {len} bytes is not a whole number of {rows}x{cols} images; build the set from [count, rows, cols] pixels"
     )]
-    RaggedBuffer {
-        len: usize,
-        rows: usize,
-        cols: usize,
-    },
+    RaggedBuffer { len: usize, rows: usize, cols: usize },
 
-    #[error(
-        "{images}: {n} images but {labels} has {m} labels; the two files must come from the same set"
-    )]
-    CountMismatch {
-        images: String,
-        n: usize,
-        labels: String,
-        m: usize,
-    },
+    #[error("{images}: {n} images but {labels} has {m} labels; the two files must come from the same set")]
+    CountMismatch { images: String, n: usize, labels: String, m: usize },
 
     #[error(
         "{source_name}: images are {rows}x{cols} but this model needs {want_rows}x{want_cols}; pass --data a folder holding {want_rows}x{want_cols} MNIST-format images"
     )]
-    WrongDims {
-        source_name: String,
-        rows: usize,
-        cols: usize,
-        want_rows: usize,
-        want_cols: usize,
-    },
+    WrongDims { source_name: String, rows: usize, cols: usize, want_rows: usize, want_cols: usize },
 }
 
 impl IdxError {
@@ -354,12 +300,7 @@ pub fn load_dir(dir: &Path, split: Split) -> Result<ImageSet, IdxError> {
         let bytes = read_file(&label_path)?;
         parse_label_bytes(decompress_if_gzip(bytes, &label_path)?, &label_path)?
     };
-    assemble(
-        pixels,
-        labels,
-        image_path.display().to_string(),
-        label_path.display().to_string(),
-    )
+    assemble(pixels, labels, image_path.display().to_string(), label_path.display().to_string())
 }
 
 /// Builds a set from IDX file contents held in memory (raw or gzip), e.g. a small extract
@@ -369,12 +310,7 @@ pub fn from_bytes(images: &[u8], labels: &[u8], name: &str) -> Result<ImageSet, 
     let label_name = PathBuf::from(format!("{name} (labels)"));
     let pixels = parse_image_bytes(decompress_if_gzip(images, &image_name)?, &image_name)?;
     let labels = parse_label_bytes(decompress_if_gzip(labels, &label_name)?, &label_name)?;
-    assemble(
-        pixels,
-        labels,
-        image_name.display().to_string(),
-        label_name.display().to_string(),
-    )
+    assemble(pixels, labels, image_name.display().to_string(), label_name.display().to_string())
 }
 
 /// Parses an IDX image file (raw or gzip) into `(pixels, count, rows, cols)`, with `pixels`
@@ -413,12 +349,7 @@ struct Pixels {
 }
 
 /// Joins parsed images and labels into a set, checking that their counts agree.
-fn assemble(
-    pixels: Pixels,
-    labels: Vec<u8>,
-    image_name: String,
-    label_name: String,
-) -> Result<ImageSet, IdxError> {
+fn assemble(pixels: Pixels, labels: Vec<u8>, image_name: String, label_name: String) -> Result<ImageSet, IdxError> {
     if pixels.count != labels.len() {
         return Err(IdxError::CountMismatch {
             images: image_name,
@@ -428,73 +359,38 @@ fn assemble(
         });
     }
     if labels.is_empty() {
-        return Err(IdxError::Empty {
-            path: PathBuf::from(image_name),
-        });
+        return Err(IdxError::Empty { path: PathBuf::from(image_name) });
     }
-    let num_classes = labels
-        .iter()
-        .copied()
-        .max()
-        .map_or(0, |max| usize::from(max) + 1);
-    Ok(ImageSet {
-        images: pixels.bytes,
-        labels,
-        rows: pixels.rows,
-        cols: pixels.cols,
-        num_classes,
-        source: image_name,
-    })
+    let num_classes = labels.iter().copied().max().map_or(0, |max| usize::from(max) + 1);
+    Ok(ImageSet { images: pixels.bytes, labels, rows: pixels.rows, cols: pixels.cols, num_classes, source: image_name })
 }
 
 fn require_directory(dir: &Path) -> Result<(), IdxError> {
     match fs::metadata(dir) {
         Ok(meta) if meta.is_dir() => Ok(()),
-        Ok(_) => Err(IdxError::NotADirectory {
-            dir: dir.to_path_buf(),
-        }),
-        Err(err) if err.kind() == io::ErrorKind::NotFound => Err(IdxError::MissingDir {
-            dir: dir.to_path_buf(),
-        }),
-        Err(source) => Err(IdxError::Io {
-            path: dir.to_path_buf(),
-            source,
-        }),
+        Ok(_) => Err(IdxError::NotADirectory { dir: dir.to_path_buf() }),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Err(IdxError::MissingDir { dir: dir.to_path_buf() }),
+        Err(source) => Err(IdxError::Io { path: dir.to_path_buf(), source }),
     }
 }
 
 /// The first of `candidates` that exists in `dir` as a file.
-fn find_file(
-    dir: &Path,
-    split: Split,
-    kind: &'static str,
-    candidates: [String; 4],
-) -> Result<PathBuf, IdxError> {
-    candidates
-        .iter()
-        .map(|name| dir.join(name))
-        .find(|path| path.is_file())
-        .ok_or_else(|| IdxError::MissingFile {
-            dir: dir.to_path_buf(),
-            split,
-            kind,
-            looked_for: candidates.join(", "),
-        })
+fn find_file(dir: &Path, split: Split, kind: &'static str, candidates: [String; 4]) -> Result<PathBuf, IdxError> {
+    candidates.iter().map(|name| dir.join(name)).find(|path| path.is_file()).ok_or_else(|| IdxError::MissingFile {
+        dir: dir.to_path_buf(),
+        split,
+        kind,
+        looked_for: candidates.join(", "),
+    })
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, IdxError> {
-    fs::read(path).map_err(|source| IdxError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+    fs::read(path).map_err(|source| IdxError::Io { path: path.to_path_buf(), source })
 }
 
 /// Returns the bytes unchanged unless they start with the gzip magic, in which case they are
 /// inflated (all members, as `gzip` itself does for concatenated streams).
-fn decompress_if_gzip<'a>(
-    bytes: impl Into<Cow<'a, [u8]>>,
-    path: &Path,
-) -> Result<Cow<'a, [u8]>, IdxError> {
+fn decompress_if_gzip<'a>(bytes: impl Into<Cow<'a, [u8]>>, path: &Path) -> Result<Cow<'a, [u8]>, IdxError> {
     let bytes = bytes.into();
     if !bytes.starts_with(&GZIP_MAGIC) {
         return Ok(bytes);
@@ -502,10 +398,7 @@ fn decompress_if_gzip<'a>(
     let mut inflated = Vec::with_capacity(gzip_size_hint(&bytes));
     MultiGzDecoder::new(&bytes[..])
         .read_to_end(&mut inflated)
-        .map_err(|source| IdxError::Gzip {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        .map_err(|source| IdxError::Gzip { path: path.to_path_buf(), source })?;
     Ok(Cow::Owned(inflated))
 }
 
@@ -514,11 +407,7 @@ fn decompress_if_gzip<'a>(
 /// [`MAX_PREALLOCATION`]; only a capacity hint, wrong for damaged files.
 fn gzip_size_hint(bytes: &[u8]) -> usize {
     let ceiling = bytes.len().saturating_mul(1032).min(MAX_PREALLOCATION);
-    bytes.last_chunk::<4>().map_or(0, |tail| {
-        usize::try_from(u32::from_le_bytes(*tail))
-            .unwrap_or(0)
-            .min(ceiling)
-    })
+    bytes.last_chunk::<4>().map_or(0, |tail| usize::try_from(u32::from_le_bytes(*tail)).unwrap_or(0).min(ceiling))
 }
 
 /// Big-endian `u32` at `offset`, if the bytes reach that far.
@@ -528,27 +417,11 @@ fn read_be_u32(bytes: &[u8], offset: usize) -> Option<u32> {
 }
 
 /// Checks the magic number at the start of an IDX file.
-fn check_magic(
-    bytes: &[u8],
-    path: &Path,
-    kind: &'static str,
-    expected: u32,
-    header: usize,
-) -> Result<(), IdxError> {
-    let too_short = || IdxError::TooShort {
-        path: path.to_path_buf(),
-        kind,
-        header,
-        actual: bytes.len(),
-    };
+fn check_magic(bytes: &[u8], path: &Path, kind: &'static str, expected: u32, header: usize) -> Result<(), IdxError> {
+    let too_short = || IdxError::TooShort { path: path.to_path_buf(), kind, header, actual: bytes.len() };
     let found = read_be_u32(bytes, 0).ok_or_else(too_short)?;
     if found != expected {
-        return Err(IdxError::BadMagic {
-            path: path.to_path_buf(),
-            kind,
-            found,
-            expected,
-        });
+        return Err(IdxError::BadMagic { path: path.to_path_buf(), kind, found, expected });
     }
     if bytes.len() < header {
         return Err(too_short());
@@ -561,18 +434,8 @@ fn check_length(path: &Path, what: String, expected: u128, actual: usize) -> Res
     let path = path.to_path_buf();
     match (actual as u128).cmp(&expected) {
         std::cmp::Ordering::Equal => Ok(()),
-        std::cmp::Ordering::Less => Err(IdxError::Truncated {
-            path,
-            what,
-            expected,
-            actual,
-        }),
-        std::cmp::Ordering::Greater => Err(IdxError::TrailingBytes {
-            path,
-            what,
-            expected,
-            actual,
-        }),
+        std::cmp::Ordering::Less => Err(IdxError::Truncated { path, what, expected, actual }),
+        std::cmp::Ordering::Greater => Err(IdxError::TrailingBytes { path, what, expected, actual }),
     }
 }
 
@@ -593,35 +456,22 @@ fn parse_image_bytes(bytes: Cow<'_, [u8]>, path: &Path) -> Result<Pixels, IdxErr
     let field = |offset| read_be_u32(&bytes, offset).map_or(0, |v| v as usize);
     let (count, rows, cols) = (field(4), field(8), field(12));
     if count == 0 {
-        return Err(IdxError::Empty {
-            path: path.to_path_buf(),
-        });
+        return Err(IdxError::Empty { path: path.to_path_buf() });
     }
     if rows == 0 || cols == 0 {
-        return Err(IdxError::ZeroSide {
-            path: path.to_path_buf(),
-            rows,
-            cols,
-        });
+        return Err(IdxError::ZeroSide { path: path.to_path_buf(), rows, cols });
     }
     let expected = IMAGE_HEADER_LEN as u128 + count as u128 * rows as u128 * cols as u128;
     let what = format!("{count} images of {rows}x{cols}");
     check_length(path, what, expected, bytes.len())?;
-    Ok(Pixels {
-        bytes: payload(bytes, IMAGE_HEADER_LEN),
-        count,
-        rows,
-        cols,
-    })
+    Ok(Pixels { bytes: payload(bytes, IMAGE_HEADER_LEN), count, rows, cols })
 }
 
 fn parse_label_bytes(bytes: Cow<'_, [u8]>, path: &Path) -> Result<Vec<u8>, IdxError> {
     check_magic(&bytes, path, "label", LABEL_MAGIC, LABEL_HEADER_LEN)?;
     let count = read_be_u32(&bytes, 4).map_or(0, |v| v as usize);
     if count == 0 {
-        return Err(IdxError::Empty {
-            path: path.to_path_buf(),
-        });
+        return Err(IdxError::Empty { path: path.to_path_buf() });
     }
     let expected = LABEL_HEADER_LEN as u128 + count as u128;
     check_length(path, format!("{count} labels"), expected, bytes.len())?;
@@ -687,8 +537,7 @@ mod tests {
     fn parses_gzip_by_magic_bytes() {
         let pixels = counting_pixels(3, 2, 2);
         let (parsed, count, _, _) =
-            parse_images(&gzip(&idx_images(3, 2, 2, &pixels)), Path::new("x.idx"))
-                .expect("gzip file");
+            parse_images(&gzip(&idx_images(3, 2, 2, &pixels)), Path::new("x.idx")).expect("gzip file");
         assert_eq!(count, 3);
         assert_eq!(parsed, pixels);
         let labels = parse_labels(&gzip(&idx_labels(&[0, 1, 2])), Path::new("y")).expect("gzip");
@@ -698,12 +547,8 @@ mod tests {
     #[test]
     fn from_bytes_builds_a_set() {
         let pixels = counting_pixels(2, 28, 28);
-        let set = from_bytes(
-            &gzip(&idx_images(2, 28, 28, &pixels)),
-            &idx_labels(&[3, 5]),
-            "demo",
-        )
-        .expect("valid extract");
+        let set =
+            from_bytes(&gzip(&idx_images(2, 28, 28, &pixels)), &idx_labels(&[3, 5]), "demo").expect("valid extract");
         assert_eq!(set.len(), 2);
         assert_eq!(set.image(1), &pixels[784..]);
         assert_eq!(set.label(1), 5);
@@ -715,27 +560,11 @@ mod tests {
     fn loads_dashed_raw_and_dotted_gzip_names() {
         let dir = tempfile::tempdir().expect("temp dir");
         let train_pixels = counting_pixels(3, 4, 4);
-        write(
-            dir.path(),
-            "train-images-idx3-ubyte",
-            &idx_images(3, 4, 4, &train_pixels),
-        );
-        write(
-            dir.path(),
-            "train-labels-idx1-ubyte",
-            &idx_labels(&[0, 1, 2]),
-        );
+        write(dir.path(), "train-images-idx3-ubyte", &idx_images(3, 4, 4, &train_pixels));
+        write(dir.path(), "train-labels-idx1-ubyte", &idx_labels(&[0, 1, 2]));
         let test_pixels = counting_pixels(2, 4, 4);
-        write(
-            dir.path(),
-            "t10k-images.idx3-ubyte.gz",
-            &gzip(&idx_images(2, 4, 4, &test_pixels)),
-        );
-        write(
-            dir.path(),
-            "t10k-labels.idx1-ubyte.gz",
-            &gzip(&idx_labels(&[1, 1])),
-        );
+        write(dir.path(), "t10k-images.idx3-ubyte.gz", &gzip(&idx_images(2, 4, 4, &test_pixels)));
+        write(dir.path(), "t10k-labels.idx1-ubyte.gz", &gzip(&idx_labels(&[1, 1])));
 
         let train = load_dir(dir.path(), Split::Train).expect("train split");
         assert_eq!((train.len(), train.rows, train.cols), (3, 4, 4));
@@ -752,16 +581,8 @@ mod tests {
     fn gzip_is_detected_by_content_not_name() {
         let dir = tempfile::tempdir().expect("temp dir");
         // A raw file carrying a .gz name, and a gzip file carrying none.
-        write(
-            dir.path(),
-            "train-images-idx3-ubyte.gz",
-            &idx_images(1, 2, 2, &[1, 2, 3, 4]),
-        );
-        write(
-            dir.path(),
-            "train-labels-idx1-ubyte",
-            &gzip(&idx_labels(&[4])),
-        );
+        write(dir.path(), "train-images-idx3-ubyte.gz", &idx_images(1, 2, 2, &[1, 2, 3, 4]));
+        write(dir.path(), "train-labels-idx1-ubyte", &gzip(&idx_labels(&[4])));
         let set = load_dir(dir.path(), Split::Train).expect("mislabelled but valid files");
         assert_eq!(set.images, vec![1, 2, 3, 4]);
         assert_eq!(set.num_classes, 5);
@@ -772,14 +593,7 @@ mod tests {
         let mut bytes = idx_images(1, 2, 2, &[0; 4]);
         bytes[3] = 0x01; // now a label magic
         let err = parse_images(&bytes, Path::new("bad")).expect_err("wrong magic");
-        assert!(matches!(
-            err,
-            IdxError::BadMagic {
-                found: 0x801,
-                expected: 0x803,
-                ..
-            }
-        ));
+        assert!(matches!(err, IdxError::BadMagic { found: 0x801, expected: 0x803, .. }));
         assert!(err.to_string().contains("0x00000801"));
         assert_one_line(&err);
     }
@@ -790,18 +604,13 @@ mod tests {
         bytes.truncate(bytes.len() - 5);
         let err = parse_images(&bytes, Path::new("short")).expect_err("truncated");
         match &err {
-            IdxError::Truncated {
-                expected, actual, ..
-            } => {
+            IdxError::Truncated { expected, actual, .. } => {
                 assert_eq!(*expected, 16 + 12);
                 assert_eq!(*actual, 16 + 12 - 5);
             }
             other => panic!("wrong error: {other}"),
         }
-        assert!(
-            err.to_string()
-                .contains("3 images of 2x2 = 28 bytes, file has 23")
-        );
+        assert!(err.to_string().contains("3 images of 2x2 = 28 bytes, file has 23"));
         assert_one_line(&err);
 
         let header_only = &idx_images(1, 2, 2, &[])[..10];
@@ -814,33 +623,19 @@ mod tests {
         let mut bytes = idx_labels(&[1, 2]);
         bytes.extend_from_slice(b"junk");
         let err = parse_labels(&bytes, Path::new("long")).expect_err("trailing bytes");
-        assert!(matches!(
-            err,
-            IdxError::TrailingBytes {
-                expected: 10,
-                actual: 14,
-                ..
-            }
-        ));
+        assert!(matches!(err, IdxError::TrailingBytes { expected: 10, actual: 14, .. }));
         assert_one_line(&err);
     }
 
     #[test]
     fn image_and_label_counts_must_match() {
         let dir = tempfile::tempdir().expect("temp dir");
-        write(
-            dir.path(),
-            "train-images-idx3-ubyte",
-            &idx_images(3, 2, 2, &[0; 12]),
-        );
+        write(dir.path(), "train-images-idx3-ubyte", &idx_images(3, 2, 2, &[0; 12]));
         write(dir.path(), "train-labels-idx1-ubyte", &idx_labels(&[0, 1]));
         let err = load_dir(dir.path(), Split::Train).expect_err("3 images, 2 labels");
         assert!(matches!(err, IdxError::CountMismatch { n: 3, m: 2, .. }));
         let text = err.to_string();
-        assert!(
-            text.contains("train-images-idx3-ubyte: 3 images but"),
-            "{text}"
-        );
+        assert!(text.contains("train-images-idx3-ubyte: 3 images but"), "{text}");
         assert!(text.contains("has 2 labels"), "{text}");
         assert_one_line(&err);
     }
@@ -859,20 +654,9 @@ mod tests {
     #[test]
     fn missing_file_lists_the_names_tried() {
         let dir = tempfile::tempdir().expect("temp dir");
-        write(
-            dir.path(),
-            "train-images-idx3-ubyte",
-            &idx_images(1, 2, 2, &[0; 4]),
-        );
+        write(dir.path(), "train-images-idx3-ubyte", &idx_images(1, 2, 2, &[0; 4]));
         let err = load_dir(dir.path(), Split::Train).expect_err("no label file");
-        assert!(matches!(
-            err,
-            IdxError::MissingFile {
-                kind: "label",
-                split: Split::Train,
-                ..
-            }
-        ));
+        assert!(matches!(err, IdxError::MissingFile { kind: "label", split: Split::Train, .. }));
         let text = err.to_string();
         for name in Split::Train.label_file_names() {
             assert!(text.contains(&name), "{text} lacks {name}");
@@ -885,21 +669,10 @@ mod tests {
 
     #[test]
     fn other_image_sizes_fail_require_dims() {
-        let set = from_bytes(
-            &idx_images(1, 32, 32, &[0; 1024]),
-            &idx_labels(&[0]),
-            "cifarish",
-        )
-        .expect("valid 32x32 set");
+        let set =
+            from_bytes(&idx_images(1, 32, 32, &[0; 1024]), &idx_labels(&[0]), "cifarish").expect("valid 32x32 set");
         let err = require_dims(&set, 28, 28).expect_err("not 28x28");
-        assert!(matches!(
-            err,
-            IdxError::WrongDims {
-                rows: 32,
-                cols: 32,
-                ..
-            }
-        ));
+        assert!(matches!(err, IdxError::WrongDims { rows: 32, cols: 32, .. }));
         assert!(err.to_string().contains("32x32"));
         assert_one_line(&err);
     }
@@ -918,15 +691,10 @@ mod tests {
     #[test]
     fn corrupt_gzip_names_the_file() {
         // A valid 10-byte gzip header, then a deflate block of reserved type 0b11.
-        let bytes = [
-            0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff,
-        ];
+        let bytes = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff];
         let err = parse_images(&bytes, Path::new("broken.gz")).expect_err("corrupt gzip");
         assert!(matches!(err, IdxError::Gzip { .. }));
-        assert!(
-            err.to_string()
-                .starts_with("broken.gz: corrupt gzip stream")
-        );
+        assert!(err.to_string().starts_with("broken.gz: corrupt gzip stream"));
         assert_one_line(&err);
 
         let mut cut = gzip(&idx_labels(&[1, 2, 3]));
@@ -937,8 +705,7 @@ mod tests {
 
     #[test]
     fn empty_sets_are_rejected() {
-        let err =
-            parse_images(&idx_images(0, 28, 28, &[]), Path::new("none")).expect_err("zero images");
+        let err = parse_images(&idx_images(0, 28, 28, &[]), Path::new("none")).expect_err("zero images");
         assert!(matches!(err, IdxError::Empty { .. }));
         let err = ImageSet::new(Vec::new(), Vec::new(), 28, 28).expect_err("empty set");
         assert!(matches!(err, IdxError::Empty { .. }));

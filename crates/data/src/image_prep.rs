@@ -58,9 +58,7 @@ pub fn load_as_mnist(path: &Path) -> Result<Vec<f32>, ImageError> {
 /// The MNIST preparation for a greyscale picture already in memory; `source` only names it in
 /// errors. Returns `[28 * 28]` values in `[0, 1]`, row-major.
 pub fn fit_to_mnist(gray: &GrayImage, source: &Path) -> Result<Vec<f32>, ImageError> {
-    let no_ink = || ImageError::NoInk {
-        path: source.to_path_buf(),
-    };
+    let no_ink = || ImageError::NoInk { path: source.to_path_buf() };
     let ink = ink_map(gray).ok_or_else(no_ink)?;
     let bounds = ink_bounds(&ink).ok_or_else(no_ink)?;
     let glyph = scale_to_fit(&ink, bounds);
@@ -68,20 +66,15 @@ pub fn fit_to_mnist(gray: &GrayImage, source: &Path) -> Result<Vec<f32>, ImageEr
 }
 
 fn decode(path: &Path) -> Result<DynamicImage, ImageError> {
-    let open_error = |source: io::Error| ImageError::Open {
-        path: path.to_path_buf(),
-        source,
-    };
+    let open_error = |source: io::Error| ImageError::Open { path: path.to_path_buf(), source };
     // Guessing from the content first means a PNG named `.jpg` still works, and anything that
     // is not a PNG gets the decoder's own reason.
     let reader = ImageReader::open(path).map_err(open_error)?;
     let reader = reader.with_guessed_format().map_err(open_error)?;
-    reader
-        .decode()
-        .map_err(|err: image::ImageError| ImageError::NotPng {
-            path: path.to_path_buf(),
-            reason: err.to_string().replace('\n', " "),
-        })
+    reader.decode().map_err(|err: image::ImageError| ImageError::NotPng {
+        path: path.to_path_buf(),
+        reason: err.to_string().replace('\n', " "),
+    })
 }
 
 /// Greyscale (luma) with any transparency composited onto white, since a drawing exported
@@ -117,9 +110,7 @@ fn ink_map(gray: &GrayImage) -> Option<GrayImage> {
     }
     let gain = 255.0 / (peak - background);
     for pixel in ink.iter_mut() {
-        *pixel = ((f32::from(*pixel) - background) * gain)
-            .round()
-            .clamp(0.0, 255.0) as u8;
+        *pixel = ((f32::from(*pixel) - background) * gain).round().clamp(0.0, 255.0) as u8;
     }
     Some(ink)
 }
@@ -132,14 +123,8 @@ fn border_mean(gray: &GrayImage) -> f32 {
     let (sum, count) = gray
         .enumerate_pixels()
         .filter(|(x, y, _)| on_border(*x, *y))
-        .fold((0u64, 0u64), |(sum, count), (_, _, pixel)| {
-            (sum + u64::from(pixel.0[0]), count + 1)
-        });
-    if count == 0 {
-        0.0
-    } else {
-        sum as f32 / count as f32
-    }
+        .fold((0u64, 0u64), |(sum, count), (_, _, pixel)| (sum + u64::from(pixel.0[0]), count + 1));
+    if count == 0 { 0.0 } else { sum as f32 / count as f32 }
 }
 
 /// Inclusive pixel bounds of the ink.
@@ -163,24 +148,17 @@ impl Bounds {
 
 /// Bounding box of the pixels brighter than [`INK_THRESHOLD`]; `None` if there are none.
 fn ink_bounds(ink: &GrayImage) -> Option<Bounds> {
-    ink.enumerate_pixels()
-        .filter(|(_, _, pixel)| pixel.0[0] > INK_THRESHOLD)
-        .fold(None, |bounds: Option<Bounds>, (x, y, _)| {
+    ink.enumerate_pixels().filter(|(_, _, pixel)| pixel.0[0] > INK_THRESHOLD).fold(
+        None,
+        |bounds: Option<Bounds>, (x, y, _)| {
             Some(match bounds {
-                None => Bounds {
-                    left: x,
-                    top: y,
-                    right: x,
-                    bottom: y,
-                },
-                Some(b) => Bounds {
-                    left: b.left.min(x),
-                    top: b.top.min(y),
-                    right: b.right.max(x),
-                    bottom: b.bottom.max(y),
-                },
+                None => Bounds { left: x, top: y, right: x, bottom: y },
+                Some(b) => {
+                    Bounds { left: b.left.min(x), top: b.top.min(y), right: b.right.max(x), bottom: b.bottom.max(y) }
+                }
             })
-        })
+        },
+    )
 }
 
 /// Crops to `bounds` and scales so the longer side is [`FIT_SIDE`], keeping the aspect ratio.
@@ -188,24 +166,16 @@ fn ink_bounds(ink: &GrayImage) -> Option<Bounds> {
 fn scale_to_fit(ink: &GrayImage, bounds: Bounds) -> GrayImage {
     let (width, height) = (bounds.width(), bounds.height());
     let longer = f64::from(width.max(height));
-    let fitted = |side: u32| {
-        ((f64::from(side) * f64::from(FIT_SIDE) / longer).round() as u32).clamp(1, FIT_SIDE)
-    };
+    let fitted = |side: u32| ((f64::from(side) * f64::from(FIT_SIDE) / longer).round() as u32).clamp(1, FIT_SIDE);
     let cropped = imageops::crop_imm(ink, bounds.left, bounds.top, width, height).to_image();
-    imageops::resize(
-        &cropped,
-        fitted(width),
-        fitted(height),
-        FilterType::Triangle,
-    )
+    imageops::resize(&cropped, fitted(width), fitted(height), FilterType::Triangle)
 }
 
 /// Pastes `glyph` (at most 20x20) into a black 28x28 field so its centre of mass lands on
 /// (14, 14), clamped to stay inside; returns `[28 * 28]` values in `[0, 1]`.
 fn place_on_canvas(glyph: &GrayImage) -> Vec<f32> {
     let (width, height) = glyph.dimensions();
-    let (mass_x, mass_y) =
-        centre_of_mass(glyph).unwrap_or((f64::from(width) / 2.0, f64::from(height) / 2.0));
+    let (mass_x, mass_y) = centre_of_mass(glyph).unwrap_or((f64::from(width) / 2.0, f64::from(height) / 2.0));
     let left = offset_for(mass_x, width);
     let top = offset_for(mass_y, height);
     let mut canvas = vec![0.0f32; MNIST_PIXELS];
@@ -251,12 +221,7 @@ mod tests {
         path
     }
 
-    fn fill(
-        picture: &mut GrayImage,
-        xs: std::ops::Range<u32>,
-        ys: std::ops::Range<u32>,
-        value: u8,
-    ) {
+    fn fill(picture: &mut GrayImage, xs: std::ops::Range<u32>, ys: std::ops::Range<u32>, value: u8) {
         for y in ys {
             for x in xs.clone() {
                 picture.put_pixel(x, y, Luma([value]));
@@ -307,17 +272,11 @@ mod tests {
 
         let pixels = load_as_mnist(&path).expect("prepared");
         assert_mnist_shaped(&pixels);
-        assert!(
-            pixels.iter().copied().fold(0.0, f32::max) > 0.9,
-            "ink should be bright"
-        );
+        assert!(pixels.iter().copied().fold(0.0, f32::max) > 0.9, "ink should be bright");
         assert_eq!(pixels[0], 0.0, "background should be black");
         assert_eq!(pixels[MNIST_PIXELS - 1], 0.0, "background should be black");
         let (x, y) = output_centre_of_mass(&pixels);
-        assert!(
-            (x - 14.0).abs() <= 1.0 && (y - 14.0).abs() <= 1.0,
-            "centre of mass ({x}, {y})"
-        );
+        assert!((x - 14.0).abs() <= 1.0 && (y - 14.0).abs() <= 1.0, "centre of mass ({x}, {y})");
         let (width, height) = output_ink_box(&pixels, 0.0);
         assert!(width <= 20 && height <= 20, "ink box {width}x{height}");
     }
@@ -333,15 +292,9 @@ mod tests {
         assert_mnist_shaped(&pixels);
         let (width, height) = output_ink_box(&pixels, 0.0);
         assert!(width <= 20 && height <= 20, "ink box {width}x{height}");
-        assert!(
-            width >= 19,
-            "longer side should be scaled to 20, got {width}"
-        );
+        assert!(width >= 19, "longer side should be scaled to 20, got {width}");
         let (x, y) = output_centre_of_mass(&pixels);
-        assert!(
-            (x - 14.0).abs() <= 1.0 && (y - 14.0).abs() <= 1.0,
-            "centre of mass ({x}, {y})"
-        );
+        assert!((x - 14.0).abs() <= 1.0 && (y - 14.0).abs() <= 1.0, "centre of mass ({x}, {y})");
     }
 
     #[test]
@@ -368,15 +321,9 @@ mod tests {
         std::fs::write(&path, "this is not a picture\n").expect("write text");
 
         let err = load_as_mnist(&path).expect_err("not a PNG");
-        assert!(
-            matches!(err, ImageError::NotPng { .. }),
-            "wrong error: {err}"
-        );
+        assert!(matches!(err, ImageError::NotPng { .. }), "wrong error: {err}");
         let text = err.to_string();
-        assert!(
-            text.contains("note.png") && text.contains("give a PNG file"),
-            "{text}"
-        );
+        assert!(text.contains("note.png") && text.contains("give a PNG file"), "{text}");
         assert!(!text.contains('\n'), "{text}");
     }
 
@@ -384,16 +331,9 @@ mod tests {
     fn a_blank_picture_has_no_ink() {
         let dir = tempfile::tempdir().expect("temp dir");
         for (name, level) in [("white.png", 255u8), ("grey.png", 128), ("black.png", 0)] {
-            let path = save_png(
-                dir.path(),
-                name,
-                GrayImage::from_pixel(30, 30, Luma([level])),
-            );
+            let path = save_png(dir.path(), name, GrayImage::from_pixel(30, 30, Luma([level])));
             let err = load_as_mnist(&path).expect_err("blank");
-            assert!(
-                matches!(err, ImageError::NoInk { .. }),
-                "{name}: wrong error: {err}"
-            );
+            assert!(matches!(err, ImageError::NoInk { .. }), "{name}: wrong error: {err}");
             assert!(err.to_string().contains("no ink found"));
         }
     }

@@ -14,13 +14,13 @@ pub mod rng;
 pub mod series;
 pub mod text;
 
+pub use corpus::{Chunk, CorpusError, Document, DocumentSource, Part};
 pub use fetch::{
-    DEFAULT_MIRRORS, FetchError, FetchReport, FetchedFile, MNIST_FILES, Outcome, Resource,
-    default_cache_dir, default_mirrors, fetch, mnist_cache_dir,
+    DEFAULT_MIRRORS, FetchError, FetchReport, FetchedFile, MNIST_FILES, Outcome, Resource, default_cache_dir,
+    default_mirrors, fetch, mnist_cache_dir,
 };
 pub use idx::{IdxError, ImageSet, Split, from_bytes, load_dir, require_dims};
 pub use image_prep::{ImageError, MNIST_PIXELS, MNIST_SIDE, fit_to_mnist, load_as_mnist};
 pub use rng::SplitMix64;
-pub use corpus::{Chunk, CorpusError, Document, DocumentSource, Part};
-pub use text::{CharTokenizer, WordTokenizer};
 pub use series::{Series, SeriesError};
+pub use text::{CharTokenizer, WordTokenizer};

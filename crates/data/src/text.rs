@@ -39,7 +39,13 @@ impl CharTokenizer {
     /// Unknown ids become U+FFFD.
     pub fn decode(&self, ids: &[u32]) -> String {
         ids.iter()
-            .map(|&id| if id == Self::UNKNOWN { '\u{FFFD}' } else { self.chars.get(id as usize - 1).copied().unwrap_or('\u{FFFD}') })
+            .map(|&id| {
+                if id == Self::UNKNOWN {
+                    '\u{FFFD}'
+                } else {
+                    self.chars.get(id as usize - 1).copied().unwrap_or('\u{FFFD}')
+                }
+            })
             .collect()
     }
 
@@ -60,9 +66,8 @@ pub fn words(text: &str) -> Vec<String> {
     let mut current = String::new();
     let chars: Vec<char> = text.chars().collect();
     for (i, &c) in chars.iter().enumerate() {
-        let inner_apostrophe = (c == '\'' || c == '’')
-            && !current.is_empty()
-            && chars.get(i + 1).is_some_and(|n| n.is_alphanumeric());
+        let inner_apostrophe =
+            (c == '\'' || c == '’') && !current.is_empty() && chars.get(i + 1).is_some_and(|n| n.is_alphanumeric());
         if c.is_alphanumeric() {
             current.extend(c.to_lowercase());
         } else if inner_apostrophe {

@@ -18,7 +18,7 @@ use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 
-use crate::kernels::conv::{conv2d, conv_transpose2d};
+use crate::kernels::conv::{conv_transpose2d, conv2d};
 use crate::kernels::pool::max_pool2d;
 use burn::tensor::activation::{relu, sigmoid};
 
@@ -89,7 +89,12 @@ impl AutoencoderConfig {
                 let same = || PaddingConfig2d::Explicit(1, 1, 1, 1);
                 // Keras' `Conv2DTranspose(strides=2, padding="same")`: kernel 3, padding 1,
                 // one extra output row and column, so 7 -> 14 -> 28.
-                let up = |from| ConvTranspose2dConfig::new([from, c], [3, 3]).with_stride([2, 2]).with_padding([1, 1]).with_padding_out([1, 1]);
+                let up = |from| {
+                    ConvTranspose2dConfig::new([from, c], [3, 3])
+                        .with_stride([2, 2])
+                        .with_padding([1, 1])
+                        .with_padding_out([1, 1])
+                };
                 Autoencoder::Conv(ConvAutoencoder {
                     encode1: Conv2dConfig::new([1, c], [3, 3]).with_padding(same()).init(device),
                     encode2: Conv2dConfig::new([c, c], [3, 3]).with_padding(same()).init(device),

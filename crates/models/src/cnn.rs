@@ -53,8 +53,7 @@ impl CnnConfig {
         let side = feature_side(IMAGE_SIDE);
         Cnn {
             conv1: Conv2dConfig::new([1, self.conv1_channels], [3, 3]).init(device),
-            conv2: Conv2dConfig::new([self.conv1_channels, self.conv2_channels], [3, 3])
-                .init(device),
+            conv2: Conv2dConfig::new([self.conv1_channels, self.conv2_channels], [3, 3]).init(device),
             pool: MaxPool2dConfig::new([2, 2]).init(),
             activation: Relu::new(),
             hidden: LinearConfig::new(self.conv2_channels * side * side, self.hidden).init(device),

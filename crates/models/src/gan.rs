@@ -9,13 +9,15 @@
 //! Images are scaled to `[-1, 1]`. LeakyReLU has Keras' slope 0.3.
 
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
+use burn::nn::{
+    BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Initializer, Linear, LinearConfig, PaddingConfig2d,
+};
 use burn::prelude::*;
 
 use crate::kernels::dropout::dropout;
 
 use crate::kernels::batch_norm::batch_norm_leaky_relu;
-use crate::kernels::conv::{conv2d, conv_transpose2d};
+use crate::kernels::conv::{conv_transpose2d, conv2d};
 use burn::tensor::activation::leaky_relu;
 
 /// Keras' default LeakyReLU slope, which the tutorial uses.
@@ -83,7 +85,8 @@ impl GeneratorConfig {
             layer
         };
         let mut dense = LinearConfig::new(self.noise, 7 * 7 * 256).with_bias(false).init(device);
-        dense.weight = self.initializer.init_with([self.noise, 7 * 7 * 256], Some(self.noise), Some(7 * 7 * 256), device);
+        dense.weight =
+            self.initializer.init_with([self.noise, 7 * 7 * 256], Some(self.noise), Some(7 * 7 * 256), device);
         Generator {
             dense,
             norm0: BatchNormConfig::new(7 * 7 * 256).init(device),
@@ -145,7 +148,8 @@ impl DiscriminatorConfig {
                 .with_padding(PaddingConfig2d::Explicit(2, 2, 2, 2))
                 .init(device);
             let receptive = 5 * 5;
-            conv.weight = self.initializer.init_with([to, from, 5, 5], Some(from * receptive), Some(to * receptive), device);
+            conv.weight =
+                self.initializer.init_with([to, from, 5, 5], Some(from * receptive), Some(to * receptive), device);
             conv.bias = Some(Initializer::Zeros.init([to], device));
             conv
         };

@@ -38,11 +38,16 @@ impl LstmForecasterConfig {
         let h = self.hidden;
         let xavier = |fan_in: usize, fan_out: usize| (2.0 / (fan_in + fan_out) as f64).sqrt();
         let (input_std, hidden_std) = (xavier(1, h), xavier(h, h));
-        let mut input = LinearConfig::new(1, 4 * h).with_initializer(Initializer::Normal { mean: 0.0, std: input_std }).init(device);
+        let mut input = LinearConfig::new(1, 4 * h)
+            .with_initializer(Initializer::Normal { mean: 0.0, std: input_std })
+            .init(device);
         let bias_std = (input_std * input_std + hidden_std * hidden_std).sqrt();
         input.bias = Some(Initializer::Normal { mean: 0.0, std: bias_std }.init([4 * h], device));
         let mut lstm = FusedLstmLayer::new(h, device);
-        lstm.recurrent = LinearConfig::new(h, 4 * h).with_bias(false).with_initializer(Initializer::Normal { mean: 0.0, std: hidden_std }).init(device);
+        lstm.recurrent = LinearConfig::new(h, 4 * h)
+            .with_bias(false)
+            .with_initializer(Initializer::Normal { mean: 0.0, std: hidden_std })
+            .init(device);
         LstmForecaster { input, lstm, output: LinearConfig::new(h, 1).init(device) }
     }
 }
@@ -85,7 +90,8 @@ fn lstm_uniform(hidden: usize) -> Initializer {
 /// `rows x [4 hidden]` zeros with `forget_bias` in the forget gate's columns `hidden..2 hidden`.
 fn forget_bias_rows(rows: usize, hidden: usize, forget_bias: f64, device: &Device) -> Tensor<2> {
     let h = hidden;
-    let data: Vec<f32> = (0..rows * 4 * h).map(|i| if (h..2 * h).contains(&(i % (4 * h))) { forget_bias as f32 } else { 0.0 }).collect();
+    let data: Vec<f32> =
+        (0..rows * 4 * h).map(|i| if (h..2 * h).contains(&(i % (4 * h))) { forget_bias as f32 } else { 0.0 }).collect();
     Tensor::<2>::from_data(TensorData::new(data, [rows, 4 * h]), device)
 }
 
@@ -140,7 +146,8 @@ pub struct FusedLstmLayer {
 impl FusedLstmLayer {
     /// A layer of `hidden` units with PyTorch's initialisation.
     pub fn new(hidden: usize, device: &Device) -> Self {
-        let recurrent = LinearConfig::new(hidden, 4 * hidden).with_bias(false).with_initializer(lstm_uniform(hidden)).init(device);
+        let recurrent =
+            LinearConfig::new(hidden, 4 * hidden).with_bias(false).with_initializer(lstm_uniform(hidden)).init(device);
         FusedLstmLayer { recurrent, hidden }
     }
 
@@ -195,7 +202,9 @@ impl CharLstmConfig {
         let h = self.hidden;
         let width = if self.embedding == 0 { h } else { self.embedding };
         let layers = (0..self.layers).map(|_| FusedLstmLayer::new(h, device)).collect();
-        let inputs = (0..self.layers).map(|l| lstm_input_product(if l == 0 { width } else { h }, h, self.forget_bias, device)).collect();
+        let inputs = (0..self.layers)
+            .map(|l| lstm_input_product(if l == 0 { width } else { h }, h, self.forget_bias, device))
+            .collect();
         CharLstm {
             embedding: burn::nn::EmbeddingConfig::new(self.vocab, width).init(device),
             inputs,
@@ -226,7 +235,10 @@ impl CharLstm {
         let device = ids.device();
         let hidden = self.layers[0].hidden();
         let mut states = state.unwrap_or_else(|| {
-            self.layers.iter().map(|_| (Tensor::zeros([batch, hidden], &device), Tensor::zeros([batch, hidden], &device))).collect()
+            self.layers
+                .iter()
+                .map(|_| (Tensor::zeros([batch, hidden], &device), Tensor::zeros([batch, hidden], &device)))
+                .collect()
         });
         if kernels::applies(&self.output.weight.val()) {
             // Each layer over the whole window as one operation: its input product for all
@@ -236,7 +248,9 @@ impl CharLstm {
                 let x_gates = self.inputs[l].forward(below); // [batch, len, 4 hidden]
                 let (h0, c0) = states[l].clone();
                 let out = layer.sequence(x_gates, h0, c0).expect("the kernel applies"); // [batch, len, 2 hidden]
-                let last = |from: usize| out.clone().slice([0..batch, len - 1..len, from..from + hidden]).reshape([batch, hidden]);
+                let last = |from: usize| {
+                    out.clone().slice([0..batch, len - 1..len, from..from + hidden]).reshape([batch, hidden])
+                };
                 states[l] = (last(0), last(hidden));
                 let h = out.slice([0..batch, 0..len, 0..hidden]); // [batch, len, hidden]
                 below = if l + 1 < self.layers.len() { dropout(&self.dropout, h) } else { h };

@@ -53,7 +53,8 @@ impl Rnn {
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let [batch, _, rows, cols] = images.dims();
         // Every layer returns its state after each step: [batch, rows, hidden].
-        let sequence = self.layers.iter().fold(images.reshape([batch, rows, cols]), |x, layer| layer.forward(x, None).0);
+        let sequence =
+            self.layers.iter().fold(images.reshape([batch, rows, cols]), |x, layer| layer.forward(x, None).0);
         let hidden = sequence.dims()[2];
         let last = sequence.slice([0..batch, rows - 1..rows, 0..hidden]).reshape([batch, hidden]);
         self.output.forward(last)

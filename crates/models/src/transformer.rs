@@ -6,7 +6,9 @@
 
 use burn::module::Param;
 use burn::nn::transformer::{TransformerEncoder, TransformerEncoderConfig, TransformerEncoderInput};
-use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::nn::{
+    Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig,
+};
 use burn::prelude::*;
 
 use crate::kernels::dropout::dropout;
@@ -16,7 +18,9 @@ use crate::attention::{AttentionPooling, AttentionPoolingConfig, causal_mask};
 
 /// Token and position embeddings as GPT-2 initialises them (normal, std 0.02).
 fn embeddings(vocab: usize, positions: usize, d_model: usize, device: &Device) -> (Embedding, Param<Tensor<2>>) {
-    let tokens = EmbeddingConfig::new(vocab, d_model).with_initializer(Initializer::Normal { mean: 0.0, std: 0.02 }).init(device);
+    let tokens = EmbeddingConfig::new(vocab, d_model)
+        .with_initializer(Initializer::Normal { mean: 0.0, std: 0.02 })
+        .init(device);
     let positions = Param::from_tensor(Tensor::random([positions, d_model], Distribution::Normal(0.0, 0.02), device));
     (tokens, positions)
 }

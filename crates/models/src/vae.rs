@@ -15,7 +15,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfi
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 
-use crate::kernels::conv::{conv2d, conv_transpose2d};
+use crate::kernels::conv::{conv_transpose2d, conv2d};
 use burn::tensor::activation::{relu, sigmoid};
 
 use crate::IMAGE_SIDE;
@@ -106,7 +106,9 @@ impl VaeConfig {
         let (encoder, features, decoder) = match self.kind {
             VaeKind::Conv => {
                 let down = |from, to| {
-                    Conv2dConfig::new([from, to], [3, 3]).with_stride([2, 2]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                    Conv2dConfig::new([from, to], [3, 3])
+                        .with_stride([2, 2])
+                        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
                 };
                 // Keras' `Conv2DTranspose(padding="same")`: kernel 3, padding 1 (and one extra
                 // row and column when the stride is 2).

@@ -127,13 +127,7 @@ pub fn softmax(z: &[f64]) -> Vec<f64> {
 
 /// The softmax Jacobian `J[i][j] = ∂y_i/∂z_j = y_i (δ_ij - y_j)`, from the output `y = softmax(z)`.
 pub fn softmax_jacobian(y: &[f64]) -> Vec<Vec<f64>> {
-    (0..y.len())
-        .map(|i| {
-            (0..y.len())
-                .map(|j| y[i] * (if i == j { 1.0 } else { 0.0 } - y[j]))
-                .collect()
-        })
-        .collect()
+    (0..y.len()).map(|i| (0..y.len()).map(|j| y[i] * (if i == j { 1.0 } else { 0.0 } - y[j])).collect()).collect()
 }
 
 /// Jacobian-vector product `J v` of softmax, from the output `y = softmax(z)`:
@@ -165,21 +159,14 @@ mod tests {
         for x in points() {
             let fd = central_difference(&f, x);
             let an = df(x);
-            assert!(
-                (fd - an).abs() < 1e-7,
-                "{name}'({x}): analytic {an} vs finite difference {fd}"
-            );
+            assert!((fd - an).abs() < 1e-7, "{name}'({x}): analytic {an} vs finite difference {fd}");
         }
     }
 
     #[test]
     fn derivatives_match_finite_differences() {
         check("relu", relu, relu_grad);
-        check(
-            "leaky_relu",
-            |x| leaky_relu(x, 0.2),
-            |x| leaky_relu_grad(x, 0.2),
-        );
+        check("leaky_relu", |x| leaky_relu(x, 0.2), |x| leaky_relu_grad(x, 0.2));
         check("sigmoid", sigmoid, sigmoid_grad);
         check("tanh", tanh, tanh_grad);
         check("gelu", gelu, gelu_grad);
@@ -207,11 +194,7 @@ mod tests {
             (4.0, 0.9999999845827421),
         ];
         for (x, want) in table {
-            assert!(
-                (erf(x) - want).abs() < 1e-14,
-                "erf({x}) = {} want {want}",
-                erf(x)
-            );
+            assert!((erf(x) - want).abs() < 1e-14, "erf({x}) = {} want {want}", erf(x));
             assert!((erf(-x) + want).abs() < 1e-14, "erf is odd");
         }
         assert_eq!(erf(7.0), 1.0);
@@ -263,11 +246,7 @@ mod tests {
         let jac = softmax_jacobian(&y);
         for i in 0..z.len() {
             let fd = (yp[i] - ym[i]) / (2.0 * h);
-            assert!(
-                (fd - jvp[i]).abs() < 1e-8,
-                "component {i}: {} vs {fd}",
-                jvp[i]
-            );
+            assert!((fd - jvp[i]).abs() < 1e-8, "component {i}: {} vs {fd}", jvp[i]);
             let row: f64 = jac[i].iter().zip(&v).map(|(a, b)| a * b).sum();
             assert!((row - jvp[i]).abs() < 1e-15);
             // rows of the Jacobian sum to zero: adding a constant to z changes nothing

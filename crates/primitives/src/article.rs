@@ -16,10 +16,7 @@ fn zeros_like(a: &[Vec<f64>]) -> Vec<Vec<f64>> {
 
 /// NumPy's `np.flip` on a 2-D array (both axes): a 180-degree rotation.
 fn flip(k: &[Vec<f64>]) -> Vec<Vec<f64>> {
-    k.iter()
-        .rev()
-        .map(|row| row.iter().rev().copied().collect())
-        .collect()
+    k.iter().rev().map(|row| row.iter().rev().copied().collect()).collect()
 }
 
 /// `np.sum(patch * kernel)` with `patch = image[i:i+kh, j:j+kw]`.
@@ -115,9 +112,7 @@ pub fn item22_conv2d_stride(
     let cols = image[0].len().saturating_sub(kernel[0].len());
     if rows > 0 && cols > 0 {
         // First iteration (i = 0, j = 0): np.sum(patch * kernel, axis=(1, 2)) on a 2-D array.
-        return Err(
-            "numpy.exceptions.AxisError: axis 2 is out of bounds for array of dimension 2".into(),
-        );
+        return Err("numpy.exceptions.AxisError: axis 2 is out of bounds for array of dimension 2".into());
     }
     Ok(output)
 }
@@ -134,9 +129,7 @@ pub fn item14_forward(x: &[Vec<f64>], weights: &[Vec<f64>]) -> Result<Vec<Vec<f6
     let (m, k) = (x.len(), x[0].len());
     let (k2, n) = (weights.len(), weights[0].len());
     if k != k2 {
-        return Err(format!(
-            "ValueError: shapes ({m},{k}) and ({k2},{n}) not aligned: {k} (dim 1) != {k2} (dim 0)"
-        ));
+        return Err(format!("ValueError: shapes ({m},{k}) and ({k2},{n}) not aligned: {k} (dim 1) != {k2} (dim 0)"));
     }
     Ok((0..m)
         .map(|i| {
@@ -155,24 +148,13 @@ pub fn item14_forward(x: &[Vec<f64>], weights: &[Vec<f64>]) -> Result<Vec<Vec<f6
 /// the *summed* loss), so the article's learning rate 0.1 is effectively `0.1 · n`.
 pub fn item14_dw(x: &[Vec<f64>], y_pred: &[f64], y_true: &[f64]) -> Vec<f64> {
     let d = x[0].len();
-    (0..d)
-        .map(|t| {
-            x.iter()
-                .zip(y_pred.iter().zip(y_true))
-                .map(|(row, (p, y))| row[t] * (p - y))
-                .sum()
-        })
-        .collect()
+    (0..d).map(|t| x.iter().zip(y_pred.iter().zip(y_true)).map(|(row, (p, y))| row[t] * (p - y)).sum()).collect()
 }
 
 /// Item 19's `max_pooling(input_tensor, window_size, stride)`, which is correct (floor mode:
 /// a 3x3 input with a 2x2 window and stride 2 gives 1x1, dropping the last row and column, as
 /// every framework does).
-pub fn item19_max_pooling(
-    input: &[Vec<f64>],
-    window: (usize, usize),
-    stride: (usize, usize),
-) -> Vec<Vec<f64>> {
+pub fn item19_max_pooling(input: &[Vec<f64>], window: (usize, usize), stride: (usize, usize)) -> Vec<Vec<f64>> {
     let out_h = (input.len() - window.0) / stride.0 + 1;
     let out_w = (input[0].len() - window.1) / stride.1 + 1;
     (0..out_h)
@@ -217,10 +199,7 @@ pub fn sharpen() -> Vec<Vec<f64>> {
 pub fn to_tensor(m: &[Vec<f64>]) -> crate::Tensor4 {
     let h = m.len();
     let w = m.first().map_or(0, |r| r.len());
-    crate::Tensor4::new(
-        m.iter().flatten().map(|&v| v as f32).collect(),
-        [1, 1, h, w],
-    )
+    crate::Tensor4::new(m.iter().flatten().map(|&v| v as f32).collect(), [1, 1, h, w])
 }
 
 #[cfg(test)]
@@ -231,10 +210,7 @@ mod tests {
     use crate::pool::{MaxPoolOptions, max_pool2d};
 
     fn plane(t: &crate::Tensor4) -> Vec<Vec<f64>> {
-        t.plane(0, 0)
-            .into_iter()
-            .map(|r| r.into_iter().map(f64::from).collect())
-            .collect()
+        t.plane(0, 0).into_iter().map(|r| r.into_iter().map(f64::from).collect()).collect()
     }
 
     #[test]
@@ -251,17 +227,9 @@ mod tests {
                 vec![0., 0., 0., 0., 0.],
             ]
         );
-        let correct = convolve2d(
-            &to_tensor(&image5()),
-            &to_tensor(&sharpen()),
-            None,
-            ConvOptions::default(),
-        );
+        let correct = convolve2d(&to_tensor(&image5()), &to_tensor(&sharpen()), None, ConvOptions::default());
         assert_eq!(correct.shape, [1, 1, 3, 3]);
-        assert_eq!(
-            plane(&correct),
-            vec![vec![3., 3., 3.], vec![3., -4., 3.], vec![3., 3., 3.]]
-        );
+        assert_eq!(plane(&correct), vec![vec![3., 3., 3.], vec![3., -4., 3.], vec![3., 3., 3.]]);
         // The part the article did compute is right; the 5 missing values are not zero.
         for i in 0..2 {
             for j in 0..2 {
@@ -276,19 +244,10 @@ mod tests {
         // Porting the loops with `+ 1` and a (h-kh+1) x (w-kw+1) output gives our result, for
         // an asymmetric kernel too (where the flip matters).
         let k = vec![vec![1., 2., 0.], vec![0., -1., 0.], vec![3., 0., -2.]];
-        let img: Vec<Vec<f64>> = (0..5)
-            .map(|i| (0..6).map(|j| ((i * 7 + j * 3) % 5) as f64).collect())
-            .collect();
+        let img: Vec<Vec<f64>> = (0..5).map(|i| (0..6).map(|j| ((i * 7 + j * 3) % 5) as f64).collect()).collect();
         let kf = flip(&k);
-        let fixed: Vec<Vec<f64>> = (0..3)
-            .map(|i| (0..4).map(|j| window_dot(&img, &kf, i, j)).collect())
-            .collect();
-        let ours = convolve2d(
-            &to_tensor(&img),
-            &to_tensor(&k),
-            None,
-            ConvOptions::default(),
-        );
+        let fixed: Vec<Vec<f64>> = (0..3).map(|i| (0..4).map(|j| window_dot(&img, &kf, i, j)).collect()).collect();
+        let ours = convolve2d(&to_tensor(&img), &to_tensor(&k), None, ConvOptions::default());
         assert_eq!(plane(&ours), fixed);
         // and the buggy loop agrees with it on the 2x3 block it does compute
         let buggy = item12_conv2d(&img, &k);
@@ -303,12 +262,7 @@ mod tests {
     fn item17_same_bug_without_the_flip() {
         let article = item17_conv(&image5(), &sharpen());
         assert_eq!(article, item12_conv2d(&image5(), &sharpen())); // symmetric kernel
-        let correct = conv2d(
-            &to_tensor(&image5()),
-            &to_tensor(&sharpen()),
-            None,
-            ConvOptions::default(),
-        );
+        let correct = conv2d(&to_tensor(&image5()), &to_tensor(&sharpen()), None, ConvOptions::default());
         assert_eq!(plane(&correct).len(), 3);
         assert_ne!(article.len(), 3);
     }
@@ -328,12 +282,7 @@ mod tests {
         assert_eq!(twice.data, vec![-32.0]);
         // With same padding both layers keep 5x5.
         let same = ConvOptions::new([1, 1], [1, 1], Padding::Same);
-        let twice_same = convolve2d(
-            &convolve2d(&to_tensor(&image5()), &k, None, same),
-            &k,
-            None,
-            same,
-        );
+        let twice_same = convolve2d(&convolve2d(&to_tensor(&image5()), &k, None, same), &k, None, same);
         assert_eq!(twice_same.shape, [1, 1, 5, 5]);
         assert_eq!(twice_same.at([0, 0, 2, 2]), -32.0);
     }
@@ -349,29 +298,14 @@ mod tests {
         // Correct, on the 3x3 plus: stride 2, valid -> 1x1 [[1]]; same -> 2x2 of -2.
         let x = to_tensor(&image3());
         let k = to_tensor(&sharpen());
-        let valid = convolve2d(
-            &x,
-            &k,
-            None,
-            ConvOptions::new([2, 2], [1, 1], Padding::Valid),
-        );
+        let valid = convolve2d(&x, &k, None, ConvOptions::new([2, 2], [1, 1], Padding::Valid));
         assert_eq!(valid.shape, [1, 1, 1, 1]);
         assert_eq!(valid.data, vec![1.0]);
-        let same = convolve2d(
-            &x,
-            &k,
-            None,
-            ConvOptions::new([2, 2], [1, 1], Padding::Same),
-        );
+        let same = convolve2d(&x, &k, None, ConvOptions::new([2, 2], [1, 1], Padding::Same));
         assert_eq!(plane(&same), vec![vec![-2., -2.], vec![-2., -2.]]);
         // And on the 5x5 square: stride 2 valid -> 2x2 of 3; same -> 3x3.
         let x5 = to_tensor(&image5());
-        let s2 = convolve2d(
-            &x5,
-            &k,
-            None,
-            ConvOptions::new([2, 2], [1, 1], Padding::Valid),
-        );
+        let s2 = convolve2d(&x5, &k, None, ConvOptions::new([2, 2], [1, 1], Padding::Valid));
         assert_eq!(plane(&s2), vec![vec![3., 3.], vec![3., 3.]]);
     }
 
@@ -380,10 +314,7 @@ mod tests {
         let x = vec![vec![0.0], vec![1.0]];
         let weights = vec![vec![0.5], vec![0.5]]; // np.random.rand(2, 1)
         let err = item14_forward(&x, &weights).unwrap_err();
-        assert_eq!(
-            err,
-            "ValueError: shapes (2,1) and (2,1) not aligned: 1 (dim 1) != 2 (dim 0)"
-        );
+        assert_eq!(err, "ValueError: shapes (2,1) and (2,1) not aligned: 1 (dim 1) != 2 (dim 0)");
         // With the shape fixed to (1, 1) the forward pass runs.
         let y_pred = item14_forward(&x, &[vec![0.5]]).unwrap();
         assert_eq!(y_pred[0][0], 0.5); // sigmoid(0): without a bias, x = 0 is stuck at 0.5
@@ -408,13 +339,8 @@ mod tests {
         assert_eq!(article, vec![vec![1.0]]);
         let ours = max_pool2d(&to_tensor(&image3()), MaxPoolOptions::new([2, 2]));
         assert_eq!(plane(&ours), article);
-        let map: Vec<Vec<f64>> = (0..6)
-            .map(|i| (0..7).map(|j| ((i * 5 + j * 3) % 11) as f64).collect())
-            .collect();
-        let ours = max_pool2d(
-            &to_tensor(&map),
-            MaxPoolOptions::new([3, 2]).with_stride([2, 2]),
-        );
+        let map: Vec<Vec<f64>> = (0..6).map(|i| (0..7).map(|j| ((i * 5 + j * 3) % 11) as f64).collect()).collect();
+        let ours = max_pool2d(&to_tensor(&map), MaxPoolOptions::new([3, 2]).with_stride([2, 2]));
         assert_eq!(plane(&ours), item19_max_pooling(&map, (3, 2), (2, 2)));
     }
 }

@@ -52,33 +52,14 @@ impl LogisticRegression {
 
     /// Logits `z = X w + b`: `[n, d] · [d] -> [n]`.
     pub fn logits(&self, x: &Matrix) -> Vec<f64> {
-        assert_eq!(
-            x.cols,
-            self.w.len(),
-            "X has {} features, w has {} weights",
-            x.cols,
-            self.w.len()
-        );
-        (0..x.rows)
-            .map(|i| {
-                x.row(i)
-                    .iter()
-                    .zip(&self.w)
-                    .map(|(a, w)| a * w)
-                    .sum::<f64>()
-                    + self.b
-            })
-            .collect()
+        assert_eq!(x.cols, self.w.len(), "X has {} features, w has {} weights", x.cols, self.w.len());
+        (0..x.rows).map(|i| x.row(i).iter().zip(&self.w).map(|(a, w)| a * w).sum::<f64>() + self.b).collect()
     }
 
     /// Mean BCE over the batch.
     pub fn loss(&self, x: &Matrix, y: &[f64]) -> f64 {
         let z = self.logits(x);
-        z.iter()
-            .zip(y)
-            .map(|(&z, &y)| bce_with_logits(z, y))
-            .sum::<f64>()
-            / y.len() as f64
+        z.iter().zip(y).map(|(&z, &y)| bce_with_logits(z, y)).sum::<f64>() / y.len() as f64
     }
 
     /// Forward and backward pass.
@@ -87,35 +68,15 @@ impl LogisticRegression {
     /// `∂ŷ/∂z = ŷ (1 - ŷ)`, so `∂L/∂z = ŷ - y`. Averaging over `n` samples divides by `n`, and
     /// `z = X w + b` sends it on to `w` through `Xᵀ` and to `b` as a sum.
     pub fn gradients(&self, x: &Matrix, y: &[f64]) -> LogisticStep {
-        assert_eq!(
-            x.rows,
-            y.len(),
-            "X has {} rows, y has {} labels",
-            x.rows,
-            y.len()
-        );
+        assert_eq!(x.rows, y.len(), "X has {} rows, y has {} labels", x.rows, y.len());
         let n = y.len() as f64;
         let z = self.logits(x);
         let y_hat: Vec<f64> = z.iter().map(|&v| sigmoid(v)).collect();
-        let loss = z
-            .iter()
-            .zip(y)
-            .map(|(&z, &y)| bce_with_logits(z, y))
-            .sum::<f64>()
-            / n;
+        let loss = z.iter().zip(y).map(|(&z, &y)| bce_with_logits(z, y)).sum::<f64>() / n;
         let dz: Vec<f64> = y_hat.iter().zip(y).map(|(p, t)| (p - t) / n).collect();
-        let dw = (0..x.cols)
-            .map(|j| (0..x.rows).map(|i| x.get(i, j) * dz[i]).sum())
-            .collect();
+        let dw = (0..x.cols).map(|j| (0..x.rows).map(|i| x.get(i, j) * dz[i]).sum()).collect();
         let db = dz.iter().sum();
-        LogisticStep {
-            z,
-            y_hat,
-            loss,
-            dz,
-            dw,
-            db,
-        }
+        LogisticStep { z, y_hat, loss, dz, dw, db }
     }
 
     /// SGD: `w ← w - lr · dw`, `b ← b - lr · db`.
@@ -252,20 +213,7 @@ impl Mlp {
         // z1 = X W1 + b1
         let dw1 = x.transpose().matmul(&dz1); // [d, n] · [n, h] = [d, h]
         let db1 = dz1.column_sums(); // [h]
-        MlpTrace {
-            z1,
-            a1,
-            z2,
-            probs,
-            loss,
-            dz2,
-            dw2,
-            db2,
-            da1,
-            dz1,
-            dw1,
-            db1,
-        }
+        MlpTrace { z1, a1, z2, probs, loss, dz2, dw2, db2, da1, dz1, dw1, db1 }
     }
 
     /// SGD: every parameter moves against its gradient.
@@ -307,19 +255,12 @@ mod tests {
     fn assert_close(name: &str, analytic: &[f64], numeric: &[f64]) {
         assert_eq!(analytic.len(), numeric.len());
         for (i, (a, n)) in analytic.iter().zip(numeric).enumerate() {
-            assert!(
-                (a - n).abs() < 1e-7,
-                "{name}[{i}]: analytic {a} vs numeric {n}"
-            );
+            assert!((a - n).abs() < 1e-7, "{name}[{i}]: analytic {a} vs numeric {n}");
         }
     }
 
     fn random_matrix(rows: usize, cols: usize, rng: &mut Rng) -> Matrix {
-        Matrix::new(
-            rows,
-            cols,
-            (0..rows * cols).map(|_| rng.normal(0.0, 1.0)).collect(),
-        )
+        Matrix::new(rows, cols, (0..rows * cols).map(|_| rng.normal(0.0, 1.0)).collect())
     }
 
     #[test]
@@ -344,9 +285,7 @@ mod tests {
         let step = model.gradients(&x, &y);
 
         let mut params: Vec<f64> = model.w.iter().copied().chain([model.b]).collect();
-        let numeric = numeric_gradient(&mut params, |p| {
-            LogisticRegression::new(p[..d].to_vec(), p[d]).loss(&x, &y)
-        });
+        let numeric = numeric_gradient(&mut params, |p| LogisticRegression::new(p[..d].to_vec(), p[d]).loss(&x, &y));
         assert_close("dw", &step.dw, &numeric[..d]);
         assert_close("db", &[step.db], &numeric[d..]);
         assert!((step.loss - model.loss(&x, &y)).abs() < 1e-15);
@@ -359,10 +298,7 @@ mod tests {
         let y = [0.0, 1.0];
         let mut model = LogisticRegression::new(vec![0.5], 0.0);
         let losses = model.train(&x, &y, 0.1, 1000);
-        assert!(
-            losses.windows(2).all(|w| w[1] < w[0]),
-            "full-batch GD on a convex loss decreases"
-        );
+        assert!(losses.windows(2).all(|w| w[1] < w[0]), "full-batch GD on a convex loss decreases");
         assert!(losses[999] < 0.25, "final loss {}", losses[999]);
         // The bias goes negative (x = 0 -> class 0), the weight positive.
         assert!(model.b < 0.0 && model.w[0] > 0.0);
@@ -391,13 +327,8 @@ mod tests {
             let (w1, rest) = p.split_at(sizes[0]);
             let (b1, rest) = rest.split_at(sizes[1]);
             let (w2, b2) = rest.split_at(sizes[2]);
-            Mlp::new(
-                Matrix::new(d, h, w1.to_vec()),
-                b1.to_vec(),
-                Matrix::new(h, k, w2.to_vec()),
-                b2.to_vec(),
-            )
-            .loss(&x, &labels)
+            Mlp::new(Matrix::new(d, h, w1.to_vec()), b1.to_vec(), Matrix::new(h, k, w2.to_vec()), b2.to_vec())
+                .loss(&x, &labels)
         });
         let (nw1, rest) = numeric.split_at(sizes[0]);
         let (nb1, rest) = rest.split_at(sizes[1]);

@@ -48,21 +48,13 @@ pub struct ConvOptions {
 
 impl Default for ConvOptions {
     fn default() -> Self {
-        Self {
-            stride: [1, 1],
-            dilation: [1, 1],
-            padding: Padding::Valid,
-        }
+        Self { stride: [1, 1], dilation: [1, 1], padding: Padding::Valid }
     }
 }
 
 impl ConvOptions {
     pub fn new(stride: [usize; 2], dilation: [usize; 2], padding: Padding) -> Self {
-        Self {
-            stride,
-            dilation,
-            padding,
-        }
+        Self { stride, dilation, padding }
     }
 }
 
@@ -85,16 +77,10 @@ pub fn output_size(
     pad_begin: usize,
     pad_end: usize,
 ) -> usize {
-    assert!(
-        stride > 0 && dilation > 0 && kernel > 0,
-        "stride, dilation and kernel must be non-zero"
-    );
+    assert!(stride > 0 && dilation > 0 && kernel > 0, "stride, dilation and kernel must be non-zero");
     let effective = dilation * (kernel - 1) + 1;
     let padded = input + pad_begin + pad_end;
-    assert!(
-        padded >= effective,
-        "the padded input ({padded}) is smaller than the effective kernel ({effective})"
-    );
+    assert!(padded >= effective, "the padded input ({padded}) is smaller than the effective kernel ({effective})");
     (padded - effective) / stride + 1
 }
 
@@ -103,10 +89,7 @@ pub fn output_size(
 /// `total = max((out - 1) * stride + effective_kernel - input, 0)`, `begin = total / 2`,
 /// `end = total - begin` (the odd pixel goes to the bottom/right).
 pub fn same_padding(input: usize, kernel: usize, stride: usize, dilation: usize) -> (usize, usize) {
-    assert!(
-        stride > 0 && dilation > 0 && kernel > 0,
-        "stride, dilation and kernel must be non-zero"
-    );
+    assert!(stride > 0 && dilation > 0 && kernel > 0, "stride, dilation and kernel must be non-zero");
     let out = input.div_ceil(stride);
     let effective = dilation * (kernel - 1) + 1;
     let total = ((out.max(1) - 1) * stride + effective).saturating_sub(input);
@@ -137,12 +120,8 @@ pub fn resolve_padding(
 pub fn conv_output_shape(input: [usize; 4], weight: [usize; 4], opts: ConvOptions) -> [usize; 4] {
     let [batch, in_ch, h, w] = input;
     let [out_ch, w_in_ch, kh, kw] = weight;
-    assert_eq!(
-        in_ch, w_in_ch,
-        "conv2d: the input has {in_ch} channels but the weight expects {w_in_ch}"
-    );
-    let [(top, bottom), (left, right)] =
-        resolve_padding(opts.padding, [h, w], [kh, kw], opts.stride, opts.dilation);
+    assert_eq!(in_ch, w_in_ch, "conv2d: the input has {in_ch} channels but the weight expects {w_in_ch}");
+    let [(top, bottom), (left, right)] = resolve_padding(opts.padding, [h, w], [kh, kw], opts.stride, opts.dilation);
     [
         batch,
         out_ch,
@@ -156,26 +135,15 @@ pub fn conv_output_shape(input: [usize; 4], weight: [usize; 4], opts: ConvOption
 /// `input [batch, in_ch, h, w]`, `weight [out_ch, in_ch, kh, kw]`, `bias [out_ch]` →
 /// `[batch, out_ch, out_h, out_w]`. Padded positions read as zero. Sums are accumulated in `f64`
 /// and rounded once, so the result is as close to exact as `f32` allows.
-pub fn conv2d(
-    input: &Tensor4,
-    weight: &Tensor4,
-    bias: Option<&[f32]>,
-    opts: ConvOptions,
-) -> Tensor4 {
+pub fn conv2d(input: &Tensor4, weight: &Tensor4, bias: Option<&[f32]>, opts: ConvOptions) -> Tensor4 {
     let out_shape = conv_output_shape(input.shape, weight.shape, opts);
     let [batch, out_ch, out_h, out_w] = out_shape;
     let [_, in_ch, h, w] = input.shape;
     let [_, _, kh, kw] = weight.shape;
     if let Some(b) = bias {
-        assert_eq!(
-            b.len(),
-            out_ch,
-            "conv2d: bias has {} values for {out_ch} output channels",
-            b.len()
-        );
+        assert_eq!(b.len(), out_ch, "conv2d: bias has {} values for {out_ch} output channels", b.len());
     }
-    let [(top, _), (left, _)] =
-        resolve_padding(opts.padding, [h, w], [kh, kw], opts.stride, opts.dilation);
+    let [(top, _), (left, _)] = resolve_padding(opts.padding, [h, w], [kh, kw], opts.stride, opts.dilation);
     let [sh, sw] = opts.stride;
     let [dh, dw] = opts.dilation;
 
@@ -214,19 +182,12 @@ pub fn conv2d(
 /// (NumPy's `np.flip(kernel)` on a 2-D kernel).
 pub fn flip_kernel(weight: &Tensor4) -> Tensor4 {
     let [_, _, kh, kw] = weight.shape;
-    Tensor4::from_fn(weight.shape, |[o, i, u, v]| {
-        weight.at([o, i, kh - 1 - u, kw - 1 - v])
-    })
+    Tensor4::from_fn(weight.shape, |[o, i, u, v]| weight.at([o, i, kh - 1 - u, kw - 1 - v]))
 }
 
 /// True (mathematical) 2-D **convolution**: cross-correlation with the flipped kernel.
 /// Same shapes and options as [`conv2d`].
-pub fn convolve2d(
-    input: &Tensor4,
-    weight: &Tensor4,
-    bias: Option<&[f32]>,
-    opts: ConvOptions,
-) -> Tensor4 {
+pub fn convolve2d(input: &Tensor4, weight: &Tensor4, bias: Option<&[f32]>, opts: ConvOptions) -> Tensor4 {
     conv2d(input, &flip_kernel(weight), bias, opts)
 }
 
@@ -286,11 +247,7 @@ mod tests {
                         let (b, e) = same_padding(input, kernel, stride, dilation);
                         assert!(e == b || e == b + 1, "extra padding goes to the end");
                         let out = output_size(input, kernel, stride, dilation, b, e);
-                        assert_eq!(
-                            out,
-                            input.div_ceil(stride),
-                            "in {input} k {kernel} s {stride} d {dilation}"
-                        );
+                        assert_eq!(out, input.div_ceil(stride), "in {input} k {kernel} s {stride} d {dilation}");
                     }
                 }
             }
@@ -305,35 +262,19 @@ mod tests {
     fn sharpen_on_the_article_image() {
         let y = conv2d(&article_image(), &sharpen(), None, ConvOptions::default());
         assert_eq!(y.shape, [1, 1, 3, 3]);
-        assert_eq!(
-            y.plane(0, 0),
-            vec![vec![3., 3., 3.], vec![3., -4., 3.], vec![3., 3., 3.]]
-        );
+        assert_eq!(y.plane(0, 0), vec![vec![3., 3., 3.], vec![3., -4., 3.], vec![3., 3., 3.]]);
         // The kernel is symmetric: convolution and cross-correlation agree.
-        assert_eq!(
-            convolve2d(&article_image(), &sharpen(), None, ConvOptions::default()),
-            y
-        );
+        assert_eq!(convolve2d(&article_image(), &sharpen(), None, ConvOptions::default()), y);
     }
 
     #[test]
     fn stride_two_and_same_padding_by_hand() {
         let x = article_image();
         let k = sharpen();
-        let s2 = conv2d(
-            &x,
-            &k,
-            None,
-            ConvOptions::new([2, 2], [1, 1], Padding::Valid),
-        );
+        let s2 = conv2d(&x, &k, None, ConvOptions::new([2, 2], [1, 1], Padding::Valid));
         assert_eq!(s2.plane(0, 0), vec![vec![3., 3.], vec![3., 3.]]);
 
-        let same = conv2d(
-            &x,
-            &k,
-            None,
-            ConvOptions::new([1, 1], [1, 1], Padding::Same),
-        );
+        let same = conv2d(&x, &k, None, ConvOptions::new([1, 1], [1, 1], Padding::Same));
         assert_eq!(
             same.plane(0, 0),
             vec![
@@ -345,24 +286,11 @@ mod tests {
             ]
         );
         // Same with a 3x3 kernel = explicit symmetric padding 1.
-        let explicit = conv2d(
-            &x,
-            &k,
-            None,
-            ConvOptions::new([1, 1], [1, 1], Padding::Explicit([1, 1])),
-        );
+        let explicit = conv2d(&x, &k, None, ConvOptions::new([1, 1], [1, 1], Padding::Explicit([1, 1])));
         assert_eq!(explicit, same);
 
-        let same2 = conv2d(
-            &x,
-            &k,
-            None,
-            ConvOptions::new([2, 2], [1, 1], Padding::Same),
-        );
-        assert_eq!(
-            same2.plane(0, 0),
-            vec![vec![0., -1., 0.], vec![-1., -4., -1.], vec![0., -1., 0.]]
-        );
+        let same2 = conv2d(&x, &k, None, ConvOptions::new([2, 2], [1, 1], Padding::Same));
+        assert_eq!(same2.plane(0, 0), vec![vec![0., -1., 0.], vec![-1., -4., -1.], vec![0., -1., 0.]]);
     }
 
     #[test]
@@ -381,12 +309,7 @@ mod tests {
         // 1x5 input, 1x2 kernel [1, 10], dilation 3: out[x] = in[x] + 10 * in[x + 3]
         let x = Tensor4::from_rows(&[&[1., 2., 3., 4., 5.]]);
         let k = Tensor4::from_rows(&[&[1., 10.]]);
-        let y = conv2d(
-            &x,
-            &k,
-            None,
-            ConvOptions::new([1, 1], [1, 3], Padding::Valid),
-        );
+        let y = conv2d(&x, &k, None, ConvOptions::new([1, 1], [1, 3], Padding::Valid));
         assert_eq!(y.data, vec![41., 52.]);
     }
 
@@ -394,9 +317,7 @@ mod tests {
     fn channels_batch_and_bias() {
         // Two images, two input channels, three output channels; each output channel of a
         // 1x1 kernel is a weighted sum of the input channels plus the bias.
-        let x = Tensor4::from_fn([2, 2, 2, 2], |[n, c, h, w]| {
-            (n * 8 + c * 4 + h * 2 + w) as f32
-        });
+        let x = Tensor4::from_fn([2, 2, 2, 2], |[n, c, h, w]| (n * 8 + c * 4 + h * 2 + w) as f32);
         let wts = Tensor4::new(vec![1., 0., 0., 1., 1., -1.], [3, 2, 1, 1]);
         let bias = [0.5, -0.5, 0.0];
         let y = conv2d(&x, &wts, Some(&bias), ConvOptions::default());
@@ -418,16 +339,9 @@ mod tests {
     fn output_shape_with_everything() {
         let opts = ConvOptions::new([2, 3], [2, 1], Padding::Explicit([1, 2]));
         // h: (9 + 2 - 5) / 2 + 1 = 4 ; w: (10 + 4 - 3) / 3 + 1 = 4
-        assert_eq!(
-            conv_output_shape([4, 3, 9, 10], [8, 3, 3, 3], opts),
-            [4, 8, 4, 4]
-        );
-        let x = Tensor4::from_fn([4, 3, 9, 10], |[n, c, h, w]| {
-            ((n + 2 * c + 3 * h + w) % 7) as f32 - 3.0
-        });
-        let k = Tensor4::from_fn([8, 3, 3, 3], |[o, i, u, v]| {
-            ((o + i + u * v) % 5) as f32 * 0.25 - 0.5
-        });
+        assert_eq!(conv_output_shape([4, 3, 9, 10], [8, 3, 3, 3], opts), [4, 8, 4, 4]);
+        let x = Tensor4::from_fn([4, 3, 9, 10], |[n, c, h, w]| ((n + 2 * c + 3 * h + w) % 7) as f32 - 3.0);
+        let k = Tensor4::from_fn([8, 3, 3, 3], |[o, i, u, v]| ((o + i + u * v) % 5) as f32 * 0.25 - 0.5);
         assert_eq!(conv2d(&x, &k, None, opts).shape, [4, 8, 4, 4]);
     }
 }

@@ -39,10 +39,7 @@ pub struct Rng {
 
 impl Rng {
     pub fn new(seed: u64) -> Self {
-        Self {
-            state: seed,
-            spare_normal: None,
-        }
+        Self { state: seed, spare_normal: None }
     }
 
     /// The next 64 random bits.
@@ -140,19 +137,10 @@ pub fn stats(values: &[f32]) -> Stats {
     assert!(!values.is_empty(), "stats of an empty slice");
     let n = values.len() as f64;
     let mean = values.iter().map(|&v| v as f64).sum::<f64>() / n;
-    let var = values
-        .iter()
-        .map(|&v| (v as f64 - mean).powi(2))
-        .sum::<f64>()
-        / n;
+    let var = values.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
     let min = values.iter().copied().fold(f32::INFINITY, f32::min) as f64;
     let max = values.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-    Stats {
-        mean,
-        std: var.sqrt(),
-        min,
-        max,
-    }
+    Stats { mean, std: var.sqrt(), min, max }
 }
 
 impl Init {
@@ -172,35 +160,19 @@ impl Init {
     pub fn theory(&self, shape: &[usize]) -> Theory {
         let sqrt3 = 3f64.sqrt();
         // Uniform U(-a, a): mean 0, std a/√3.
-        let symmetric_uniform = |a: f64| Theory {
-            mean: 0.0,
-            std: a / sqrt3,
-            bounds: Some((-a, a)),
-        };
-        let centred_normal = |std: f64| Theory {
-            mean: 0.0,
-            std,
-            bounds: None,
-        };
+        let symmetric_uniform = |a: f64| Theory { mean: 0.0, std: a / sqrt3, bounds: Some((-a, a)) };
+        let centred_normal = |std: f64| Theory { mean: 0.0, std, bounds: None };
         match *self {
-            Init::Uniform { low, high } => Theory {
-                mean: (low + high) / 2.0,
-                std: (high - low) / 12f64.sqrt(),
-                bounds: Some((low, high)),
-            },
-            Init::Normal { mean, std } => Theory {
-                mean,
-                std,
-                bounds: None,
-            },
+            Init::Uniform { low, high } => {
+                Theory { mean: (low + high) / 2.0, std: (high - low) / 12f64.sqrt(), bounds: Some((low, high)) }
+            }
+            Init::Normal { mean, std } => Theory { mean, std, bounds: None },
             Init::XavierUniform { gain } => symmetric_uniform(sqrt3 * xavier_std(shape, gain)),
             Init::XavierNormal { gain } => centred_normal(xavier_std(shape, gain)),
             Init::KaimingUniform { gain, fan_out_only } => {
                 symmetric_uniform(sqrt3 * kaiming_std(shape, gain, fan_out_only))
             }
-            Init::KaimingNormal { gain, fan_out_only } => {
-                centred_normal(kaiming_std(shape, gain, fan_out_only))
-            }
+            Init::KaimingNormal { gain, fan_out_only } => centred_normal(kaiming_std(shape, gain, fan_out_only)),
         }
     }
 
@@ -210,9 +182,7 @@ impl Init {
         let theory = self.theory(shape);
         match theory.bounds {
             Some((low, high)) => (0..count).map(|_| rng.uniform(low, high) as f32).collect(),
-            None => (0..count)
-                .map(|_| rng.normal(theory.mean, theory.std) as f32)
-                .collect(),
+            None => (0..count).map(|_| rng.normal(theory.mean, theory.std) as f32).collect(),
         }
     }
 }
@@ -252,20 +222,12 @@ pub fn xavier_normal(shape: &[usize], gain: f64, rng: &mut Rng) -> Vec<f32> {
 
 /// He/Kaiming uniform over fan-in (use [`RELU_GAIN`] before a ReLU: bound `√(6 / fan_in)`).
 pub fn kaiming_uniform(shape: &[usize], gain: f64, rng: &mut Rng) -> Vec<f32> {
-    Init::KaimingUniform {
-        gain,
-        fan_out_only: false,
-    }
-    .sample(shape, rng)
+    Init::KaimingUniform { gain, fan_out_only: false }.sample(shape, rng)
 }
 
 /// He/Kaiming normal over fan-in (with [`RELU_GAIN`]: std `√(2 / fan_in)`, the article's He).
 pub fn kaiming_normal(shape: &[usize], gain: f64, rng: &mut Rng) -> Vec<f32> {
-    Init::KaimingNormal {
-        gain,
-        fan_out_only: false,
-    }
-    .sample(shape, rng)
+    Init::KaimingNormal { gain, fan_out_only: false }.sample(shape, rng)
 }
 
 #[cfg(test)]
@@ -311,27 +273,11 @@ mod tests {
         let t = init.theory(shape);
         let s = stats(&values);
         let n = values.len() as f64;
-        assert!(
-            (s.mean - t.mean).abs() < 5.0 * t.std / n.sqrt(),
-            "{}: mean {} vs {}",
-            init.name(),
-            s.mean,
-            t.mean
-        );
-        assert!(
-            (s.std / t.std - 1.0).abs() < 0.01,
-            "{}: std {} vs {}",
-            init.name(),
-            s.std,
-            t.std
-        );
+        assert!((s.mean - t.mean).abs() < 5.0 * t.std / n.sqrt(), "{}: mean {} vs {}", init.name(), s.mean, t.mean);
+        assert!((s.std / t.std - 1.0).abs() < 0.01, "{}: std {} vs {}", init.name(), s.std, t.std);
         match t.bounds {
             Some((low, high)) => {
-                assert!(
-                    s.min >= low as f32 as f64 && s.max <= high as f32 as f64,
-                    "{}: out of bounds",
-                    init.name()
-                );
+                assert!(s.min >= low as f32 as f64 && s.max <= high as f32 as f64, "{}: out of bounds", init.name());
                 // and the range is actually used: within 0.1 % of each end
                 let width = high - low;
                 assert!(s.min < low + 0.001 * width && s.max > high - 0.001 * width);
@@ -339,11 +285,7 @@ mod tests {
             None => {
                 // A normal sample of this size reaches beyond 4 σ but (almost surely) not 6 σ.
                 let reach = (s.max - t.mean).max(t.mean - s.min) / t.std;
-                assert!(
-                    reach > 4.0 && reach < 6.0,
-                    "{}: reach {reach} σ",
-                    init.name()
-                );
+                assert!(reach > 4.0 && reach < 6.0, "{}: reach {reach} σ", init.name());
             }
         }
     }
@@ -353,57 +295,15 @@ mod tests {
         let dense = [512, 512];
         let conv = [256, 128, 3, 3];
         for shape in [&dense[..], &conv[..]] {
-            check_against_theory(
-                Init::Uniform {
-                    low: -1.0,
-                    high: 1.0,
-                },
-                shape,
-            );
-            check_against_theory(
-                Init::Uniform {
-                    low: 2.0,
-                    high: 5.0,
-                },
-                shape,
-            );
-            check_against_theory(
-                Init::Normal {
-                    mean: 0.0,
-                    std: 1.0,
-                },
-                shape,
-            );
-            check_against_theory(
-                Init::Normal {
-                    mean: -3.0,
-                    std: 0.5,
-                },
-                shape,
-            );
+            check_against_theory(Init::Uniform { low: -1.0, high: 1.0 }, shape);
+            check_against_theory(Init::Uniform { low: 2.0, high: 5.0 }, shape);
+            check_against_theory(Init::Normal { mean: 0.0, std: 1.0 }, shape);
+            check_against_theory(Init::Normal { mean: -3.0, std: 0.5 }, shape);
             check_against_theory(Init::XavierUniform { gain: 1.0 }, shape);
             check_against_theory(Init::XavierNormal { gain: 1.0 }, shape);
-            check_against_theory(
-                Init::KaimingUniform {
-                    gain: RELU_GAIN,
-                    fan_out_only: false,
-                },
-                shape,
-            );
-            check_against_theory(
-                Init::KaimingNormal {
-                    gain: RELU_GAIN,
-                    fan_out_only: false,
-                },
-                shape,
-            );
-            check_against_theory(
-                Init::KaimingUniform {
-                    gain: 1.0,
-                    fan_out_only: true,
-                },
-                shape,
-            );
+            check_against_theory(Init::KaimingUniform { gain: RELU_GAIN, fan_out_only: false }, shape);
+            check_against_theory(Init::KaimingNormal { gain: RELU_GAIN, fan_out_only: false }, shape);
+            check_against_theory(Init::KaimingUniform { gain: 1.0, fan_out_only: true }, shape);
         }
     }
 
@@ -413,18 +313,10 @@ mod tests {
         let t = Init::XavierUniform { gain: 1.0 }.theory(&[784, 128]);
         assert!((t.bounds.unwrap().1 - (6.0f64 / 912.0).sqrt()).abs() < 1e-15);
         // He normal on [784, 100], the article's example: std = √(2 / 784)
-        let t = Init::KaimingNormal {
-            gain: RELU_GAIN,
-            fan_out_only: false,
-        }
-        .theory(&[784, 100]);
+        let t = Init::KaimingNormal { gain: RELU_GAIN, fan_out_only: false }.theory(&[784, 100]);
         assert!((t.std - (2.0f64 / 784.0).sqrt()).abs() < 1e-15);
         // He uniform bound √(6 / fan_in) for a conv [64, 32, 3, 3]: fan_in 288
-        let t = Init::KaimingUniform {
-            gain: RELU_GAIN,
-            fan_out_only: false,
-        }
-        .theory(&[64, 32, 3, 3]);
+        let t = Init::KaimingUniform { gain: RELU_GAIN, fan_out_only: false }.theory(&[64, 32, 3, 3]);
         assert!((t.bounds.unwrap().1 - (6.0f64 / 288.0).sqrt()).abs() < 1e-15);
     }
 
@@ -439,20 +331,12 @@ mod tests {
             for _ in 0..10 {
                 let w = init.sample(&[width, width], &mut rng);
                 x = (0..width)
-                    .map(|j| {
-                        (0..width)
-                            .map(|i| x[i] * w[i * width + j] as f64)
-                            .sum::<f64>()
-                            .max(0.0)
-                    })
+                    .map(|j| (0..width).map(|i| x[i] * w[i * width + j] as f64).sum::<f64>().max(0.0))
                     .collect();
             }
             x.iter().map(|v| v * v).sum::<f64>() / width as f64
         };
-        let he = run(Init::KaimingNormal {
-            gain: RELU_GAIN,
-            fan_out_only: false,
-        });
+        let he = run(Init::KaimingNormal { gain: RELU_GAIN, fan_out_only: false });
         let xavier = run(Init::XavierNormal { gain: 1.0 });
         assert!(he > 0.2 && he < 5.0, "He: mean square {he}");
         assert!(xavier < 0.01, "Xavier before ReLU: mean square {xavier}");

@@ -35,12 +35,7 @@ pub struct MaxPoolOptions {
 impl MaxPoolOptions {
     /// Window `kernel`, stride = window, no padding, dilation 1.
     pub fn new(kernel: [usize; 2]) -> Self {
-        Self {
-            kernel,
-            stride: kernel,
-            padding: [0, 0],
-            dilation: [1, 1],
-        }
+        Self { kernel, stride: kernel, padding: [0, 0], dilation: [1, 1] }
     }
     pub fn with_stride(mut self, stride: [usize; 2]) -> Self {
         self.stride = stride;
@@ -72,12 +67,7 @@ pub struct AvgPoolOptions {
 impl AvgPoolOptions {
     /// Window `kernel`, stride = window, no padding, `count_include_pad = true`.
     pub fn new(kernel: [usize; 2]) -> Self {
-        Self {
-            kernel,
-            stride: kernel,
-            padding: [0, 0],
-            count_include_pad: true,
-        }
+        Self { kernel, stride: kernel, padding: [0, 0], count_include_pad: true }
     }
     pub fn with_stride(mut self, stride: [usize; 2]) -> Self {
         self.stride = stride;
@@ -125,10 +115,8 @@ fn pool(
                     let mut padded_cells = 0;
                     for u in 0..kernel[0] {
                         for v in 0..kernel[1] {
-                            let iy =
-                                (y * stride[0] + u * dilation[0]) as isize - padding[0] as isize;
-                            let ix =
-                                (x * stride[1] + v * dilation[1]) as isize - padding[1] as isize;
+                            let iy = (y * stride[0] + u * dilation[0]) as isize - padding[0] as isize;
+                            let ix = (x * stride[1] + v * dilation[1]) as isize - padding[1] as isize;
                             if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
                                 padded_cells += 1;
                             } else {
@@ -146,14 +134,9 @@ fn pool(
 
 /// Max pooling: `[batch, ch, h, w] -> [batch, ch, out_h, out_w]`; padded cells never win.
 pub fn max_pool2d(input: &Tensor4, opts: MaxPoolOptions) -> Tensor4 {
-    pool(
-        input,
-        opts.kernel,
-        opts.stride,
-        opts.padding,
-        opts.dilation,
-        |window, _| window.iter().copied().fold(f32::NEG_INFINITY, f32::max),
-    )
+    pool(input, opts.kernel, opts.stride, opts.padding, opts.dilation, |window, _| {
+        window.iter().copied().fold(f32::NEG_INFINITY, f32::max)
+    })
 }
 
 /// Average pooling: `[batch, ch, h, w] -> [batch, ch, out_h, out_w]`.
@@ -161,22 +144,11 @@ pub fn max_pool2d(input: &Tensor4, opts: MaxPoolOptions) -> Tensor4 {
 /// Denominator: `kh * kw` when `count_include_pad` (padded zeros count), else the number of real
 /// input cells in the window.
 pub fn avg_pool2d(input: &Tensor4, opts: AvgPoolOptions) -> Tensor4 {
-    pool(
-        input,
-        opts.kernel,
-        opts.stride,
-        opts.padding,
-        [1, 1],
-        |window, padded_cells| {
-            let sum: f64 = window.iter().map(|&v| v as f64).sum();
-            let count = if opts.count_include_pad {
-                window.len() + padded_cells
-            } else {
-                window.len()
-            };
-            (sum / count as f64) as f32
-        },
-    )
+    pool(input, opts.kernel, opts.stride, opts.padding, [1, 1], |window, padded_cells| {
+        let sum: f64 = window.iter().map(|&v| v as f64).sum();
+        let count = if opts.count_include_pad { window.len() + padded_cells } else { window.len() };
+        (sum / count as f64) as f32
+    })
 }
 
 #[cfg(test)]
@@ -184,12 +156,7 @@ mod tests {
     use super::*;
 
     fn map4() -> Tensor4 {
-        Tensor4::from_rows(&[
-            &[1., 3., 2., 4.],
-            &[5., 6., 1., 2.],
-            &[7., 2., 8., 1.],
-            &[0., 3., 4., 9.],
-        ])
+        Tensor4::from_rows(&[&[1., 3., 2., 4.], &[5., 6., 1., 2.], &[7., 2., 8., 1.], &[0., 3., 4., 9.]])
     }
 
     #[test]
@@ -203,38 +170,21 @@ mod tests {
     #[test]
     fn overlapping_windows() {
         let m = max_pool2d(&map4(), MaxPoolOptions::new([2, 2]).with_stride([1, 1]));
-        assert_eq!(
-            m.plane(0, 0),
-            vec![vec![6., 6., 4.], vec![7., 8., 8.], vec![7., 8., 9.]]
-        );
+        assert_eq!(m.plane(0, 0), vec![vec![6., 6., 4.], vec![7., 8., 8.], vec![7., 8., 9.]]);
     }
 
     #[test]
     fn padding_in_max_pooling_never_wins() {
         let neg = Tensor4::from_rows(&[&[-1., -2.], &[-3., -4.]]);
-        let m = max_pool2d(
-            &neg,
-            MaxPoolOptions::new([2, 2])
-                .with_stride([1, 1])
-                .with_padding([1, 1]),
-        );
+        let m = max_pool2d(&neg, MaxPoolOptions::new([2, 2]).with_stride([1, 1]).with_padding([1, 1]));
         // 3x3 output; a padded zero would have won every corner if padding were zeros.
-        assert_eq!(
-            m.plane(0, 0),
-            vec![
-                vec![-1., -1., -2.],
-                vec![-1., -1., -2.],
-                vec![-3., -3., -4.]
-            ]
-        );
+        assert_eq!(m.plane(0, 0), vec![vec![-1., -1., -2.], vec![-1., -1., -2.], vec![-3., -3., -4.]]);
     }
 
     #[test]
     fn count_include_pad_changes_the_border() {
         let ones = Tensor4::new(vec![1.0; 9], [1, 1, 3, 3]);
-        let opts = AvgPoolOptions::new([3, 3])
-            .with_stride([1, 1])
-            .with_padding([1, 1]);
+        let opts = AvgPoolOptions::new([3, 3]).with_stride([1, 1]).with_padding([1, 1]);
         let incl = avg_pool2d(&ones, opts);
         let excl = avg_pool2d(&ones, opts.with_count_include_pad(false));
         // corner window: 4 real ones and 5 padded zeros
@@ -248,20 +198,13 @@ mod tests {
     fn dilated_max_pool() {
         // 1x5 row, window 2 with dilation 3: max(in[x], in[x+3])
         let x = Tensor4::from_rows(&[&[5., 1., 2., 3., 4.]]);
-        let m = max_pool2d(
-            &x,
-            MaxPoolOptions::new([1, 2])
-                .with_stride([1, 1])
-                .with_dilation([1, 3]),
-        );
+        let m = max_pool2d(&x, MaxPoolOptions::new([1, 2]).with_stride([1, 1]).with_dilation([1, 3]));
         assert_eq!(m.data, vec![5., 4.]);
     }
 
     #[test]
     fn pooling_keeps_channels_apart() {
-        let x = Tensor4::from_fn([2, 3, 4, 4], |[n, c, h, w]| {
-            (n * 100 + c * 10 + h * 4 + w) as f32
-        });
+        let x = Tensor4::from_fn([2, 3, 4, 4], |[n, c, h, w]| (n * 100 + c * 10 + h * 4 + w) as f32);
         let m = max_pool2d(&x, MaxPoolOptions::new([2, 2]));
         assert_eq!(m.shape, [2, 3, 2, 2]);
         for n in 0..2 {

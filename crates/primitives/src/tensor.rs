@@ -56,10 +56,7 @@ impl Tensor4 {
     pub fn from_rows(rows: &[&[f32]]) -> Self {
         let h = rows.len();
         let w = rows.first().map_or(0, |r| r.len());
-        assert!(
-            rows.iter().all(|r| r.len() == w),
-            "Tensor4::from_rows: ragged rows"
-        );
+        assert!(rows.iter().all(|r| r.len() == w), "Tensor4::from_rows: ragged rows");
         Self::new(rows.concat(), [1, 1, h, w])
     }
 
@@ -94,19 +91,13 @@ impl Tensor4 {
     /// One `H x W` plane (image `n`, channel `c`) as rows, for printing and for tests.
     pub fn plane(&self, n: usize, c: usize) -> Vec<Vec<f32>> {
         let [_, _, h, w] = self.shape;
-        (0..h)
-            .map(|y| (0..w).map(|x| self.at([n, c, y, x])).collect())
-            .collect()
+        (0..h).map(|y| (0..w).map(|x| self.at([n, c, y, x])).collect()).collect()
     }
 
     /// Largest absolute difference to `other`; panics if the shapes differ.
     pub fn max_abs_diff(&self, other: &Tensor4) -> f32 {
         assert_eq!(self.shape, other.shape, "max_abs_diff: shapes differ");
-        self.data
-            .iter()
-            .zip(&other.data)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f32::max)
+        self.data.iter().zip(&other.data).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max)
     }
 }
 
@@ -121,12 +112,7 @@ pub struct Matrix {
 impl Matrix {
     /// Wraps `data`; panics if its length is not `rows * cols`.
     pub fn new(rows: usize, cols: usize, data: Vec<f64>) -> Self {
-        assert_eq!(
-            data.len(),
-            rows * cols,
-            "Matrix::new: {} values do not fill a {rows}x{cols} matrix",
-            data.len()
-        );
+        assert_eq!(data.len(), rows * cols, "Matrix::new: {} values do not fill a {rows}x{cols} matrix", data.len());
         Self { rows, cols, data }
     }
 
@@ -138,10 +124,7 @@ impl Matrix {
     /// A matrix from its rows; panics if they have different lengths.
     pub fn from_rows(rows: &[&[f64]]) -> Self {
         let cols = rows.first().map_or(0, |r| r.len());
-        assert!(
-            rows.iter().all(|r| r.len() == cols),
-            "Matrix::from_rows: ragged rows"
-        );
+        assert!(rows.iter().all(|r| r.len() == cols), "Matrix::from_rows: ragged rows");
         Self::new(rows.len(), cols, rows.concat())
     }
 
@@ -205,10 +188,6 @@ impl Matrix {
 
     /// Applies `f` to every element.
     pub fn map(&self, f: impl Fn(f64) -> f64) -> Matrix {
-        Matrix::new(
-            self.rows,
-            self.cols,
-            self.data.iter().map(|&v| f(v)).collect(),
-        )
+        Matrix::new(self.rows, self.cols, self.data.iter().map(|&v| f(v)).collect())
     }
 }

@@ -24,28 +24,18 @@ fn explain_matches_the_golden_files() {
             std::fs::write(&path, &text).expect("write golden file");
             continue;
         }
-        let golden = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-            panic!(
-                "cannot read {}: {e} (run with ZOO_BLESS=1 to create it)",
-                path.display()
-            )
-        });
+        let golden = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e} (run with ZOO_BLESS=1 to create it)", path.display()));
         if golden != text {
             let line = golden
                 .lines()
                 .zip(text.lines())
                 .position(|(a, b)| a != b)
-                .map_or(golden.lines().count().min(text.lines().count()) + 1, |i| {
-                    i + 1
-                });
+                .map_or(golden.lines().count().min(text.lines().count()) + 1, |i| i + 1);
             mismatches.push(format!("{topic}: first difference at line {line}"));
         }
     }
-    assert!(
-        mismatches.is_empty(),
-        "explain output differs from the golden files:\n{}",
-        mismatches.join("\n")
-    );
+    assert!(mismatches.is_empty(), "explain output differs from the golden files:\n{}", mismatches.join("\n"));
 }
 
 #[test]

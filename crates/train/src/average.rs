@@ -62,12 +62,17 @@ mod tests {
     fn every_float_moves_by_the_decay_running_statistics_included() {
         let device = Device::flex();
         device.seed(3);
-        let small = || Small { linear: LinearConfig::new(3, 4).init(&device), norm: BatchNormConfig::new(4).init(&device) };
+        let small =
+            || Small { linear: LinearConfig::new(3, 4).init(&device), norm: BatchNormConfig::new(4).init(&device) };
         let (average, trained) = (small(), small());
         // Training mode moves the running statistics away from their initial 0 and 1.
         let trained_device = device.clone().autodiff();
         let trained = trained.fork(&trained_device);
-        trained.norm.forward(Tensor::<2>::random([8, 4], burn::tensor::Distribution::Normal(2.0, 3.0), &trained_device));
+        trained.norm.forward(Tensor::<2>::random(
+            [8, 4],
+            burn::tensor::Distribution::Normal(2.0, 3.0),
+            &trained_device,
+        ));
         let (a, t) = (floats(&average), floats(&trained.valid()));
         assert_eq!(a.len(), 3 * 4 + 4 + 4 * 4, "weights, bias, gamma, beta, running mean and variance");
         let moved = floats(&update_average(average, &trained, 0.75));

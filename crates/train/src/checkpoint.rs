@@ -87,7 +87,8 @@ impl EpochCheckpoints {
     pub fn read_progress<P: serde::de::DeserializeOwned>(&self, epoch: usize) -> Result<P> {
         let path = self.path("progress.json", epoch);
         let text = fs::read_to_string(&path).map_err(|e| io_error(&path, e))?;
-        serde_json::from_str(&text).map_err(|e| ZooError::runtime(format!("{}: damaged ({e}); start a new run", path.display())))
+        serde_json::from_str(&text)
+            .map_err(|e| ZooError::runtime(format!("{}: damaged ({e}); start a new run", path.display())))
     }
 }
 
@@ -128,7 +129,8 @@ pub fn read_module<M: Module>(module: M, path: &Path) -> Result<M> {
 }
 
 pub fn optimizer_bytes(optimizer: &ModuleOptimizer) -> Result<Vec<u8>> {
-    let bytes = optimizer.into_bytes().map_err(|e| ZooError::runtime(format!("cannot serialise the optimiser: {e}")))?;
+    let bytes =
+        optimizer.into_bytes().map_err(|e| ZooError::runtime(format!("cannot serialise the optimiser: {e}")))?;
     Ok(bytes.to_vec())
 }
 
@@ -142,9 +144,14 @@ pub fn load_optimizer(optimizer: ModuleOptimizer, bytes: Vec<u8>) -> Result<Modu
 
 /// The two records of a checkpoint of one model and one Adam (`model.bpk`, `optim.bpk`),
 /// loaded into `fresh` and a new optimiser of `optimizer`.
-pub fn load_model_and_optimizer<M: Module>(parts: Vec<Vec<u8>>, fresh: M, optimizer: &AdamConfig) -> Result<(M, ModuleOptimizer)> {
-    let [model, optim]: [Vec<u8>; 2] =
-        parts.try_into().map_err(|_| ZooError::runtime("a checkpoint of one model has two records, model.bpk and optim.bpk"))?;
+pub fn load_model_and_optimizer<M: Module>(
+    parts: Vec<Vec<u8>>,
+    fresh: M,
+    optimizer: &AdamConfig,
+) -> Result<(M, ModuleOptimizer)> {
+    let [model, optim]: [Vec<u8>; 2] = parts
+        .try_into()
+        .map_err(|_| ZooError::runtime("a checkpoint of one model has two records, model.bpk and optim.bpk"))?;
     let model = load_module(fresh, model, Path::new("checkpoint/model.bpk"))?;
     Ok((model, load_optimizer(optimizer.init(), optim)?))
 }

@@ -60,9 +60,7 @@ impl<N: ImageNet> Classifier<N> {
     /// Logits and the mean cross-entropy of a batch.
     pub fn forward_classification(&self, batch: ImageBatch) -> ClassificationOutput {
         let logits = self.net.logits(batch.images);
-        let loss = CrossEntropyLossConfig::new()
-            .init(&logits.device())
-            .forward(logits.clone(), batch.targets.clone());
+        let loss = CrossEntropyLossConfig::new().init(&logits.device()).forward(logits.clone(), batch.targets.clone());
         ClassificationOutput::new(loss, logits, batch.targets)
     }
 }

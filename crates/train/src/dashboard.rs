@@ -11,8 +11,7 @@ use std::sync::Arc;
 
 use burn::train::Interrupter;
 use burn::train::metric::{
-    MetricAttributes, MetricDefinition, MetricEntry, MetricId, NumericAttributes, NumericEntry,
-    SerializedEntry,
+    MetricAttributes, MetricDefinition, MetricEntry, MetricId, NumericAttributes, NumericEntry, SerializedEntry,
 };
 use burn::train::renderer::tui::TuiMetricsRendererWrapper;
 use burn::train::renderer::{MetricState, MetricsRenderer};
@@ -79,14 +78,7 @@ impl Dashboard {
             ids.insert(spec.name, id);
         }
         renderer.start(total_epochs, starting_epoch, None, Some(label));
-        Self {
-            renderer,
-            interrupter,
-            ids,
-            means: BTreeMap::new(),
-            csv: csv.to_path_buf(),
-            split: "train".to_string(),
-        }
+        Self { renderer, interrupter, ids, means: BTreeMap::new(), csv: csv.to_path_buf(), split: "train".to_string() }
     }
 
     /// Begins the `train` or `valid` part of an epoch, of `items` units.

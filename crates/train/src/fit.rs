@@ -1,7 +1,7 @@
 //! Settings shared by every supervised recipe, and the command-line overrides of them.
 
-use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
 use burn::optim::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
+use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
 use burn::prelude::*;
 
 /// How the learning rate moves during training.
@@ -88,11 +88,9 @@ impl FitConfig {
     pub fn scheduler(&self, steps_per_epoch: usize) -> Result<ModuleLrScheduler, String> {
         match self.schedule {
             LrSchedule::Constant => Ok(self.learning_rate.into()),
-            LrSchedule::Cosine => CosineAnnealingLrSchedulerConfig::new(
-                self.learning_rate,
-                (self.epochs * steps_per_epoch).max(1),
-            )
-            .init(),
+            LrSchedule::Cosine => {
+                CosineAnnealingLrSchedulerConfig::new(self.learning_rate, (self.epochs * steps_per_epoch).max(1)).init()
+            }
         }
     }
 

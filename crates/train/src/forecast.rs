@@ -107,7 +107,14 @@ impl Prepared {
                 split.test.len()
             )));
         }
-        Ok(Self { series, split, normalizer, window: settings.window, horizon, predict_change: settings.predict_change })
+        Ok(Self {
+            series,
+            split,
+            normalizer,
+            window: settings.window,
+            horizon,
+            predict_change: settings.predict_change,
+        })
     }
 
     /// Normalised windows ending just before each target index, as a `[n, window]` batch.
@@ -135,11 +142,7 @@ impl Prepared {
 
     /// A network output back in the series' units, given the last known value.
     pub fn to_value(&self, output: f64, last: f64) -> f64 {
-        if self.predict_change {
-            last + output * self.normalizer.std
-        } else {
-            self.normalizer.invert(output)
-        }
+        if self.predict_change { last + output * self.normalizer.std } else { self.normalizer.invert(output) }
     }
 
     /// Target indices of a part whose whole window lies in the series (a window may reach
@@ -154,7 +157,9 @@ pub fn one_step(model: &LstmForecaster, data: &Prepared, targets: &[usize], devi
     let mut out = Vec::with_capacity(targets.len());
     for chunk in targets.chunks(1024) {
         let predictions = crate::read::floats(model.forward(data.windows(chunk, device)))?;
-        out.extend(predictions.into_iter().zip(chunk).map(|(p, &t)| data.to_value(f64::from(p), data.series.values[t - 1])));
+        out.extend(
+            predictions.into_iter().zip(chunk).map(|(p, &t)| data.to_value(f64::from(p), data.series.values[t - 1])),
+        );
     }
     Ok(out)
 }
@@ -172,7 +177,9 @@ pub fn train(request: &TrainRequest) -> Result<FitReport> {
         }
         None => {
             if request.overrides.limit.is_some() {
-                return Err(ZooError::usage("--limit does not apply to lstm: it trains on every window of the series' training part"));
+                return Err(ZooError::usage(
+                    "--limit does not apply to lstm: it trains on every window of the series' training part",
+                ));
             }
             let mut recipe: LstmRecipe = recipe_or_default(request.config_file.as_deref())?;
             request.overrides.apply(&mut recipe.fit);
@@ -188,7 +195,8 @@ pub fn train(request: &TrainRequest) -> Result<FitReport> {
                 }
             }
             Prepared::new(&recipe.forecast)?;
-            let run = RunDir::start(request.run_dir.as_deref(), &recipe, &recipe.forecast.series, &request.device_name)?;
+            let run =
+                RunDir::start(request.run_dir.as_deref(), &recipe, &recipe.forecast.series, &request.device_name)?;
             (run, recipe, None)
         }
     };
@@ -262,7 +270,8 @@ impl Training for ForecastTraining {
         Ok(vec![module_bytes(&self.model)?, optimizer_bytes(&self.optimizer)?])
     }
     fn load(&mut self, parts: Vec<Vec<u8>>, _epoch: usize) -> Result<()> {
-        (self.model, self.optimizer) = load_model_and_optimizer(parts, self.recipe.model.init(&self.train_device), &self.recipe.optimizer)?;
+        (self.model, self.optimizer) =
+            load_model_and_optimizer(parts, self.recipe.model.init(&self.train_device), &self.recipe.optimizer)?;
         Ok(())
     }
     fn train_items(&self, _epoch: usize) -> usize {
@@ -353,7 +362,8 @@ pub fn eval(run_dir: &Path, device: &Device) -> Result<ForecastEval> {
     while origin + h <= values.len() {
         let mut window: Vec<f64> = values[origin - data.window..origin].to_vec();
         for step in 0..h {
-            let input: Vec<f32> = window[window.len() - data.window..].iter().map(|&v| data.normalizer.apply(v) as f32).collect();
+            let input: Vec<f32> =
+                window[window.len() - data.window..].iter().map(|&v| data.normalizer.apply(v) as f32).collect();
             let x = Tensor::<2>::from_data(TensorData::new(input, [1, data.window]), device);
             let last = *window.last().expect("a window of past values");
             let p = data.to_value(f64::from(model.forward(x).into_scalar::<f32>()), last);
@@ -368,7 +378,13 @@ pub fn eval(run_dir: &Path, device: &Device) -> Result<ForecastEval> {
     }
     let method = |name: &str, one: &[f64], multi: &[f64]| {
         let (a, b): (Errors, Errors) = (series::errors(one, &truth), series::errors(multi, &truth_multi));
-        MethodErrors { method: name.into(), one_step_rmse: a.rmse, one_step_mae: a.mae, multi_step_rmse: b.rmse, multi_step_mae: b.mae }
+        MethodErrors {
+            method: name.into(),
+            one_step_rmse: a.rmse,
+            one_step_mae: a.mae,
+            multi_step_rmse: b.rmse,
+            multi_step_mae: b.mae,
+        }
     };
     let report = ForecastEval {
         series: data.series.source.clone(),

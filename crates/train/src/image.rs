@@ -47,8 +47,13 @@ impl TrainRequest {
     /// Applies `--epochs` to `fit` and returns the checkpoint's epoch.
     pub fn resume_epoch(&self, run: &RunDir, latest: Option<usize>, fit: &mut FitConfig) -> Result<usize> {
         let o = &self.overrides;
-        if o.batch_size.is_some() || o.learning_rate.is_some() || o.seed.is_some() || o.limit.is_some()
-            || self.config_file.is_some() || self.data.is_some() || self.run_dir.is_some()
+        if o.batch_size.is_some()
+            || o.learning_rate.is_some()
+            || o.seed.is_some()
+            || o.limit.is_some()
+            || self.config_file.is_some()
+            || self.data.is_some()
+            || self.run_dir.is_some()
         {
             return Err(ZooError::usage(
                 "--resume continues a run with its own recipe and data; only --epochs (and --device) may be given with it",
@@ -83,10 +88,7 @@ pub fn load_classifier<R: ClassifierRecipe>(run: &RunDir, device: &Device) -> Re
     let path = if final_weights.is_file() {
         final_weights
     } else if let Some(epoch) = crate::trainer::latest_checkpoint::<ImageTraining<ClassifierTrainer<R>>>(run) {
-        eprintln!(
-            "{}: no final weights (model.bpk); using the checkpoint of epoch {epoch}",
-            run.path().display()
-        );
+        eprintln!("{}: no final weights (model.bpk); using the checkpoint of epoch {epoch}", run.path().display());
         crate::checkpoint::EpochCheckpoints::new(&run.checkpoint_dir()).path("model.bpk", epoch)
     } else {
         return Err(ZooError::usage(format!(

@@ -139,8 +139,9 @@ impl<T: ImageTrainer> ImageTraining<T> {
         let set = Arc::new(train_set);
         let valid_set = set.pick(&valid_indices);
         let train_len = train_indices.len();
-        let train_loader = ImageLoader::new(set.clone(), train_indices, fit.batch_size, Some(fit.seed), &trainer.train_device())
-            .with_random_shift(fit.max_shift);
+        let train_loader =
+            ImageLoader::new(set.clone(), train_indices, fit.batch_size, Some(fit.seed), &trainer.train_device())
+                .with_random_shift(fit.max_shift);
         let valid_loader = ImageLoader::new(set, valid_indices, fit.batch_size.max(256), None, &trainer.device());
         Self { name, fit, trainer, train_loader, valid_loader, valid_set, train_len }
     }

@@ -66,7 +66,14 @@ pub trait CharModel: Module + Sized {
 
     /// `len` characters continuing `prompt` (ids), each drawn from the softmax of the logits
     /// divided by `temperature`.
-    fn generate(&self, prompt: &[u32], len: usize, temperature: f64, rng: &mut SplitMix64, device: &Device) -> Result<Vec<u32>>;
+    fn generate(
+        &self,
+        prompt: &[u32],
+        len: usize,
+        temperature: f64,
+        rng: &mut SplitMix64,
+        device: &Device,
+    ) -> Result<Vec<u32>>;
 }
 
 /// One character drawn from `softmax(logits / temperature)`; temperature 0 takes the most
@@ -108,7 +115,14 @@ impl CharModel for CharLstm {
     }
 
     /// Reads the prompt once, then carries the recurrent state from character to character.
-    fn generate(&self, prompt: &[u32], len: usize, temperature: f64, rng: &mut SplitMix64, device: &Device) -> Result<Vec<u32>> {
+    fn generate(
+        &self,
+        prompt: &[u32],
+        len: usize,
+        temperature: f64,
+        rng: &mut SplitMix64,
+        device: &Device,
+    ) -> Result<Vec<u32>> {
         let start = if prompt.is_empty() { vec![CharTokenizer::UNKNOWN] } else { prompt.to_vec() };
         let (logits, mut state): (Tensor<3>, LstmStates) = self.forward_with_state(ids_tensor(&start, 1, device), None);
         let mut next = draw(&last_logits(logits)?, temperature, rng);
@@ -132,7 +146,14 @@ impl CharModel for CharTransformer {
     }
 
     /// Each character sees the last `context` characters before it.
-    fn generate(&self, prompt: &[u32], len: usize, temperature: f64, rng: &mut SplitMix64, device: &Device) -> Result<Vec<u32>> {
+    fn generate(
+        &self,
+        prompt: &[u32],
+        len: usize,
+        temperature: f64,
+        rng: &mut SplitMix64,
+        device: &Device,
+    ) -> Result<Vec<u32>> {
         let mut history = if prompt.is_empty() { vec![CharTokenizer::UNKNOWN] } else { prompt.to_vec() };
         let context = self.context();
         for _ in 0..len {
@@ -173,10 +194,18 @@ impl Recipe for CharLstmRecipe {
 
     fn default_recipe() -> Self {
         // 1.3991 nats per character on the held-out tenth of Moby Dick in 26 min 39 s (README).
-        let model = CharLstmConfig::new(0).with_hidden(256).with_layers(2).with_embedding(256).with_dropout(0.0).with_forget_bias(0.0);
-        let optimizer = AdamConfig::new().with_epsilon(1e-7).with_grad_clipping(Some(burn::grad_clipping::GradientClippingConfig::Norm(5.0)));
+        let model = CharLstmConfig::new(0)
+            .with_hidden(256)
+            .with_layers(2)
+            .with_embedding(256)
+            .with_dropout(0.0)
+            .with_forget_bias(0.0);
+        let optimizer = AdamConfig::new()
+            .with_epsilon(1e-7)
+            .with_grad_clipping(Some(burn::grad_clipping::GradientClippingConfig::Norm(5.0)));
         let language = LanguageSettings::new().with_context(64).with_steps_per_epoch(140).with_valid_chars(30_000);
-        let fit = FitConfig::new().with_epochs(20).with_batch_size(128).with_learning_rate(0.004).with_valid_fraction(0.1);
+        let fit =
+            FitConfig::new().with_epochs(20).with_batch_size(128).with_learning_rate(0.004).with_valid_fraction(0.1);
         Self::new(model, optimizer, language, fit)
     }
 }
@@ -197,10 +226,18 @@ impl Recipe for GptRecipe {
     const NAME: &'static str = "gpt";
 
     fn default_recipe() -> Self {
-        let model = CharTransformerConfig::new(0).with_d_model(128).with_heads(4).with_layers(4).with_dropout(0.0).with_context(128);
-        let optimizer = AdamConfig::new().with_beta_2(0.99).with_grad_clipping(Some(burn::grad_clipping::GradientClippingConfig::Norm(1.0)));
+        let model = CharTransformerConfig::new(0)
+            .with_d_model(128)
+            .with_heads(4)
+            .with_layers(4)
+            .with_dropout(0.0)
+            .with_context(128);
+        let optimizer = AdamConfig::new()
+            .with_beta_2(0.99)
+            .with_grad_clipping(Some(burn::grad_clipping::GradientClippingConfig::Norm(1.0)));
         let language = LanguageSettings::new().with_context(128).with_steps_per_epoch(240).with_valid_chars(30_000);
-        let fit = FitConfig::new().with_epochs(10).with_batch_size(32).with_learning_rate(0.002).with_valid_fraction(0.1);
+        let fit =
+            FitConfig::new().with_epochs(10).with_batch_size(32).with_learning_rate(0.002).with_valid_fraction(0.1);
         Self::new(model, optimizer, language, fit)
     }
 }
@@ -261,7 +298,9 @@ impl Corpus {
     /// The last `valid_fraction` of the text (`fit.valid_fraction`) is held out.
     pub fn new(settings: &LanguageSettings, valid_fraction: f64, tokenizer: Option<CharTokenizer>) -> Result<Self> {
         if !(valid_fraction > 0.0 && valid_fraction < 0.5) {
-            return Err(ZooError::usage(format!("fit.valid_fraction {valid_fraction} must be in (0, 0.5) for a language model")));
+            return Err(ZooError::usage(format!(
+                "fit.valid_fraction {valid_fraction} must be in (0, 0.5) for a language model"
+            )));
         }
         if settings.context < 2 {
             return Err(ZooError::usage("language.context must be at least 2 characters"));
@@ -348,7 +387,13 @@ fn target_nats(logits: Tensor<3>, targets: &[u32]) -> Result<Vec<f64>> {
 /// `batch` contiguous streams, its state carried through each; a windowed model reads windows
 /// of `context` characters half overlapping, so every character after the first window has
 /// at least `context / 2` characters before it in view.
-pub fn nats_per_char<M: CharModel>(model: &M, ids: &[u32], context: usize, batch: usize, device: &Device) -> Result<f64> {
+pub fn nats_per_char<M: CharModel>(
+    model: &M,
+    ids: &[u32],
+    context: usize,
+    batch: usize,
+    device: &Device,
+) -> Result<f64> {
     let targets = ids.len().saturating_sub(1);
     if targets == 0 {
         return Ok(0.0);
@@ -396,7 +441,8 @@ pub fn nats_per_char<M: CharModel>(model: &M, ids: &[u32], context: usize, batch
         let (full, short): (Vec<_>, Vec<_>) = windows.into_iter().partition(|w| w.1 == context);
         for group in full.chunks(batch.max(1)).chain(short.chunks(1)) {
             let len = group[0].1;
-            let (mut inputs, mut expected) = (Vec::with_capacity(group.len() * len), Vec::with_capacity(group.len() * len));
+            let (mut inputs, mut expected) =
+                (Vec::with_capacity(group.len() * len), Vec::with_capacity(group.len() * len));
             for &(start, _, _) in group {
                 inputs.extend_from_slice(&ids[start..start + len]);
                 expected.extend_from_slice(&ids[start + 1..start + len + 1]);
@@ -439,12 +485,14 @@ pub fn train<R: LanguageRecipe>(request: &TrainRequest) -> Result<FitReport> {
             request.overrides.apply(recipe.fit_mut());
             if let Some(data) = &request.data {
                 let path = std::fs::canonicalize(data).unwrap_or_else(|_| data.clone());
-                recipe.language_mut().text = if data.as_os_str() == "moby-dick" { "moby-dick".into() } else { path.display().to_string() };
+                recipe.language_mut().text =
+                    if data.as_os_str() == "moby-dick" { "moby-dick".into() } else { path.display().to_string() };
             }
             recipe.fit().validate().map_err(ZooError::usage)?;
             let corpus = Corpus::new(recipe.language(), recipe.fit().valid_fraction, None)?;
             recipe.set_vocab(corpus.tokenizer.vocab_size());
-            let run = RunDir::start(request.run_dir.as_deref(), &recipe, &recipe.language().text, &request.device_name)?;
+            let run =
+                RunDir::start(request.run_dir.as_deref(), &recipe, &recipe.language().text, &request.device_name)?;
             run.write_text(VOCAB_FILE, &corpus.tokenizer.to_text())?;
             (run, recipe, corpus, None)
         }
@@ -529,7 +577,11 @@ impl<R: LanguageRecipe> Training for LanguageTraining<R> {
         Ok(vec![module_bytes(&self.model)?, optimizer_bytes(&self.optimizer)?])
     }
     fn load(&mut self, parts: Vec<Vec<u8>>, _epoch: usize) -> Result<()> {
-        (self.model, self.optimizer) = load_model_and_optimizer(parts, self.recipe.init_language_model(&self.train_device), self.recipe.optimizer())?;
+        (self.model, self.optimizer) = load_model_and_optimizer(
+            parts,
+            self.recipe.init_language_model(&self.train_device),
+            self.recipe.optimizer(),
+        )?;
         Ok(())
     }
     fn train_items(&self, _epoch: usize) -> usize {
@@ -571,13 +623,24 @@ impl<R: LanguageRecipe> Training for LanguageTraining<R> {
             0 => &self.corpus.valid[..],
             n => &self.corpus.valid[..n.min(self.corpus.valid.len())],
         };
-        report.value("Loss", nats_per_char(&self.model.valid(), valid_ids, settings.context, VALID_STREAMS, &self.device)?);
+        report.value(
+            "Loss",
+            nats_per_char(&self.model.valid(), valid_ids, settings.context, VALID_STREAMS, &self.device)?,
+        );
         report.progress(1);
         Ok(())
     }
 
     fn after_epoch(&mut self, run: &RunDir, epoch: usize, _seconds: f64) -> Result<()> {
-        let sample = generate_text(&self.model.valid(), &self.corpus.tokenizer, &self.recipe.language().prompt, 300, 0.8, epoch as u64, &self.device)?;
+        let sample = generate_text(
+            &self.model.valid(),
+            &self.corpus.tokenizer,
+            &self.recipe.language().prompt,
+            300,
+            0.8,
+            epoch as u64,
+            &self.device,
+        )?;
         run.write_text(&format!("samples/epoch-{epoch:03}.txt"), &sample)
     }
 
@@ -588,7 +651,15 @@ impl<R: LanguageRecipe> Training for LanguageTraining<R> {
 }
 
 /// `prompt` followed by `len` generated characters.
-pub fn generate_text<M: CharModel>(model: &M, tokenizer: &CharTokenizer, prompt: &str, len: usize, temperature: f64, seed: u64, device: &Device) -> Result<String> {
+pub fn generate_text<M: CharModel>(
+    model: &M,
+    tokenizer: &CharTokenizer,
+    prompt: &str,
+    len: usize,
+    temperature: f64,
+    seed: u64,
+    device: &Device,
+) -> Result<String> {
     let mut rng = SplitMix64::new(seed);
     let ids = model.generate(&tokenizer.encode(prompt), len, temperature, &mut rng, device)?;
     Ok(format!("{prompt}{}", tokenizer.decode(&ids)))
@@ -643,9 +714,19 @@ pub fn eval<R: LanguageRecipe>(run_dir: &Path, device: &Device) -> Result<Langua
 
 /// `zoo sample lstm|attention`: prints the prompt and its continuation; with `out`, writes it
 /// there too. Returns the text.
-pub fn sample<R: LanguageRecipe>(run_dir: &Path, prompt: &str, len: usize, temperature: f64, seed: u64, out: Option<&PathBuf>, device: &Device) -> Result<String> {
+pub fn sample<R: LanguageRecipe>(
+    run_dir: &Path,
+    prompt: &str,
+    len: usize,
+    temperature: f64,
+    seed: u64,
+    out: Option<&PathBuf>,
+    device: &Device,
+) -> Result<String> {
     if !(0.0..=10.0).contains(&temperature) {
-        return Err(ZooError::usage(format!("--temperature {temperature} must be between 0 (most likely character) and 10")));
+        return Err(ZooError::usage(format!(
+            "--temperature {temperature} must be between 0 (most likely character) and 10"
+        )));
     }
     let (_, _, tokenizer, model) = load::<R>(run_dir, device)?;
     let text = generate_text(&model, &tokenizer, prompt, len, temperature, seed, device)?;

@@ -4,8 +4,8 @@
 
 pub mod average;
 pub mod checkpoint;
-pub mod cpu;
 pub mod classifier;
+pub mod cpu;
 pub mod dashboard;
 pub mod error;
 pub mod fit;

@@ -39,7 +39,6 @@ impl RunningMean {
     }
 }
 
-
 /// Appends rows to `metrics.csv` (writing the header first when the file is new) in one write,
 /// synced: a crash loses at most the epoch in flight.
 pub fn append_rows(path: &Path, rows: &[String]) -> std::io::Result<()> {

@@ -26,23 +26,15 @@ pub fn write_png_rgb(path: &Path, width: u32, height: u32, rgb: Vec<u8>) -> std:
     let image = image::RgbImage::from_raw(width, height, rgb)
         .ok_or_else(|| std::io::Error::other("RGB buffer of the wrong size"))?;
     let mut bytes = Vec::new();
-    image
-        .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
-        .map_err(std::io::Error::other)?;
+    image.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png).map_err(std::io::Error::other)?;
     atomic_write(path, &bytes)
 }
 
 /// One panel per metric in `metrics` (e.g. Loss and Accuracy), train and valid curves against
 /// the epoch. Metrics with no rows are left out.
-pub fn training_curves(
-    path: &Path,
-    title: &str,
-    rows: &[EpochMetric],
-    metrics: &[&str],
-) -> std::io::Result<()> {
+pub fn training_curves(path: &Path, title: &str, rows: &[EpochMetric], metrics: &[&str]) -> std::io::Result<()> {
     register_fonts();
-    let metrics: Vec<&str> =
-        metrics.iter().copied().filter(|m| rows.iter().any(|r| r.metric == *m)).collect();
+    let metrics: Vec<&str> = metrics.iter().copied().filter(|m| rows.iter().any(|r| r.metric == *m)).collect();
     if metrics.is_empty() {
         return Ok(());
     }
@@ -51,9 +43,7 @@ pub fn training_curves(
     {
         let root = BitMapBackend::with_buffer(&mut rgb, (width, height)).into_drawing_area();
         let (header, body) = root.split_vertically(36);
-        header
-            .titled(title, ("sans-serif", 22))
-            .map_err(std::io::Error::other)?;
+        header.titled(title, ("sans-serif", 22)).map_err(std::io::Error::other)?;
         for (panel, metric) in body.split_evenly((1, metrics.len())).iter().zip(&metrics) {
             draw_panel(panel, rows, metric).map_err(|e| std::io::Error::other(e.to_string()))?;
         }
@@ -64,11 +54,7 @@ pub fn training_curves(
 
 type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
 
-fn draw_panel(
-    area: &Area<'_>,
-    rows: &[EpochMetric],
-    metric: &str,
-) -> Result<(), Box<dyn std::error::Error>> {
+fn draw_panel(area: &Area<'_>, rows: &[EpochMetric], metric: &str) -> Result<(), Box<dyn std::error::Error>> {
     let series = |split: &str| -> Vec<(f64, f64)> {
         let mut points: Vec<(f64, f64)> = rows
             .iter()
@@ -81,9 +67,7 @@ fn draw_panel(
     let (train, valid) = (series("train"), series("valid"));
     let all = train.iter().chain(&valid);
     let max_epoch = all.clone().map(|p| p.0).fold(1.0, f64::max);
-    let (lo, hi) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
-        (lo.min(p.1), hi.max(p.1))
-    });
+    let (lo, hi) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
     let pad = ((hi - lo) * 0.08).max(1e-3);
     let mut chart = ChartBuilder::on(area)
         .margin(12)
@@ -131,7 +115,12 @@ pub fn episode_returns(path: &Path, title: &str, returns: &[f64], window: usize)
     write_png_rgb(path, width, height, rgb)
 }
 
-fn draw_returns(area: &Area<'_>, title: &str, returns: &[f64], window: usize) -> Result<(), Box<dyn std::error::Error>> {
+fn draw_returns(
+    area: &Area<'_>,
+    title: &str,
+    returns: &[f64],
+    window: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
     let raw: Vec<(f64, f64)> = returns.iter().enumerate().map(|(i, r)| ((i + 1) as f64, *r)).collect();
     let averaged: Vec<(f64, f64)> = (0..returns.len())
         .map(|i| {
@@ -213,7 +202,8 @@ pub fn latent_scatter(path: &Path, title: &str, points: &[(f64, f64, u8)]) -> st
 
 fn draw_scatter(area: &Area<'_>, title: &str, points: &[(f64, f64, u8)]) -> Result<(), Box<dyn std::error::Error>> {
     let bounds = |f: fn(&(f64, f64, u8)) -> f64| {
-        let (lo, hi) = points.iter().map(f).fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        let (lo, hi) =
+            points.iter().map(f).fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
         if lo.is_finite() { (lo - 0.2, hi + 0.2) } else { (-1.0, 1.0) }
     };
     let ((x0, x1), (y0, y1)) = (bounds(|p| p.0), bounds(|p| p.1));
@@ -257,7 +247,12 @@ pub fn line_chart(path: &Path, title: &str, x_desc: &str, lines: &[(&str, &[f64]
     write_png_rgb(path, width, height, rgb)
 }
 
-fn draw_lines(area: &Area<'_>, title: &str, x_desc: &str, lines: &[(&str, &[f64])]) -> Result<(), Box<dyn std::error::Error>> {
+fn draw_lines(
+    area: &Area<'_>,
+    title: &str,
+    x_desc: &str,
+    lines: &[(&str, &[f64])],
+) -> Result<(), Box<dyn std::error::Error>> {
     let len = lines.iter().map(|l| l.1.len()).max().unwrap_or(1).max(2);
     let (lo, hi) = lines
         .iter()
@@ -281,7 +276,10 @@ fn draw_lines(area: &Area<'_>, title: &str, x_desc: &str, lines: &[(&str, &[f64]
         let colour = colours[i % colours.len()];
         let width = if i == 0 { 2 } else { 1 };
         chart
-            .draw_series(LineSeries::new(values.iter().enumerate().map(|(x, y)| (x as f64, *y)), colour.stroke_width(width)))?
+            .draw_series(LineSeries::new(
+                values.iter().enumerate().map(|(x, y)| (x as f64, *y)),
+                colour.stroke_width(width),
+            ))?
             .label(*name)
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(2)));
     }

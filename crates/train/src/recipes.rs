@@ -165,8 +165,7 @@ pub fn load_recipe<R: Recipe>(path: &Path) -> Result<R> {
         ))
     })?;
     let user = without_task(R::NAME, path, user)?;
-    let mut merged = serde_json::to_value(R::default_recipe())
-        .map_err(|e| ZooError::runtime(e.to_string()))?;
+    let mut merged = serde_json::to_value(R::default_recipe()).map_err(|e| ZooError::runtime(e.to_string()))?;
     merge(&mut merged, user, "").map_err(|key| {
         ZooError::usage(format!(
             "{}: unknown key `{key}` for recipe {}; `zoo config {}` lists the keys",
@@ -176,11 +175,7 @@ pub fn load_recipe<R: Recipe>(path: &Path) -> Result<R> {
         ))
     })?;
     serde_json::from_value(merged).map_err(|e| {
-        ZooError::usage(format!(
-            "{}: {e}; `zoo config {}` shows the expected types",
-            path.display(),
-            R::NAME
-        ))
+        ZooError::usage(format!("{}: {e}; `zoo config {}` shows the expected types", path.display(), R::NAME))
     })
 }
 
@@ -257,7 +252,8 @@ mod tests {
         assert_eq!(err, "fit.epoch");
         // Switching an enum's variant (an initialiser, say) replaces it whole.
         let mut base = serde_json::json!({"init": {"XavierUniform": {"gain": 1.0}}, "n": 1});
-        merge(&mut base, serde_json::json!({"init": {"KaimingUniform": {"gain": 0.5, "fan_out_only": false}}}), "").unwrap();
+        merge(&mut base, serde_json::json!({"init": {"KaimingUniform": {"gain": 0.5, "fan_out_only": false}}}), "")
+            .unwrap();
         assert_eq!(base["init"], serde_json::json!({"KaimingUniform": {"gain": 0.5, "fan_out_only": false}}));
     }
 }

@@ -11,8 +11,7 @@ use burn::train::logger::{EvaluationProgressLogger, TrainingProgressLogger};
 use crate::metrics_log::RunningMean;
 use burn::train::metric::{MetricDefinition, MetricId};
 use burn::train::renderer::{
-    EvaluationName, MetricState, MetricsRenderer, MetricsRendererEvaluation,
-    MetricsRendererTraining,
+    EvaluationName, MetricState, MetricsRenderer, MetricsRendererEvaluation, MetricsRendererTraining,
 };
 
 /// How often a progress line is printed within a split.
@@ -84,11 +83,8 @@ impl PlainRenderer {
             "Accuracy" => 1,
             _ => 2,
         };
-        let mut metrics: Vec<(&String, f64)> = self
-            .running
-            .iter()
-            .filter_map(|(name, mean)| Some((name, mean.value()?)))
-            .collect();
+        let mut metrics: Vec<(&String, f64)> =
+            self.running.iter().filter_map(|(name, mean)| Some((name, mean.value()?))).collect();
         metrics.sort_by_key(|(name, _)| rank(name));
         metrics.iter().map(|(name, value)| format_metric(name, *value)).collect::<Vec<_>>().join("  ")
     }
@@ -121,10 +117,7 @@ impl PlainRenderer {
         let rate = self.split_done as f64 / elapsed;
         let percent = 100.0 * self.split_done as f64 / self.split_items.max(1) as f64;
         let left = self.seconds_left().map(format_duration).unwrap_or_else(|| "?".into());
-        let head = format!(
-            "{} epoch {}/{} {:<5}",
-            self.label, self.epoch, self.total_epochs, self.split
-        );
+        let head = format!("{} epoch {}/{} {:<5}", self.label, self.epoch, self.total_epochs, self.split);
         let progress = if finished {
             format!("done in {}", format_duration(elapsed))
         } else {
@@ -132,11 +125,7 @@ impl PlainRenderer {
         };
         // Slow units (steps of a large model) keep a decimal, so the rate never reads 0.
         let rate = if rate < 10.0 { format!("{rate:.1}") } else { format!("{rate:.0}") };
-        println!(
-            "{head} {progress}  {rate} {}/s  {}  left {left}",
-            self.unit,
-            self.metrics_text()
-        );
+        println!("{head} {progress}  {rate} {}/s  {}  left {left}", self.unit, self.metrics_text());
         let _ = std::io::stdout().flush();
         self.last_line = Instant::now();
     }

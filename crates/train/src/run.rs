@@ -15,8 +15,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::atomic_write;
 use crate::error::{Result, ZooError, io_error};
@@ -73,7 +73,12 @@ impl RunDir {
 
     /// Creates the folder of a new run of `R` and writes `run.json` (model, `data`, device)
     /// and `config.json` (the full recipe): every recipe starts a run this way.
-    pub fn start<R: crate::recipes::Recipe>(explicit: Option<&Path>, recipe: &R, data: &str, device: &str) -> Result<Self> {
+    pub fn start<R: crate::recipes::Recipe>(
+        explicit: Option<&Path>,
+        recipe: &R,
+        data: &str,
+        device: &str,
+    ) -> Result<Self> {
         let run = Self::create(explicit, R::NAME)?;
         let info = RunInfo {
             model: R::NAME.to_string(),
@@ -122,7 +127,8 @@ impl RunDir {
     /// `char-lstm` and `gpt` runs (their `config.json` loads as those recipes).
     fn current_name(&self, recorded: &str) -> String {
         let task = || -> Option<String> {
-            let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(self.file("config.json")).ok()?).ok()?;
+            let config: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(self.file("config.json")).ok()?).ok()?;
             config.get("task")?.as_str().map(str::to_string)
         };
         match recorded {
@@ -148,8 +154,8 @@ impl RunDir {
     /// Writes `value` as pretty JSON to `name` in the run folder, atomically.
     pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<()> {
         let path = self.file(name);
-        let text = serde_json::to_string_pretty(value)
-            .map_err(|e| ZooError::runtime(format!("{}: {e}", path.display())))?;
+        let text =
+            serde_json::to_string_pretty(value).map_err(|e| ZooError::runtime(format!("{}: {e}", path.display())))?;
         atomic_write(&path, text.as_bytes()).map_err(|e| io_error(&path, e))
     }
 
@@ -171,7 +177,11 @@ impl RunDir {
         serde_json::from_str(&text).map_err(|e| {
             // A well-formed file that lacks a field was written by an older zoo, whose model
             // had a different shape: say so rather than call it damaged.
-            let cause = if e.is_data() && e.to_string().starts_with("missing field") { "written by an older zoo" } else { "damaged" };
+            let cause = if e.is_data() && e.to_string().starts_with("missing field") {
+                "written by an older zoo"
+            } else {
+                "damaged"
+            };
             ZooError::runtime(format!("{}: {cause} ({e}); the run cannot be rebuilt, train a new one", path.display()))
         })
     }

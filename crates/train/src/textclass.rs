@@ -72,7 +72,12 @@ pub struct TextData {
 impl TextData {
     /// Reads and splits the documents; the vocabulary is the run's (`tokenizer`) or is built
     /// on the training chunks.
-    pub fn new(settings: &ClassifySettings, valid_fraction: f64, seed: u64, tokenizer: Option<WordTokenizer>) -> Result<Self> {
+    pub fn new(
+        settings: &ClassifySettings,
+        valid_fraction: f64,
+        seed: u64,
+        tokenizer: Option<WordTokenizer>,
+    ) -> Result<Self> {
         if settings.words_per_chunk == 0 {
             return Err(ZooError::usage("classify.words_per_chunk must be at least 1"));
         }
@@ -82,11 +87,18 @@ impl TextData {
                 settings.train_fraction
             )));
         }
-        let source = DocumentSource { data: &settings.data, text_field: &settings.text_field, label_field: &settings.label_field };
+        let source = DocumentSource {
+            data: &settings.data,
+            text_field: &settings.text_field,
+            label_field: &settings.label_field,
+        };
         let documents = load_documents(&source)?;
         let labels = label_set(&documents, &settings.labels);
         if labels.len() < 2 {
-            return Err(ZooError::usage(format!("{}: a classifier needs at least two labels; found {labels:?}", settings.data)));
+            return Err(ZooError::usage(format!(
+                "{}: a classifier needs at least two labels; found {labels:?}",
+                settings.data
+            )));
         }
         let parts = split_documents(&documents, &labels, settings.train_fraction, valid_fraction, seed);
         let chunks = chunk_documents(&documents, &labels, settings.words_per_chunk);
@@ -161,7 +173,8 @@ impl Recipe for AttentionRecipe {
     const NAME: &'static str = "attention";
 
     fn default_recipe() -> Self {
-        let fit = FitConfig::new().with_epochs(10).with_batch_size(32).with_learning_rate(5e-4).with_valid_fraction(0.15);
+        let fit =
+            FitConfig::new().with_epochs(10).with_batch_size(32).with_learning_rate(5e-4).with_valid_fraction(0.15);
         Self::new(TextClassifierConfig::new(0, 0), AdamConfig::new(), ClassifySettings::new(), fit)
     }
 }
@@ -184,14 +197,17 @@ pub fn train(request: &TrainRequest, fields: &FieldOverrides) -> Result<FitRepor
     let (run, recipe, data, start) = match &request.resume {
         Some(dir) => {
             if fields.text_field.is_some() || fields.label_field.is_some() {
-                return Err(ZooError::usage("--resume continues a run with its own data; --text-field and --label-field cannot change it"));
+                return Err(ZooError::usage(
+                    "--resume continues a run with its own data; --text-field and --label-field cannot change it",
+                ));
             }
             let (run, _) = RunDir::open(dir, AttentionRecipe::NAME)?;
             let mut recipe: AttentionRecipe = run.read_json("config.json")?;
             let latest = trainer::latest_checkpoint::<TextClassTraining>(&run);
             let epoch = request.resume_epoch(&run, latest, &mut recipe.fit)?;
             run.write_json("config.json", &recipe)?;
-            let data = TextData::new(&recipe.classify, recipe.fit.valid_fraction, recipe.fit.seed, Some(read_vocab(&run)?))?;
+            let data =
+                TextData::new(&recipe.classify, recipe.fit.valid_fraction, recipe.fit.seed, Some(read_vocab(&run)?))?;
             (run, recipe, data, Some(epoch))
         }
         None => {
@@ -203,7 +219,8 @@ pub fn train(request: &TrainRequest, fields: &FieldOverrides) -> Result<FitRepor
                     if request.config_file.is_none() {
                         recipe.classify.labels.clear();
                     }
-                    recipe.classify.data = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone()).display().to_string();
+                    recipe.classify.data =
+                        std::fs::canonicalize(path).unwrap_or_else(|_| path.clone()).display().to_string();
                 } else {
                     recipe.classify.data = "sotu".into();
                 }
@@ -325,7 +342,8 @@ impl Training for TextClassTraining {
         Ok(vec![module_bytes(&self.model)?, optimizer_bytes(&self.optimizer)?])
     }
     fn load(&mut self, parts: Vec<Vec<u8>>, _epoch: usize) -> Result<()> {
-        (self.model, self.optimizer) = load_model_and_optimizer(parts, self.recipe.classifier.init(&self.train_device), &self.recipe.optimizer)?;
+        (self.model, self.optimizer) =
+            load_model_and_optimizer(parts, self.recipe.classifier.init(&self.train_device), &self.recipe.optimizer)?;
         Ok(())
     }
     fn state(&self) -> Map<String, Value> {
@@ -348,7 +366,8 @@ impl Training for TextClassTraining {
         for (i, indices) in order.chunks(fit.batch_size).enumerate() {
             let lr = report.learning_rate();
             let chunks: Vec<&Chunk> = indices.iter().map(|&j| &self.data.train[j]).collect();
-            let sequences: Vec<Vec<u32>> = chunks.iter().map(|c| self.data.ids(c, self.recipe.classifier.max_len)).collect();
+            let sequences: Vec<Vec<u32>> =
+                chunks.iter().map(|c| self.data.ids(c, self.recipe.classifier.max_len)).collect();
             let labels: Vec<usize> = chunks.iter().map(|c| c.label).collect();
             let (ids, padding) = batch(&sequences, &self.train_device);
             let (logits, _) = self.model.forward(ids, padding);
@@ -445,7 +464,8 @@ pub fn eval(run_dir: &Path, device: &Device) -> Result<ClassifyEval> {
         counts[c.label] += 1;
     }
     let majority = (0..counts.len()).max_by_key(|&l| counts[l]).unwrap_or(0);
-    let share = |chunks: &[Chunk]| chunks.iter().filter(|c| c.label == majority).count() as f64 / chunks.len().max(1) as f64;
+    let share =
+        |chunks: &[Chunk]| chunks.iter().filter(|c| c.label == majority).count() as f64 / chunks.len().max(1) as f64;
     methods.push(MethodAccuracy {
         method: format!("majority class ({})", data.labels[majority]),
         test_accuracy: share(&data.test),
@@ -475,7 +495,8 @@ pub struct BagOfWords {
 
 impl BagOfWords {
     fn features(data: &TextData, chunk: &Chunk) -> Vec<usize> {
-        let mut ids: Vec<usize> = data.tokenizer.encode(&chunk.words.join(" ")).into_iter().map(|i| i as usize).filter(|&i| i >= 2).collect();
+        let mut ids: Vec<usize> =
+            data.tokenizer.encode(&chunk.words.join(" ")).into_iter().map(|i| i as usize).filter(|&i| i >= 2).collect();
         ids.sort_unstable();
         ids.dedup();
         ids
@@ -586,10 +607,17 @@ pub fn predict(run_dir: &Path, texts: &[String], top: usize, device: &Device) ->
         let (logits, weights) = model.forward(x, padding);
         let probs = crate::read::floats(softmax(logits, 1))?;
         let weights = crate::read::floats(weights)?;
-        let mut probabilities: Vec<(String, f64)> = recipe.classify.labels.iter().cloned().zip(probs.iter().map(|&p| f64::from(p))).collect();
+        let mut probabilities: Vec<(String, f64)> =
+            recipe.classify.labels.iter().cloned().zip(probs.iter().map(|&p| f64::from(p))).collect();
         probabilities.sort_by(|a, b| b.1.total_cmp(&a.1));
-        let mut tokens: Vec<(String, f64)> = words.iter().take(ids.len()).zip(&weights).zip(&ids)
-            .map(|((w, &a), &id)| (if id == WordTokenizer::UNKNOWN { format!("{w} (unknown)") } else { w.clone() }, f64::from(a)))
+        let mut tokens: Vec<(String, f64)> = words
+            .iter()
+            .take(ids.len())
+            .zip(&weights)
+            .zip(&ids)
+            .map(|((w, &a), &id)| {
+                (if id == WordTokenizer::UNKNOWN { format!("{w} (unknown)") } else { w.clone() }, f64::from(a))
+            })
             .collect();
         tokens.sort_by(|a, b| b.1.total_cmp(&a.1));
         tokens.truncate(top);

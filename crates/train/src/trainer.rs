@@ -218,7 +218,13 @@ pub fn fit<T: Training>(run: &RunDir, training: &mut T, resume_from: Option<usiz
     let mut last_epoch = start;
     for epoch in start + 1..=epochs {
         dashboard.start_split("train", training.train_items(epoch));
-        let mut report = Reporter { dashboard: &mut dashboard, scheduler: scheduler.as_mut(), training: true, stop: false, diverged: None };
+        let mut report = Reporter {
+            dashboard: &mut dashboard,
+            scheduler: scheduler.as_mut(),
+            training: true,
+            stop: false,
+            diverged: None,
+        };
         let result = training.train_epoch(epoch, &mut report);
         let (stop, nan) = (report.stop, report.diverged);
         dashboard.end_split();
@@ -232,7 +238,8 @@ pub fn fit<T: Training>(run: &RunDir, training: &mut T, resume_from: Option<usiz
             break;
         }
         dashboard.start_split("valid", training.valid_items());
-        let mut report = Reporter { dashboard: &mut dashboard, scheduler: None, training: false, stop: false, diverged: None };
+        let mut report =
+            Reporter { dashboard: &mut dashboard, scheduler: None, training: false, stop: false, diverged: None };
         let result = training.validate(epoch, &mut report);
         dashboard.end_split();
         result?;
@@ -250,7 +257,10 @@ pub fn fit<T: Training>(run: &RunDir, training: &mut T, resume_from: Option<usiz
             } else {
                 since_best += 1;
                 if since_best >= rule.patience {
-                    println!("early stopping after epoch {epoch}: valid {} has not improved for {} epochs", rule.metric, rule.patience);
+                    println!(
+                        "early stopping after epoch {epoch}: valid {} has not improved for {} epochs",
+                        rule.metric, rule.patience
+                    );
                     break;
                 }
             }

@@ -29,7 +29,7 @@ use burn_autodiff::ops::{Backward, Ops};
 use burn_flex::Flex;
 use rayon::prelude::*;
 
-use super::{autodiff_output, KernelBackend, backend_of, enabled, flex_tensor, values};
+use super::{KernelBackend, autodiff_output, backend_of, enabled, flex_tensor, values};
 
 /// `leaky_relu(norm.forward(input), slope)`, by zoo's kernel in training (flex under
 /// autodiff, the layer not frozen, f32), else by Burn.
@@ -77,11 +77,13 @@ fn train_forward<const D: usize>(norm: &BatchNorm, input: &Tensor<D>, slope: f64
     let x = input.clone().try_into_primitive::<AdFlex>().ok()?;
     let gamma = norm.gamma.val().try_into_primitive::<AdFlex>().ok()?;
     let beta = norm.beta.val().try_into_primitive::<AdFlex>().ok()?;
-    let f32_only = [x.primitive(), gamma.primitive(), beta.primitive()].iter().all(|t| t.dtype() == burn::tensor::DType::F32);
+    let f32_only =
+        [x.primitive(), gamma.primitive(), beta.primitive()].iter().all(|t| t.dtype() == burn::tensor::DType::F32);
     if !f32_only {
         return None;
     }
-    let (x_values, gamma_values, beta_values) = (values(x.primitive()), values(gamma.primitive()), values(beta.primitive()));
+    let (x_values, gamma_values, beta_values) =
+        (values(x.primitive()), values(gamma.primitive()), values(beta.primitive()));
 
     // Per channel: mean and biased variance, accumulated in f64 (shifted by the first value,
     // so large means cost no precision).
@@ -110,8 +112,12 @@ fn train_forward<const D: usize>(norm: &BatchNorm, input: &Tensor<D>, slope: f64
     let mut normalized = vec![0.0f32; x_values.len()];
     let mut output = vec![0.0f32; x_values.len()];
     let inner = layout.inner;
-    normalized.par_chunks_mut(inner).zip(output.par_chunks_mut(inner)).zip(x_values.par_chunks(inner)).enumerate().for_each(
-        |(run, ((x_hat, y), x))| {
+    normalized
+        .par_chunks_mut(inner)
+        .zip(output.par_chunks_mut(inner))
+        .zip(x_values.par_chunks(inner))
+        .enumerate()
+        .for_each(|(run, ((x_hat, y), x))| {
             let c = run % layout.channels;
             let (mean, scale, g, b) = (means[c], inv_std[c], gamma_values[c], beta_values[c]);
             for ((h, out), &v) in x_hat.iter_mut().zip(y.iter_mut()).zip(x) {
@@ -119,12 +125,12 @@ fn train_forward<const D: usize>(norm: &BatchNorm, input: &Tensor<D>, slope: f64
                 let z = g * *h + b;
                 *out = if z > 0.0 { z } else { slope * z };
             }
-        },
-    );
+        });
     update_running(norm, &stats, &input.device());
 
     let output = flex_tensor(output, dims.to_vec());
-    let saved = Saved { dims: dims.to_vec(), layout, normalized, inv_std, gamma: gamma_values, beta: beta_values, slope };
+    let saved =
+        Saved { dims: dims.to_vec(), layout, normalized, inv_std, gamma: gamma_values, beta: beta_values, slope };
     Some(autodiff_output(BatchNormBackward, [x.node(), gamma.node(), beta.node()], Arc::new(saved), output))
 }
 
@@ -194,19 +200,21 @@ impl Backward<Flex, 3> for BatchNormBackward {
         if let Some(node) = node_x {
             let m = layout.per_channel() as f32;
             let mut dx = vec![0.0f32; dz.len()];
-            dx.par_chunks_mut(inner).zip(dz.par_chunks(inner).zip(s.normalized.par_chunks(inner))).enumerate().for_each(
-                |(run, (dx, (dz, x_hat)))| {
+            dx.par_chunks_mut(inner)
+                .zip(dz.par_chunks(inner).zip(s.normalized.par_chunks(inner)))
+                .enumerate()
+                .for_each(|(run, (dx, (dz, x_hat)))| {
                     let c = run % layout.channels;
                     let scale = s.gamma[c] * s.inv_std[c];
                     let (mean_d, mean_dh) = (sums[c].0 as f32 / m, sums[c].1 as f32 / m);
                     for ((out, &d), &h) in dx.iter_mut().zip(dz).zip(x_hat) {
                         *out = scale * (d - mean_d - h * mean_dh);
                     }
-                },
-            );
+                });
             grads.register::<Flex>(node.id, flex_tensor(dx, s.dims.clone()));
         }
-        let channel_grad = |f: fn(&(f64, f64)) -> f64| flex_tensor(sums.iter().map(|v| f(v) as f32).collect(), [layout.channels]);
+        let channel_grad =
+            |f: fn(&(f64, f64)) -> f64| flex_tensor(sums.iter().map(|v| f(v) as f32).collect(), [layout.channels]);
         if let Some(node) = node_gamma {
             grads.register::<Flex>(node.id, channel_grad(|v| v.1));
         }

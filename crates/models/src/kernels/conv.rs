@@ -36,7 +36,7 @@ use burn_autodiff::ops::{Backward, Ops};
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
-use super::{autodiff_output, KernelBackend, backend_of, enabled, flex_tensor, matmul, values};
+use super::{KernelBackend, autodiff_output, backend_of, enabled, flex_tensor, matmul, values};
 
 /// The geometry of one convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,7 +69,13 @@ impl ConvGeometry {
 
 /// `(top, bottom), (left, right)` padding of `config` for an input of `height x width` (as
 /// Burn's `Conv2d` computes it).
-pub fn padding_pairs(config: &PaddingConfig2d, height: usize, width: usize, kernel: [usize; 2], stride: [usize; 2]) -> ((usize, usize), (usize, usize)) {
+pub fn padding_pairs(
+    config: &PaddingConfig2d,
+    height: usize,
+    width: usize,
+    kernel: [usize; 2],
+    stride: [usize; 2],
+) -> ((usize, usize), (usize, usize)) {
     let same = |k: usize, s: usize, size: usize| {
         let out = size.div_ceil(s);
         let total = if out > 0 { ((out - 1) * s + k).saturating_sub(size) } else { 0 };
@@ -90,7 +96,8 @@ pub fn padding_pairs(config: &PaddingConfig2d, height: usize, width: usize, kern
 pub fn conv2d(layer: &Conv2d, input: Tensor<4>) -> Tensor<4> {
     if layer.groups == 1 && layer.dilation == [1, 1] && enabled() {
         let [_, _, height, width] = input.dims();
-        let ((top, bottom), (left, right)) = padding_pairs(&layer.padding, height, width, layer.kernel_size, layer.stride);
+        let ((top, bottom), (left, right)) =
+            padding_pairs(&layer.padding, height, width, layer.kernel_size, layer.stride);
         // Weight before bias, as Burn's `forward`: parameters are initialised lazily, on first
         // use, so the order decides which random numbers each one draws.
         let weight = layer.weight.val();
@@ -108,7 +115,13 @@ pub fn conv2d(layer: &Conv2d, input: Tensor<4>) -> Tensor<4> {
 /// - x: `[batch, c_in, h, w]`, weight: `[c_out, c_in, kh, kw]`, bias: `[c_out]`
 /// - padding: `[top, bottom, left, right]`
 /// - output: `[batch, c_out, oh, ow]`
-pub fn conv2d_tensors(x: &Tensor<4>, weight: &Tensor<4>, bias: Option<&Tensor<1>>, stride: [usize; 2], padding: [usize; 4]) -> Option<Tensor<4>> {
+pub fn conv2d_tensors(
+    x: &Tensor<4>,
+    weight: &Tensor<4>,
+    bias: Option<&Tensor<1>>,
+    stride: [usize; 2],
+    padding: [usize; 4],
+) -> Option<Tensor<4>> {
     let [batch, c_in, height, width] = x.dims();
     let [c_out, w_in, kh, kw] = weight.dims();
     let [top, bottom, left, right] = padding;
@@ -157,7 +170,8 @@ where
     match backend_of(x)? {
         KernelBackend::Flex => {
             let flex = |t: Tensor<4>| t.try_into_primitive::<Flex>().ok();
-            let (x, weight, bias) = values_of(&flex(x.clone())?, &flex(weight.clone())?, &bias.try_into_primitive::<Flex>().ok()?)?;
+            let (x, weight, bias) =
+                values_of(&flex(x.clone())?, &flex(weight.clone())?, &bias.try_into_primitive::<Flex>().ok()?)?;
             Some(Tensor::from_primitive::<Flex>(flex_tensor(compute(&x, &weight, &bias), out_shape)))
         }
         KernelBackend::AutodiffFlex => {
@@ -203,7 +217,10 @@ impl Backward<Flex, 3> for ConvBackward {
             grads.register::<Flex>(node.id, flex_tensor(dw, vec![g.c_out, g.c_in, g.kernel[0], g.kernel[1]]));
         }
         if let Some(node) = node_b {
-            grads.register::<Flex>(node.id, flex_tensor(bias_gradient(g.batch, g.c_out, g.positions(), &dy), vec![g.c_out]));
+            grads.register::<Flex>(
+                node.id,
+                flex_tensor(bias_gradient(g.batch, g.c_out, g.positions(), &dy), vec![g.c_out]),
+            );
         }
     }
 }
@@ -222,7 +239,17 @@ fn convolve(g: ConvGeometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>) ->
         // y_n [c_out, positions] += weight [c_out, patch] col [patch, positions]
         // SAFETY: the three buffers hold exactly these row-major matrices and are distinct.
         unsafe {
-            matmul((g.c_out, positions, patch), y_n.as_mut_ptr(), (positions, 1), true, weight.as_ptr(), (patch, 1), col.as_ptr(), (positions, 1), false);
+            matmul(
+                (g.c_out, positions, patch),
+                y_n.as_mut_ptr(),
+                (positions, 1),
+                true,
+                weight.as_ptr(),
+                (patch, 1),
+                col.as_ptr(),
+                (positions, 1),
+                false,
+            );
         }
     });
     y
@@ -365,7 +392,9 @@ pub fn conv_transpose2d(layer: &ConvTranspose2d, input: Tensor<4>) -> Tensor<4> 
         // Weight before bias, as Burn's `forward` (see `conv2d`).
         let weight = layer.weight.val();
         let bias = layer.bias.as_ref().map(|b| b.val());
-        if let Some(output) = conv_transpose2d_tensors(&input, &weight, bias.as_ref(), layer.stride, layer.padding, layer.padding_out) {
+        if let Some(output) =
+            conv_transpose2d_tensors(&input, &weight, bias.as_ref(), layer.stride, layer.padding, layer.padding_out)
+        {
             return output;
         }
     }
@@ -387,8 +416,15 @@ pub fn conv_transpose2d_tensors(
 ) -> Option<Tensor<4>> {
     let [batch, c_in, height, width] = x.dims();
     let [w_in, c_out, kh, kw] = weight.dims();
-    let side = |size: usize, d: usize| ((size - 1) * stride[d] + [kh, kw][d] + padding_out[d]).checked_sub(2 * padding[d]);
-    if w_in != c_in || height == 0 || width == 0 || stride.contains(&0) || padding_out[0] >= stride[0] || padding_out[1] >= stride[1] {
+    let side =
+        |size: usize, d: usize| ((size - 1) * stride[d] + [kh, kw][d] + padding_out[d]).checked_sub(2 * padding[d]);
+    if w_in != c_in
+        || height == 0
+        || width == 0
+        || stride.contains(&0)
+        || padding_out[0] >= stride[0]
+        || padding_out[1] >= stride[1]
+    {
         return None;
     }
     let out = [side(height, 0)?, side(width, 1)?];

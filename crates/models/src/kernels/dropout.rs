@@ -23,9 +23,15 @@ pub fn dropout<const D: usize>(layer: &Dropout, input: Tensor<D>) -> Tensor<D> {
         return input;
     }
     let device = input.device();
-    let seed_parts: Vec<f32> = Tensor::<1>::random([2], Distribution::Uniform(0.0, 1.0), &device).into_data().try_into_vec::<f32>().unwrap_or_default();
+    let seed_parts: Vec<f32> = Tensor::<1>::random([2], Distribution::Uniform(0.0, 1.0), &device)
+        .into_data()
+        .try_into_vec::<f32>()
+        .unwrap_or_default();
     let seed = seed_parts.iter().fold(0u64, |s, &v| (s << 32) ^ u64::from(v.to_bits()));
-    let mask = Tensor::<D>::from_data(TensorData::new(mask(input.shape().num_elements(), 1.0 - layer.prob, seed), input.shape()), &device);
+    let mask = Tensor::<D>::from_data(
+        TensorData::new(mask(input.shape().num_elements(), 1.0 - layer.prob, seed), input.shape()),
+        &device,
+    );
     input * mask
 }
 

@@ -34,7 +34,7 @@ use burn_autodiff::ops::{Backward, Ops};
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
-use super::{autodiff_output, UnpackedWeights, KernelBackend, backend_of, enabled, flex_tensor, matmul, values};
+use super::{KernelBackend, UnpackedWeights, autodiff_output, backend_of, enabled, flex_tensor, matmul, values};
 
 /// Sizes of one call.
 #[derive(Clone, Copy, Debug)]
@@ -146,7 +146,14 @@ fn sigmoid(x: f32) -> f32 {
 }
 
 /// Runs `f(b, rows...)` for every batch row, across the thread pool when the work is large.
-fn for_rows<T: Send, U: Send>(rows_a: &mut [T], len_a: usize, rows_b: &mut [U], len_b: usize, work: usize, f: impl Fn(usize, &mut [T], &mut [U]) + Sync) {
+fn for_rows<T: Send, U: Send>(
+    rows_a: &mut [T],
+    len_a: usize,
+    rows_b: &mut [U],
+    len_b: usize,
+    work: usize,
+    f: impl Fn(usize, &mut [T], &mut [U]) + Sync,
+) {
     if work >= 1 << 14 {
         rows_a.par_chunks_mut(len_a).zip(rows_b.par_chunks_mut(len_b)).enumerate().for_each(|(b, (a, bb))| f(b, a, bb));
     } else {
@@ -174,7 +181,8 @@ fn forward(x: &FlexTensor, w: &FlexTensor, h0: &FlexTensor, c0: &FlexTensor) -> 
     let _unpacked = UnpackedWeights::new();
     for t in 0..steps {
         // a_t += h_{t-1} w_h, for every batch row at once.
-        let (prev, prev_stride) = if t == 0 { (h0.as_ptr(), hidden) } else { (output[(t - 1) * 2 * hidden..].as_ptr(), row_out) };
+        let (prev, prev_stride) =
+            if t == 0 { (h0.as_ptr(), hidden) } else { (output[(t - 1) * 2 * hidden..].as_ptr(), row_out) };
         // SAFETY: `gates` rows t of every batch row ([batch, 4 hidden] with row stride
         // row_gates) and `prev` ([batch, hidden], row stride prev_stride) lie inside their
         // buffers; `w_h` is [hidden, 4 hidden]; `gates` and `output` are distinct buffers.
@@ -194,7 +202,8 @@ fn forward(x: &FlexTensor, w: &FlexTensor, h0: &FlexTensor, c0: &FlexTensor) -> 
         for_rows(&mut gates, row_gates, &mut output, row_out, batch * hidden, |b, g_row, out_row| {
             let a = &mut g_row[t * 4 * hidden..(t + 1) * 4 * hidden];
             let (before, now) = out_row.split_at_mut(t * 2 * hidden);
-            let c_prev: &[f32] = if t == 0 { &c0[b * hidden..][..hidden] } else { &before[(t - 1) * 2 * hidden + hidden..] };
+            let c_prev: &[f32] =
+                if t == 0 { &c0[b * hidden..][..hidden] } else { &before[(t - 1) * 2 * hidden + hidden..] };
             let (i, rest) = a.split_at_mut(hidden);
             let (f, rest) = rest.split_at_mut(hidden);
             let (g, o) = rest.split_at_mut(hidden);
@@ -234,7 +243,11 @@ fn backward(saved: &Saved, d_output: &[f32]) -> (Vec<f32>, Vec<f32>, Vec<f32>, V
             let act = &saved.gates[b * row_gates + t * 4 * hidden..][..4 * hidden];
             let out = &saved.output[b * row_out..][..row_out];
             let c_now = &out[t * 2 * hidden + hidden..][..hidden];
-            let c_prev = if t == 0 { &saved.c0[b * hidden..][..hidden] } else { &out[(t - 1) * 2 * hidden + hidden..][..hidden] };
+            let c_prev = if t == 0 {
+                &saved.c0[b * hidden..][..hidden]
+            } else {
+                &out[(t - 1) * 2 * hidden + hidden..][..hidden]
+            };
             let d_out = &d_output[b * row_out + t * 2 * hidden..][..2 * hidden];
             let dh_b = &dh[b * hidden..][..hidden];
             let da = &mut dg_row[t * 4 * hidden..][..4 * hidden];
@@ -274,7 +287,11 @@ fn backward(saved: &Saved, d_output: &[f32]) -> (Vec<f32>, Vec<f32>, Vec<f32>, V
     let mut h_prev = vec![0.0f32; batch * steps * hidden];
     for b in 0..batch {
         for t in 0..steps {
-            let source = if t == 0 { &saved.h0[b * hidden..][..hidden] } else { &saved.output[b * row_out + (t - 1) * 2 * hidden..][..hidden] };
+            let source = if t == 0 {
+                &saved.h0[b * hidden..][..hidden]
+            } else {
+                &saved.output[b * row_out + (t - 1) * 2 * hidden..][..hidden]
+            };
             h_prev[(b * steps + t) * hidden..][..hidden].copy_from_slice(source);
         }
     }

@@ -80,7 +80,12 @@ pub(crate) fn flex_tensor(data: Vec<f32>, shape: impl Into<burn::tensor::Shape>)
 
 /// `output` as the result of one autodiff operation over `parents` whose backward pass is
 /// `op`; `state` is kept for it only when some parent needs a gradient.
-pub(crate) fn autodiff_output<Op, const N: usize, const D: usize>(op: Op, parents: [NodeGuard; N], state: Op::State, output: FlexTensor) -> Tensor<D>
+pub(crate) fn autodiff_output<Op, const N: usize, const D: usize>(
+    op: Op,
+    parents: [NodeGuard; N],
+    state: Op::State,
+    output: FlexTensor,
+) -> Tensor<D>
 where
     Op: Backward<Flex, N>,
 {
@@ -106,7 +111,10 @@ pub(crate) struct UnpackedWeights {
 
 impl UnpackedWeights {
     pub(crate) fn new() -> Self {
-        let guard = Self { single: gemm::get_lhs_packing_threshold_single_thread(), multi: gemm::get_lhs_packing_threshold_multi_thread() };
+        let guard = Self {
+            single: gemm::get_lhs_packing_threshold_single_thread(),
+            multi: gemm::get_lhs_packing_threshold_multi_thread(),
+        };
         gemm::set_lhs_packing_threshold_single_thread(256);
         gemm::set_lhs_packing_threshold_multi_thread(256);
         guard
@@ -170,4 +178,3 @@ pub(crate) unsafe fn matmul(
         )
     }
 }
-

@@ -23,7 +23,7 @@ use burn_autodiff::ops::{Backward, Ops};
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
-use super::{autodiff_output, KernelBackend, backend_of, enabled, flex_tensor, values};
+use super::{KernelBackend, autodiff_output, backend_of, enabled, flex_tensor, values};
 
 /// `layer.forward(input)`, by zoo's kernel where it applies (flex, f32, no padding, no
 /// dilation, floor mode), else by Burn.
@@ -46,7 +46,15 @@ pub fn max_pool2d_tensor(x: &Tensor<4>, kernel: [usize; 2], stride: [usize; 2]) 
     if height < kernel[0] || width < kernel[1] || kernel.contains(&0) || stride.contains(&0) {
         return None;
     }
-    let g = Geometry { batch, channels, height, width, kernel, stride, out: [(height - kernel[0]) / stride[0] + 1, (width - kernel[1]) / stride[1] + 1] };
+    let g = Geometry {
+        batch,
+        channels,
+        height,
+        width,
+        kernel,
+        stride,
+        out: [(height - kernel[0]) / stride[0] + 1, (width - kernel[1]) / stride[1] + 1],
+    };
     match backend_of(x)? {
         KernelBackend::Flex => {
             let (output, _) = forward(g, &x.clone().try_into_primitive::<Flex>().ok()?)?;
@@ -91,13 +99,13 @@ impl Backward<Flex, 1> for PoolBackward {
         let g = ops.state.geometry;
         let (plane, out_plane) = (g.height * g.width, g.out[0] * g.out[1]);
         let mut dx = vec![0.0f32; g.batch * g.channels * plane];
-        dx.par_chunks_mut(plane)
-            .zip(dy.par_chunks(out_plane).zip(ops.state.argmax.par_chunks(out_plane)))
-            .for_each(|(dx_plane, (dy_plane, argmax))| {
+        dx.par_chunks_mut(plane).zip(dy.par_chunks(out_plane).zip(ops.state.argmax.par_chunks(out_plane))).for_each(
+            |(dx_plane, (dy_plane, argmax))| {
                 for (&d, &at) in dy_plane.iter().zip(argmax) {
                     dx_plane[at as usize] += d;
                 }
-            });
+            },
+        );
         let shape = vec![g.batch, g.channels, g.height, g.width];
         grads.register::<Flex>(node.id, flex_tensor(dx, shape));
     }
@@ -113,24 +121,26 @@ fn forward(g: Geometry, x: &FlexTensor) -> Option<(FlexTensor, Vec<u32>)> {
     let [sh, sw] = g.stride;
     let mut y = vec![0.0f32; g.batch * g.channels * out_plane];
     let mut argmax = vec![0u32; y.len()];
-    y.par_chunks_mut(out_plane).zip(argmax.par_chunks_mut(out_plane)).zip(x.par_chunks(plane)).for_each(|((y_plane, at_plane), x_plane)| {
-        for r in 0..g.out[0] {
-            for s in 0..g.out[1] {
-                let (mut best, mut at) = (f32::NEG_INFINITY, (r * sh) * g.width + s * sw);
-                for i in 0..kh {
-                    let row = (r * sh + i) * g.width + s * sw;
-                    for (j, &v) in x_plane[row..row + kw].iter().enumerate() {
-                        // `>`: the first maximum wins; NaN never does, as in a comparison sort.
-                        if v > best {
-                            (best, at) = (v, row + j);
+    y.par_chunks_mut(out_plane).zip(argmax.par_chunks_mut(out_plane)).zip(x.par_chunks(plane)).for_each(
+        |((y_plane, at_plane), x_plane)| {
+            for r in 0..g.out[0] {
+                for s in 0..g.out[1] {
+                    let (mut best, mut at) = (f32::NEG_INFINITY, (r * sh) * g.width + s * sw);
+                    for i in 0..kh {
+                        let row = (r * sh + i) * g.width + s * sw;
+                        for (j, &v) in x_plane[row..row + kw].iter().enumerate() {
+                            // `>`: the first maximum wins; NaN never does, as in a comparison sort.
+                            if v > best {
+                                (best, at) = (v, row + j);
+                            }
                         }
                     }
+                    y_plane[r * g.out[1] + s] = x_plane[at];
+                    at_plane[r * g.out[1] + s] = at as u32;
                 }
-                y_plane[r * g.out[1] + s] = x_plane[at];
-                at_plane[r * g.out[1] + s] = at as u32;
             }
-        }
-    });
+        },
+    );
     let output = flex_tensor(y, [g.batch, g.channels, g.out[0], g.out[1]]);
     Some((output, argmax))
 }

@@ -12,14 +12,14 @@ use zoo_data::ImageSet;
 use zoo_models::{Autoencoder, AutoencoderConfig, IMAGE_SIDE, bernoulli_nll};
 
 use super::{
-    image_batch, load_module, load_optimizer, module_bytes, optimizer_bytes, picture_path,
-    read_module, test_set, to_vec,
+    image_batch, load_module, load_optimizer, module_bytes, optimizer_bytes, picture_path, read_module, test_set,
+    to_vec,
 };
 use crate::dashboard::MetricSpec;
-use crate::image_training::{ImageRecipe, ImageTrainer};
-use crate::loader::ImageBatch;
 use crate::error::{Result, io_error};
 use crate::fit::{FitConfig, LrSchedule};
+use crate::image_training::{ImageRecipe, ImageTrainer};
+use crate::loader::ImageBatch;
 use crate::plot::image_grid;
 use crate::recipes::Recipe;
 use crate::run::{RunDir, timestamp_iso};

@@ -15,10 +15,10 @@ use zoo_models::{Discriminator, DiscriminatorConfig, Generator, GeneratorConfig,
 use super::{load_module, load_optimizer, module_bytes, optimizer_bytes, picture_path, read_module, to_vec};
 use crate::average::update_average;
 use crate::dashboard::MetricSpec;
-use crate::image_training::{ImageRecipe, ImageTrainer};
-use crate::loader::ImageBatch;
 use crate::error::{Result, io_error};
 use crate::fit::{FitConfig, LrSchedule};
+use crate::image_training::{ImageRecipe, ImageTrainer};
+use crate::loader::ImageBatch;
 use crate::plot::image_grid;
 use crate::recipes::Recipe;
 use crate::run::{RunDir, RunInfo};
@@ -70,8 +70,13 @@ impl Recipe for GanRecipe {
             .with_learning_rate(1e-4)
             .with_schedule(LrSchedule::Constant)
             .with_valid_fraction(0.05);
-        Self::new(GeneratorConfig::new(), DiscriminatorConfig::new(), AdamConfig::new().with_beta_1(0.5).with_epsilon(1e-7), fit)
-            .with_average(Some(0.999))
+        Self::new(
+            GeneratorConfig::new(),
+            DiscriminatorConfig::new(),
+            AdamConfig::new().with_beta_1(0.5).with_epsilon(1e-7),
+            fit,
+        )
+        .with_average(Some(0.999))
     }
 }
 
@@ -334,13 +339,18 @@ impl ImageTrainer for GanTrainer {
 /// draws (the moving average, when the recipe keeps one) or with `trained` the trained one; the
 /// final weights, or the latest checkpoint's of a run still training. Also says which it is:
 /// `moving average` or `trained`.
-pub fn load_generator(run_dir: &Path, trained: bool, device: &Device) -> Result<(RunDir, RunInfo, Generator, &'static str)> {
+pub fn load_generator(
+    run_dir: &Path,
+    trained: bool,
+    device: &Device,
+) -> Result<(RunDir, RunInfo, Generator, &'static str)> {
     let (run, info) = RunDir::open(run_dir, GanRecipe::NAME)?;
     let recipe: GanRecipe = run.read_json("config.json")?;
     // Without an average, generator.bpk (and the checkpoints' generator_average part) hold the
     // trained generator.
     let averaged = recipe.decay().is_some();
-    let (final_name, part) = if averaged && trained { ("generator-trained", "generator") } else { ("generator", "generator_average") };
+    let (final_name, part) =
+        if averaged && trained { ("generator-trained", "generator") } else { ("generator", "generator_average") };
     let average = averaged && !trained;
     let final_weights = run.file(&format!("{final_name}.bpk"));
     let path = match crate::trainer::latest_checkpoint::<crate::image_training::ImageTraining<GanTrainer>>(&run) {
@@ -368,11 +378,19 @@ pub fn generate(generator: &Generator, n: usize, device: &Device) -> Vec<Tensor<
 }
 
 /// `zoo sample gan`: a grid of `n` new images.
-pub fn sample(run_dir: &Path, n: usize, seed: u64, trained: bool, out: Option<&Path>, device: &Device) -> Result<Vec<PathBuf>> {
+pub fn sample(
+    run_dir: &Path,
+    n: usize,
+    seed: u64,
+    trained: bool,
+    out: Option<&Path>,
+    device: &Device,
+) -> Result<Vec<PathBuf>> {
     // Seeded first: the standing statistics of an averaged generator draw noise too.
     device.seed(seed);
     let (run, _, generator, _) = load_generator(run_dir, trained, device)?;
-    let pixels: Vec<f32> = generate(&generator, n, device).into_iter().map(to_vec).collect::<Result<Vec<_>>>()?.concat();
+    let pixels: Vec<f32> =
+        generate(&generator, n, device).into_iter().map(to_vec).collect::<Result<Vec<_>>>()?.concat();
     let path = picture_path(&run, out, "samples.png");
     image_grid(&path, &pixels, IMAGE_SIDE, 8, 2).map_err(|e| io_error(&path, e))?;
     Ok(vec![path])

@@ -99,7 +99,10 @@ pub fn symmetric_eigen(matrix: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
         v[i * n + i] = 1.0;
     }
     for _sweep in 0..100 {
-        let off: f64 = (0..n).flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j))).map(|(i, j)| a[i * n + j].powi(2)).sum();
+        let off: f64 = (0..n)
+            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
+            .map(|(i, j)| a[i * n + j].powi(2))
+            .sum();
         let scale: f64 = a.iter().map(|x| x * x).sum::<f64>().max(1e-300);
         if off <= 1e-24 * scale {
             break;
@@ -213,7 +216,8 @@ pub fn eval(run_dir: &Path, judge_dir: &Path, n: usize, seed: u64, trained: bool
         let (f, p) = judge_batch(&judge, images)?;
         features.extend(f);
         for row in p.chunks(classes) {
-            let (best, probability) = row.iter().enumerate().fold((0, 0.0f32), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
+            let (best, probability) =
+                row.iter().enumerate().fold((0, 0.0f32), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
             histogram[best] += 1;
             if probability >= CONFIDENT {
                 confident += 1;

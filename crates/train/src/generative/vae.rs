@@ -15,14 +15,14 @@ use zoo_models::{IMAGE_SIDE, Vae, VaeConfig, bernoulli_nll, kl_divergence};
 
 use super::autoencoder::write_pairs;
 use super::{
-    image_batch, load_module, load_optimizer, module_bytes, optimizer_bytes, picture_path,
-    read_module, test_set, to_vec,
+    image_batch, load_module, load_optimizer, module_bytes, optimizer_bytes, picture_path, read_module, test_set,
+    to_vec,
 };
 use crate::dashboard::MetricSpec;
-use crate::image_training::{ImageRecipe, ImageTrainer};
-use crate::loader::ImageBatch;
 use crate::error::{Result, io_error};
 use crate::fit::{FitConfig, LrSchedule};
+use crate::image_training::{ImageRecipe, ImageTrainer};
+use crate::loader::ImageBatch;
 use crate::plot::{image_grid, latent_scatter};
 use crate::recipes::Recipe;
 use crate::run::{RunDir, RunInfo, timestamp_iso};
@@ -114,11 +114,8 @@ impl ImageTrainer for VaeTrainer {
         let (reconstruction, kl) = elbo_terms(&self.model, images);
         let loss = reconstruction.clone() + kl.clone() * self.beta;
         let scalar = |t: Tensor<1>| f64::from(t.into_scalar::<f32>());
-        let metrics = vec![
-            ("Loss", scalar(loss.clone())),
-            ("Reconstruction", scalar(reconstruction)),
-            ("KL", scalar(kl)),
-        ];
+        let metrics =
+            vec![("Loss", scalar(loss.clone())), ("Reconstruction", scalar(reconstruction)), ("KL", scalar(kl))];
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
         self.model = self.optimizer.step(lr.clone(), self.model.clone(), grads);
         metrics
@@ -276,9 +273,24 @@ fn latent_codes(model: &Vae, set: &ImageSet, path: &Path, device: &Device) -> Re
 /// The standard normal's quantile function (Acklam's rational approximation, relative error
 /// below 1.2e-9), for `p` in (0, 1).
 pub fn normal_quantile(p: f64) -> f64 {
-    const A: [f64; 6] = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.383577518672690e2, -3.066479806614716e1, 2.506628277459239];
-    const B: [f64; 5] = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
-    const C: [f64; 6] = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+    const A: [f64; 6] = [
+        -3.969683028665376e1,
+        2.209460984245205e2,
+        -2.759285104469687e2,
+        1.383577518672690e2,
+        -3.066479806614716e1,
+        2.506628277459239,
+    ];
+    const B: [f64; 5] =
+        [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
+    const C: [f64; 6] = [
+        -7.784894002430293e-3,
+        -3.223964580411365e-1,
+        -2.400758277161838,
+        -2.549732539343734,
+        4.374664141464968,
+        2.938163982698783,
+    ];
     const D: [f64; 4] = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
     let tail = |q: f64| {
         (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])

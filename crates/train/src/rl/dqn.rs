@@ -29,7 +29,9 @@ use zoo_models::{QNet, QNetConfig};
 
 use super::replay::{ReplayBatch, ReplayBuffer};
 use super::{ReturnStats, RlTrainRequest, refuse};
-use crate::checkpoint::{EpochCheckpoints, load_module, load_optimizer, module_bytes, optimizer_bytes, read_module, write_module};
+use crate::checkpoint::{
+    EpochCheckpoints, load_module, load_optimizer, module_bytes, optimizer_bytes, read_module, write_module,
+};
 use crate::dashboard::MetricSpec;
 use crate::error::{Result, ResultExt, ZooError};
 use crate::metrics_log::append_csv;
@@ -213,7 +215,9 @@ impl DqnAgent {
     /// One gradient step on `batch`; returns the loss before the step.
     pub fn train_step(&mut self, batch: &ReplayBatch) -> f64 {
         let (b, n) = (batch.size, self.observation_size);
-        let plain = |values: &[f32], shape: [usize; 1]| Tensor::<1>::from_data(TensorData::new(values.to_vec(), shape), &self.device);
+        let plain = |values: &[f32], shape: [usize; 1]| {
+            Tensor::<1>::from_data(TensorData::new(values.to_vec(), shape), &self.device)
+        };
         let next_states = Tensor::<2>::from_data(TensorData::new(batch.next_states.clone(), [b, n]), &self.device);
         // Computed without autodiff: a constant for the loss, as the algorithm requires.
         let targets = td_targets(
@@ -540,7 +544,13 @@ impl Training for DqnTraining {
                 report.value("Return", self.episode_return);
                 report.value("Episode Length", self.episode_length as f64);
                 self.episodes += 1;
-                self.episode_rows.push(format!("{},{},{},{}", self.episodes, self.step + 1, self.episode_return, self.episode_length));
+                self.episode_rows.push(format!(
+                    "{},{},{},{}",
+                    self.episodes,
+                    self.step + 1,
+                    self.episode_return,
+                    self.episode_length
+                ));
                 (self.episode_return, self.episode_length) = (0.0, 0);
                 self.env.reset();
                 self.observation = self.env.observation();
@@ -594,10 +604,15 @@ impl Training for DqnTraining {
         self.epoch = epoch;
         let min = returns.iter().copied().fold(f64::INFINITY, f64::min);
         let evaluations = run.file("evaluations.csv");
-        append_csv(&evaluations, "epoch,step,seconds,mean_return,min_return", &[format!("{epoch},{},{seconds:.2},{mean},{min}", self.step)])
-            .with_path(&evaluations)?;
+        append_csv(
+            &evaluations,
+            "epoch,step,seconds,mean_return,min_return",
+            &[format!("{epoch},{},{seconds:.2},{mean},{min}", self.step)],
+        )
+        .with_path(&evaluations)?;
         let episodes = run.file("episodes.csv");
-        append_csv(&episodes, "episode,step,return,length", &std::mem::take(&mut self.episode_rows)).with_path(&episodes)?;
+        append_csv(&episodes, "episode,step,return,length", &std::mem::take(&mut self.episode_rows))
+            .with_path(&episodes)?;
         let returns: Vec<f64> = std::fs::read_to_string(&episodes)
             .with_path(&episodes)?
             .lines()
@@ -605,12 +620,16 @@ impl Training for DqnTraining {
             .filter_map(|line| line.split(',').nth(2)?.parse().ok())
             .collect();
         let picture = run.file("returns.png");
-        episode_returns(&picture, &format!("dqn on {ENVIRONMENT}: return of each training episode"), &returns, 20).with_path(&picture)
+        episode_returns(&picture, &format!("dqn on {ENVIRONMENT}: return of each training episode"), &returns, 20)
+            .with_path(&picture)
     }
 
     fn finish(&mut self, run: &RunDir) -> Result<(String, String)> {
         write_module(&self.agent.online.valid(), &run.file("last.bpk"))?;
-        Ok((format!("{} steps ({} episodes)", self.step, self.episodes), format!("{}; final weights last.bpk", self.best())))
+        Ok((
+            format!("{} steps ({} episodes)", self.step, self.episodes),
+            format!("{}; final weights last.bpk", self.best()),
+        ))
     }
 }
 

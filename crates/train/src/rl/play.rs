@@ -36,7 +36,13 @@ pub fn frame(state: &CartPoleState, step: usize, total: f64) -> String {
         theta.to_degrees(),
         THETA_THRESHOLD.to_degrees()
     );
-    let glyph = if theta > 0.04 { '/' } else if theta < -0.04 { '\\' } else { '|' };
+    let glyph = if theta > 0.04 {
+        '/'
+    } else if theta < -0.04 {
+        '\\'
+    } else {
+        '|'
+    };
     for row in (1..=POLE_ROWS).rev() {
         let height = row as f64 / POLE_ROWS as f64; // metres up the pole's vertical extent
         let mut cells = vec![' '; width];

@@ -188,7 +188,8 @@ pub fn learn(recipe: &QLearningRecipe, run: Option<&RunDir>) -> Result<QLearning
     let mut returns = Vec::with_capacity(recipe.episodes);
     let mut steps = 0usize;
     let epochs = recipe.episodes.div_ceil(recipe.episodes_per_epoch);
-    let mut dashboard = run.map(|run| Dashboard::new("qlearning", "episodes", &METRICS, &run.file("metrics.csv"), epochs, 1));
+    let mut dashboard =
+        run.map(|run| Dashboard::new("qlearning", "episodes", &METRICS, &run.file("metrics.csv"), epochs, 1));
     'epochs: for epoch in 1..=epochs {
         let in_epoch = recipe.episodes_per_epoch.min(recipe.episodes - (epoch - 1) * recipe.episodes_per_epoch);
         if let Some(d) = dashboard.as_mut() {
@@ -237,7 +238,8 @@ pub fn learn(recipe: &QLearningRecipe, run: Option<&RunDir>) -> Result<QLearning
     if let Some(run) = run {
         run.write_json("q_table.json", &table_report(&report, returns.clone()))?;
         let picture = run.file("returns.png");
-        episode_returns(&picture, "qlearning on the 10-state chain", &returns, 20).map_err(|e| io_error(&picture, e))?;
+        episode_returns(&picture, "qlearning on the 10-state chain", &returns, 20)
+            .map_err(|e| io_error(&picture, e))?;
     }
     Ok(report)
 }
@@ -279,7 +281,15 @@ pub fn table_text(learner: &QLearner) -> String {
         out.push_str(&format!("{s:>5} {l:9.3} {r:9.3}  {arrow:<8} {:9.3} {:9.3}\n", best[s][0], best[s][1]));
     }
     let line: String = (0..STATES)
-        .map(|s| if Chain::is_terminal(s) { '#' } else if learner.greedy(s) == 1 { '>' } else { '<' })
+        .map(|s| {
+            if Chain::is_terminal(s) {
+                '#'
+            } else if learner.greedy(s) == 1 {
+                '>'
+            } else {
+                '<'
+            }
+        })
         .collect();
     out.push_str(&format!("policy  {line}   (# ends the episode)\n"));
     out
