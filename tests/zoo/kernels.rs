@@ -91,7 +91,8 @@ fn conv2d_matches_burns_convolution_in_values_and_gradients() {
     // (batch, c_in, h, w, c_out, kernel, stride, [top, bottom, left, right], bias): the shapes
     // of zoo's models (one input channel, stride 2 with "same" and uneven padding, 5x5) and
     // odd ones (non-square, kernel as large as the padded input, no bias).
-    let cases: [(usize, usize, usize, usize, usize, [usize; 2], [usize; 2], [usize; 4], bool); 10] = [
+    type Case = (usize, usize, usize, usize, usize, [usize; 2], [usize; 2], [usize; 4], bool);
+    let cases: [Case; 10] = [
         (64, 1, 28, 28, 8, [3, 3], [1, 1], [1, 1, 1, 1], true),
         (2, 1, 8, 8, 3, [3, 3], [1, 1], [0, 0, 0, 0], true),
         (3, 4, 7, 7, 5, [3, 3], [1, 1], [1, 1, 1, 1], true),
@@ -184,7 +185,8 @@ fn conv_transpose2d_matches_burns_in_values_and_gradients() {
     let normal = Distribution::Normal(0.0, 1.0);
     // (batch, c_in, h, w, c_out, kernel, stride, padding, padding_out, bias): the VAE's and
     // the DCGAN's layers at small sizes, and odd ones.
-    let cases: [(usize, usize, usize, usize, usize, [usize; 2], [usize; 2], [usize; 2], [usize; 2], bool); 9] = [
+    type Case = (usize, usize, usize, usize, usize, [usize; 2], [usize; 2], [usize; 2], [usize; 2], bool);
+    let cases: [Case; 9] = [
         (64, 8, 7, 7, 8, [3, 3], [2, 2], [1, 1], [1, 1], true),
         (2, 4, 7, 7, 3, [3, 3], [2, 2], [1, 1], [1, 1], true),
         (2, 3, 5, 5, 1, [3, 3], [1, 1], [1, 1], [0, 0], true),

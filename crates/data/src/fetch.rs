@@ -577,7 +577,7 @@ mod tests {
         let dest = dir.path().join("cache").join("mnist"); // created by fetch
         let resource = resource_for("a.gz", &body);
 
-        let report = run(&[server.base_url.clone()], &[resource], &dest).expect("download");
+        let report = run(std::slice::from_ref(&server.base_url), &[resource], &dest).expect("download");
         assert_eq!(report.files.len(), 1);
         assert_eq!(report.files[0].bytes, body.len() as u64);
         assert_eq!(report.files[0].outcome, Outcome::Downloaded { url: format!("{}a.gz", server.base_url) });
@@ -593,7 +593,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let resource = resource_for("a.gz", b"original");
 
-        let err = run(&[server.base_url.clone()], &[resource], dir.path()).expect_err("bad sum");
+        let err = run(std::slice::from_ref(&server.base_url), &[resource], dir.path()).expect_err("bad sum");
         match &err {
             FetchError::Checksum { file, expected, actual } => {
                 assert_eq!(file, "a.gz");
@@ -628,7 +628,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         fs::write(dir.path().join("a.gz"), b"stale").expect("seed cache");
 
-        let report = run(&[server.base_url.clone()], &[resource_for("a.gz", &body)], dir.path()).expect("re-download");
+        let report = run(std::slice::from_ref(&server.base_url), &[resource_for("a.gz", &body)], dir.path())
+            .expect("re-download");
         assert_eq!(report.downloaded(), 1);
         assert_eq!(fs::read(dir.path().join("a.gz")).expect("final file"), body);
         server.finish();

@@ -55,7 +55,7 @@ impl ImageSet {
             return Err(IdxError::ZeroSide { path: PathBuf::from(IN_MEMORY_SOURCE), rows, cols });
         }
         let pixels_per_image = rows * cols;
-        if images.len() % pixels_per_image != 0 {
+        if !images.len().is_multiple_of(pixels_per_image) {
             return Err(IdxError::RaggedBuffer { len: images.len(), rows, cols });
         }
         let count = images.len() / pixels_per_image;

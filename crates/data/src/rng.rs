@@ -31,7 +31,7 @@ impl SplitMix64 {
     /// Uniform integer in `0..n` (`n > 0`); Lemire's multiply-shift, bias below 2^-32 for the
     /// sizes used here.
     pub fn below(&mut self, n: usize) -> usize {
-        ((self.next_u64() >> 32) * n as u64 >> 32) as usize
+        (((self.next_u64() >> 32) * n as u64) >> 32) as usize
     }
 }
 

@@ -68,6 +68,9 @@ pub struct ConvAutoencoder {
 }
 
 /// An autoencoder of 28x28 greyscale images.
+// One variant per network kind, built once per run: their sizes do not matter, and a boxed
+// variant would not be a `Module`.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Autoencoder {
     Dense(DenseAutoencoder),

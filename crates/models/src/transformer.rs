@@ -29,6 +29,9 @@ fn embeddings(vocab: usize, positions: usize, d_model: usize, device: &Device) -
 ///
 /// # Shapes
 /// - ids: `[batch, len]`, `positions`: `[max_len, d_model]`; output `[batch, len, d_model]`
+// `slice([0..len])` takes the first `len` rows of a 2-d tensor: one range per sliced
+// dimension, not a one-element range list.
+#[allow(clippy::single_range_in_vec_init)]
 fn embed(tokens: &Embedding, positions: &Param<Tensor<2>>, ids: Tensor<2, Int>) -> Tensor<3> {
     let [_, len] = ids.dims();
     let d_model = positions.dims()[1];

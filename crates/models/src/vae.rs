@@ -58,6 +58,9 @@ pub struct ConvDecoder {
     output: ConvTranspose2d,
 }
 
+// One variant per network kind, built once per run: their sizes do not matter, and a boxed
+// variant would not be a `Module`.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Encoder {
     Conv(ConvEncoder),
@@ -70,6 +73,9 @@ pub struct DenseDecoder {
     output: Linear,
 }
 
+// One variant per network kind, built once per run: their sizes do not matter, and a boxed
+// variant would not be a `Module`.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Decoder {
     Conv(ConvDecoder),

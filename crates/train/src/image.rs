@@ -192,12 +192,11 @@ pub fn confusion_table(confusion: &[Vec<u64>]) -> String {
     out
 }
 
-/// The three likeliest classes of each picture: `(file, [(class, probability)])`.
-pub fn predict<R: ClassifierRecipe>(
-    run_dir: &Path,
-    files: &[PathBuf],
-    device: &Device,
-) -> Result<Vec<(PathBuf, Vec<(usize, f32)>)>> {
+/// A picture and its likeliest classes, most likely first: `(file, [(class, probability)])`.
+pub type Ranked = (PathBuf, Vec<(usize, f32)>);
+
+/// The three likeliest classes of each picture.
+pub fn predict<R: ClassifierRecipe>(run_dir: &Path, files: &[PathBuf], device: &Device) -> Result<Vec<Ranked>> {
     let (run, _) = RunDir::open(run_dir, R::NAME)?;
     let (_, model) = load_classifier::<R>(&run, device)?;
     let model = model.valid();

@@ -215,7 +215,7 @@ pub fn shuffle<T>(items: &mut [T], seed: u64) {
 /// The split depends only on the seed, so a resumed run validates on the same images.
 pub fn train_valid_split(len: usize, valid_fraction: f64, seed: u64) -> (Vec<u32>, Vec<u32>) {
     let mut all: Vec<u32> = (0..len as u32).collect();
-    shuffle(&mut all, seed ^ 0x5EED_0F_5A11D);
+    shuffle(&mut all, seed ^ 0x05EE_D0F5_A11D);
     let valid = ((len as f64 * valid_fraction).round() as usize).min(len.saturating_sub(1));
     let train = all.split_off(valid);
     (train, all)

@@ -72,7 +72,7 @@ impl CartPole {
     /// Whether a state is outside the allowed region (the episode then ends).
     pub fn failed(state: &CartPoleState) -> bool {
         let [x, _, theta, _] = *state;
-        x < -X_THRESHOLD || x > X_THRESHOLD || theta < -THETA_THRESHOLD || theta > THETA_THRESHOLD
+        !(-X_THRESHOLD..=X_THRESHOLD).contains(&x) || !(-THETA_THRESHOLD..=THETA_THRESHOLD).contains(&theta)
     }
 
     /// One Euler step of the dynamics; `push_right` is action 1.

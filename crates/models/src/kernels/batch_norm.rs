@@ -38,10 +38,12 @@ use super::{KernelBackend, autodiff_output, backend_of, enabled, flex_tensor, va
 /// - input: `[batch, channels, ...]`; output: the same
 pub fn batch_norm_leaky_relu<const D: usize>(norm: &BatchNorm, input: Tensor<D>, slope: f64) -> Tensor<D> {
     let training = norm.training.is_enabled() && backend_of(&input) == Some(KernelBackend::AutodiffFlex);
-    if enabled() && training && D >= 2 {
-        if let Some(output) = train_forward(norm, &input, slope) {
-            return output;
-        }
+    if enabled()
+        && training
+        && D >= 2
+        && let Some(output) = train_forward(norm, &input, slope)
+    {
+        return output;
     }
     leaky_relu(norm.forward(input), slope)
 }

@@ -32,10 +32,13 @@ use super::{KernelBackend, autodiff_output, backend_of, enabled, flex_tensor, va
 /// - input: `[batch, channels, h, w]`; output: `[batch, channels, oh, ow]`
 pub fn max_pool2d(layer: &MaxPool2d, input: Tensor<4>) -> Tensor<4> {
     let no_padding = matches!(layer.padding, PaddingConfig2d::Valid | PaddingConfig2d::Explicit(0, 0, 0, 0));
-    if no_padding && layer.dilation == [1, 1] && !layer.ceil_mode && enabled() {
-        if let Some(output) = max_pool2d_tensor(&input, layer.kernel_size, layer.stride) {
-            return output;
-        }
+    if no_padding
+        && layer.dilation == [1, 1]
+        && !layer.ceil_mode
+        && enabled()
+        && let Some(output) = max_pool2d_tensor(&input, layer.kernel_size, layer.stride)
+    {
+        return output;
     }
     layer.forward(input)
 }

@@ -108,12 +108,12 @@ impl DqnSettings {
 
     /// Whether a round of gradient steps follows environment step `step` (counted from 1).
     pub fn trains_after(&self, step: usize) -> bool {
-        step >= self.learning_starts && step % self.train_every == 0
+        step >= self.learning_starts && step.is_multiple_of(self.train_every)
     }
 
     /// Whether the target network is refreshed after environment step `step`.
     pub fn updates_target_after(&self, step: usize) -> bool {
-        step % self.target_update_every == 0
+        step.is_multiple_of(self.target_update_every)
     }
 
     pub fn epochs(&self) -> usize {
@@ -566,7 +566,7 @@ impl Training for DqnTraining {
             if settings.updates_target_after(self.step) {
                 self.agent.update_target();
             }
-            if self.step % 100 == 0 || i + 1 == epoch_steps {
+            if self.step.is_multiple_of(100) || i + 1 == epoch_steps {
                 report.value("Exploration Rate", epsilon);
                 if !report.progress(i + 1) {
                     break;

@@ -51,9 +51,7 @@ pub fn frame(state: &CartPoleState, step: usize, total: f64) -> String {
     }
     let cart = column(x);
     let mut cells = vec![' '; width];
-    for c in cart.saturating_sub(3)..=(cart + 3).min(width - 1) {
-        cells[c] = '=';
-    }
+    cells[cart.saturating_sub(3)..=(cart + 3).min(width - 1)].fill('=');
     cells[cart.saturating_sub(3)] = '[';
     cells[(cart + 3).min(width - 1)] = ']';
     out.push_str(&line(cells));
@@ -79,7 +77,7 @@ pub fn play(run_dir: &Path, seed: u64, fps: f64, device: &Device) -> Result<f64>
     if terminal {
         print!("\x1b[2J\x1b[H{shown}");
     } else {
-        print!("{shown}\n");
+        println!("{shown}");
     }
     loop {
         let step = env.step(act(&net, &env.observation(), device)?);
@@ -93,9 +91,9 @@ pub fn play(run_dir: &Path, seed: u64, fps: f64, device: &Device) -> Result<f64>
             if let Some(pause) = pause {
                 std::thread::sleep(pause);
             }
-        } else if env.steps() % 50 == 0 || end {
+        } else if env.steps().is_multiple_of(50) || end {
             // A log keeps every 50th frame and the last.
-            print!("{shown}\n");
+            println!("{shown}");
         }
         if end {
             let how = if step.done { "the pole fell or the cart left the track" } else { "the 500-step limit" };

@@ -271,14 +271,14 @@ fn action_name(state: usize, learner: &QLearner) -> &'static str {
 pub fn table_text(learner: &QLearner) -> String {
     let best = Chain::optimal_q(learner.gamma);
     let mut out = String::from("state   Q(left)  Q(right)  greedy   optimal Q(left) Q(right)\n");
-    for s in 0..STATES {
+    for (s, [best_left, best_right]) in best.iter().enumerate().take(STATES) {
         if Chain::is_terminal(s) {
             out.push_str(&format!("{s:>5}   terminal\n"));
             continue;
         }
         let [l, r] = learner.q[s];
         let arrow = if learner.greedy(s) == 1 { "right ->" } else { "<- left" };
-        out.push_str(&format!("{s:>5} {l:9.3} {r:9.3}  {arrow:<8} {:9.3} {:9.3}\n", best[s][0], best[s][1]));
+        out.push_str(&format!("{s:>5} {l:9.3} {r:9.3}  {arrow:<8} {best_left:9.3} {best_right:9.3}\n"));
     }
     let line: String = (0..STATES)
         .map(|s| {

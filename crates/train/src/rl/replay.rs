@@ -150,7 +150,7 @@ mod tests {
 
     fn push_numbered(buffer: &mut ReplayBuffer, i: usize) {
         let v = i as f32;
-        buffer.push(&[v, v], i % 2, v, &[v + 0.5, v + 0.5], i % 3 == 0);
+        buffer.push(&[v, v], i % 2, v, &[v + 0.5, v + 0.5], i.is_multiple_of(3));
     }
 
     #[test]
