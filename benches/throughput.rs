@@ -166,7 +166,7 @@ fn step(model: &str, batch: usize, device: &Device) -> Box<dyn Step> {
         "gan" => {
             let trainer = GanRecipe::default_recipe().trainer(device);
             let (images, targets) = mnist(batch, &train_device);
-            Box::new(Generative { trainer, batch: ImageBatch { images, targets } })
+            Box::new(Generative { trainer, batch: ImageBatch::new(images, targets) })
         }
         other => panic!("unknown model {other}"),
     }

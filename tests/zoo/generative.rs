@@ -115,7 +115,7 @@ fn one_adam_step_lowers_each_loss_on_a_real_batch() {
         let (images, targets) = real_batch(32, &trainer.train_device());
         let before =
             f64::from(bce_per_pixel(trainer.model.forward(images.clone()), images.clone()).into_scalar::<f32>());
-        trainer.train_batch(ImageBatch { images: images.clone(), targets: targets.clone() }, &lr(1e-3));
+        trainer.train_batch(ImageBatch::new(images.clone(), targets.clone()), &lr(1e-3));
         let after = f64::from(bce_per_pixel(trainer.model.forward(images.clone()), images).into_scalar::<f32>());
         assert!(after < before, "{kind:?}: {before} -> {after}");
     }
@@ -138,7 +138,7 @@ fn one_adam_step_lowers_each_loss_on_a_real_batch() {
         };
         let before = loss(&trainer);
         for _ in 0..3 {
-            trainer.train_batch(ImageBatch { images: images.clone(), targets: targets.clone() }, &lr(1e-3));
+            trainer.train_batch(ImageBatch::new(images.clone(), targets.clone()), &lr(1e-3));
         }
         let after = loss(&trainer);
         assert!(after < before, "{kind:?}: {before} -> {after}");

@@ -10,4 +10,5 @@ mod models;
 mod primitives;
 mod rl;
 mod sequence;
+mod training_loop;
 mod wgpu;

@@ -32,15 +32,21 @@ const MAX_PREALLOCATION: usize = 256 << 20;
 /// Where a set came from when it was built in memory rather than read from files.
 const IN_MEMORY_SOURCE: &str = "in-memory image set";
 
-/// A decoded set of greyscale images with one class label each.
+/// A decoded set of images with one class label each (and, for models that also locate what
+/// they classify, one box each).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageSet {
-    /// `[len, rows, cols]` pixel bytes, row-major, 0 = background.
+    /// `[len, channels, rows, cols]` pixel bytes, row-major, 0 = background.
     pub images: Vec<u8>,
     /// `[len]` class indices.
     pub labels: Vec<u8>,
+    /// Colour channels of each image: 1 (grey, what IDX files hold) or 3 (RGB).
+    pub channels: usize,
     pub rows: usize,
     pub cols: usize,
+    /// `[len]` boxes `[x_min, y_min, x_max, y_max]` in pixels (max exclusive), one per image;
+    /// empty for a set without boxes.
+    pub boxes: Vec<[u16; 4]>,
     /// Largest label + 1, read from the labels rather than assumed to be 10.
     pub num_classes: usize,
     /// The image file (or name) the set was read from, for error messages.
@@ -48,23 +54,58 @@ pub struct ImageSet {
 }
 
 impl ImageSet {
-    /// Builds a set from buffers already in memory (`images` is `[labels.len(), rows, cols]`).
-    /// Fails on an empty set, a zero-sized side, or buffers whose counts disagree.
+    /// Builds a set of grey images from buffers already in memory (`images` is
+    /// `[labels.len(), rows, cols]`). Fails on an empty set, a zero-sized side, or buffers
+    /// whose counts disagree.
     pub fn new(images: Vec<u8>, labels: Vec<u8>, rows: usize, cols: usize) -> Result<Self, IdxError> {
-        if rows == 0 || cols == 0 {
+        Self::with_channels(images, labels, 1, rows, cols)
+    }
+
+    /// Builds a set of images of `channels` colour channels (`images` is
+    /// `[labels.len(), channels, rows, cols]`).
+    pub fn with_channels(
+        images: Vec<u8>,
+        labels: Vec<u8>,
+        channels: usize,
+        rows: usize,
+        cols: usize,
+    ) -> Result<Self, IdxError> {
+        if rows == 0 || cols == 0 || channels == 0 {
             return Err(IdxError::ZeroSide { path: PathBuf::from(IN_MEMORY_SOURCE), rows, cols });
         }
-        let pixels_per_image = rows * cols;
+        let pixels_per_image = channels * rows * cols;
         if !images.len().is_multiple_of(pixels_per_image) {
             return Err(IdxError::RaggedBuffer { len: images.len(), rows, cols });
         }
         let count = images.len() / pixels_per_image;
-        assemble(
-            Pixels { bytes: images, count, rows, cols },
+        let mut set = assemble(
+            Pixels { bytes: images, count, rows, cols: cols * channels },
             labels,
             IN_MEMORY_SOURCE.to_string(),
             "its label buffer".to_string(),
-        )
+        )?;
+        (set.channels, set.cols) = (channels, cols);
+        Ok(set)
+    }
+
+    /// The set with one box per image, `[x_min, y_min, x_max, y_max]` in pixels. Fails when
+    /// the count differs from the images' or a box is empty or outside its image.
+    pub fn with_boxes(mut self, boxes: Vec<[u16; 4]>) -> Result<Self, IdxError> {
+        if boxes.len() != self.len() {
+            return Err(IdxError::CountMismatch {
+                images: self.source.clone(),
+                n: self.len(),
+                labels: "its box list".to_string(),
+                m: boxes.len(),
+            });
+        }
+        if let Some(index) = boxes.iter().position(|&[x0, y0, x1, y1]| {
+            x0 >= x1 || y0 >= y1 || usize::from(x1) > self.cols || usize::from(y1) > self.rows
+        }) {
+            return Err(IdxError::BadBox { index, b: boxes[index], rows: self.rows, cols: self.cols });
+        }
+        self.boxes = boxes;
+        Ok(self)
     }
 
     /// Number of images (= number of labels).
@@ -76,12 +117,12 @@ impl ImageSet {
         self.labels.is_empty()
     }
 
-    /// `rows * cols`.
+    /// `channels * rows * cols`: the bytes of one image.
     pub fn pixels_per_image(&self) -> usize {
-        self.rows * self.cols
+        self.channels * self.rows * self.cols
     }
 
-    /// The `[rows, cols]` pixels of image `index`. Panics when `index >= len()`, like slice
+    /// The `[channels, rows, cols]` pixels of image `index`. Panics when `index >= len()`, like slice
     /// indexing: indices come from code, never from a file.
     pub fn image(&self, index: usize) -> &[u8] {
         let size = self.pixels_per_image();
@@ -102,8 +143,14 @@ impl ImageSet {
         ImageSet {
             images,
             labels: indices.iter().map(|&i| self.labels[i as usize]).collect(),
+            channels: self.channels,
             rows: self.rows,
             cols: self.cols,
+            boxes: if self.boxes.is_empty() {
+                Vec::new()
+            } else {
+                indices.iter().map(|&i| self.boxes[i as usize]).collect()
+            },
             num_classes: self.num_classes,
             source: self.source.clone(),
         }
@@ -119,8 +166,10 @@ impl ImageSet {
         ImageSet {
             images: self.images[start * size..end * size].to_vec(),
             labels: self.labels[start..end].to_vec(),
+            channels: self.channels,
             rows: self.rows,
             cols: self.cols,
+            boxes: if self.boxes.is_empty() { Vec::new() } else { self.boxes[start..end].to_vec() },
             num_classes: self.num_classes,
             source: self.source.clone(),
         }
@@ -266,6 +315,11 @@ pub enum IdxError {
     CountMismatch { images: String, n: usize, labels: String, m: usize },
 
     #[error(
+        "box {index} is {b:?} ([x_min, y_min, x_max, y_max]), empty or outside its {rows}x{cols} image; fix the box list"
+    )]
+    BadBox { index: usize, b: [u16; 4], rows: usize, cols: usize },
+
+    #[error(
         "{source_name}: images are {rows}x{cols} but this model needs {want_rows}x{want_cols}; pass --data a folder holding {want_rows}x{want_cols} MNIST-format images"
     )]
     WrongDims { source_name: String, rows: usize, cols: usize, want_rows: usize, want_cols: usize },
@@ -362,7 +416,16 @@ fn assemble(pixels: Pixels, labels: Vec<u8>, image_name: String, label_name: Str
         return Err(IdxError::Empty { path: PathBuf::from(image_name) });
     }
     let num_classes = labels.iter().copied().max().map_or(0, |max| usize::from(max) + 1);
-    Ok(ImageSet { images: pixels.bytes, labels, rows: pixels.rows, cols: pixels.cols, num_classes, source: image_name })
+    Ok(ImageSet {
+        images: pixels.bytes,
+        labels,
+        channels: 1,
+        rows: pixels.rows,
+        cols: pixels.cols,
+        boxes: Vec::new(),
+        num_classes,
+        source: image_name,
+    })
 }
 
 fn require_directory(dir: &Path) -> Result<(), IdxError> {

@@ -13,13 +13,12 @@
 //! Bernoulli negative log-likelihood (binary cross-entropy) computed from logits, which stays
 //! finite where `log(sigmoid(x))` would not.
 
-use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
-use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
+use burn::nn::pool::MaxPool2dConfig;
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 
-use crate::kernels::conv::{conv_transpose2d, conv2d};
-use crate::kernels::pool::max_pool2d;
+use crate::nn::{Conv2d, ConvTranspose2d, MaxPool2d};
 use burn::tensor::activation::{relu, sigmoid};
 
 use crate::IMAGE_SIDE;
@@ -99,12 +98,12 @@ impl AutoencoderConfig {
                         .with_padding_out([1, 1])
                 };
                 Autoencoder::Conv(ConvAutoencoder {
-                    encode1: Conv2dConfig::new([1, c], [3, 3]).with_padding(same()).init(device),
-                    encode2: Conv2dConfig::new([c, c], [3, 3]).with_padding(same()).init(device),
-                    pool: MaxPool2dConfig::new([2, 2]).init(),
-                    decode1: up(c).init(device),
-                    decode2: up(c).init(device),
-                    output: Conv2dConfig::new([c, 1], [3, 3]).with_padding(same()).init(device),
+                    encode1: Conv2dConfig::new([1, c], [3, 3]).with_padding(same()).init(device).into(),
+                    encode2: Conv2dConfig::new([c, c], [3, 3]).with_padding(same()).init(device).into(),
+                    pool: MaxPool2dConfig::new([2, 2]).init().into(),
+                    decode1: up(c).init(device).into(),
+                    decode2: up(c).init(device).into(),
+                    output: Conv2dConfig::new([c, 1], [3, 3]).with_padding(same()).init(device).into(),
                 })
             }
         }
@@ -127,11 +126,11 @@ impl Autoencoder {
                 out.reshape([batch, channels, rows, cols])
             }
             Autoencoder::Conv(m) => {
-                let x = max_pool2d(&m.pool, relu(conv2d(&m.encode1, images))); // [batch, c, 14, 14]
-                let code = max_pool2d(&m.pool, relu(conv2d(&m.encode2, x))); // [batch, c, 7, 7]
-                let x = relu(conv_transpose2d(&m.decode1, code)); // [batch, c, 14, 14]
-                let x = relu(conv_transpose2d(&m.decode2, x)); // [batch, c, 28, 28]
-                conv2d(&m.output, x) // [batch, 1, 28, 28]
+                let x = m.pool.forward(relu(m.encode1.forward(images))); // [batch, c, 14, 14]
+                let code = m.pool.forward(relu(m.encode2.forward(x))); // [batch, c, 7, 7]
+                let x = relu(m.decode1.forward(code)); // [batch, c, 14, 14]
+                let x = relu(m.decode2.forward(x)); // [batch, c, 28, 28]
+                m.output.forward(x) // [batch, 1, 28, 28]
             }
         }
     }

@@ -4,13 +4,12 @@
 //! -> Dense num_classes` (logits). Convolutions are "valid" (no padding) as in Keras' default,
 //! so a 28x28 image becomes 26 -> 13 -> 11 -> 5, and the flattened features are 64 * 5 * 5.
 
-use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::nn::conv::Conv2dConfig;
+use burn::nn::pool::MaxPool2dConfig;
 use burn::nn::{Linear, LinearConfig, Relu};
 use burn::prelude::*;
 
-use crate::kernels::conv::conv2d;
-use crate::kernels::pool::max_pool2d;
+use crate::nn::{Conv2d, MaxPool2d};
 
 use crate::IMAGE_SIDE;
 
@@ -52,9 +51,9 @@ impl CnnConfig {
     pub fn init(&self, device: &Device) -> Cnn {
         let side = feature_side(IMAGE_SIDE);
         Cnn {
-            conv1: Conv2dConfig::new([1, self.conv1_channels], [3, 3]).init(device),
-            conv2: Conv2dConfig::new([self.conv1_channels, self.conv2_channels], [3, 3]).init(device),
-            pool: MaxPool2dConfig::new([2, 2]).init(),
+            conv1: Conv2dConfig::new([1, self.conv1_channels], [3, 3]).init(device).into(),
+            conv2: Conv2dConfig::new([self.conv1_channels, self.conv2_channels], [3, 3]).init(device).into(),
+            pool: MaxPool2dConfig::new([2, 2]).init().into(),
             activation: Relu::new(),
             hidden: LinearConfig::new(self.conv2_channels * side * side, self.hidden).init(device),
             output: LinearConfig::new(self.hidden, self.num_classes).init(device),
@@ -79,10 +78,10 @@ impl Cnn {
     /// - images: `[batch, 1, 28, 28]`
     /// - output: `[batch, hidden]`
     pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
-        let x = self.activation.forward(conv2d(&self.conv1, images)); // [batch, 32, 26, 26]
-        let x = max_pool2d(&self.pool, x); // [batch, 32, 13, 13]
-        let x = self.activation.forward(conv2d(&self.conv2, x)); // [batch, 64, 11, 11]
-        let x = max_pool2d(&self.pool, x); // [batch, 64, 5, 5]
+        let x = self.activation.forward(self.conv1.forward(images)); // [batch, 32, 26, 26]
+        let x = self.pool.forward(x); // [batch, 32, 13, 13]
+        let x = self.activation.forward(self.conv2.forward(x)); // [batch, 64, 11, 11]
+        let x = self.pool.forward(x); // [batch, 64, 5, 5]
         let x = x.flatten::<2>(1, 3); // [batch, 1600]
         self.activation.forward(self.hidden.forward(x)) // [batch, 128]
     }

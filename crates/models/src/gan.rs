@@ -8,16 +8,11 @@
 //!
 //! Images are scaled to `[-1, 1]`. LeakyReLU has Keras' slope 0.3.
 
-use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
-use burn::nn::{
-    BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Initializer, Linear, LinearConfig, PaddingConfig2d,
-};
+use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
+use burn::nn::{BatchNormConfig, DropoutConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 
-use crate::kernels::dropout::dropout;
-
-use crate::kernels::batch_norm::batch_norm_leaky_relu;
-use crate::kernels::conv::{conv_transpose2d, conv2d};
+use crate::nn::{BatchNorm, Conv2d, ConvTranspose2d, Dropout};
 use burn::tensor::activation::leaky_relu;
 
 /// Keras' default LeakyReLU slope, which the tutorial uses.
@@ -82,18 +77,18 @@ impl GeneratorConfig {
         let up_layer = |from: usize, to: usize, stride: usize| {
             let mut layer = up(from, to, stride).init(device);
             layer.weight = self.initializer.init_with([from, to, 5, 5], Some(to * 25), Some(from * 25), device);
-            layer
+            ConvTranspose2d::from(layer)
         };
         let mut dense = LinearConfig::new(self.noise, 7 * 7 * 256).with_bias(false).init(device);
         dense.weight =
             self.initializer.init_with([self.noise, 7 * 7 * 256], Some(self.noise), Some(7 * 7 * 256), device);
         Generator {
             dense,
-            norm0: BatchNormConfig::new(7 * 7 * 256).init(device),
+            norm0: BatchNormConfig::new(7 * 7 * 256).init(device).into(),
             up1: up_layer(256, 128, 1),
-            norm1: BatchNormConfig::new(128).init(device),
+            norm1: BatchNormConfig::new(128).init(device).into(),
             up2: up_layer(128, 64, 2),
-            norm2: BatchNormConfig::new(64).init(device),
+            norm2: BatchNormConfig::new(64).init(device).into(),
             output: up_layer(64, 1, 2),
             noise: self.noise,
         }
@@ -129,11 +124,11 @@ impl Generator {
         // features, then the reshape. (Normalising per channel of the 7x7 map instead, as an
         // earlier version did, gave near-identical samples after 4 epochs: 56 % of them one
         // class, where PyTorch's copy of the tutorial already drew varied digits.)
-        let x = batch_norm_leaky_relu(&self.norm0, self.dense.forward(noise), LEAKY_SLOPE); // [batch, 12544]
+        let x = self.norm0.forward_leaky_relu(self.dense.forward(noise), LEAKY_SLOPE); // [batch, 12544]
         let x = x.reshape([batch, 256, 7, 7]);
-        let x = batch_norm_leaky_relu(&self.norm1, conv_transpose2d(&self.up1, x), LEAKY_SLOPE); // [batch, 128, 7, 7]
-        let x = batch_norm_leaky_relu(&self.norm2, conv_transpose2d(&self.up2, x), LEAKY_SLOPE); // [batch, 64, 14, 14]
-        conv_transpose2d(&self.output, x).tanh() // [batch, 1, 28, 28]
+        let x = self.norm1.forward_leaky_relu(self.up1.forward(x), LEAKY_SLOPE); // [batch, 128, 7, 7]
+        let x = self.norm2.forward_leaky_relu(self.up2.forward(x), LEAKY_SLOPE); // [batch, 64, 14, 14]
+        self.output.forward(x).tanh() // [batch, 1, 28, 28]
     }
 }
 
@@ -151,7 +146,7 @@ impl DiscriminatorConfig {
             conv.weight =
                 self.initializer.init_with([to, from, 5, 5], Some(from * receptive), Some(to * receptive), device);
             conv.bias = Some(Initializer::Zeros.init([to], device));
-            conv
+            Conv2d::from(conv)
         };
         let mut output = LinearConfig::new(128 * 7 * 7, 1).init(device);
         output.weight = self.initializer.init_with([128 * 7 * 7, 1], Some(128 * 7 * 7), Some(1), device);
@@ -159,7 +154,7 @@ impl DiscriminatorConfig {
         Discriminator {
             conv1: down(1, 64),
             conv2: down(64, 128),
-            dropout: DropoutConfig::new(self.dropout).init(),
+            dropout: DropoutConfig::new(self.dropout).init().into(),
             output,
         }
     }
@@ -173,8 +168,8 @@ impl Discriminator {
     /// - output: `[batch]`
     pub fn forward(&self, images: Tensor<4>) -> Tensor<1> {
         let batch = images.dims()[0];
-        let x = dropout(&self.dropout, leaky_relu(conv2d(&self.conv1, images), LEAKY_SLOPE)); // [batch, 64, 14, 14]
-        let x = dropout(&self.dropout, leaky_relu(conv2d(&self.conv2, x), LEAKY_SLOPE)); // [batch, 128, 7, 7]
+        let x = self.dropout.forward(leaky_relu(self.conv1.forward(images), LEAKY_SLOPE)); // [batch, 64, 14, 14]
+        let x = self.dropout.forward(leaky_relu(self.conv2.forward(x), LEAKY_SLOPE)); // [batch, 128, 7, 7]
         self.output.forward(x.reshape([batch, 128 * 7 * 7])).reshape([batch])
     }
 }

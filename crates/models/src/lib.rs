@@ -8,6 +8,7 @@ pub mod gan;
 pub mod kernels;
 pub mod lstm;
 pub mod mlp;
+pub mod nn;
 pub mod qnet;
 pub mod rnn;
 pub mod transformer;

@@ -5,7 +5,7 @@
 use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::prelude::*;
 
-use crate::kernels::dropout::dropout;
+use crate::nn::Dropout;
 
 use crate::kernels;
 
@@ -192,7 +192,7 @@ pub struct CharLstm {
     /// `[hidden, 4 hidden]` for the others (fed by the layer below).
     pub inputs: Vec<Linear>,
     pub layers: Vec<FusedLstmLayer>,
-    pub dropout: burn::nn::Dropout,
+    pub dropout: Dropout,
     /// `[hidden, vocab]`
     pub output: Linear,
 }
@@ -209,7 +209,7 @@ impl CharLstmConfig {
             embedding: burn::nn::EmbeddingConfig::new(self.vocab, width).init(device),
             inputs,
             layers,
-            dropout: burn::nn::DropoutConfig::new(self.dropout).init(),
+            dropout: burn::nn::DropoutConfig::new(self.dropout).init().into(),
             output: LinearConfig::new(h, self.vocab).init(device),
         }
     }
@@ -253,9 +253,9 @@ impl CharLstm {
                 };
                 states[l] = (last(0), last(hidden));
                 let h = out.slice([0..batch, 0..len, 0..hidden]); // [batch, len, hidden]
-                below = if l + 1 < self.layers.len() { dropout(&self.dropout, h) } else { h };
+                below = if l + 1 < self.layers.len() { self.dropout.forward(h) } else { h };
             }
-            return (self.output.forward(dropout(&self.dropout, below)), states);
+            return (self.output.forward(self.dropout.forward(below)), states);
         }
         // One lookup per step: slicing a `[batch, len, embedding]` lookup per step would make
         // the backward pass write a full-size zero tensor for every step.
@@ -267,11 +267,11 @@ impl CharLstm {
                 let input_gates = self.inputs[l].forward(below);
                 let (h, c) = layer.step(input_gates, states[l].clone());
                 states[l] = (h.clone(), c);
-                below = if l + 1 < self.layers.len() { dropout(&self.dropout, h) } else { h };
+                below = if l + 1 < self.layers.len() { self.dropout.forward(h) } else { h };
             }
             outputs.push(below);
         }
         let hidden_states = Tensor::stack::<3>(outputs, 1); // [batch, len, hidden]
-        (self.output.forward(dropout(&self.dropout, hidden_states)), states)
+        (self.output.forward(self.dropout.forward(hidden_states)), states)
     }
 }

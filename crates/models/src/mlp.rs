@@ -3,10 +3,10 @@
 //! `flatten 784 -> Dense 128 ReLU -> Dropout 0.2 -> Dense num_classes` (logits; the loss applies
 //! the softmax). Weights are initialised as PyTorch initialises `nn.Linear`.
 
-use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, Relu};
+use burn::nn::{DropoutConfig, Linear, LinearConfig, Relu};
 use burn::prelude::*;
 
-use crate::kernels::dropout::dropout;
+use crate::nn::Dropout;
 
 use crate::IMAGE_SIDE;
 
@@ -40,7 +40,7 @@ impl MlpConfig {
         Mlp {
             hidden: LinearConfig::new(inputs, self.hidden).init(device),
             activation: Relu::new(),
-            dropout: DropoutConfig::new(self.dropout).init(),
+            dropout: DropoutConfig::new(self.dropout).init().into(),
             output: LinearConfig::new(self.hidden, self.num_classes).init(device),
         }
     }
@@ -55,7 +55,7 @@ impl Mlp {
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let x = images.flatten::<2>(1, 3); // [batch, 784]
         let x = self.activation.forward(self.hidden.forward(x)); // [batch, hidden]
-        let x = dropout(&self.dropout, x);
+        let x = self.dropout.forward(x);
         self.output.forward(x) // [batch, num_classes]
     }
 }

@@ -7,11 +7,11 @@
 use burn::module::Param;
 use burn::nn::transformer::{TransformerEncoder, TransformerEncoderConfig, TransformerEncoderInput};
 use burn::nn::{
-    Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig,
+    DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig,
 };
 use burn::prelude::*;
 
-use crate::kernels::dropout::dropout;
+use crate::nn::Dropout;
 use burn::tensor::Distribution;
 
 use crate::attention::{AttentionPooling, AttentionPoolingConfig, causal_mask};
@@ -83,7 +83,7 @@ impl CharTransformerConfig {
         CharTransformer {
             tokens,
             positions,
-            dropout: DropoutConfig::new(self.dropout).init(),
+            dropout: DropoutConfig::new(self.dropout).init().into(),
             blocks: encoder(self.d_model, self.heads, self.layers, self.dropout, device),
             norm: LayerNormConfig::new(self.d_model).init(device),
             output: LinearConfig::new(self.d_model, self.vocab).init(device),
@@ -100,7 +100,7 @@ impl CharTransformer {
     pub fn forward(&self, ids: Tensor<2, Int>) -> Tensor<3> {
         let [batch, len] = ids.dims();
         let device = ids.device();
-        let x = dropout(&self.dropout, embed(&self.tokens, &self.positions, ids));
+        let x = self.dropout.forward(embed(&self.tokens, &self.positions, ids));
         let x = self.blocks.forward(TransformerEncoderInput::new(x).mask_attn(causal_mask(batch, len, &device)));
         self.output.forward(self.norm.forward(x))
     }
@@ -149,7 +149,7 @@ impl TextClassifierConfig {
         TextClassifier {
             tokens,
             positions,
-            dropout: DropoutConfig::new(self.dropout).init(),
+            dropout: DropoutConfig::new(self.dropout).init().into(),
             encoder: encoder(self.d_model, self.heads, self.layers, self.dropout, device),
             norm: LayerNormConfig::new(self.d_model).init(device),
             pooling: AttentionPoolingConfig::new(self.d_model).with_heads(self.heads).init(device),
@@ -165,10 +165,10 @@ impl TextClassifier {
     /// - ids: `[batch, len]` word ids, `len <= max_len`; padding: `[batch, len]`, true at padding
     /// - output: `[batch, classes]` and `[batch, len]` (rows sum to 1, 0 at padding)
     pub fn forward(&self, ids: Tensor<2, Int>, padding: Tensor<2, Bool>) -> (Tensor<2>, Tensor<2>) {
-        let x = dropout(&self.dropout, embed(&self.tokens, &self.positions, ids));
+        let x = self.dropout.forward(embed(&self.tokens, &self.positions, ids));
         let x = self.encoder.forward(TransformerEncoderInput::new(x).mask_pad(padding.clone()));
         let (pooled, weights) = self.pooling.forward(self.norm.forward(x), Some(padding));
-        (self.output.forward(dropout(&self.dropout, pooled)), weights)
+        (self.output.forward(self.dropout.forward(pooled)), weights)
     }
 
     /// The longest input the position table covers.

@@ -11,11 +11,11 @@
 //! The loss is the negative ELBO: the summed Bernoulli reconstruction term of
 //! [`bernoulli_nll`](crate::autoencoder::bernoulli_nll) plus `beta` times [`kl_divergence`].
 
-use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 
-use crate::kernels::conv::{conv_transpose2d, conv2d};
+use crate::nn::{Conv2d, ConvTranspose2d};
 use burn::tensor::activation::{relu, sigmoid};
 
 use crate::IMAGE_SIDE;
@@ -125,15 +125,15 @@ impl VaeConfig {
                         .with_padding_out([stride - 1, stride - 1])
                 };
                 let encoder = Encoder::Conv(ConvEncoder {
-                    conv1: down(1, 32).init(device),
-                    conv2: down(32, MAP_CHANNELS).init(device),
+                    conv1: down(1, 32).init(device).into(),
+                    conv2: down(32, MAP_CHANNELS).init(device).into(),
                     dense: LinearConfig::new(MAP_CHANNELS * MAP * MAP, self.hidden).init(device),
                 });
                 let decoder = Decoder::Conv(ConvDecoder {
                     dense: LinearConfig::new(self.latent, MAP_CHANNELS * MAP * MAP).init(device),
-                    up1: up(MAP_CHANNELS, 64, 2).init(device),
-                    up2: up(64, 32, 2).init(device),
-                    output: up(32, 1, 1).init(device),
+                    up1: up(MAP_CHANNELS, 64, 2).init(device).into(),
+                    up2: up(64, 32, 2).init(device).into(),
+                    output: up(32, 1, 1).init(device).into(),
                 });
                 (encoder, self.hidden, decoder)
             }
@@ -170,8 +170,8 @@ impl Vae {
         let batch = images.dims()[0];
         let features = match &self.encoder {
             Encoder::Conv(e) => {
-                let x = relu(conv2d(&e.conv1, images)); // [batch, 32, 14, 14]
-                let x = relu(conv2d(&e.conv2, x)); // [batch, 64, 7, 7]
+                let x = relu(e.conv1.forward(images)); // [batch, 32, 14, 14]
+                let x = relu(e.conv2.forward(x)); // [batch, 64, 7, 7]
                 relu(e.dense.forward(x.reshape([batch, MAP_CHANNELS * MAP * MAP]))) // [batch, hidden]
             }
             Encoder::Dense(layer) => relu(layer.forward(images.reshape([batch, IMAGE_SIDE * IMAGE_SIDE]))),
@@ -189,9 +189,9 @@ impl Vae {
         match &self.decoder {
             Decoder::Conv(d) => {
                 let x = relu(d.dense.forward(codes)).reshape([batch, MAP_CHANNELS, MAP, MAP]);
-                let x = relu(conv_transpose2d(&d.up1, x)); // [batch, 64, 14, 14]
-                let x = relu(conv_transpose2d(&d.up2, x)); // [batch, 32, 28, 28]
-                conv_transpose2d(&d.output, x) // [batch, 1, 28, 28]
+                let x = relu(d.up1.forward(x)); // [batch, 64, 14, 14]
+                let x = relu(d.up2.forward(x)); // [batch, 32, 28, 28]
+                d.output.forward(x) // [batch, 1, 28, 28]
             }
             Decoder::Dense(d) => {
                 d.output.forward(relu(d.hidden.forward(codes))).reshape([batch, 1, IMAGE_SIDE, IMAGE_SIDE])

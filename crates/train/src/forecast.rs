@@ -311,9 +311,9 @@ impl Training for ForecastTraining {
         Ok(())
     }
 
-    fn finish(&mut self, run: &RunDir) -> Result<(String, String)> {
+    fn finish(&mut self, run: &RunDir, epochs: usize) -> Result<(String, String)> {
         write_module(&self.model.valid(), &run.file("model.bpk"))?;
-        Ok((epochs_done(self.recipe.fit.epochs), "weights model.bpk".into()))
+        Ok((epochs_done(epochs), "weights model.bpk".into()))
     }
 }
 

@@ -19,7 +19,7 @@ use crate::loader::{ImageBatch, ImageLoader, train_valid_split};
 use crate::recipes::{FitRecipe, recipe_or_default};
 use crate::run::RunDir;
 use crate::source::DataSource;
-use crate::trainer::{self, FitReport, Reporter, Training, epochs_done, write_files};
+use crate::trainer::{self, EarlyStopping, FitReport, Reporter, Training, epochs_done, write_files};
 
 /// The dashboard's throughput metric: training samples per second, data loading included.
 pub const SAMPLES_PER_SECOND: &str = "Samples/s";
@@ -128,6 +128,7 @@ pub struct ImageTraining<T: ImageTrainer> {
     valid_loader: ImageLoader,
     valid_set: ImageSet,
     train_len: usize,
+    early_stopping: Option<EarlyStopping>,
 }
 
 impl<T: ImageTrainer> ImageTraining<T> {
@@ -143,7 +144,13 @@ impl<T: ImageTrainer> ImageTraining<T> {
             ImageLoader::new(set.clone(), train_indices, fit.batch_size, Some(fit.seed), &trainer.train_device())
                 .with_random_shift(fit.max_shift);
         let valid_loader = ImageLoader::new(set, valid_indices, fit.batch_size.max(256), None, &trainer.device());
-        Self { name, fit, trainer, train_loader, valid_loader, valid_set, train_len }
+        Self { name, fit, trainer, train_loader, valid_loader, valid_set, train_len, early_stopping: None }
+    }
+
+    /// Ends the run when a validation metric stops improving (see [`EarlyStopping`]).
+    pub fn with_early_stopping(mut self, rule: EarlyStopping) -> Self {
+        self.early_stopping = Some(rule);
+        self
     }
 }
 
@@ -172,6 +179,10 @@ impl<T: ImageTrainer> Training for ImageTraining<T> {
 
     fn scheduler(&self, epochs_done: usize) -> Result<Option<ModuleLrScheduler>> {
         trainer::schedule(&self.fit, self.train_len.div_ceil(self.fit.batch_size), epochs_done)
+    }
+
+    fn early_stopping(&self) -> Option<EarlyStopping> {
+        self.early_stopping
     }
 
     fn save(&self) -> Result<Vec<Vec<u8>>> {
@@ -233,13 +244,13 @@ impl<T: ImageTrainer> Training for ImageTraining<T> {
         self.trainer.pictures(run, epoch, &self.valid_set)
     }
 
-    fn finish(&mut self, run: &RunDir) -> Result<(String, String)> {
+    fn finish(&mut self, run: &RunDir, epochs: usize) -> Result<(String, String)> {
         let written = write_files(run, self.trainer.final_weights()?)?;
         let outputs = self.trainer.describe_outputs();
         let mut what = format!("weights {}", written.join(", "));
         if !outputs.is_empty() {
             what = format!("{what}, {outputs}");
         }
-        Ok((epochs_done(self.fit.epochs), what))
+        Ok((epochs_done(epochs), what))
     }
 }

@@ -644,9 +644,9 @@ impl<R: LanguageRecipe> Training for LanguageTraining<R> {
         run.write_text(&format!("samples/epoch-{epoch:03}.txt"), &sample)
     }
 
-    fn finish(&mut self, run: &RunDir) -> Result<(String, String)> {
+    fn finish(&mut self, run: &RunDir, epochs: usize) -> Result<(String, String)> {
         write_module(&self.model.valid(), &run.file("model.bpk"))?;
-        Ok((epochs_done(self.recipe.fit().epochs), "weights model.bpk, samples in samples/".into()))
+        Ok((epochs_done(epochs), "weights model.bpk, samples in samples/".into()))
     }
 }
 

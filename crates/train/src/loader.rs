@@ -16,13 +16,23 @@ use zoo_data::ImageSet;
 /// Batches prepared ahead of the training step.
 const PREFETCH: usize = 2;
 
-/// A batch of images with their class labels.
+/// A batch of images with their targets: a class each, and a box each when the set has boxes.
 #[derive(Clone, Debug)]
 pub struct ImageBatch {
-    /// `[batch, 1, rows, cols]`, pixels in `[0, 1]`.
+    /// `[batch, channels, rows, cols]`, pixels in `[0, 1]`.
     pub images: Tensor<4>,
     /// `[batch]`, class indices.
     pub targets: Tensor<1, Int>,
+    /// `[batch, 4]`: `[x_min, y_min, x_max, y_max]` as shares of the image's width and height,
+    /// when the set has boxes.
+    pub boxes: Option<Tensor<2>>,
+}
+
+impl ImageBatch {
+    /// A batch of images and classes, without boxes.
+    pub fn new(images: Tensor<4>, targets: Tensor<1, Int>) -> Self {
+        Self { images, targets, boxes: None }
+    }
 }
 
 /// Iterates over a subset of an [`ImageSet`] in batches, reshuffled every epoch when a seed
@@ -99,31 +109,42 @@ impl DataLoader<ImageBatch> for ImageLoader {
         let (batch_size, max_shift) = (self.batch_size, self.max_shift as i64);
         // The producer ends by itself when the iterator is dropped (send fails) or at the end.
         std::thread::spawn(move || {
-            let pixels_per_image = set.rows * set.cols;
+            let (rows, cols) = (set.rows, set.cols);
             for chunk in order.chunks(batch_size) {
-                let mut pixels = Vec::with_capacity(chunk.len() * pixels_per_image);
+                let mut pixels = Vec::with_capacity(chunk.len() * set.pixels_per_image());
                 let mut labels = Vec::with_capacity(chunk.len());
+                let mut boxes = Vec::with_capacity(if set.boxes.is_empty() { 0 } else { 4 * chunk.len() });
                 for &index in chunk {
                     let index = index as usize;
                     let image = set.image(index);
+                    let (mut dx, mut dy) = (0, 0);
                     if max_shift == 0 {
                         pixels.extend(image.iter().map(|&p| f32::from(p) / 255.0));
                     } else {
                         let span = (2 * max_shift + 1) as u64;
                         augment_state = splitmix(augment_state);
-                        let dx = (augment_state % span) as i64 - max_shift;
-                        let dy = (augment_state / span % span) as i64 - max_shift;
-                        push_shifted(&mut pixels, image, set.rows, set.cols, dx, dy);
+                        dx = (augment_state % span) as i64 - max_shift;
+                        dy = (augment_state / span % span) as i64 - max_shift;
+                        for channel in image.chunks(rows * cols) {
+                            push_shifted(&mut pixels, channel, rows, cols, dx, dy);
+                        }
                     }
                     labels.push(i64::from(set.labels[index]));
+                    if let Some(&[x0, y0, x1, y1]) = set.boxes.get(index) {
+                        // The box moves with its image and stays inside it.
+                        let x = |v: u16| (i64::from(v) + dx).clamp(0, cols as i64) as f32 / cols as f32;
+                        let y = |v: u16| (i64::from(v) + dy).clamp(0, rows as i64) as f32 / rows as f32;
+                        boxes.extend([x(x0), y(y0), x(x1), y(y1)]);
+                    }
                 }
-                if sender.send(HostBatch { pixels, labels }).is_err() {
+                if sender.send(HostBatch { pixels, labels, boxes }).is_err() {
                     return;
                 }
             }
         });
         Box::new(ImageIter {
             receiver,
+            channels: self.set.channels,
             rows: self.set.rows,
             cols: self.set.cols,
             device: self.device.clone(),
@@ -153,10 +174,13 @@ impl DataLoader<ImageBatch> for ImageLoader {
 struct HostBatch {
     pixels: Vec<f32>,
     labels: Vec<i64>,
+    /// `[batch * 4]`, empty without boxes.
+    boxes: Vec<f32>,
 }
 
 struct ImageIter {
     receiver: Receiver<HostBatch>,
+    channels: usize,
     rows: usize,
     cols: usize,
     device: Device,
@@ -171,11 +195,14 @@ impl Iterator for ImageIter {
         let batch = self.receiver.recv().ok()?;
         let size = batch.labels.len();
         self.done += size;
-        let images = TensorData::new(batch.pixels, [size, 1, self.rows, self.cols]);
+        let images = TensorData::new(batch.pixels, [size, self.channels, self.rows, self.cols]);
         let targets = TensorData::new(batch.labels, [size]);
+        let boxes =
+            (!batch.boxes.is_empty()).then(|| Tensor::from_data(TensorData::new(batch.boxes, [size, 4]), &self.device));
         Some(Ok(ImageBatch {
             images: Tensor::from_data(images, &self.device),
             targets: Tensor::from_data(targets, &self.device),
+            boxes,
         }))
     }
 }

@@ -408,11 +408,8 @@ impl Training for TextClassTraining {
         Ok(())
     }
 
-    fn finish(&mut self, _run: &RunDir) -> Result<(String, String)> {
-        Ok((
-            epochs_done(self.recipe.fit.epochs),
-            format!("best validation accuracy {:.2} %, its weights model.bpk", 100.0 * self.best),
-        ))
+    fn finish(&mut self, _run: &RunDir, epochs: usize) -> Result<(String, String)> {
+        Ok((epochs_done(epochs), format!("best validation accuracy {:.2} %, its weights model.bpk", 100.0 * self.best)))
     }
 }
 

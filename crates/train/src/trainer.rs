@@ -94,9 +94,10 @@ pub trait Training {
     fn after_epoch(&mut self, _run: &RunDir, _epoch: usize, _seconds: f64) -> Result<()> {
         Ok(())
     }
-    /// A finished run: writes the final weights; returns what was trained (`12 epochs`,
+    /// A finished run (`epochs` trained, fewer than [`epochs`](Self::epochs) when early
+    /// stopping ended it): writes the final weights; returns what was trained (`12 epochs`,
     /// `700 steps (31 episodes)`) and what was written (`weights model.bpk`).
-    fn finish(&mut self, run: &RunDir) -> Result<(String, String)>;
+    fn finish(&mut self, run: &RunDir, epochs: usize) -> Result<(String, String)>;
 }
 
 /// Stop when the validation metric `metric` has not improved for `patience` epochs.
@@ -113,6 +114,11 @@ pub struct EarlyStopping {
 pub struct Progress {
     pub epoch: usize,
     pub seconds: f64,
+    /// Early stopping's best value of its metric so far, and the epochs since it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_stopping_best: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epochs_without_improvement: Option<usize>,
     #[serde(flatten)]
     pub state: Map<String, Value>,
 }
@@ -192,12 +198,14 @@ impl Reporter<'_> {
 /// Trains `training` from the checkpoint of `resume_from` (or from scratch) to its last epoch.
 pub fn fit<T: Training>(run: &RunDir, training: &mut T, resume_from: Option<usize>) -> Result<FitReport> {
     let checkpoints = EpochCheckpoints::new(&run.checkpoint_dir());
+    let (mut best, mut since_best) = (None::<f64>, 0usize);
     let (start, seconds_before) = match resume_from {
         Some(epoch) => {
             let parts = T::PARTS.iter().map(|p| checkpoints.read(p, epoch)).collect::<Result<Vec<_>>>()?;
             training.load(parts, epoch)?;
             let progress: Progress = checkpoints.read_progress(epoch)?;
             training.restore(&progress.state, epoch)?;
+            (best, since_best) = (progress.early_stopping_best, progress.epochs_without_improvement.unwrap_or(0));
             (epoch, progress.seconds)
         }
         None => (0, 0.0),
@@ -212,7 +220,6 @@ pub fn fit<T: Training>(run: &RunDir, training: &mut T, resume_from: Option<usiz
     let mut dashboard = Dashboard::new(training.name(), T::UNIT, &metrics, &csv, epochs, start + 1);
     let started = Instant::now();
     let early = training.early_stopping();
-    let (mut best, mut since_best) = (None::<f64>, 0usize);
     let mut stopped = false;
     let mut diverged = None;
     let mut last_epoch = start;
@@ -244,26 +251,34 @@ pub fn fit<T: Training>(run: &RunDir, training: &mut T, resume_from: Option<usiz
         dashboard.end_split();
         result?;
         let watched = early.and_then(|e| dashboard.epoch_mean("valid", e.metric));
-        let seconds = seconds_before + started.elapsed().as_secs_f64();
-        training.after_epoch(run, epoch, seconds)?;
-        let parts: Vec<(&str, Vec<u8>)> = T::PARTS.iter().copied().zip(training.save()?).collect();
-        checkpoints.save(epoch, &parts, &Progress { epoch, seconds, state: training.state() })?;
-        dashboard.end_epoch(epoch).with_path(&csv)?;
-        last_epoch = epoch;
+        let mut stop_early = false;
         if let (Some(rule), Some(value)) = (early, watched) {
-            let better = best.is_none_or(|b| if rule.higher_is_better { value > b } else { value < b });
-            if better {
+            if best.is_none_or(|b| if rule.higher_is_better { value > b } else { value < b }) {
                 (best, since_best) = (Some(value), 0);
             } else {
                 since_best += 1;
-                if since_best >= rule.patience {
-                    println!(
-                        "early stopping after epoch {epoch}: valid {} has not improved for {} epochs",
-                        rule.metric, rule.patience
-                    );
-                    break;
-                }
+                stop_early = since_best >= rule.patience;
             }
+        }
+        let seconds = seconds_before + started.elapsed().as_secs_f64();
+        training.after_epoch(run, epoch, seconds)?;
+        let parts: Vec<(&str, Vec<u8>)> = T::PARTS.iter().copied().zip(training.save()?).collect();
+        let progress = Progress {
+            epoch,
+            seconds,
+            early_stopping_best: best,
+            epochs_without_improvement: early.map(|_| since_best),
+            state: training.state(),
+        };
+        checkpoints.save(epoch, &parts, &progress)?;
+        dashboard.end_epoch(epoch).with_path(&csv)?;
+        last_epoch = epoch;
+        if let (true, Some(rule)) = (stop_early, early) {
+            println!(
+                "early stopping after epoch {epoch}: valid {} has not improved for {} epochs",
+                rule.metric, rule.patience
+            );
+            break;
         }
     }
     dashboard.finish();
@@ -294,7 +309,7 @@ pub fn fit<T: Training>(run: &RunDir, training: &mut T, resume_from: Option<usiz
         }
         Outcome::Stopped
     } else {
-        let (what, written) = training.finish(run)?;
+        let (what, written) = training.finish(run, last_epoch)?;
         println!(
             "trained {} for {what} in {}; run folder {} ({written}, curves curves.png)",
             training.name(),

@@ -20,12 +20,11 @@ pub use crate::image::TrainRequest;
 
 pub use crate::checkpoint::{load_module, load_optimizer, module_bytes, optimizer_bytes, read_module};
 
-/// The first `n` images of `set` as a batch in `[0, 1]` on `device`.
+/// The first `n` images of `set` as a batch `[n, channels, rows, cols]` in `[0, 1]` on `device`.
 pub fn image_batch(set: &ImageSet, n: usize, device: &Device) -> Tensor<4> {
     let n = n.min(set.len());
-    let side = set.rows * set.cols;
-    let pixels: Vec<f32> = set.images[..n * side].iter().map(|&p| f32::from(p) / 255.0).collect();
-    Tensor::from_data(TensorData::new(pixels, [n, 1, set.rows, set.cols]), device)
+    let pixels: Vec<f32> = set.images[..n * set.pixels_per_image()].iter().map(|&p| f32::from(p) / 255.0).collect();
+    Tensor::from_data(TensorData::new(pixels, [n, set.channels, set.rows, set.cols]), device)
 }
 
 /// A tensor's values as `f32`s.

@@ -624,7 +624,7 @@ impl Training for DqnTraining {
             .with_path(&picture)
     }
 
-    fn finish(&mut self, run: &RunDir) -> Result<(String, String)> {
+    fn finish(&mut self, run: &RunDir, _epochs: usize) -> Result<(String, String)> {
         write_module(&self.agent.online.valid(), &run.file("last.bpk"))?;
         Ok((
             format!("{} steps ({} episodes)", self.step, self.episodes),
