@@ -208,14 +208,22 @@ fn qlearning_trains_to_the_optimal_policy_through_the_binary() {
     let text = stdout(&out);
     assert!(text.contains("policy  #><<<<<<<#") || text.contains("policy  #>") && text.contains("<#"), "{text}");
     assert!(text.contains("optimal from 8 of 8 interior states"), "{text}");
-    let table: Value = serde_json::from_str(&std::fs::read_to_string(run.join("q_table.json")).unwrap()).unwrap();
-    assert_eq!(table["returns"].as_array().unwrap().len(), 1000);
+    let table_before: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("q_table.json")).unwrap()).unwrap();
+    assert_eq!(table_before["returns"].as_array().unwrap().len(), 1000);
     let png = image::open(run.join("returns.png")).expect("returns.png is a PNG").to_rgb8();
     assert_eq!(png.dimensions(), (900, 450));
     let out = zoo(&["eval", "qlearning", "--run", run.to_str().unwrap(), "--episodes", "20"]);
     assert!(out.status.success(), "{}", crate::common::stderr(&out));
     // The optimal policy never steps off the chain: every episode runs to the 100-step cut.
     assert!(stdout(&out).contains("return 100.0 ± 0.0"), "{}", stdout(&out));
+    // Two hundred more episodes from the last checkpoint, with its table and generators.
+    let out = zoo(&["train", "qlearning", "--resume", run.to_str().unwrap(), "--episodes", "1200"]);
+    assert!(out.status.success(), "{}", crate::common::stderr(&out));
+    let table: Value = serde_json::from_str(&std::fs::read_to_string(run.join("q_table.json")).unwrap()).unwrap();
+    assert_eq!(table["returns"].as_array().unwrap().len(), 1200);
+    let returns = |t: &Value| t["returns"].as_array().unwrap()[..1000].to_vec();
+    assert_eq!(returns(&table), returns(&table_before), "the first 1000 episodes are kept");
 }
 
 #[test]

@@ -85,10 +85,16 @@ pub trait Training {
     /// Trains one epoch, reporting after each batch; returns early when
     /// [`Reporter::progress`] says to stop.
     fn train_epoch(&mut self, epoch: usize, report: &mut Reporter) -> Result<()>;
-    /// Units of a validation pass.
+    /// Units of a validation pass (0: the family has no validation split, and the loop shows
+    /// none).
     fn valid_items(&self) -> usize;
     /// The validation pass after epoch `epoch`.
     fn validate(&mut self, epoch: usize, report: &mut Reporter) -> Result<()>;
+    /// True when the run has what it needs before its last epoch (a step limit reached): the
+    /// loop then finishes after this epoch's checkpoint.
+    fn finished_early(&self) -> bool {
+        false
+    }
     /// After validation, before the checkpoint: pictures, text samples, best weights, logs of
     /// the family's own. `seconds` is the run's training time so far.
     fn after_epoch(&mut self, _run: &RunDir, _epoch: usize, _seconds: f64) -> Result<()> {
@@ -244,12 +250,14 @@ pub fn fit<T: Training>(run: &RunDir, training: &mut T, resume_from: Option<usiz
             stopped = true;
             break;
         }
-        dashboard.start_split("valid", training.valid_items());
-        let mut report =
-            Reporter { dashboard: &mut dashboard, scheduler: None, training: false, stop: false, diverged: None };
-        let result = training.validate(epoch, &mut report);
-        dashboard.end_split();
-        result?;
+        if training.valid_items() > 0 {
+            dashboard.start_split("valid", training.valid_items());
+            let mut report =
+                Reporter { dashboard: &mut dashboard, scheduler: None, training: false, stop: false, diverged: None };
+            let result = training.validate(epoch, &mut report);
+            dashboard.end_split();
+            result?;
+        }
         let watched = early.and_then(|e| dashboard.epoch_mean("valid", e.metric));
         let mut stop_early = false;
         if let (Some(rule), Some(value)) = (early, watched) {
@@ -273,6 +281,9 @@ pub fn fit<T: Training>(run: &RunDir, training: &mut T, resume_from: Option<usiz
         checkpoints.save(epoch, &parts, &progress)?;
         dashboard.end_epoch(epoch).with_path(&csv)?;
         last_epoch = epoch;
+        if training.finished_early() {
+            break;
+        }
         if let (true, Some(rule)) = (stop_early, early) {
             println!(
                 "early stopping after epoch {epoch}: valid {} has not improved for {} epochs",

@@ -31,6 +31,15 @@ impl Chain {
         env
     }
 
+    /// The generator of the starts, for checkpoints.
+    pub fn rng(&self) -> SplitMix64 {
+        self.rng
+    }
+
+    pub fn set_rng(&mut self, rng: SplitMix64) {
+        self.rng = rng;
+    }
+
     pub fn is_terminal(state: usize) -> bool {
         state == 0 || state == STATES - 1
     }

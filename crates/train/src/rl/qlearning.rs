@@ -5,21 +5,21 @@
 //! passed the previous step's `done` to the update).
 
 use std::path::Path;
-use std::time::Instant;
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use zoo_data::SplitMix64;
 use zoo_data::env::chain::{ACTIONS, STATES};
 use zoo_data::env::{Chain, Environment};
 
 use super::{ReturnStats, RlTrainRequest, refuse};
-use crate::dashboard::{Dashboard, MetricSpec};
-use crate::error::{Result, ZooError, io_error};
+use crate::dashboard::MetricSpec;
+use crate::error::{Result, ResultExt, ZooError};
 use crate::plot::episode_returns;
 use crate::recipes::{Recipe, recipe_or_default};
-use crate::render::format_duration;
 use crate::run::RunDir;
+use crate::trainer::{self, Reporter, Training};
 
 pub const ENVIRONMENT: &str = "chain-10";
 
@@ -126,122 +126,252 @@ pub struct QLearningReport {
     pub learner: QLearner,
     pub episodes: usize,
     pub steps: usize,
-    pub seconds: f64,
 }
 
 const METRICS: [MetricSpec; 3] =
     [MetricSpec::higher("Return"), MetricSpec::higher("Episode Length"), MetricSpec::lower("Exploration Rate")];
 
+/// `zoo train qlearning`: a new run, or `--resume` of one (`--episodes` may extend it).
 pub fn train(request: &RlTrainRequest) -> Result<QLearningReport> {
-    if request.resume.is_some() {
-        return Err(refuse("--resume", "qlearning", "a run takes well under a second: start a new one"));
-    }
     if request.batch_size.is_some() {
         return Err(refuse("--batch-size", "qlearning", "it updates its table after every step"));
     }
-    let mut recipe: QLearningRecipe = recipe_or_default(request.config_file.as_deref())?;
-    if let Some(v) = request.episodes {
-        recipe.episodes = v;
+    let (run, mut training, start) = match &request.resume {
+        Some(dir) => {
+            let (run, _) = RunDir::open(dir, QLearningRecipe::NAME)?;
+            if request.config_file.is_some()
+                || request.seed.is_some()
+                || request.learning_rate.is_some()
+                || request.steps.is_some()
+                || request.run_dir.is_some()
+            {
+                return Err(ZooError::usage(
+                    "--resume continues a run with its own recipe; only --episodes may be given with it",
+                ));
+            }
+            let mut recipe: QLearningRecipe = run.read_json("config.json")?;
+            if let Some(v) = request.episodes {
+                recipe.episodes = v;
+            }
+            let Some(epoch) = trainer::latest_checkpoint::<QLearningTraining>(&run) else {
+                return Err(ZooError::usage(format!(
+                    "{}: no complete checkpoint; the run stopped before its first epoch ended, so start a new run",
+                    dir.display()
+                )));
+            };
+            run.write_json("config.json", &recipe)?;
+            (run, QLearningTraining::new(recipe), Some(epoch))
+        }
+        None => {
+            let mut recipe: QLearningRecipe = recipe_or_default(request.config_file.as_deref())?;
+            if let Some(v) = request.episodes {
+                recipe.episodes = v;
+            }
+            if let Some(v) = request.steps {
+                recipe.steps = v;
+            }
+            if let Some(v) = request.seed {
+                recipe.seed = v;
+            }
+            if let Some(v) = request.learning_rate {
+                recipe.learning_rate = v;
+            }
+            if recipe.episodes == 0 || recipe.max_steps == 0 || recipe.episodes_per_epoch == 0 {
+                return Err(ZooError::usage(
+                    "qlearning recipe: episodes, max_steps and episodes_per_epoch must be positive",
+                ));
+            }
+            let run = RunDir::start(request.run_dir.as_deref(), &recipe, ENVIRONMENT, &request.device_name)?;
+            println!(
+                "zoo train qlearning: {} episodes on the 10-state chain, seed {}; run folder {}",
+                recipe.episodes,
+                recipe.seed,
+                run.path().display()
+            );
+            (run, QLearningTraining::new(recipe), None)
+        }
+    };
+    if training.done() {
+        return Err(ZooError::usage(format!(
+            "{}: all {} episodes are done; pass --episodes N with N > {} to train further",
+            run.path().display(),
+            training.recipe.episodes,
+            training.returns.len()
+        )));
     }
-    if let Some(v) = request.steps {
-        recipe.steps = v;
-    }
-    if let Some(v) = request.seed {
-        recipe.seed = v;
-    }
-    if let Some(v) = request.learning_rate {
-        recipe.learning_rate = v;
-    }
-    if recipe.episodes == 0 || recipe.max_steps == 0 || recipe.episodes_per_epoch == 0 {
-        return Err(ZooError::usage("qlearning recipe: episodes, max_steps and episodes_per_epoch must be positive"));
-    }
-    let run = RunDir::start(request.run_dir.as_deref(), &recipe, ENVIRONMENT, &request.device_name)?;
+    trainer::fit(&run, &mut training, start)?;
+    print!("{}", table_text(&training.learner));
+    let optimal = training.learner.optimal_states(1e-6);
     println!(
-        "zoo train qlearning: {} episodes on the 10-state chain, seed {}; run folder {}",
-        recipe.episodes,
-        recipe.seed,
-        run.path().display()
-    );
-    let report = learn(&recipe, Some(&run))?;
-    print!("{}", table_text(&report.learner));
-    let optimal = report.learner.optimal_states(1e-6);
-    println!(
-        "greedy policy optimal from {} of {} interior states; trained {} episodes ({} steps) in {}; run folder {}",
+        "greedy policy optimal from {} of {} interior states",
         optimal.iter().filter(|o| **o).count(),
-        optimal.len(),
-        report.episodes,
-        report.steps,
-        format_duration(report.seconds),
-        run.path().display()
+        optimal.len()
     );
-    Ok(report)
+    Ok(training.report())
 }
 
-/// Runs Q-learning; with a run folder, reports to the dashboard and writes `q_table.json`,
-/// `metrics.csv` and `returns.png`.
-pub fn learn(recipe: &QLearningRecipe, run: Option<&RunDir>) -> Result<QLearningReport> {
-    let started = Instant::now();
-    let mut rng = SplitMix64::new(recipe.seed ^ 0x0_51EED);
-    let mut env = Chain::new(recipe.seed, recipe.max_steps);
-    let mut learner = QLearner::new(recipe.learning_rate, recipe.gamma);
-    let mut epsilon = recipe.epsilon_start;
-    let mut returns = Vec::with_capacity(recipe.episodes);
-    let mut steps = 0usize;
-    let epochs = recipe.episodes.div_ceil(recipe.episodes_per_epoch);
-    let mut dashboard =
-        run.map(|run| Dashboard::new("qlearning", "episodes", &METRICS, &run.file("metrics.csv"), epochs, 1));
-    'epochs: for epoch in 1..=epochs {
-        let in_epoch = recipe.episodes_per_epoch.min(recipe.episodes - (epoch - 1) * recipe.episodes_per_epoch);
-        if let Some(d) = dashboard.as_mut() {
-            d.start_split("train", in_epoch);
-        }
-        for done in 0..in_epoch {
-            env.reset();
-            let (mut total, mut length) = (0.0, 0usize);
-            loop {
-                let state = env.state();
-                let action = if rng.next_f64() < epsilon { rng.below(ACTIONS) } else { learner.greedy(state) };
-                let step = env.step(action);
-                learner.update(state, action, step.reward, step.next_state, step.done);
-                total += step.reward;
-                length += 1;
-                steps += 1;
-                if step.done || step.truncated || (recipe.steps > 0 && steps >= recipe.steps) {
-                    break;
-                }
-            }
-            returns.push(total);
-            if let Some(d) = dashboard.as_mut() {
-                d.value("Return", total, 1);
-                d.value("Episode Length", length as f64, 1);
-                d.value("Exploration Rate", epsilon, 1);
-                d.progress(done + 1);
-            }
-            epsilon = (epsilon * recipe.epsilon_decay).max(recipe.epsilon_min);
-            if recipe.steps > 0 && steps >= recipe.steps {
-                if let Some((d, run)) = dashboard.as_mut().zip(run) {
-                    d.end_split();
-                    d.end_epoch(epoch).map_err(|e| io_error(&run.file("metrics.csv"), e))?;
-                }
-                break 'epochs;
-            }
-        }
-        if let Some((d, run)) = dashboard.as_mut().zip(run) {
-            d.end_split();
-            d.end_epoch(epoch).map_err(|e| io_error(&run.file("metrics.csv"), e))?;
+/// Runs Q-learning to its end without a run folder (no dashboard, no files).
+pub fn learn(recipe: &QLearningRecipe) -> QLearningReport {
+    let mut training = QLearningTraining::new(recipe.clone());
+    while !training.done() {
+        training.episode();
+    }
+    training.report()
+}
+
+/// Q-learning in training: one epoch is `episodes_per_epoch` episodes from random interior
+/// starts; no validation split (`zoo eval` plays the greedy policy).
+pub struct QLearningTraining {
+    recipe: QLearningRecipe,
+    learner: QLearner,
+    /// Exploration; the starts are the environment's.
+    rng: SplitMix64,
+    env: Chain,
+    epsilon: f64,
+    steps: usize,
+    /// Every episode's return so far.
+    returns: Vec<f64>,
+}
+
+impl QLearningTraining {
+    pub fn new(recipe: QLearningRecipe) -> Self {
+        Self {
+            rng: SplitMix64::new(recipe.seed ^ 0x0_51EED),
+            env: Chain::new(recipe.seed, recipe.max_steps),
+            learner: QLearner::new(recipe.learning_rate, recipe.gamma),
+            epsilon: recipe.epsilon_start,
+            steps: 0,
+            returns: Vec::new(),
+            recipe,
         }
     }
-    if let Some(d) = dashboard {
-        d.finish();
+
+    /// Whether the run has its episodes, or its step limit.
+    fn done(&self) -> bool {
+        self.returns.len() >= self.recipe.episodes || (self.recipe.steps > 0 && self.steps >= self.recipe.steps)
     }
-    let report = QLearningReport { episodes: returns.len(), learner, steps, seconds: started.elapsed().as_secs_f64() };
-    if let Some(run) = run {
-        run.write_json("q_table.json", &table_report(&report, returns.clone()))?;
+
+    /// One episode, epsilon-greedy, updating the table after every step; returns its return
+    /// and length, and the epsilon it explored with.
+    fn episode(&mut self) -> (f64, usize, f64) {
+        self.env.reset();
+        let (mut total, mut length) = (0.0, 0usize);
+        loop {
+            let state = self.env.state();
+            let action =
+                if self.rng.next_f64() < self.epsilon { self.rng.below(ACTIONS) } else { self.learner.greedy(state) };
+            let step = self.env.step(action);
+            self.learner.update(state, action, step.reward, step.next_state, step.done);
+            total += step.reward;
+            length += 1;
+            self.steps += 1;
+            if step.done || step.truncated || (self.recipe.steps > 0 && self.steps >= self.recipe.steps) {
+                break;
+            }
+        }
+        self.returns.push(total);
+        let epsilon = self.epsilon;
+        self.epsilon = (self.epsilon * self.recipe.epsilon_decay).max(self.recipe.epsilon_min);
+        (total, length, epsilon)
+    }
+
+    fn report(&self) -> QLearningReport {
+        QLearningReport { learner: self.learner.clone(), episodes: self.returns.len(), steps: self.steps }
+    }
+}
+
+/// A field of a Q-learning progress record.
+fn field<T: serde::de::DeserializeOwned>(state: &Map<String, Value>, key: &str) -> Result<T> {
+    let value = state.get(key).cloned().unwrap_or(Value::Null);
+    serde_json::from_value(value).map_err(|e| {
+        ZooError::runtime(format!(
+            "a qlearning checkpoint's progress record has no valid `{key}` ({e}); start a new run"
+        ))
+    })
+}
+
+impl Training for QLearningTraining {
+    const PARTS: &'static [&'static str] = &["q_table.json"];
+    const UNIT: &'static str = "episodes";
+
+    fn name(&self) -> &str {
+        QLearningRecipe::NAME
+    }
+    fn metrics(&self) -> Vec<MetricSpec> {
+        METRICS.to_vec()
+    }
+    fn curves(&self) -> Vec<&'static str> {
+        vec!["Return", "Episode Length"]
+    }
+    fn title(&self, _run: &RunDir) -> String {
+        "qlearning on the 10-state chain".into()
+    }
+    fn epochs(&self) -> usize {
+        self.recipe.episodes.div_ceil(self.recipe.episodes_per_epoch)
+    }
+    fn save(&self) -> Result<Vec<Vec<u8>>> {
+        serde_json::to_vec(&self.learner.q).map(|bytes| vec![bytes]).map_err(|e| ZooError::runtime(e.to_string()))
+    }
+    fn load(&mut self, parts: Vec<Vec<u8>>, epoch: usize) -> Result<()> {
+        let bytes = parts.into_iter().next().unwrap_or_default();
+        self.learner.q = serde_json::from_slice(&bytes).map_err(|e| {
+            ZooError::runtime(format!("checkpoint/q_table-{epoch}.json: damaged ({e}); start a new run"))
+        })?;
+        Ok(())
+    }
+    fn state(&self) -> Map<String, Value> {
+        let mut state = Map::new();
+        state.insert("rng".into(), self.rng.state.into());
+        state.insert("env_rng".into(), self.env.rng().state.into());
+        state.insert("epsilon".into(), self.epsilon.into());
+        state.insert("steps".into(), self.steps.into());
+        state.insert("returns".into(), self.returns.clone().into());
+        state
+    }
+    fn restore(&mut self, state: &Map<String, Value>, _epoch: usize) -> Result<()> {
+        self.rng = SplitMix64 { state: field(state, "rng")? };
+        self.env.set_rng(SplitMix64 { state: field(state, "env_rng")? });
+        self.epsilon = field(state, "epsilon")?;
+        self.steps = field(state, "steps")?;
+        self.returns = field(state, "returns")?;
+        Ok(())
+    }
+    fn train_items(&self, epoch: usize) -> usize {
+        self.recipe.episodes.min(epoch * self.recipe.episodes_per_epoch) - self.returns.len().min(self.recipe.episodes)
+    }
+    fn train_epoch(&mut self, epoch: usize, report: &mut Reporter) -> Result<()> {
+        let last = self.recipe.episodes.min(epoch * self.recipe.episodes_per_epoch);
+        let mut done = 0;
+        while self.returns.len() < last && !self.done() {
+            let (total, length, epsilon) = self.episode();
+            report.value("Return", total);
+            report.value("Episode Length", length as f64);
+            report.value("Exploration Rate", epsilon);
+            done += 1;
+            if !report.progress(done) {
+                break;
+            }
+        }
+        Ok(())
+    }
+    fn valid_items(&self) -> usize {
+        0
+    }
+    fn validate(&mut self, _epoch: usize, _report: &mut Reporter) -> Result<()> {
+        Ok(())
+    }
+    fn finished_early(&self) -> bool {
+        self.done()
+    }
+    fn finish(&mut self, run: &RunDir, _epochs: usize) -> Result<(String, String)> {
+        run.write_json("q_table.json", &table_report(&self.report(), self.returns.clone()))?;
         let picture = run.file("returns.png");
-        episode_returns(&picture, "qlearning on the 10-state chain", &returns, 20)
-            .map_err(|e| io_error(&picture, e))?;
+        episode_returns(&picture, "qlearning on the 10-state chain", &self.returns, 20).with_path(&picture)?;
+        Ok((
+            format!("{} episodes ({} steps)", self.returns.len(), self.steps),
+            "table q_table.json, returns returns.png".into(),
+        ))
     }
-    Ok(report)
 }
 
 fn table_report(report: &QLearningReport, returns: Vec<f64>) -> QTableReport {
@@ -341,15 +471,15 @@ mod tests {
     #[test]
     fn seeded_training_learns_the_optimal_policy_from_every_state() {
         for seed in [1, 2, 3] {
-            let report = learn(&QLearningRecipe::new().with_seed(seed), None).unwrap();
+            let report = learn(&QLearningRecipe::new().with_seed(seed));
             let optimal = report.learner.optimal_states(1e-6);
             assert!(optimal.iter().all(|o| *o), "seed {seed}:\n{}", table_text(&report.learner));
             // The states next to the ends must point inwards.
             assert_eq!(report.learner.greedy(1), 1);
             assert_eq!(report.learner.greedy(8), 0);
         }
-        let a = learn(&QLearningRecipe::new(), None).unwrap();
-        let b = learn(&QLearningRecipe::new(), None).unwrap();
+        let a = learn(&QLearningRecipe::new());
+        let b = learn(&QLearningRecipe::new());
         assert_eq!(a.learner.q, b.learner.q);
     }
 }
