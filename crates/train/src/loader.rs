@@ -266,6 +266,42 @@ mod tests {
     }
 
     #[test]
+    fn colour_images_and_their_boxes_move_together() {
+        // 6x6 RGB pictures, each with one lit pixel (all channels) and a 1x1 box on it.
+        let (side, n) = (6usize, 40usize);
+        let (mut images, mut boxes) = (vec![0u8; n * 3 * side * side], Vec::new());
+        for i in 0..n {
+            let (x, y) = (1 + i % 4, 1 + (i / 4) % 4);
+            for c in 0..3 {
+                images[i * 3 * side * side + c * side * side + y * side + x] = 255;
+            }
+            boxes.push([x as u16, y as u16, x as u16 + 1, y as u16 + 1]);
+        }
+        let set = ImageSet::with_channels(images, vec![0; n], 3, side, side).unwrap().with_boxes(boxes).unwrap();
+        let device = Device::flex();
+        let loader =
+            ImageLoader::new(Arc::new(set), (0..n as u32).collect(), 16, Some(3), &device).with_random_shift(1);
+        let mut seen = 0;
+        for batch in loader.iter() {
+            let batch = batch.unwrap();
+            let size = batch.images.dims()[0];
+            assert_eq!(batch.images.dims(), [size, 3, side, side]);
+            let pixels: Vec<f32> = batch.images.into_data().convert::<f32>().into_vec().unwrap();
+            let boxes: Vec<f32> = batch.boxes.expect("boxes").into_data().convert::<f32>().into_vec().unwrap();
+            for i in 0..size {
+                let (bx, by) =
+                    ((boxes[4 * i] * side as f32).round() as usize, (boxes[4 * i + 1] * side as f32).round() as usize);
+                for c in 0..3 {
+                    let at = i * 3 * side * side + c * side * side + by * side + bx;
+                    assert!(pixels[at] > 0.5, "image {i} channel {c}: the pixel is where its box says");
+                }
+            }
+            seen += size;
+        }
+        assert_eq!(seen, n);
+    }
+
+    #[test]
     fn split_is_disjoint_and_complete() {
         let (train, valid) = train_valid_split(1000, 0.1, 7);
         assert_eq!((train.len(), valid.len()), (900, 100));
