@@ -9,7 +9,6 @@ use zoo_train::forecast::LstmRecipe;
 use zoo_train::generative::autoencoder::AutoencoderRecipe;
 use zoo_train::generative::gan::GanRecipe;
 use zoo_train::generative::vae::VaeRecipe;
-use zoo_train::image_training::ImageRecipe;
 use zoo_train::language::{CharLstmRecipe, GptRecipe, LanguageRecipe};
 use zoo_train::recipes::{CnnRecipe, MlpRecipe, Recipe, RnnRecipe, default_json};
 use zoo_train::rl::dqn::DqnRecipe;
@@ -65,61 +64,63 @@ const IMAGE_TRAIN: &[&str] = &["--epochs", "--batch-size", "--lr", "--seed", "--
 const PICTURES: &[&str] = &["--n", "--seed"];
 const TEXT: &[&str] = &["--prompt", "--len", "--temperature", "--seed"];
 
+impl Entry {
+    /// A model of recipe `R` that trains with `train`, taking `train_flags`; its other commands
+    /// are added with [`eval`](Self::eval), [`sample`](Self::sample), [`predict`](Self::predict)
+    /// and [`play`](Self::play).
+    fn new<R: Recipe>(
+        summary: &'static str,
+        train: fn(TrainArgs) -> Result<()>,
+        train_flags: &'static [&'static str],
+    ) -> Self {
+        Self {
+            name: R::NAME,
+            summary,
+            config: default_json::<R>,
+            train,
+            train_flags,
+            eval: None,
+            eval_flags: &[],
+            sample: None,
+            sample_flags: &[],
+            predict: None,
+            play: None,
+        }
+    }
+
+    fn eval(mut self, eval: fn(EvalArgs) -> Result<()>, flags: &'static [&'static str]) -> Self {
+        (self.eval, self.eval_flags) = (Some(eval), flags);
+        self
+    }
+
+    fn sample(mut self, sample: fn(SampleArgs) -> Result<()>, flags: &'static [&'static str]) -> Self {
+        (self.sample, self.sample_flags) = (Some(sample), flags);
+        self
+    }
+
+    fn predict(mut self, predict: fn(PredictArgs) -> Result<()>) -> Self {
+        self.predict = Some(predict);
+        self
+    }
+
+    fn play(mut self, play: fn(PlayArgs) -> Result<()>) -> Self {
+        self.play = Some(play);
+        self
+    }
+}
+
 /// An image classifier's row.
 fn classifier<R: ClassifierRecipe>(summary: &'static str) -> Entry {
-    Entry {
-        name: R::NAME,
-        summary,
-        config: default_json::<R>,
-        train: run::train_image::<R>,
-        train_flags: IMAGE_TRAIN,
-        eval: Some(run::eval_classifier::<R>),
-        eval_flags: &["--data"],
-        sample: None,
-        sample_flags: &[],
-        predict: Some(run::predict_classifier::<R>),
-        play: None,
-    }
+    Entry::new::<R>(summary, run::train_image::<R>, IMAGE_TRAIN)
+        .eval(run::eval_classifier::<R>, &["--data"])
+        .predict(run::predict_classifier::<R>)
 }
 
 /// A character language model's row.
 fn language<R: LanguageRecipe>(summary: &'static str) -> Entry {
-    Entry {
-        name: R::NAME,
-        summary,
-        config: default_json::<R>,
-        train: run::train_language::<R>,
-        train_flags: &["--epochs", "--batch-size", "--lr", "--seed", "--data"],
-        eval: Some(run::eval_language::<R>),
-        eval_flags: &[],
-        sample: Some(run::sample_language::<R>),
-        sample_flags: TEXT,
-        predict: None,
-        play: None,
-    }
-}
-
-/// A generative image model's row.
-fn generative<R: ImageRecipe>(
-    summary: &'static str,
-    eval: fn(EvalArgs) -> Result<()>,
-    eval_flags: &'static [&'static str],
-    sample: fn(SampleArgs) -> Result<()>,
-    sample_flags: &'static [&'static str],
-) -> Entry {
-    Entry {
-        name: R::NAME,
-        summary,
-        config: default_json::<R>,
-        train: run::train_image::<R>,
-        train_flags: IMAGE_TRAIN,
-        eval: Some(eval),
-        eval_flags,
-        sample: Some(sample),
-        sample_flags,
-        predict: None,
-        play: None,
-    }
+    Entry::new::<R>(summary, run::train_language::<R>, &["--epochs", "--batch-size", "--lr", "--seed", "--data"])
+        .eval(run::eval_language::<R>, &[])
+        .sample(run::sample_language::<R>, TEXT)
 }
 
 /// Every model, in the order `zoo list` shows them.
@@ -132,89 +133,54 @@ pub fn models() -> Vec<Entry> {
             "convolutional network: two 3x3 conv + max-pool stages, dense 128, classes (items 3, 7)",
         ),
         classifier::<RnnRecipe>("stacked simple RNNs (100 ReLU x 2) reading 28x28 images row by row (item 23)"),
-        Entry {
-            name: LstmRecipe::NAME,
-            summary: "LSTM of 50 units forecasting a series from 50 past values: births, CO2, sunspots or a CSV (item 9)",
-            config: default_json::<LstmRecipe>,
-            train: run::train_forecast,
-            train_flags: &["--epochs", "--batch-size", "--lr", "--seed", "--data"],
-            eval: Some(run::eval_forecast),
-            eval_flags: &[],
-            sample: None,
-            sample_flags: &[],
-            predict: None,
-            play: None,
-        },
+        Entry::new::<LstmRecipe>(
+            "LSTM of 50 units forecasting a series from 50 past values: births, CO2, sunspots or a CSV (item 9)",
+            run::train_forecast,
+            &["--epochs", "--batch-size", "--lr", "--seed", "--data"],
+        )
+        .eval(run::eval_forecast, &[]),
         language::<CharLstmRecipe>("character language model of two LSTM layers (item 9's network on Moby Dick)"),
-        generative::<AutoencoderRecipe>(
+        Entry::new::<AutoencoderRecipe>(
             "autoencoder of 28x28 images: dense 784-128-32-128-784, or convolutional (item 25)",
-            run::eval_autoencoder,
-            &["--data"],
-            run::sample_autoencoder,
-            &["--n"],
-        ),
-        generative::<VaeRecipe>(
+            run::train_image::<AutoencoderRecipe>,
+            IMAGE_TRAIN,
+        )
+        .eval(run::eval_autoencoder, &["--data"])
+        .sample(run::sample_autoencoder, &["--n"]),
+        Entry::new::<VaeRecipe>(
             "variational autoencoder: convolutional with a 2-d latent, or dense 784-400-20 (item 10)",
-            run::eval_vae,
-            &["--data"],
-            run::sample_vae,
-            PICTURES,
-        ),
-        generative::<GanRecipe>(
+            run::train_image::<VaeRecipe>,
+            IMAGE_TRAIN,
+        )
+        .eval(run::eval_vae, &["--data"])
+        .sample(run::sample_vae, PICTURES),
+        Entry::new::<GanRecipe>(
             "DCGAN: transposed-convolution generator from 100-d noise, convolutional discriminator (items 6, 8, 15)",
-            run::eval_gan,
-            &["--judge", "--samples", "--seed", "--trained"],
-            run::sample_gan,
-            &["--n", "--seed", "--trained"],
-        ),
-        Entry {
-            name: QLearningRecipe::NAME,
-            summary: "tabular Q-learning on the 10-state chain (item 4)",
-            config: default_json::<QLearningRecipe>,
-            train: run::train_qlearning,
-            train_flags: &["--steps", "--episodes", "--lr", "--seed"],
-            eval: Some(run::eval_qlearning),
-            eval_flags: &["--episodes", "--seed"],
-            sample: None,
-            sample_flags: &[],
-            predict: None,
-            play: None,
-        },
-        Entry {
-            name: DqnRecipe::NAME,
-            summary: "deep Q-network on CartPole-v1: replay buffer, target network, Huber loss (item 5)",
-            config: default_json::<DqnRecipe>,
-            train: run::train_dqn,
-            train_flags: &["--steps", "--batch-size", "--lr", "--seed"],
-            eval: Some(run::eval_dqn),
-            eval_flags: &["--episodes", "--seed"],
-            sample: None,
-            sample_flags: &[],
-            predict: None,
-            play: Some(run::play_dqn),
-        },
-        Entry {
-            name: AttentionRecipe::NAME,
-            summary: "transformer text classifier with attention pooling: speeches by party, or your JSONL/CSV (item 24)",
-            config: default_json::<AttentionRecipe>,
-            train: run::train_attention,
-            train_flags: &[
-                "--epochs",
-                "--batch-size",
-                "--lr",
-                "--seed",
-                "--limit",
-                "--data",
-                "--text-field",
-                "--label-field",
-            ],
-            eval: Some(run::eval_attention),
-            eval_flags: &[],
-            sample: None,
-            sample_flags: &[],
-            predict: Some(run::predict_attention),
-            play: None,
-        },
+            run::train_image::<GanRecipe>,
+            IMAGE_TRAIN,
+        )
+        .eval(run::eval_gan, &["--judge", "--samples", "--seed", "--trained"])
+        .sample(run::sample_gan, &["--n", "--seed", "--trained"]),
+        Entry::new::<QLearningRecipe>(
+            "tabular Q-learning on the 10-state chain (item 4)",
+            run::train_qlearning,
+            &["--steps", "--episodes", "--lr", "--seed"],
+        )
+        .eval(run::eval_qlearning, &["--episodes", "--seed"]),
+        Entry::new::<DqnRecipe>(
+            "deep Q-network on CartPole-v1: replay buffer, target network, Huber loss (item 5)",
+            run::train_dqn,
+            &["--steps", "--batch-size", "--lr", "--seed"],
+        )
+        .eval(run::eval_dqn, &["--episodes", "--seed"])
+        .play(run::play_dqn),
+        Entry::new::<AttentionRecipe>(
+            "transformer text classifier with attention pooling: speeches by party, or your JSONL/CSV (item 24)",
+            run::train_attention,
+            &["--epochs", "--batch-size", "--lr", "--seed", "--limit", "--data", "--text-field", "--label-field"],
+        )
+        .eval(run::eval_attention, &[])
+        .predict(run::predict_attention),
         language::<GptRecipe>(
             "small GPT: causal self-attention character language model (item 24's attention on Moby Dick)",
         ),

@@ -244,45 +244,41 @@ impl Recipe for GptRecipe {
 
 crate::fit_recipe!(CharLstmRecipe, GptRecipe);
 
-impl LanguageRecipe for CharLstmRecipe {
-    type Model = CharLstm;
+/// Implements [`LanguageRecipe`] for a recipe with fields `char_model` (a config with
+/// `vocab`), `optimizer` and `language`; `$init` builds the network from the recipe.
+macro_rules! language_recipe {
+    ($recipe:ty => $model:ty, |$this:ident, $device:ident| $init:expr) => {
+        impl LanguageRecipe for $recipe {
+            type Model = $model;
 
-    fn language(&self) -> &LanguageSettings {
-        &self.language
-    }
-    fn language_mut(&mut self) -> &mut LanguageSettings {
-        &mut self.language
-    }
-    fn optimizer(&self) -> &AdamConfig {
-        &self.optimizer
-    }
-    fn set_vocab(&mut self, vocab: usize) {
-        self.char_model.vocab = vocab;
-    }
-    fn init_language_model(&self, device: &Device) -> CharLstm {
-        self.char_model.init(device)
-    }
+            fn language(&self) -> &LanguageSettings {
+                &self.language
+            }
+            fn language_mut(&mut self) -> &mut LanguageSettings {
+                &mut self.language
+            }
+            fn optimizer(&self) -> &AdamConfig {
+                &self.optimizer
+            }
+            fn set_vocab(&mut self, vocab: usize) {
+                self.char_model.vocab = vocab;
+            }
+            fn init_language_model(&self, $device: &Device) -> $model {
+                let $this = self;
+                $init
+            }
+        }
+    };
 }
 
-impl LanguageRecipe for GptRecipe {
-    type Model = CharTransformer;
-
-    fn language(&self) -> &LanguageSettings {
-        &self.language
-    }
-    fn language_mut(&mut self) -> &mut LanguageSettings {
-        &mut self.language
-    }
-    fn optimizer(&self) -> &AdamConfig {
-        &self.optimizer
-    }
-    fn set_vocab(&mut self, vocab: usize) {
-        self.char_model.vocab = vocab;
-    }
-    fn init_language_model(&self, device: &Device) -> CharTransformer {
-        self.char_model.clone().with_context(self.language.context.max(self.char_model.context)).init(device)
-    }
-}
+language_recipe!(CharLstmRecipe => CharLstm, |recipe, device| recipe.char_model.init(device));
+// The GPT's positional table covers the training windows even when the model's own context is
+// shorter.
+language_recipe!(GptRecipe => CharTransformer, |recipe, device| recipe
+    .char_model
+    .clone()
+    .with_context(recipe.language.context.max(recipe.char_model.context))
+    .init(device));
 
 /// The text, its tokeniser (fitted on the training part) and both parts as ids.
 pub struct Corpus {

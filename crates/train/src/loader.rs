@@ -286,8 +286,8 @@ mod tests {
             let batch = batch.unwrap();
             let size = batch.images.dims()[0];
             assert_eq!(batch.images.dims(), [size, 3, side, side]);
-            let pixels: Vec<f32> = batch.images.into_data().convert::<f32>().into_vec().unwrap();
-            let boxes: Vec<f32> = batch.boxes.expect("boxes").into_data().convert::<f32>().into_vec().unwrap();
+            let pixels: Vec<f32> = batch.images.into_data().convert::<f32>().try_into_vec().unwrap();
+            let boxes: Vec<f32> = batch.boxes.expect("boxes").into_data().convert::<f32>().try_into_vec().unwrap();
             for i in 0..size {
                 let (bx, by) =
                     ((boxes[4 * i] * side as f32).round() as usize, (boxes[4 * i + 1] * side as f32).round() as usize);
