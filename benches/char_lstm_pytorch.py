@@ -1,4 +1,4 @@
-"""PyTorch's nn.LSTM on zoo's character-LSTM recipe (recipes/lstm-moby.json): the same split of
+"""PyTorch's nn.LSTM on zoo's character-LSTM recipe (`zoo config char-lstm`): the same split of
 Moby Dick (first 90 % trains), the same batches (128 contiguous streams evenly spaced from a
 random offset each epoch, windows of 64 characters, state carried between windows), Adam with
 a cosine rate and gradient clipping; prints the mean training loss of each epoch of 140 steps.

@@ -126,7 +126,7 @@ pub struct CharLstmConfig {
     pub embedding: usize,
     /// Added to the forget gate's bias at initialisation (Jozefowicz et al. 2015; Keras'
     /// `unit_forget_bias` sets 1). 0 as in PyTorch: on Moby Dick the first epoch of
-    /// `recipes/lstm-moby.json` averaged 2.37 nats with 1 and 2.22 with 0 (PyTorch 2.18).
+    /// the `char-lstm` recipe averaged 2.37 nats with 1 and 2.22 with 0 (PyTorch 2.18).
     #[config(default = 0.0)]
     pub forget_bias: f64,
 }
