@@ -29,7 +29,8 @@ pub enum Command {
     Sample(SampleArgs),
     /// Print a model's default recipe as JSON (edit it and pass it back with --config).
     Config {
-        #[arg(value_parser = registry::model_names())]
+        /// The model (`zoo list` says what each is).
+        #[arg(value_parser = registry::model_arg(None))]
         model: String,
     },
     /// Name every model with one line on what it is.
@@ -56,7 +57,8 @@ pub struct DeviceArg {
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    #[arg(value_parser = registry::model_names(), help = registry::models_with(Verb::Train))]
+    /// The model (`zoo list` says what each is).
+    #[arg(value_parser = registry::model_arg(Some(Verb::Train)))]
     pub model: String,
     /// Recipe JSON; may give only the fields it changes (see `zoo config <model>`).
     #[arg(long, value_name = "FILE.json")]
@@ -106,7 +108,8 @@ pub struct TrainArgs {
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    #[arg(value_parser = registry::model_names(), help = registry::models_with(Verb::Eval))]
+    /// The model the run trained.
+    #[arg(value_parser = registry::model_arg(Some(Verb::Eval)))]
     pub model: String,
     /// Run folder made by `zoo train`.
     #[arg(long, value_name = "DIR")]
@@ -136,7 +139,8 @@ pub struct EvalArgs {
 
 #[derive(Debug, Args)]
 pub struct SampleArgs {
-    #[arg(value_parser = registry::model_names(), help = registry::models_with(Verb::Sample))]
+    /// The model the run trained.
+    #[arg(value_parser = registry::model_arg(Some(Verb::Sample)))]
     pub model: String,
     /// Run folder made by `zoo train`.
     #[arg(long, value_name = "DIR")]
@@ -170,7 +174,8 @@ pub struct SampleArgs {
 
 #[derive(Debug, Args)]
 pub struct PlayArgs {
-    #[arg(value_parser = registry::model_names(), help = registry::models_with(Verb::Play))]
+    /// The agent the run trained.
+    #[arg(value_parser = registry::model_arg(Some(Verb::Play)))]
     pub model: String,
     /// Run folder made by `zoo train`.
     #[arg(long, value_name = "DIR")]
@@ -188,7 +193,8 @@ pub struct PlayArgs {
 
 #[derive(Debug, Args)]
 pub struct PredictArgs {
-    #[arg(value_parser = registry::model_names(), help = registry::models_with(Verb::Predict))]
+    /// The model the run trained.
+    #[arg(value_parser = registry::model_arg(Some(Verb::Predict)))]
     pub model: String,
     /// Run folder made by `zoo train`.
     #[arg(long, value_name = "DIR")]

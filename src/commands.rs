@@ -160,7 +160,8 @@ pub fn eval_attention(args: EvalArgs) -> Result<()> {
     let (device, _) = pick_device(&args.device)?;
     let r = textclass::eval(&args.run, &device)?;
     println!(
-        "attention {}: {} test chunks from {} documents of {} ({})",
+        "{} {}: {} test chunks from {} documents of {} ({})",
+        args.model,
         args.run.display(),
         r.test_chunks,
         r.test_documents,
@@ -198,7 +199,8 @@ pub fn eval_forecast(args: EvalArgs) -> Result<()> {
     let (device, _) = pick_device(&args.device)?;
     let r = forecast::eval(&args.run, &device)?;
     println!(
-        "lstm {}: {} test steps of {}; multi-step horizon {} (season {})",
+        "{} {}: {} test steps of {}; multi-step horizon {} (season {})",
+        args.model,
         args.run.display(),
         r.test_steps,
         r.series,
@@ -224,7 +226,7 @@ pub fn eval_forecast(args: EvalArgs) -> Result<()> {
 pub fn eval_autoencoder(args: EvalArgs) -> Result<()> {
     let (device, _) = pick_device(&args.device)?;
     let r = autoencoder::eval(&args.run, args.data.as_deref(), &device)?;
-    println!("autoencoder {}: test set of {} images from {}", args.run.display(), r.images, r.data);
+    println!("{} {}: test set of {} images from {}", args.model, args.run.display(), r.images, r.data);
     println!("binary cross-entropy {:.4} nats per pixel  (mean squared error {:.4})", r.bce_per_pixel, r.mse_per_pixel);
     Ok(())
 }
@@ -232,7 +234,7 @@ pub fn eval_autoencoder(args: EvalArgs) -> Result<()> {
 pub fn eval_vae(args: EvalArgs) -> Result<()> {
     let (device, _) = pick_device(&args.device)?;
     let r = vae::eval(&args.run, args.data.as_deref(), &device)?;
-    println!("vae {}: test set of {} images from {}", args.run.display(), r.images, r.data);
+    println!("{} {}: test set of {} images from {}", args.model, args.run.display(), r.images, r.data);
     println!(
         "negative ELBO {:.2} nats per image = reconstruction {:.2} + KL {:.2}  (latent {}, one sampled code per image)",
         r.negative_elbo, r.reconstruction, r.kl, r.latent
@@ -256,7 +258,8 @@ pub fn eval_gan(args: EvalArgs) -> Result<()> {
         &device,
     )?;
     println!(
-        "gan {}: {} images from its {} generator judged by {}",
+        "{} {}: {} images from its {} generator judged by {}",
+        args.model,
         args.run.display(),
         r.generated,
         r.generator,

@@ -3,7 +3,7 @@
 //! and the "does not apply" errors are all read from [`MODELS`]. A model's name is its recipe's
 //! `NAME`; adding a model is adding a row here.
 
-use clap::builder::{PossibleValue, PossibleValuesParser};
+use clap::builder::PossibleValue;
 use zoo_train::classifier::ClassifierRecipe;
 use zoo_train::forecast::LstmRecipe;
 use zoo_train::generative::autoencoder::AutoencoderRecipe;
@@ -246,15 +246,44 @@ pub fn find(name: &str, verb: Verb) -> Result<Entry> {
     Ok(entry)
 }
 
-/// The model argument's possible values: every model, each with its summary for `--help`.
-/// A model without the command gets its one-line error from [`find`].
-pub fn model_names() -> PossibleValuesParser {
-    let values: Vec<PossibleValue> = models().into_iter().map(|m| PossibleValue::new(m.name).help(m.summary)).collect();
-    PossibleValuesParser::new(values)
+/// The model argument of a command: any model's name parses (a model without the command gets
+/// its one-line error from [`find`]); `--help` lists the models that have the command.
+#[derive(Clone, Copy, Debug)]
+pub struct ModelArg {
+    verb: Option<Verb>,
 }
 
-/// The help line of a command's model argument: which models have the command.
-pub fn models_with(verb: Verb) -> String {
-    let names: Vec<&str> = models().into_iter().filter(|m| m.supports(verb)).map(|m| m.name).collect();
-    format!("The model: one of those with `zoo {}`: {}", verb.name(), names.join(", "))
+/// The model argument of `verb` (None: every model, as `zoo config` takes).
+pub fn model_arg(verb: Option<Verb>) -> ModelArg {
+    ModelArg { verb }
+}
+
+impl clap::builder::TypedValueParser for ModelArg {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        _cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> std::result::Result<String, clap::Error> {
+        let name = value.to_string_lossy();
+        if models().iter().any(|m| m.name == name) {
+            Ok(name.into_owned())
+        } else {
+            let names: Vec<&str> = models().into_iter().map(|m| m.name).collect();
+            let message =
+                format!("no model `{name}`; the models are {} (`zoo list` says what each is)\n", names.join(", "));
+            Err(clap::Error::raw(clap::error::ErrorKind::InvalidValue, message))
+        }
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        let values: Vec<PossibleValue> = models()
+            .into_iter()
+            .filter(|m| self.verb.is_none_or(|v| m.supports(v)))
+            .map(|m| PossibleValue::new(m.name).help(m.summary))
+            .collect();
+        Some(Box::new(values.into_iter()))
+    }
 }

@@ -86,3 +86,9 @@ impl Cnn {
         self.activation.forward(self.hidden.forward(x)) // [batch, 128]
     }
 }
+
+impl crate::ImageNet for Cnn {
+    fn logits(&self, images: Tensor<4>) -> Tensor<2> {
+        self.forward(images)
+    }
+}

@@ -27,3 +27,12 @@ pub use vae::{Vae, VaeConfig, VaeKind, VaeOutput, kl_divergence};
 
 /// Side of the square greyscale images the image models take (MNIST's 28x28).
 pub const IMAGE_SIDE: usize = 28;
+
+/// A network that maps a batch of images to class logits: what an image classifier is to
+/// zoo's training loop, its evaluation and `zoo predict`.
+pub trait ImageNet: burn::module::Module + burn::module::ModuleDisplay + core::fmt::Display + 'static {
+    /// # Shapes
+    /// - images: `[batch, channels, height, width]` (MNIST: `[batch, 1, 28, 28]`)
+    /// - output: `[batch, num_classes]`
+    fn logits(&self, images: burn::prelude::Tensor<4>) -> burn::prelude::Tensor<2>;
+}

@@ -59,3 +59,9 @@ impl Mlp {
         self.output.forward(x) // [batch, num_classes]
     }
 }
+
+impl crate::ImageNet for Mlp {
+    fn logits(&self, images: Tensor<4>) -> Tensor<2> {
+        self.forward(images)
+    }
+}

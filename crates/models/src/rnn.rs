@@ -60,3 +60,9 @@ impl Rnn {
         self.output.forward(last)
     }
 }
+
+impl crate::ImageNet for Rnn {
+    fn logits(&self, images: Tensor<4>) -> Tensor<2> {
+        self.forward(images)
+    }
+}

@@ -7,11 +7,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
-use burn::optim::{AdamConfig, ModuleOptimizer};
+use burn::optim::ModuleOptimizer;
 use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
 
-use crate::error::{Result, ZooError, io_error};
+use crate::error::{Result, ResultExt, ZooError};
 
 /// Writes `bytes` to `path` atomically (temporary file + fsync + rename).
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -53,11 +53,11 @@ impl EpochCheckpoints {
     pub fn save<P: serde::Serialize>(&self, epoch: usize, parts: &[(&str, Vec<u8>)], progress: &P) -> Result<()> {
         for (name, bytes) in parts {
             let path = self.path(name, epoch);
-            atomic_write(&path, bytes).map_err(|e| io_error(&path, e))?;
+            atomic_write(&path, bytes).with_path(&path)?;
         }
         let path = self.path("progress.json", epoch);
         let text = serde_json::to_string_pretty(progress).map_err(|e| ZooError::runtime(e.to_string()))?;
-        atomic_write(&path, text.as_bytes()).map_err(|e| io_error(&path, e))?;
+        atomic_write(&path, text.as_bytes()).with_path(&path)?;
         if epoch >= 2 {
             for (name, _) in parts {
                 let _ = fs::remove_file(self.path(name, epoch - 2));
@@ -81,12 +81,12 @@ impl EpochCheckpoints {
 
     pub fn read(&self, name: &str, epoch: usize) -> Result<Vec<u8>> {
         let path = self.path(name, epoch);
-        fs::read(&path).map_err(|e| io_error(&path, e))
+        fs::read(&path).with_path(&path)
     }
 
     pub fn read_progress<P: serde::de::DeserializeOwned>(&self, epoch: usize) -> Result<P> {
         let path = self.path("progress.json", epoch);
-        let text = fs::read_to_string(&path).map_err(|e| io_error(&path, e))?;
+        let text = fs::read_to_string(&path).with_path(&path)?;
         serde_json::from_str(&text)
             .map_err(|e| ZooError::runtime(format!("{}: damaged ({e}); start a new run", path.display())))
     }
@@ -104,7 +104,7 @@ pub fn module_bytes<M: Module>(module: &M) -> Result<Vec<u8>> {
 
 /// Writes a module's weights atomically.
 pub fn write_module<M: Module>(module: &M, path: &Path) -> Result<()> {
-    atomic_write(path, &module_bytes(module)?).map_err(|e| io_error(path, e))
+    atomic_write(path, &module_bytes(module)?).with_path(path)
 }
 
 /// Loads weights written by [`module_bytes`] into `module`; `what` names the file in errors.
@@ -124,7 +124,7 @@ pub fn read_module<M: Module>(module: M, path: &Path) -> Result<M> {
             path.display()
         )));
     }
-    let bytes = fs::read(path).map_err(|e| io_error(path, e))?;
+    let bytes = fs::read(path).with_path(path)?;
     load_module(module, bytes, path)
 }
 
@@ -143,15 +143,15 @@ pub fn load_optimizer(optimizer: ModuleOptimizer, bytes: Vec<u8>) -> Result<Modu
 }
 
 /// The two records of a checkpoint of one model and one Adam (`model.bpk`, `optim.bpk`),
-/// loaded into `fresh` and a new optimiser of `optimizer`.
+/// loaded into `fresh` and `optimizer` (a new one of the recipe's settings).
 pub fn load_model_and_optimizer<M: Module>(
     parts: Vec<Vec<u8>>,
     fresh: M,
-    optimizer: &AdamConfig,
+    optimizer: ModuleOptimizer,
 ) -> Result<(M, ModuleOptimizer)> {
     let [model, optim]: [Vec<u8>; 2] = parts
         .try_into()
         .map_err(|_| ZooError::runtime("a checkpoint of one model has two records, model.bpk and optim.bpk"))?;
     let model = load_module(fresh, model, Path::new("checkpoint/model.bpk"))?;
-    Ok((model, load_optimizer(optimizer.init(), optim)?))
+    Ok((model, load_optimizer(optimizer, optim)?))
 }

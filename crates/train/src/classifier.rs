@@ -1,50 +1,24 @@
-//! What every image classifier (`mlp`, `cnn`, `rnn`, ...) shares: the [`ImageNet`] trait of
-//! its network, the [`Classifier`] wrapper with its softmax cross-entropy, the
-//! [`ClassifierRecipe`] trait, and the [`ClassifierTrainer`] that plugs them into the one
-//! training loop (`crate::trainer`). A new classifier implements `ImageNet` for its network
-//! and `ClassifierRecipe` for its recipe; nothing else.
+//! What every image classifier (`mlp`, `cnn`, `rnn`, ...) shares: the [`Classifier`] wrapper
+//! with its softmax cross-entropy, the [`ClassifierRecipe`] trait, and the
+//! [`ClassifierTrainer`] that plugs them into the one training loop (`crate::trainer`). A new
+//! classifier implements [`ImageNet`] for its network (in its model file) and
+//! `ClassifierRecipe` for its recipe; nothing else.
 
-use burn::module::ModuleDisplay;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLearningRate;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::train::ClassificationOutput;
 use zoo_data::ImageSet;
-use zoo_models::{Cnn, Mlp, Rnn};
 
-use crate::checkpoint::{load_module, load_optimizer, module_bytes, optimizer_bytes};
+use crate::checkpoint::{load_model_and_optimizer, module_bytes, optimizer_bytes};
 use crate::dashboard::MetricSpec;
-use crate::error::{Result, ZooError};
+use crate::error::Result;
 use crate::image_training::{ImageRecipe, ImageTrainer};
 use crate::loader::ImageBatch;
 use crate::recipes::FitRecipe;
 
-/// A network that maps a batch of images to class logits.
-pub trait ImageNet: Module + ModuleDisplay + core::fmt::Display + 'static {
-    /// # Shapes
-    /// - images: `[batch, channels, height, width]` (MNIST: `[batch, 1, 28, 28]`)
-    /// - output: `[batch, num_classes]`
-    fn logits(&self, images: Tensor<4>) -> Tensor<2>;
-}
-
-impl ImageNet for Mlp {
-    fn logits(&self, images: Tensor<4>) -> Tensor<2> {
-        self.forward(images)
-    }
-}
-
-impl ImageNet for Cnn {
-    fn logits(&self, images: Tensor<4>) -> Tensor<2> {
-        self.forward(images)
-    }
-}
-
-impl ImageNet for Rnn {
-    fn logits(&self, images: Tensor<4>) -> Tensor<2> {
-        self.forward(images)
-    }
-}
+pub use zoo_models::ImageNet;
 
 /// An image network trained with softmax cross-entropy on its logits.
 #[derive(Module, Debug)]
@@ -139,11 +113,8 @@ impl<R: ClassifierRecipe> ImageTrainer for ClassifierTrainer<R> {
     }
 
     fn load(&mut self, parts: Vec<Vec<u8>>) -> Result<()> {
-        let [model, optim]: [Vec<u8>; 2] =
-            parts.try_into().map_err(|_| ZooError::runtime("a classifier checkpoint has two parts"))?;
         let fresh = Classifier::new(self.recipe.init(&self.train_device));
-        self.model = load_module(fresh, model, std::path::Path::new("checkpoint/model.bpk"))?;
-        self.optimizer = load_optimizer(self.recipe.optimizer().init(), optim)?;
+        (self.model, self.optimizer) = load_model_and_optimizer(parts, fresh, self.recipe.optimizer().init())?;
         Ok(())
     }
 

@@ -16,7 +16,7 @@ use zoo_models::{LstmForecaster, LstmForecasterConfig};
 
 use crate::checkpoint::{load_model_and_optimizer, module_bytes, optimizer_bytes, read_module, write_module};
 use crate::dashboard::MetricSpec;
-use crate::error::{Result, ZooError, io_error};
+use crate::error::{Result, ResultExt, ZooError};
 use crate::fit::FitConfig;
 use crate::image::TrainRequest;
 use crate::loader::shuffle;
@@ -271,7 +271,7 @@ impl Training for ForecastTraining {
     }
     fn load(&mut self, parts: Vec<Vec<u8>>, _epoch: usize) -> Result<()> {
         (self.model, self.optimizer) =
-            load_model_and_optimizer(parts, self.recipe.model.init(&self.train_device), &self.recipe.optimizer)?;
+            load_model_and_optimizer(parts, self.recipe.model.init(&self.train_device), self.recipe.optimizer.init())?;
         Ok(())
     }
     fn train_items(&self, _epoch: usize) -> usize {
@@ -409,6 +409,6 @@ pub fn eval(run_dir: &Path, device: &Device) -> Result<ForecastEval> {
         &data.series.step,
         &[("truth", &truth[..shown]), ("lstm", &lstm_one[..shown]), ("seasonal naive", &seasonal_one[..shown])],
     )
-    .map_err(|e| io_error(&picture, e))?;
+    .with_path(&picture)?;
     Ok(report)
 }

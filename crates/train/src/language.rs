@@ -17,7 +17,7 @@ use zoo_models::{CharLstm, CharLstmConfig, CharTransformer, CharTransformerConfi
 
 use crate::checkpoint::{load_model_and_optimizer, module_bytes, optimizer_bytes, read_module, write_module};
 use crate::dashboard::MetricSpec;
-use crate::error::{Result, ZooError, io_error};
+use crate::error::{Result, ResultExt, ZooError};
 use crate::fit::FitConfig;
 use crate::image::TrainRequest;
 use crate::recipes::{FitRecipe, Recipe, recipe_or_default};
@@ -576,7 +576,7 @@ impl<R: LanguageRecipe> Training for LanguageTraining<R> {
         (self.model, self.optimizer) = load_model_and_optimizer(
             parts,
             self.recipe.init_language_model(&self.train_device),
-            self.recipe.optimizer(),
+            self.recipe.optimizer().init(),
         )?;
         Ok(())
     }
@@ -727,7 +727,7 @@ pub fn sample<R: LanguageRecipe>(
     let (_, _, tokenizer, model) = load::<R>(run_dir, device)?;
     let text = generate_text(&model, &tokenizer, prompt, len, temperature, seed, device)?;
     if let Some(path) = out {
-        crate::checkpoint::atomic_write(path, text.as_bytes()).map_err(|e| io_error(path, e))?;
+        crate::checkpoint::atomic_write(path, text.as_bytes()).with_path(path)?;
     }
     Ok(text)
 }

@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::atomic_write;
-use crate::error::{Result, ZooError, io_error};
+use crate::error::{Result, ResultExt, ZooError};
 
 /// What `run.json` records.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -67,7 +67,7 @@ impl RunDir {
                 path
             }
         };
-        std::fs::create_dir_all(&path).map_err(|e| io_error(&path, e))?;
+        std::fs::create_dir_all(&path).with_path(&path)?;
         Ok(Self { path })
     }
 
@@ -156,24 +156,24 @@ impl RunDir {
         let path = self.file(name);
         let text =
             serde_json::to_string_pretty(value).map_err(|e| ZooError::runtime(format!("{}: {e}", path.display())))?;
-        atomic_write(&path, text.as_bytes()).map_err(|e| io_error(&path, e))
+        atomic_write(&path, text.as_bytes()).with_path(&path)
     }
 
     /// Writes a text file (a vocabulary, say) into the run folder, atomically.
     pub fn write_text(&self, name: &str, text: &str) -> Result<()> {
         let path = self.file(name);
-        atomic_write(&path, text.as_bytes()).map_err(|e| io_error(&path, e))
+        atomic_write(&path, text.as_bytes()).with_path(&path)
     }
 
     /// Reads a text file of the run folder.
     pub fn read_text(&self, name: &str) -> Result<String> {
         let path = self.file(name);
-        std::fs::read_to_string(&path).map_err(|e| io_error(&path, e))
+        std::fs::read_to_string(&path).with_path(&path)
     }
 
     pub fn read_json<T: DeserializeOwned>(&self, name: &str) -> Result<T> {
         let path = self.file(name);
-        let text = std::fs::read_to_string(&path).map_err(|e| io_error(&path, e))?;
+        let text = std::fs::read_to_string(&path).with_path(&path)?;
         serde_json::from_str(&text).map_err(|e| {
             // A well-formed file that lacks a field was written by an older zoo, whose model
             // had a different shape: say so rather than call it damaged.

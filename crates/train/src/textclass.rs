@@ -342,8 +342,11 @@ impl Training for TextClassTraining {
         Ok(vec![module_bytes(&self.model)?, optimizer_bytes(&self.optimizer)?])
     }
     fn load(&mut self, parts: Vec<Vec<u8>>, _epoch: usize) -> Result<()> {
-        (self.model, self.optimizer) =
-            load_model_and_optimizer(parts, self.recipe.classifier.init(&self.train_device), &self.recipe.optimizer)?;
+        (self.model, self.optimizer) = load_model_and_optimizer(
+            parts,
+            self.recipe.classifier.init(&self.train_device),
+            self.recipe.optimizer.init(),
+        )?;
         Ok(())
     }
     fn state(&self) -> Map<String, Value> {

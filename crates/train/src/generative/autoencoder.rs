@@ -12,11 +12,10 @@ use zoo_data::ImageSet;
 use zoo_models::{Autoencoder, AutoencoderConfig, IMAGE_SIDE, bernoulli_nll};
 
 use super::{
-    image_batch, load_module, load_optimizer, module_bytes, optimizer_bytes, picture_path, read_module, test_set,
-    to_vec,
+    image_batch, load_model_and_optimizer, module_bytes, optimizer_bytes, picture_path, read_module, test_set, to_vec,
 };
 use crate::dashboard::MetricSpec;
-use crate::error::{Result, io_error};
+use crate::error::{Result, ResultExt};
 use crate::fit::{FitConfig, LrSchedule};
 use crate::image_training::{ImageRecipe, ImageTrainer};
 use crate::loader::ImageBatch;
@@ -112,11 +111,10 @@ impl ImageTrainer for AutoencoderTrainer {
         Ok(vec![module_bytes(&self.model)?, optimizer_bytes(&self.optimizer)?])
     }
 
-    fn load(&mut self, mut parts: Vec<Vec<u8>>) -> Result<()> {
-        let optim = parts.pop().unwrap_or_default();
-        let model = parts.pop().unwrap_or_default();
-        self.model = load_module(self.config.init(&self.train_device), model, Path::new("checkpoint/model"))?;
-        self.optimizer = load_optimizer(std::mem::replace(&mut self.optimizer, AdamConfig::new().init()), optim)?;
+    fn load(&mut self, parts: Vec<Vec<u8>>) -> Result<()> {
+        let fresh = self.config.init(&self.train_device);
+        let optimizer = std::mem::replace(&mut self.optimizer, AdamConfig::new().init());
+        (self.model, self.optimizer) = load_model_and_optimizer(parts, fresh, optimizer)?;
         Ok(())
     }
 
@@ -145,7 +143,7 @@ pub fn write_pairs(path: &Path, inputs: &[f32], outputs: &[f32]) -> Result<()> {
         grid.extend_from_slice(outs);
         grid.extend_from_slice(&blank);
     }
-    image_grid(path, &grid, IMAGE_SIDE, columns, 2).map_err(|e| io_error(path, e))
+    image_grid(path, &grid, IMAGE_SIDE, columns, 2).with_path(path)
 }
 
 /// Loads a run's final weights.

@@ -15,7 +15,7 @@ use zoo_models::{Discriminator, DiscriminatorConfig, Generator, GeneratorConfig,
 use super::{load_module, load_optimizer, module_bytes, optimizer_bytes, picture_path, read_module, to_vec};
 use crate::average::update_average;
 use crate::dashboard::MetricSpec;
-use crate::error::{Result, io_error};
+use crate::error::{Result, ResultExt};
 use crate::fit::{FitConfig, LrSchedule};
 use crate::image_training::{ImageRecipe, ImageTrainer};
 use crate::loader::ImageBatch;
@@ -294,7 +294,7 @@ impl ImageTrainer for GanTrainer {
         }
         let path = run.file(&format!("samples/epoch-{epoch:03}.png"));
         let pixels = to_vec(to_pixels(self.drawing().forward(self.fixed.clone())))?;
-        image_grid(&path, &pixels, IMAGE_SIDE, 8, 2).map_err(|e| io_error(&path, e))
+        image_grid(&path, &pixels, IMAGE_SIDE, 8, 2).with_path(&path)
     }
 
     fn save(&self) -> Result<Vec<Vec<u8>>> {
@@ -392,7 +392,7 @@ pub fn sample(
     let pixels: Vec<f32> =
         generate(&generator, n, device).into_iter().map(to_vec).collect::<Result<Vec<_>>>()?.concat();
     let path = picture_path(&run, out, "samples.png");
-    image_grid(&path, &pixels, IMAGE_SIDE, 8, 2).map_err(|e| io_error(&path, e))?;
+    image_grid(&path, &pixels, IMAGE_SIDE, 8, 2).with_path(&path)?;
     Ok(vec![path])
 }
 

@@ -21,7 +21,7 @@ use super::{image_batch, to_vec};
 use crate::classifier::Classifier;
 use crate::error::Result;
 use crate::image::load_classifier;
-use crate::recipes::CnnRecipe;
+use crate::recipes::{CnnRecipe, Recipe};
 use crate::run::{RunDir, timestamp_iso};
 use crate::source::DataSource;
 
@@ -192,7 +192,7 @@ pub fn eval(run_dir: &Path, judge_dir: &Path, n: usize, seed: u64, trained: bool
     // Seeded before loading too: the standing statistics of an averaged generator draw noise.
     device.seed(seed);
     let (run, _, generator, kind) = load_generator(run_dir, trained, device)?;
-    let (judge_run, judge_info) = RunDir::open(judge_dir, "cnn")?;
+    let (judge_run, judge_info) = RunDir::open(judge_dir, CnnRecipe::NAME)?;
     let (judge_recipe, judge) = load_classifier::<CnnRecipe>(&judge_run, device)?;
     let judge = judge.valid();
     // The judge's own data: its test split is the reference, its training split the floor.
@@ -231,7 +231,7 @@ pub fn eval(run_dir: &Path, judge_dir: &Path, n: usize, seed: u64, trained: bool
     let distance = frechet_distance(&generated, &real_test);
     let floor = frechet_distance(&real_train, &real_test);
     let report = GanEval {
-        model: "gan".into(),
+        model: super::gan::GanRecipe::NAME.into(),
         generator: kind.into(),
         judge: judge_dir.display().to_string(),
         generated: n,

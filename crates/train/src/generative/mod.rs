@@ -18,7 +18,9 @@ use crate::source::DataSource;
 
 pub use crate::image::TrainRequest;
 
-pub use crate::checkpoint::{load_module, load_optimizer, module_bytes, optimizer_bytes, read_module};
+pub use crate::checkpoint::{
+    load_model_and_optimizer, load_module, load_optimizer, module_bytes, optimizer_bytes, read_module,
+};
 
 /// The first `n` images of `set` as a batch `[n, channels, rows, cols]` in `[0, 1]` on `device`.
 pub fn image_batch(set: &ImageSet, n: usize, device: &Device) -> Tensor<4> {

@@ -15,11 +15,10 @@ use zoo_models::{IMAGE_SIDE, Vae, VaeConfig, bernoulli_nll, kl_divergence};
 
 use super::autoencoder::write_pairs;
 use super::{
-    image_batch, load_module, load_optimizer, module_bytes, optimizer_bytes, picture_path, read_module, test_set,
-    to_vec,
+    image_batch, load_model_and_optimizer, module_bytes, optimizer_bytes, picture_path, read_module, test_set, to_vec,
 };
 use crate::dashboard::MetricSpec;
-use crate::error::{Result, io_error};
+use crate::error::{Result, ResultExt};
 use crate::fit::{FitConfig, LrSchedule};
 use crate::image_training::{ImageRecipe, ImageTrainer};
 use crate::loader::ImageBatch;
@@ -132,7 +131,7 @@ impl ImageTrainer for VaeTrainer {
         let model = self.model.valid();
         let path = run.file(&format!("samples/epoch-{epoch:03}.png"));
         let pixels = to_vec(model.generate(self.fixed.clone()))?;
-        image_grid(&path, &pixels, IMAGE_SIDE, 8, 2).map_err(|e| io_error(&path, e))?;
+        image_grid(&path, &pixels, IMAGE_SIDE, 8, 2).with_path(&path)?;
         let path = run.file(&format!("samples/reconstructions-{epoch:03}.png"));
         reconstructions(&model, valid, 32, &self.device, &path)
     }
@@ -141,11 +140,10 @@ impl ImageTrainer for VaeTrainer {
         Ok(vec![module_bytes(&self.model)?, optimizer_bytes(&self.optimizer)?])
     }
 
-    fn load(&mut self, mut parts: Vec<Vec<u8>>) -> Result<()> {
-        let optim = parts.pop().unwrap_or_default();
-        let model = parts.pop().unwrap_or_default();
-        self.model = load_module(self.config.init(&self.train_device), model, Path::new("checkpoint/model"))?;
-        self.optimizer = load_optimizer(std::mem::replace(&mut self.optimizer, AdamConfig::new().init()), optim)?;
+    fn load(&mut self, parts: Vec<Vec<u8>>) -> Result<()> {
+        let fresh = self.config.init(&self.train_device);
+        let optimizer = std::mem::replace(&mut self.optimizer, AdamConfig::new().init());
+        (self.model, self.optimizer) = load_model_and_optimizer(parts, fresh, optimizer)?;
         Ok(())
     }
 
@@ -222,7 +220,7 @@ pub fn sample(run_dir: &Path, n: usize, seed: u64, out: Option<&Path>, device: &
     device.seed(seed);
     let codes = Tensor::<2>::random([n, latent], Distribution::Normal(0.0, 1.0), device);
     let path = picture_path(&run, out, "samples.png");
-    image_grid(&path, &to_vec(model.generate(codes))?, IMAGE_SIDE, 8, 2).map_err(|e| io_error(&path, e))?;
+    image_grid(&path, &to_vec(model.generate(codes))?, IMAGE_SIDE, 8, 2).with_path(&path)?;
     let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let (test, _) = test_set(&info, None)?;
     let mut written = vec![path];
@@ -251,7 +249,7 @@ fn latent_map(model: &Vae, path: &Path, device: &Device) -> Result<PathBuf> {
         }
     }
     let codes = Tensor::<2>::from_data(TensorData::new(codes, [SIDE * SIDE, 2]), device);
-    image_grid(path, &to_vec(model.generate(codes))?, IMAGE_SIDE, SIDE, 1).map_err(|e| io_error(path, e))?;
+    image_grid(path, &to_vec(model.generate(codes))?, IMAGE_SIDE, SIDE, 1).with_path(path)?;
     Ok(path.to_path_buf())
 }
 
@@ -266,7 +264,7 @@ fn latent_codes(model: &Vae, set: &ImageSet, path: &Path, device: &Device) -> Re
             points.push((means[2 * i] as f64, means[2 * i + 1] as f64, *label));
         }
     }
-    latent_scatter(path, "vae: test images' latent means by label", &points).map_err(|e| io_error(path, e))?;
+    latent_scatter(path, "vae: test images' latent means by label", &points).with_path(path)?;
     Ok(path.to_path_buf())
 }
 

@@ -313,7 +313,8 @@ impl Training for QLearningTraining {
         serde_json::to_vec(&self.learner.q).map(|bytes| vec![bytes]).map_err(|e| ZooError::runtime(e.to_string()))
     }
     fn load(&mut self, parts: Vec<Vec<u8>>, epoch: usize) -> Result<()> {
-        let bytes = parts.into_iter().next().unwrap_or_default();
+        let [bytes]: [Vec<u8>; 1] =
+            parts.try_into().map_err(|_| ZooError::runtime("a qlearning checkpoint has one record, its table"))?;
         self.learner.q = serde_json::from_slice(&bytes).map_err(|e| {
             ZooError::runtime(format!("checkpoint/q_table-{epoch}.json: damaged ({e}); start a new run"))
         })?;
