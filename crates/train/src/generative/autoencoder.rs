@@ -118,6 +118,10 @@ impl ImageTrainer for AutoencoderTrainer {
         Ok(())
     }
 
+    fn describe_outputs(&self) -> &'static str {
+        "pictures samples/"
+    }
+
     fn final_weights(&self) -> Result<Vec<(&'static str, Vec<u8>)>> {
         Ok(vec![("model.bpk", module_bytes(&self.model.valid())?)])
     }

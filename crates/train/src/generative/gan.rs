@@ -323,6 +323,10 @@ impl ImageTrainer for GanTrainer {
         Ok(())
     }
 
+    fn describe_outputs(&self) -> &'static str {
+        "pictures samples/"
+    }
+
     fn final_weights(&self) -> Result<Vec<(&'static str, Vec<u8>)>> {
         let mut files = vec![
             ("generator.bpk", module_bytes(&self.drawing())?),
