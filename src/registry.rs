@@ -10,7 +10,7 @@ use zoo_train::generative::autoencoder::AutoencoderRecipe;
 use zoo_train::generative::gan::GanRecipe;
 use zoo_train::generative::vae::VaeRecipe;
 use zoo_train::language::{CharLstmRecipe, GptRecipe, LanguageRecipe};
-use zoo_train::recipes::{CnnRecipe, MlpRecipe, Recipe, RnnRecipe, default_json};
+use zoo_train::recipes::{CnnRecipe, MlpRecipe, Recipe, ResNetRecipe, RnnRecipe, default_json};
 use zoo_train::rl::dqn::DqnRecipe;
 use zoo_train::rl::qlearning::QLearningRecipe;
 use zoo_train::textclass::AttentionRecipe;
@@ -133,6 +133,9 @@ pub fn models() -> Vec<Entry> {
             "convolutional network: two 3x3 conv + max-pool stages, dense 128, classes (items 3, 7)",
         ),
         classifier::<RnnRecipe>("stacked simple RNNs (100 ReLU x 2) reading 28x28 images row by row (item 23)"),
+        classifier::<ResNetRecipe>(
+            "residual network: item 28's block (conv 3x3, ReLU, conv 3x3, + input, ReLU) in stages, pooled, dense (item 28)",
+        ),
         Entry::new::<LstmRecipe>(
             "LSTM of 50 units forecasting a series from 50 past values: births, CO2, sunspots or a CSV (item 9)",
             run::train_forecast,

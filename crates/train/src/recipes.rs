@@ -6,7 +6,7 @@ use std::path::Path;
 use burn::optim::AdamConfig;
 use burn::prelude::*;
 use serde_json::Value;
-use zoo_models::{Cnn, CnnConfig, Mlp, MlpConfig, Rnn, RnnConfig};
+use zoo_models::{Cnn, CnnConfig, Mlp, MlpConfig, ResNet, ResNetConfig, Rnn, RnnConfig};
 
 use crate::classifier::ClassifierRecipe;
 use crate::error::{Result, ZooError};
@@ -137,6 +137,31 @@ impl Recipe for RnnRecipe {
 }
 
 classifier_recipe!(RnnRecipe => Rnn);
+
+/// Recipe of `resnet` (item 28).
+#[derive(Config, Debug)]
+pub struct ResNetRecipe {
+    /// The network.
+    pub model: ResNetConfig,
+    /// Adam's moments and epsilon (the learning rate is `fit.learning_rate`).
+    pub optimizer: AdamConfig,
+    /// Epochs, batch size, learning rate, seed, validation share, augmentation.
+    pub fit: FitConfig,
+}
+
+impl Recipe for ResNetRecipe {
+    const NAME: &'static str = "resnet";
+
+    fn default_recipe() -> Self {
+        // Three stages of two blocks (32, 64, 128 filters at 28, 14 and 7 pixels) with batch
+        // norm: the article's block and body, deepened and narrowed to train on two cores.
+        let model = ResNetConfig::new().with_width(32).with_blocks(vec![2, 2, 2]).with_batch_norm(true);
+        let fit = FitConfig::new().with_epochs(12).with_batch_size(64).with_max_shift(2);
+        Self::new(model, keras_adam(), fit)
+    }
+}
+
+classifier_recipe!(ResNetRecipe => ResNet);
 
 /// The default recipe of `model` as pretty JSON (`zoo config <model>`).
 pub fn default_json<R: Recipe>() -> String {
