@@ -295,7 +295,8 @@ pub fn fit<T: Training>(run: &RunDir, training: &mut T, resume_from: Option<usiz
     dashboard.finish();
     let seconds = seconds_before + started.elapsed().as_secs_f64();
 
-    let rows = read_metrics(&csv).unwrap_or_default();
+    // A run stopped before its first epoch ended has no metrics yet: empty curves.
+    let rows = if csv.is_file() { read_metrics(&csv).with_path(&csv)? } else { Vec::new() };
     let picture = run.file("curves.png");
     training_curves(&picture, &training.title(run), &rows, &training.curves()).with_path(&picture)?;
     if let Some((epoch, (metric, value))) = diverged {
