@@ -129,6 +129,14 @@ pub struct Progress {
     pub state: Map<String, Value>,
 }
 
+/// Field `key` of a progress record's family state (`model` names whose checkpoint it is).
+pub fn state_field<T: serde::de::DeserializeOwned>(state: &Map<String, Value>, key: &str, model: &str) -> Result<T> {
+    let value = state.get(key).cloned().unwrap_or(Value::Null);
+    serde_json::from_value(value).map_err(|e| {
+        ZooError::runtime(format!("a {model} checkpoint's progress record has no valid `{key}` ({e}); start a new run"))
+    })
+}
+
 /// The latest complete checkpoint of a run of `T`.
 pub fn latest_checkpoint<T: Training>(run: &RunDir) -> Option<usize> {
     EpochCheckpoints::new(&run.checkpoint_dir()).latest(T::PARTS)

@@ -16,8 +16,6 @@ use crate::error::Result;
 use crate::run::{RunDir, RunInfo};
 use crate::source::DataSource;
 
-pub use crate::image::TrainRequest;
-
 pub use crate::checkpoint::{
     load_model_and_optimizer, load_module, load_optimizer, module_bytes, optimizer_bytes, read_module,
 };

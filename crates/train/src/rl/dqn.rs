@@ -38,7 +38,7 @@ use crate::metrics_log::append_csv;
 use crate::plot::episode_returns;
 use crate::recipes::{Recipe, recipe_or_default};
 use crate::run::RunDir;
-use crate::trainer::{self, FitReport, Reporter, Training};
+use crate::trainer::{self, FitReport, Reporter, Training, state_field};
 
 pub const ENVIRONMENT: &str = "CartPole-v1";
 /// Seeds of the evaluation environments are offset from the training seed so that the
@@ -305,7 +305,7 @@ pub fn train(request: &RlTrainRequest) -> Result<FitReport> {
                 recipe.dqn.steps = steps;
             }
             let progress: trainer::Progress = EpochCheckpoints::new(&run.checkpoint_dir()).read_progress(epoch)?;
-            let step = progress.state.get("step").and_then(Value::as_u64).unwrap_or(0) as usize;
+            let step: usize = state_field(&progress.state, "step", DqnRecipe::NAME)?;
             if step >= recipe.dqn.steps {
                 return Err(ZooError::usage(format!(
                     "{}: all {} steps are done; pass --steps N with N > {step} to train further",
@@ -438,14 +438,6 @@ impl DqnTraining {
     }
 }
 
-/// A `u64` of a progress record.
-fn state_u64(state: &Map<String, Value>, key: &str) -> Result<u64> {
-    state
-        .get(key)
-        .and_then(Value::as_u64)
-        .ok_or_else(|| ZooError::runtime(format!("a dqn checkpoint's progress record lacks `{key}`; start a new run")))
-}
-
 impl Training for DqnTraining {
     const PARTS: &'static [&'static str] = &PARTS;
     const UNIT: &'static str = "steps";
@@ -507,13 +499,13 @@ impl Training for DqnTraining {
 
     fn restore(&mut self, state: &Map<String, Value>, epoch: usize) -> Result<()> {
         self.epoch = epoch;
-        self.step = state_u64(state, "step")? as usize;
-        self.episodes = state_u64(state, "episodes")? as usize;
-        self.rng = SplitMix64 { state: state_u64(state, "rng")? };
-        self.env.set_rng(SplitMix64 { state: state_u64(state, "env_rng")? });
+        self.step = state_field::<usize>(state, "step", DqnRecipe::NAME)?;
+        self.episodes = state_field::<usize>(state, "episodes", DqnRecipe::NAME)?;
+        self.rng = SplitMix64 { state: state_field(state, "rng", DqnRecipe::NAME)? };
+        self.env.set_rng(SplitMix64 { state: state_field(state, "env_rng", DqnRecipe::NAME)? });
         self.env.reset();
         self.observation = self.env.observation();
-        self.eval_env.set_rng(SplitMix64 { state: state_u64(state, "eval_rng")? });
+        self.eval_env.set_rng(SplitMix64 { state: state_field(state, "eval_rng", DqnRecipe::NAME)? });
         self.best_eval = state.get("best_eval").and_then(Value::as_f64);
         self.best_epoch = state.get("best_epoch").and_then(Value::as_u64).map(|e| e as usize);
         Ok(())

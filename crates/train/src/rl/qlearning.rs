@@ -19,7 +19,7 @@ use crate::error::{Result, ResultExt, ZooError};
 use crate::plot::episode_returns;
 use crate::recipes::{Recipe, recipe_or_default};
 use crate::run::RunDir;
-use crate::trainer::{self, Reporter, Training};
+use crate::trainer::{self, Reporter, Training, state_field};
 
 pub const ENVIRONMENT: &str = "chain-10";
 
@@ -280,16 +280,6 @@ impl QLearningTraining {
     }
 }
 
-/// A field of a Q-learning progress record.
-fn field<T: serde::de::DeserializeOwned>(state: &Map<String, Value>, key: &str) -> Result<T> {
-    let value = state.get(key).cloned().unwrap_or(Value::Null);
-    serde_json::from_value(value).map_err(|e| {
-        ZooError::runtime(format!(
-            "a qlearning checkpoint's progress record has no valid `{key}` ({e}); start a new run"
-        ))
-    })
-}
-
 impl Training for QLearningTraining {
     const PARTS: &'static [&'static str] = &["q_table.json"];
     const UNIT: &'static str = "episodes";
@@ -330,11 +320,11 @@ impl Training for QLearningTraining {
         state
     }
     fn restore(&mut self, state: &Map<String, Value>, _epoch: usize) -> Result<()> {
-        self.rng = SplitMix64 { state: field(state, "rng")? };
-        self.env.set_rng(SplitMix64 { state: field(state, "env_rng")? });
-        self.epsilon = field(state, "epsilon")?;
-        self.steps = field(state, "steps")?;
-        self.returns = field(state, "returns")?;
+        self.rng = SplitMix64 { state: state_field(state, "rng", QLearningRecipe::NAME)? };
+        self.env.set_rng(SplitMix64 { state: state_field(state, "env_rng", QLearningRecipe::NAME)? });
+        self.epsilon = state_field(state, "epsilon", QLearningRecipe::NAME)?;
+        self.steps = state_field(state, "steps", QLearningRecipe::NAME)?;
+        self.returns = state_field(state, "returns", QLearningRecipe::NAME)?;
         Ok(())
     }
     fn train_items(&self, epoch: usize) -> usize {
