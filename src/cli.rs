@@ -27,6 +27,9 @@ pub enum Command {
     /// Pictures from a trained generative model (new images, reconstructions, the latent
     /// plane), or text from a character language model (char-lstm, gpt).
     Sample(SampleArgs),
+    /// k-fold cross-validation of a classifier: K runs on stratified folds of the training set,
+    /// a table per fold and the mean ± standard deviation (cv.json in the folder).
+    Cv(CvArgs),
     /// Print a model's default recipe as JSON (edit it and pass it back with --config).
     Config {
         /// The model (`zoo list` says what each is).
@@ -107,6 +110,45 @@ pub struct TrainArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct CvArgs {
+    /// The classifier.
+    #[arg(value_parser = registry::model_arg(Some(Verb::Cv)))]
+    pub model: String,
+    /// Folds: each trains on the others and validates on itself.
+    #[arg(long, value_name = "K", default_value_t = 5)]
+    pub folds: usize,
+    /// Recipe JSON; may give only the fields it changes (see `zoo config <model>`).
+    #[arg(long, value_name = "FILE.json")]
+    pub config: Option<PathBuf>,
+    /// Passes over each fold's training data.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Samples per optimiser step.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Learning rate.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Seed of the folds and of every fold's run.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Deal the first N training images into the folds (all by default).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Folder of MNIST-format IDX files [default: the MNIST extract built into zoo].
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Folder to create, holding cv.json and fold-1/ ... fold-K/ [default: runs/<model>/<UTC time>].
+    #[arg(long, value_name = "DIR")]
+    pub run_dir: Option<PathBuf>,
+    /// Continue an interrupted cross-validation from its folder.
+    #[arg(long, value_name = "CV_DIR")]
+    pub resume: Option<PathBuf>,
+    #[command(flatten)]
+    pub device: DeviceArg,
+}
+
+#[derive(Debug, Args)]
 pub struct EvalArgs {
     /// The model the run trained.
     #[arg(value_parser = registry::model_arg(Some(Verb::Eval)))]
@@ -143,15 +185,27 @@ pub struct SampleArgs {
     #[arg(value_parser = registry::model_arg(Some(Verb::Sample)))]
     pub model: String,
     /// Run folder made by `zoo train`.
-    #[arg(long, value_name = "DIR")]
-    pub run: PathBuf,
-    /// Images in the grid (autoencoder, vae, gan) [default: 64].
+    #[arg(long, value_name = "DIR", required_unless_present = "config")]
+    pub run: Option<PathBuf>,
+    /// Augmented training images as the network sees them: each row one image, first as
+    /// stored, then transformed by the recipe's augmentation (mlp, cnn, rnn, resnet).
+    #[arg(long)]
+    pub augmented: bool,
+    /// With --augmented and no --run: the recipe whose augmentation to show [default: the
+    /// model's default recipe].
+    #[arg(long, value_name = "FILE", conflicts_with = "run")]
+    pub config: Option<PathBuf>,
+    /// With --augmented and no --run: a folder of MNIST-format IDX files [default: the
+    /// embedded extract].
+    #[arg(long, value_name = "DIR", conflicts_with = "run")]
+    pub data: Option<PathBuf>,
+    /// Images in the grid (autoencoder, vae, gan, and --augmented) [default: 64].
     #[arg(long)]
     pub n: Option<usize>,
     /// Draw with the trained generator instead of its moving average (gan).
     #[arg(long)]
     pub trained: bool,
-    /// Seed of the noise or of the drawn characters.
+    /// Seed of the noise, of the drawn characters, or of the augmentation.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// The PNG to write [default: in the run folder]; the VAE's other pictures go beside it.
@@ -244,4 +298,16 @@ pub enum Topic {
     Init,
     /// One manual backpropagation step of a 2-layer network, every intermediate value.
     Backprop,
+}
+
+impl SampleArgs {
+    /// `--run`, which every sample but a classifier's `--augmented --config` needs.
+    pub fn run_dir(&self) -> zoo_train::Result<&std::path::Path> {
+        self.run.as_deref().ok_or_else(|| {
+            zoo_train::ZooError::usage(format!(
+                "zoo sample {} needs --run DIR, a folder made by `zoo train`",
+                self.model
+            ))
+        })
+    }
 }

@@ -13,9 +13,9 @@ use zoo_train::rl::dqn;
 use zoo_train::rl::qlearning;
 use zoo_train::rl::{ReturnStats, RlTrainRequest, play};
 use zoo_train::textclass::{self, FieldOverrides};
-use zoo_train::{Result, ZooError, forecast};
+use zoo_train::{Result, ZooError, cv, forecast};
 
-use crate::cli::{DeviceArg, EvalArgs, PlayArgs, PredictArgs, SampleArgs, TrainArgs};
+use crate::cli::{CvArgs, DeviceArg, EvalArgs, PlayArgs, PredictArgs, SampleArgs, TrainArgs};
 use crate::device;
 
 /// The request of an epoch-based `zoo train`.
@@ -36,6 +36,29 @@ fn train_request(args: TrainArgs) -> Result<TrainRequest> {
         device,
         device_name,
     })
+}
+
+/// `zoo cv <classifier>`: k-fold cross-validation.
+pub fn cv_classifier<R: ClassifierRecipe>(args: CvArgs) -> Result<()> {
+    let folds = args.folds;
+    let train = train_request(TrainArgs {
+        model: args.model,
+        config: args.config,
+        epochs: args.epochs,
+        steps: None,
+        episodes: None,
+        batch_size: args.batch_size,
+        lr: args.lr,
+        seed: args.seed,
+        limit: args.limit,
+        data: args.data,
+        text_field: None,
+        label_field: None,
+        run_dir: args.run_dir,
+        resume: args.resume,
+        device: args.device,
+    })?;
+    cv::cross_validate::<R>(&cv::CvRequest { train, folds }).map(|_| ())
 }
 
 pub fn train_image<R: ImageRecipe>(args: TrainArgs) -> Result<()> {
@@ -151,7 +174,7 @@ pub fn sample_language<R: LanguageRecipe>(args: SampleArgs) -> Result<()> {
     let (device, _) = pick_device(&args.device)?;
     let prompt = args.prompt.as_deref().unwrap_or("Call me");
     let (len, temperature) = (args.len.unwrap_or(500), args.temperature.unwrap_or(0.8));
-    let text = language::sample::<R>(&args.run, prompt, len, temperature, args.seed, args.out.as_ref(), &device)?;
+    let text = language::sample::<R>(args.run_dir()?, prompt, len, temperature, args.seed, args.out.as_ref(), &device)?;
     println!("{text}");
     Ok(())
 }
@@ -289,21 +312,48 @@ fn print_written(written: Vec<PathBuf>) {
     }
 }
 
+/// `zoo sample <classifier> --augmented`: a grid of training images under the recipe's
+/// augmentation, from a run or from a recipe before training.
+pub fn sample_augmented<R: ClassifierRecipe>(args: SampleArgs) -> Result<()> {
+    if !args.augmented {
+        return Err(ZooError::usage(format!(
+            "zoo sample {} draws augmented training images: add --augmented",
+            args.model
+        )));
+    }
+    print_written(vec![image::sample_augmented::<R>(
+        args.run.as_deref(),
+        args.config.as_deref(),
+        args.data.as_deref(),
+        pictures(&args)?,
+        args.seed,
+        args.out.as_deref(),
+    )?]);
+    Ok(())
+}
+
 pub fn sample_autoencoder(args: SampleArgs) -> Result<()> {
     let (device, _) = pick_device(&args.device)?;
-    print_written(autoencoder::sample(&args.run, pictures(&args)?, args.out.as_deref(), &device)?);
+    print_written(autoencoder::sample(args.run_dir()?, pictures(&args)?, args.out.as_deref(), &device)?);
     Ok(())
 }
 
 pub fn sample_vae(args: SampleArgs) -> Result<()> {
     let (device, _) = pick_device(&args.device)?;
-    print_written(vae::sample(&args.run, pictures(&args)?, args.seed, args.out.as_deref(), &device)?);
+    print_written(vae::sample(args.run_dir()?, pictures(&args)?, args.seed, args.out.as_deref(), &device)?);
     Ok(())
 }
 
 pub fn sample_gan(args: SampleArgs) -> Result<()> {
     let (device, _) = pick_device(&args.device)?;
-    print_written(gan::sample(&args.run, pictures(&args)?, args.seed, args.trained, args.out.as_deref(), &device)?);
+    print_written(gan::sample(
+        args.run_dir()?,
+        pictures(&args)?,
+        args.seed,
+        args.trained,
+        args.out.as_deref(),
+        &device,
+    )?);
     Ok(())
 }
 

@@ -39,6 +39,10 @@ pub fn run(cli: Cli) -> Result<()> {
             let entry = registry::find(&args.model, Verb::Play)?;
             entry.play.map_or(Ok(()), |play| play(args))
         }
+        Command::Cv(args) => {
+            let entry = registry::find(&args.model, Verb::Cv)?;
+            entry.cv.map_or(Ok(()), |cv| cv(args))
+        }
         Command::Config { model } => {
             println!("{}", (registry::find(&model, Verb::Train)?.config)());
             Ok(())
@@ -100,6 +104,9 @@ fn sample_flags(args: &SampleArgs) -> Vec<&'static str> {
         (args.prompt.is_some(), "--prompt"),
         (args.len.is_some(), "--len"),
         (args.temperature.is_some(), "--temperature"),
+        (args.augmented, "--augmented"),
+        (args.config.is_some(), "--config"),
+        (args.data.is_some(), "--data"),
     ];
     given.into_iter().filter_map(|(given, flag)| given.then_some(flag)).collect()
 }

@@ -16,7 +16,7 @@ use zoo_train::rl::qlearning::QLearningRecipe;
 use zoo_train::textclass::AttentionRecipe;
 use zoo_train::{Result, ZooError};
 
-use crate::cli::{EvalArgs, PlayArgs, PredictArgs, SampleArgs, TrainArgs};
+use crate::cli::{CvArgs, EvalArgs, PlayArgs, PredictArgs, SampleArgs, TrainArgs};
 use crate::commands as run;
 
 /// The commands a model may support besides `train` and `config`.
@@ -27,6 +27,7 @@ pub enum Verb {
     Sample,
     Predict,
     Play,
+    Cv,
 }
 
 impl Verb {
@@ -37,6 +38,7 @@ impl Verb {
             Verb::Sample => "sample",
             Verb::Predict => "predict",
             Verb::Play => "play",
+            Verb::Cv => "cv",
         }
     }
 }
@@ -56,6 +58,7 @@ pub struct Entry {
     pub sample_flags: &'static [&'static str],
     pub predict: Option<fn(PredictArgs) -> Result<()>>,
     pub play: Option<fn(PlayArgs) -> Result<()>>,
+    pub cv: Option<fn(CvArgs) -> Result<()>>,
 }
 
 /// The flags of an image model's `train`.
@@ -85,6 +88,7 @@ impl Entry {
             sample_flags: &[],
             predict: None,
             play: None,
+            cv: None,
         }
     }
 
@@ -107,13 +111,20 @@ impl Entry {
         self.play = Some(play);
         self
     }
+
+    fn cv(mut self, cv: fn(CvArgs) -> Result<()>) -> Self {
+        self.cv = Some(cv);
+        self
+    }
 }
 
 /// An image classifier's row.
 fn classifier<R: ClassifierRecipe>(summary: &'static str) -> Entry {
     Entry::new::<R>(summary, run::train_image::<R>, IMAGE_TRAIN)
         .eval(run::eval_classifier::<R>, &["--data"])
+        .sample(run::sample_augmented::<R>, &["--augmented", "--n", "--seed", "--config", "--data"])
         .predict(run::predict_classifier::<R>)
+        .cv(run::cv_classifier::<R>)
 }
 
 /// A character language model's row.
@@ -199,12 +210,13 @@ impl Entry {
             Verb::Sample => self.sample.is_some(),
             Verb::Predict => self.predict.is_some(),
             Verb::Play => self.play.is_some(),
+            Verb::Cv => self.cv.is_some(),
         }
     }
 
     /// The commands it supports, for messages.
     pub fn verbs(&self) -> String {
-        let all = [Verb::Train, Verb::Eval, Verb::Sample, Verb::Predict, Verb::Play];
+        let all = [Verb::Train, Verb::Eval, Verb::Sample, Verb::Predict, Verb::Play, Verb::Cv];
         all.iter().filter(|v| self.supports(**v)).map(|v| v.name()).collect::<Vec<_>>().join(", ")
     }
 
@@ -214,7 +226,7 @@ impl Entry {
             Verb::Train => self.train_flags,
             Verb::Eval => self.eval_flags,
             Verb::Sample => self.sample_flags,
-            Verb::Predict | Verb::Play => &[],
+            Verb::Predict | Verb::Play | Verb::Cv => &[],
         };
         match given.iter().find(|flag| !takes.contains(flag)) {
             None => Ok(()),

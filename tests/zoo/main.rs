@@ -10,5 +10,6 @@ mod models;
 mod primitives;
 mod rl;
 mod sequence;
+mod toolkit;
 mod training_loop;
 mod wgpu;

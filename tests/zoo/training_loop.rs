@@ -195,7 +195,7 @@ fn early_stopping_ends_the_run_when_the_watched_metric_stops_improving() {
     let tmp = tempfile::tempdir().unwrap();
     let run = RunDir::create(Some(&tmp.path().join("early")), "two-heads").unwrap();
     // A learning rate of 0: the validation loss never improves on epoch 1's.
-    let rule = EarlyStopping { metric: "Box Loss", higher_is_better: false, patience: 1 };
+    let rule = EarlyStopping::on("Box Loss", 1);
     let mut training =
         ImageTraining::new("two-heads", fit_settings(5), TwoHeadTrainer::new(&device, 0.0), squares(100))
             .with_early_stopping(rule);

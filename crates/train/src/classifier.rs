@@ -17,6 +17,10 @@ use crate::error::Result;
 use crate::image_training::{ImageRecipe, ImageTrainer};
 use crate::loader::ImageBatch;
 use crate::recipes::FitRecipe;
+use crate::regularize::Regularization;
+
+/// The metric of the weight penalty (L1 + L2) added to the training loss.
+pub const PENALTY: &str = "Penalty";
 
 pub use zoo_models::ImageNet;
 
@@ -43,6 +47,8 @@ impl<N: ImageNet> Classifier<N> {
 pub trait ClassifierRecipe: FitRecipe {
     type Net: ImageNet;
     fn optimizer(&self) -> &AdamConfig;
+    /// L1/L2 penalties and weight decay.
+    fn regularization(&self) -> &Regularization;
     fn num_classes(&self) -> usize;
     fn set_num_classes(&mut self, classes: usize);
     /// The network, its weights drawn from the device's seed.
@@ -57,11 +63,15 @@ impl<R: ClassifierRecipe> ImageRecipe for R {
         let train_device = device.clone().autodiff();
         ClassifierTrainer {
             model: Classifier::new(self.init(&train_device)),
-            optimizer: self.optimizer().init(),
+            optimizer: self.regularization().optimizer(self.optimizer()),
             recipe: self.clone(),
             train_device,
             device: device.clone(),
         }
+    }
+
+    fn validate(&self) -> std::result::Result<(), String> {
+        self.regularization().validate()
     }
 
     fn adapt_to(&mut self, train: &ImageSet) {
@@ -95,12 +105,31 @@ impl<R: ClassifierRecipe> ImageTrainer for ClassifierTrainer<R> {
         self.device.clone()
     }
 
+    fn metrics(&self) -> Vec<MetricSpec> {
+        let mut metrics = Self::METRICS.to_vec();
+        if self.recipe.regularization().penalises() {
+            metrics.push(MetricSpec::lower(PENALTY));
+        }
+        metrics
+    }
+
     fn train_batch(&mut self, batch: ImageBatch, lr: &ModuleLearningRate) -> Vec<(&'static str, f64)> {
         let size = batch.targets.dims()[0];
         let output = self.model.forward_classification(batch);
-        let grads = GradientsParams::from_grads(output.loss.backward(), &self.model);
+        // The loss reported stays the data's cross-entropy, comparable with validation's; the
+        // penalty is a metric of its own.
+        let penalty = self.recipe.regularization().penalty(&self.model);
+        let objective = match &penalty {
+            Some(penalty) => output.loss.clone() + penalty.clone(),
+            None => output.loss.clone(),
+        };
+        let grads = GradientsParams::from_grads(objective.backward(), &self.model);
         self.model = self.optimizer.step(lr.clone(), self.model.clone(), grads);
-        metrics(output, size)
+        let mut values = metrics(output, size);
+        if let Some(penalty) = penalty {
+            values.push((PENALTY, f64::from(penalty.into_scalar::<f32>())));
+        }
+        values
     }
 
     fn valid_batch(&mut self, batch: ImageBatch) -> Vec<(&'static str, f64)> {
@@ -114,7 +143,8 @@ impl<R: ClassifierRecipe> ImageTrainer for ClassifierTrainer<R> {
 
     fn load(&mut self, parts: Vec<Vec<u8>>) -> Result<()> {
         let fresh = Classifier::new(self.recipe.init(&self.train_device));
-        (self.model, self.optimizer) = load_model_and_optimizer(parts, fresh, self.recipe.optimizer().init())?;
+        let optimizer = self.recipe.regularization().optimizer(self.recipe.optimizer());
+        (self.model, self.optimizer) = load_model_and_optimizer(parts, fresh, optimizer)?;
         Ok(())
     }
 

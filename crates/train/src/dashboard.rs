@@ -143,7 +143,10 @@ impl Dashboard {
 }
 
 fn format_value(value: f64) -> String {
-    if value != 0.0 && (value.abs() < 1e-3 || value.abs() >= 1e5) {
+    if value.fract() == 0.0 && value.abs() < 1e5 {
+        // Counts (epochs without improvement) read as counts.
+        format!("{value:.0}")
+    } else if value != 0.0 && (value.abs() < 1e-3 || value.abs() >= 1e5) {
         format!("{value:.3e}")
     } else {
         format!("{value:.4}")

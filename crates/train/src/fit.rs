@@ -36,12 +36,56 @@ pub struct FitConfig {
     /// every epoch (0: off).
     #[config(default = 0)]
     pub max_shift: usize,
+    /// Augmentation: rotate each training image by a random angle of up to this many degrees
+    /// either way, anew every epoch (0: off).
+    #[config(default = 0.0)]
+    pub max_rotation: f64,
+    /// Augmentation: scale each training image about its centre by a random factor between
+    /// `1 - max_scale` and `1 + max_scale` (0: off).
+    #[config(default = 0.0)]
+    pub max_scale: f64,
+    /// Augmentation: cut a random square window whose side is between `min_crop` and the whole
+    /// of the image's side, and stretch it back to the image's size (1: off).
+    #[config(default = 1.0)]
+    pub min_crop: f64,
+    /// When to end the run before its last epoch (off by default).
+    #[config(default = "EarlyStopping::new()")]
+    pub early_stopping: EarlyStopping,
     /// How the learning rate changes over the run.
     #[config(default = "LrSchedule::Cosine")]
     pub schedule: LrSchedule,
     /// Use only the first N training samples (0: all); for quick trial runs.
     #[config(default = 0)]
     pub limit: usize,
+}
+
+/// Early stopping: end the run when a validation metric has stopped improving. The best
+/// epoch's weights become the run's model (`model.bpk`) and the last epoch's are kept as
+/// `last.bpk`.
+#[derive(Config, Debug, PartialEq)]
+pub struct EarlyStopping {
+    /// Epochs in a row without improvement that end the run (0: off).
+    #[config(default = 0)]
+    pub patience: usize,
+    /// The smallest change of the metric that counts as an improvement.
+    #[config(default = 0.0)]
+    pub min_delta: f64,
+    /// The validation metric watched (`Loss`, `Accuracy`, ...); its direction is the metric's
+    /// own (lower loss, higher accuracy is better).
+    #[config(default = "String::from(\"Loss\")")]
+    pub metric: String,
+}
+
+impl EarlyStopping {
+    /// Stop after `patience` epochs without improvement of `metric`.
+    pub fn on(metric: &str, patience: usize) -> Self {
+        Self::new().with_metric(metric.to_string()).with_patience(patience)
+    }
+
+    /// Whether the rule is on.
+    pub fn is_on(&self) -> bool {
+        self.patience > 0
+    }
 }
 
 /// The common flags of `zoo train`, each overriding the recipe's value when given.
@@ -114,6 +158,30 @@ impl FitConfig {
         }
         if !(self.learning_rate > 0.0 && self.learning_rate <= 1.0) {
             return Err(format!("learning rate {} must be in (0, 1] (--lr X)", self.learning_rate));
+        }
+        if !(0.0..=180.0).contains(&self.max_rotation) {
+            return Err(format!(
+                "max_rotation {} must be between 0 and 180 degrees (recipe field fit.max_rotation)",
+                self.max_rotation
+            ));
+        }
+        if !(0.0..1.0).contains(&self.max_scale) {
+            return Err(format!(
+                "max_scale {} must be at least 0 and below 1 (recipe field fit.max_scale)",
+                self.max_scale
+            ));
+        }
+        if !(self.min_crop > 0.0 && self.min_crop <= 1.0) {
+            return Err(format!(
+                "min_crop {} must be above 0 and at most 1 (recipe field fit.min_crop)",
+                self.min_crop
+            ));
+        }
+        if !(self.early_stopping.min_delta >= 0.0) {
+            return Err(format!(
+                "early_stopping.min_delta {} must be 0 or more (recipe field fit.early_stopping.min_delta)",
+                self.early_stopping.min_delta
+            ));
         }
         if !(self.valid_fraction > 0.0 && self.valid_fraction < 1.0) {
             return Err(format!(

@@ -23,7 +23,7 @@ use crate::loader::shuffle;
 use crate::plot::line_chart;
 use crate::recipes::{Recipe, recipe_or_default};
 use crate::run::{RunDir, timestamp_iso};
-use crate::trainer::{self, FitReport, Reporter, Training, epochs_done};
+use crate::trainer::{self, EarlyStopping, FitReport, Reporter, Training, epochs_done};
 
 /// What the forecaster learns from and how it is judged; `config.json` under `forecast`.
 #[derive(Config, Debug)]
@@ -169,7 +169,7 @@ pub fn train(request: &TrainRequest) -> Result<FitReport> {
     let (run, recipe, start) = match &request.resume {
         Some(dir) => {
             let (run, _) = RunDir::open(dir, LstmRecipe::NAME)?;
-            let mut recipe: LstmRecipe = run.read_json("config.json")?;
+            let mut recipe: LstmRecipe = run.read_recipe()?;
             let latest = trainer::latest_checkpoint::<ForecastTraining>(&run);
             let epoch = request.resume_epoch(&run, latest, &mut recipe.fit)?;
             run.write_json("config.json", &recipe)?;
@@ -263,6 +263,12 @@ impl Training for ForecastTraining {
     fn epochs(&self) -> usize {
         self.recipe.fit.epochs
     }
+    fn early_stopping(&self) -> Option<EarlyStopping> {
+        Some(self.recipe.fit.early_stopping.clone()).filter(EarlyStopping::is_on)
+    }
+    fn weights(&self) -> Result<Vec<(&'static str, Vec<u8>)>> {
+        Ok(vec![("model.bpk", module_bytes(&self.model.valid())?)])
+    }
     fn scheduler(&self, epochs_done: usize) -> Result<Option<ModuleLrScheduler>> {
         trainer::schedule(&self.recipe.fit, self.train_targets.len().div_ceil(self.recipe.fit.batch_size), epochs_done)
     }
@@ -342,7 +348,7 @@ pub struct ForecastEval {
 
 pub fn eval(run_dir: &Path, device: &Device) -> Result<ForecastEval> {
     let (run, _) = RunDir::open(run_dir, LstmRecipe::NAME)?;
-    let recipe: LstmRecipe = run.read_json("config.json")?;
+    let recipe: LstmRecipe = run.read_recipe()?;
     let data = Prepared::new(&recipe.forecast)?;
     let model = read_module(recipe.model.init(device), &run.file("model.bpk"))?;
     let values = &data.series.values;

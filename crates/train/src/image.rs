@@ -11,9 +11,10 @@ use burn::tensor::activation::softmax;
 use serde::{Deserialize, Serialize};
 use zoo_data::Split;
 
+use crate::augment::Augmentation;
 use crate::checkpoint::read_module;
 use crate::classifier::{Classifier, ClassifierRecipe, ClassifierTrainer, ImageNet};
-use crate::error::{Result, ZooError};
+use crate::error::{Result, ResultExt, ZooError};
 use crate::fit::{FitConfig, FitOverrides};
 use crate::image_training::ImageTraining;
 use crate::loader::ImageLoader;
@@ -37,7 +38,7 @@ impl TrainRequest {
     /// defaults (the recipes with several tasks read it first to pick the task's loop).
     pub fn recipe<R: crate::recipes::Recipe>(&self) -> Result<R> {
         match &self.resume {
-            Some(dir) => RunDir::open(dir, R::NAME)?.0.read_json("config.json"),
+            Some(dir) => RunDir::open(dir, R::NAME)?.0.read_recipe(),
             None => crate::recipes::recipe_or_default(self.config_file.as_deref()),
         }
     }
@@ -83,7 +84,7 @@ impl TrainRequest {
 /// Rebuilds the trained classifier of a run on `device`: the final weights, or the latest
 /// checkpoint of a run that did not finish.
 pub fn load_classifier<R: ClassifierRecipe>(run: &RunDir, device: &Device) -> Result<(R, Classifier<R::Net>)> {
-    let recipe: R = run.read_json("config.json")?;
+    let recipe: R = run.read_recipe()?;
     let final_weights = run.file("model.bpk");
     let path = if final_weights.is_file() {
         final_weights
@@ -216,4 +217,53 @@ pub fn predict<R: ClassifierRecipe>(run_dir: &Path, files: &[PathBuf], device: &
         answers.push((file.clone(), ranked));
     }
     Ok(answers)
+}
+
+/// `zoo sample <classifier> --augmented`: `n` training images as the network sees them, in
+/// rows of one image as stored followed by seven draws of the recipe's augmentation. The
+/// recipe and data are the run's (`run_dir`), or `config_file` (else the defaults) on `data`
+/// (else the embedded extract). Writes `out`, else `augmented.png` in the run folder (or here).
+pub fn sample_augmented<R: ClassifierRecipe>(
+    run_dir: Option<&Path>,
+    config_file: Option<&Path>,
+    data: Option<&Path>,
+    n: usize,
+    seed: u64,
+    out: Option<&Path>,
+) -> Result<PathBuf> {
+    let (recipe, source, default_out): (R, DataSource, PathBuf) = match run_dir {
+        Some(dir) => {
+            let (run, info) = RunDir::open(dir, R::NAME)?;
+            (run.read_recipe()?, DataSource::from_record(&info.data)?, run.file("augmented.png"))
+        }
+        None => (crate::recipes::recipe_or_default(config_file)?, DataSource::from_arg(data)?, "augmented.png".into()),
+    };
+    let fit = recipe.fit();
+    fit.validate().map_err(ZooError::usage)?;
+    let augmentation = Augmentation::from_fit(fit);
+    if augmentation.is_off() {
+        println!(
+            "the {} recipe augments nothing (fit.max_shift, max_rotation, max_scale and min_crop are off): every column shows the image as stored",
+            R::NAME
+        );
+    }
+    let set = source.load(Split::Train)?;
+    const COLUMNS: usize = 8;
+    let rows = n.div_ceil(COLUMNS).min(set.len());
+    let mut picked: Vec<u32> = (0..set.len() as u32).collect();
+    crate::loader::shuffle(&mut picked, seed);
+    let (side, mut state) = (set.rows, crate::loader::splitmix_seed(seed));
+    let mut pixels = Vec::with_capacity(rows * COLUMNS * side * side);
+    for &index in &picked[..rows] {
+        // One channel: the grid is greyscale.
+        let image = &set.image(index as usize)[..side * set.cols];
+        pixels.extend(image.iter().map(|&p| f32::from(p) / 255.0));
+        for _ in 1..COLUMNS {
+            let draw = augmentation.draw(&mut state, set.rows, set.cols);
+            augmentation.apply(&draw, image, set.rows, set.cols, &mut pixels);
+        }
+    }
+    let path = out.map_or(default_out, Path::to_path_buf);
+    crate::plot::image_grid(&path, &pixels, side, COLUMNS, 3).with_path(&path)?;
+    Ok(path)
 }

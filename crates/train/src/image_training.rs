@@ -11,6 +11,7 @@ use burn::optim::lr_scheduler::module_lr_scheduler::{ModuleLearningRate, ModuleL
 use burn::prelude::*;
 use zoo_data::{ImageSet, Split};
 
+use crate::augment::Augmentation;
 use crate::dashboard::MetricSpec;
 use crate::error::{Result, ZooError};
 use crate::fit::FitConfig;
@@ -30,6 +31,11 @@ pub trait ImageTrainer {
     const METRICS: &'static [MetricSpec];
     /// The checkpoint's records, as file names (`model.bpk`, `optim.bpk`).
     const PARTS: &'static [&'static str];
+    /// The metrics of this trainer's recipe ([`METRICS`](Self::METRICS) unless a setting adds
+    /// some, as a weight penalty does).
+    fn metrics(&self) -> Vec<MetricSpec> {
+        Self::METRICS.to_vec()
+    }
     /// The autodiff device the training batches go to.
     fn train_device(&self) -> Device;
     /// The plain device of validation and pictures.
@@ -78,7 +84,16 @@ pub fn train<R: ImageRecipe>(request: &TrainRequest) -> Result<FitReport> {
     let (run, recipe, source, resume_from) = match &request.resume {
         Some(dir) => {
             let (run, info) = RunDir::open(dir, R::NAME)?;
-            let mut recipe: R = run.read_json("config.json")?;
+            if let Some(cv) = crate::cv::enclosing_cross_validation(&run) {
+                return Err(ZooError::usage(format!(
+                    "{}: a fold of the cross-validation in {}; continue it with `zoo cv {} --resume {}`",
+                    dir.display(),
+                    cv.display(),
+                    R::NAME,
+                    cv.display()
+                )));
+            }
+            let mut recipe: R = run.read_recipe()?;
             let latest = trainer::latest_checkpoint::<ImageTraining<R::Trainer>>(&run);
             let epoch = request.resume_epoch(&run, latest, recipe.fit_mut())?;
             run.write_json("config.json", &recipe)?;
@@ -137,14 +152,27 @@ impl<T: ImageTrainer> ImageTraining<T> {
             train_set = train_set.subset(0..fit.limit);
         }
         let (train_indices, valid_indices) = train_valid_split(train_set.len(), fit.valid_fraction, fit.seed);
-        let set = Arc::new(train_set);
+        Self::with_split(name, fit, trainer, Arc::new(train_set), train_indices, valid_indices)
+    }
+
+    /// Trains on `train_indices` of `set` and validates on `valid_indices` (a fold of
+    /// cross-validation); `fit.limit` and `fit.valid_fraction` are the caller's business.
+    pub fn with_split(
+        name: &'static str,
+        fit: FitConfig,
+        trainer: T,
+        set: Arc<ImageSet>,
+        train_indices: Vec<u32>,
+        valid_indices: Vec<u32>,
+    ) -> Self {
         let valid_set = set.pick(&valid_indices);
         let train_len = train_indices.len();
         let train_loader =
             ImageLoader::new(set.clone(), train_indices, fit.batch_size, Some(fit.seed), &trainer.train_device())
-                .with_random_shift(fit.max_shift);
+                .with_augmentation(Augmentation::from_fit(&fit));
         let valid_loader = ImageLoader::new(set, valid_indices, fit.batch_size.max(256), None, &trainer.device());
-        Self { name, fit, trainer, train_loader, valid_loader, valid_set, train_len, early_stopping: None }
+        let early_stopping = Some(fit.early_stopping.clone()).filter(EarlyStopping::is_on);
+        Self { name, fit, trainer, train_loader, valid_loader, valid_set, train_len, early_stopping }
     }
 
     /// Ends the run when a validation metric stops improving (see [`EarlyStopping`]).
@@ -163,14 +191,14 @@ impl<T: ImageTrainer> Training for ImageTraining<T> {
     }
 
     fn metrics(&self) -> Vec<MetricSpec> {
-        let mut metrics = T::METRICS.to_vec();
+        let mut metrics = self.trainer.metrics();
         metrics.push(MetricSpec::higher(SAMPLES_PER_SECOND));
         metrics
     }
 
     fn curves(&self) -> Vec<&'static str> {
         // Samples/s stays in metrics.csv; the curves show what the model learns.
-        T::METRICS.iter().map(|m| m.name).filter(|n| *n != trainer::LEARNING_RATE).collect()
+        self.trainer.metrics().iter().map(|m| m.name).filter(|n| *n != trainer::LEARNING_RATE).collect()
     }
 
     fn epochs(&self) -> usize {
@@ -182,7 +210,11 @@ impl<T: ImageTrainer> Training for ImageTraining<T> {
     }
 
     fn early_stopping(&self) -> Option<EarlyStopping> {
-        self.early_stopping
+        self.early_stopping.clone()
+    }
+
+    fn weights(&self) -> Result<Vec<(&'static str, Vec<u8>)>> {
+        self.trainer.final_weights()
     }
 
     fn save(&self) -> Result<Vec<Vec<u8>>> {

@@ -22,7 +22,7 @@ use crate::fit::FitConfig;
 use crate::image::TrainRequest;
 use crate::recipes::{FitRecipe, Recipe, recipe_or_default};
 use crate::run::{RunDir, timestamp_iso};
-use crate::trainer::{self, FitReport, Reporter, Training, epochs_done};
+use crate::trainer::{self, EarlyStopping, FitReport, Reporter, Training, epochs_done};
 
 /// What a character language model learns from; `config.json` under `language`.
 #[derive(Config, Debug)]
@@ -463,7 +463,7 @@ pub fn train<R: LanguageRecipe>(request: &TrainRequest) -> Result<FitReport> {
     let (run, recipe, corpus, start) = match &request.resume {
         Some(dir) => {
             let (run, _) = RunDir::open(dir, R::NAME)?;
-            let mut recipe: R = run.read_json("config.json")?;
+            let mut recipe: R = run.read_recipe()?;
             let latest = trainer::latest_checkpoint::<LanguageTraining<R>>(&run);
             let epoch = request.resume_epoch(&run, latest, recipe.fit_mut())?;
             run.write_json("config.json", &recipe)?;
@@ -566,6 +566,12 @@ impl<R: LanguageRecipe> Training for LanguageTraining<R> {
     fn epochs(&self) -> usize {
         self.recipe.fit().epochs
     }
+    fn early_stopping(&self) -> Option<EarlyStopping> {
+        Some(self.recipe.fit().early_stopping.clone()).filter(EarlyStopping::is_on)
+    }
+    fn weights(&self) -> Result<Vec<(&'static str, Vec<u8>)>> {
+        Ok(vec![("model.bpk", module_bytes(&self.model.valid())?)])
+    }
     fn scheduler(&self, epochs_done: usize) -> Result<Option<ModuleLrScheduler>> {
         trainer::schedule(self.recipe.fit(), self.steps(), epochs_done)
     }
@@ -664,7 +670,7 @@ pub fn generate_text<M: CharModel>(
 /// A trained run: its recipe, tokeniser and final weights.
 pub fn load<R: LanguageRecipe>(run_dir: &Path, device: &Device) -> Result<(RunDir, R, CharTokenizer, R::Model)> {
     let (run, _) = RunDir::open(run_dir, R::NAME)?;
-    let recipe: R = run.read_json("config.json")?;
+    let recipe: R = run.read_recipe()?;
     let tokenizer = read_tokenizer(&run)?;
     let model = read_module(recipe.init_language_model(device), &run.file("model.bpk"))?;
     Ok((run, recipe, tokenizer, model))

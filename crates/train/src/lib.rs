@@ -2,10 +2,12 @@
 //! every family plugs its steps into, data loaders, the run folder, crash-safe checkpoints,
 //! burn-train's dashboard, metric logs and plots.
 
+pub mod augment;
 pub mod average;
 pub mod checkpoint;
 pub mod classifier;
 pub mod cpu;
+pub mod cv;
 pub mod dashboard;
 pub mod error;
 pub mod fit;
@@ -19,6 +21,7 @@ pub mod metrics_log;
 pub mod plot;
 pub mod read;
 pub mod recipes;
+pub mod regularize;
 pub mod render;
 pub mod rl;
 pub mod run;

@@ -13,6 +13,8 @@ use burn::data::dataset::DatasetError;
 use burn::prelude::*;
 use zoo_data::ImageSet;
 
+use crate::augment::{Augmentation, Draw, moved_box};
+
 /// Batches prepared ahead of the training step.
 const PREFETCH: usize = 2;
 
@@ -44,8 +46,8 @@ pub struct ImageLoader {
     indices: Arc<[u32]>,
     batch_size: usize,
     shuffle_seed: Option<u64>,
-    /// Training-time augmentation: each image moved by up to this many pixels in x and y.
-    max_shift: usize,
+    /// Training-time augmentation, drawn per image (off for validation and evaluation).
+    augmentation: Augmentation,
     epoch: Arc<AtomicU64>,
     device: Device,
 }
@@ -63,7 +65,7 @@ impl ImageLoader {
             indices: indices.into(),
             batch_size: batch_size.max(1),
             shuffle_seed,
-            max_shift: 0,
+            augmentation: Augmentation::default(),
             epoch: Arc::new(AtomicU64::new(0)),
             device: device.clone(),
         }
@@ -71,8 +73,13 @@ impl ImageLoader {
 
     /// Moves every image by a random offset of up to `max_shift` pixels in x and y, a new one
     /// each epoch (item 2 of the source document: augmentation against overfitting).
-    pub fn with_random_shift(mut self, max_shift: usize) -> Self {
-        self.max_shift = max_shift;
+    pub fn with_random_shift(self, max_shift: usize) -> Self {
+        self.with_augmentation(Augmentation::shift(max_shift))
+    }
+
+    /// Transforms every image by a random draw of `augmentation`, a new one each epoch.
+    pub fn with_augmentation(mut self, augmentation: Augmentation) -> Self {
+        self.augmentation = augmentation;
         self
     }
 
@@ -106,7 +113,7 @@ impl DataLoader<ImageBatch> for ImageLoader {
         let total = order.len();
         let (sender, receiver) = sync_channel(PREFETCH);
         let set = self.set.clone();
-        let (batch_size, max_shift) = (self.batch_size, self.max_shift as i64);
+        let (batch_size, augmentation) = (self.batch_size, self.augmentation);
         // The producer ends by itself when the iterator is dropped (send fails) or at the end.
         std::thread::spawn(move || {
             let (rows, cols) = (set.rows, set.cols);
@@ -117,24 +124,18 @@ impl DataLoader<ImageBatch> for ImageLoader {
                 for &index in chunk {
                     let index = index as usize;
                     let image = set.image(index);
-                    let (mut dx, mut dy) = (0, 0);
-                    if max_shift == 0 {
+                    let draw = if augmentation.is_off() {
                         pixels.extend(image.iter().map(|&p| f32::from(p) / 255.0));
+                        Draw::IDENTITY
                     } else {
-                        let span = (2 * max_shift + 1) as u64;
-                        augment_state = splitmix(augment_state);
-                        dx = (augment_state % span) as i64 - max_shift;
-                        dy = (augment_state / span % span) as i64 - max_shift;
-                        for channel in image.chunks(rows * cols) {
-                            push_shifted(&mut pixels, channel, rows, cols, dx, dy);
-                        }
-                    }
+                        let draw = augmentation.draw(&mut augment_state, rows, cols);
+                        augmentation.apply(&draw, image, rows, cols, &mut pixels);
+                        draw
+                    };
                     labels.push(i64::from(set.labels[index]));
-                    if let Some(&[x0, y0, x1, y1]) = set.boxes.get(index) {
+                    if let Some(&corners) = set.boxes.get(index) {
                         // The box moves with its image and stays inside it.
-                        let x = |v: u16| (i64::from(v) + dx).clamp(0, cols as i64) as f32 / cols as f32;
-                        let y = |v: u16| (i64::from(v) + dy).clamp(0, rows as i64) as f32 / rows as f32;
-                        boxes.extend([x(x0), y(y0), x(x1), y(y1)]);
+                        boxes.extend(moved_box(&draw, rows, cols, corners));
                     }
                 }
                 if sender.send(HostBatch { pixels, labels, boxes }).is_err() {
@@ -213,20 +214,12 @@ impl DataLoaderIterator<ImageBatch> for ImageIter {
     }
 }
 
-/// Appends `image` ([rows, cols] bytes) moved by (dx, dy) pixels as floats in [0, 1]; what
-/// moves in from outside is background (0).
-fn push_shifted(out: &mut Vec<f32>, image: &[u8], rows: usize, cols: usize, dx: i64, dy: i64) {
-    for y in 0..rows as i64 {
-        for x in 0..cols as i64 {
-            let (sx, sy) = (x - dx, y - dy);
-            let inside = (0..cols as i64).contains(&sx) && (0..rows as i64).contains(&sy);
-            let p = if inside { image[(sy * cols as i64 + sx) as usize] } else { 0 };
-            out.push(f32::from(p) / 255.0);
-        }
-    }
-}
-
 use zoo_data::rng::splitmix_step as splitmix;
+
+/// The first state of an augmentation stream for `seed` (mixed, so nearby seeds differ).
+pub fn splitmix_seed(seed: u64) -> u64 {
+    splitmix(seed ^ 0xA46_0E17)
+}
 
 /// Fisher-Yates with SplitMix64: deterministic for a seed, no dependency.
 pub fn shuffle<T>(items: &mut [T], seed: u64) {
@@ -251,19 +244,6 @@ pub fn train_valid_split(len: usize, valid_fraction: f64, seed: u64) -> (Vec<u32
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn shift_moves_pixels_and_fills_with_background() {
-        // 3x3 image with one lit pixel in the centre.
-        let image = [0, 0, 0, 0, 255, 0, 0, 0, 0];
-        let mut out = Vec::new();
-        push_shifted(&mut out, &image, 3, 3, 1, -1);
-        let lit: Vec<usize> = out.iter().enumerate().filter(|(_, v)| **v > 0.5).map(|(i, _)| i).collect();
-        assert_eq!(lit, vec![2], "centre (1,1) moved right and up to (2,0)");
-        out.clear();
-        push_shifted(&mut out, &image, 3, 3, 2, 0);
-        assert!(out.iter().all(|v| *v == 0.0), "shifted out of the picture");
-    }
 
     #[test]
     fn colour_images_and_their_boxes_move_together() {

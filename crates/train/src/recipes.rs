@@ -9,8 +9,9 @@ use serde_json::Value;
 use zoo_models::{Cnn, CnnConfig, Mlp, MlpConfig, ResNet, ResNetConfig, Rnn, RnnConfig};
 
 use crate::classifier::ClassifierRecipe;
-use crate::error::{Result, ZooError};
+use crate::error::{Result, ResultExt, ZooError};
 use crate::fit::FitConfig;
+use crate::regularize::Regularization;
 
 /// What every recipe is: a `config.json` with defaults and a name.
 pub trait Recipe: Config + Clone {
@@ -51,6 +52,9 @@ macro_rules! classifier_recipe {
             fn optimizer(&self) -> &AdamConfig {
                 &self.optimizer
             }
+            fn regularization(&self) -> &Regularization {
+                &self.regularization
+            }
             fn num_classes(&self) -> usize {
                 self.model.num_classes
             }
@@ -78,6 +82,9 @@ pub struct MlpRecipe {
     pub optimizer: AdamConfig,
     /// Epochs, batch size, learning rate, seed, validation share.
     pub fit: FitConfig,
+    /// L1/L2 penalties and decoupled weight decay (all off by default).
+    #[config(default = "Regularization::new()")]
+    pub regularization: Regularization,
 }
 
 impl Recipe for MlpRecipe {
@@ -100,6 +107,9 @@ pub struct CnnRecipe {
     pub optimizer: AdamConfig,
     /// Epochs, batch size, learning rate, seed, validation share.
     pub fit: FitConfig,
+    /// L1/L2 penalties and decoupled weight decay (all off by default).
+    #[config(default = "Regularization::new()")]
+    pub regularization: Regularization,
 }
 
 impl Recipe for CnnRecipe {
@@ -124,6 +134,9 @@ pub struct RnnRecipe {
     pub optimizer: AdamConfig,
     /// Epochs, batch size, learning rate, seed, validation share.
     pub fit: FitConfig,
+    /// L1/L2 penalties and decoupled weight decay (all off by default).
+    #[config(default = "Regularization::new()")]
+    pub regularization: Regularization,
 }
 
 impl Recipe for RnnRecipe {
@@ -147,6 +160,9 @@ pub struct ResNetRecipe {
     pub optimizer: AdamConfig,
     /// Epochs, batch size, learning rate, seed, validation share, augmentation.
     pub fit: FitConfig,
+    /// L1/L2 penalties and decoupled weight decay (all off by default).
+    #[config(default = "Regularization::new()")]
+    pub regularization: Regularization,
 }
 
 impl Recipe for ResNetRecipe {
@@ -182,26 +198,32 @@ pub fn load_recipe<R: Recipe>(path: &Path) -> Result<R> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         ZooError::usage(format!("{}: cannot read the config file ({e}); check the --config path", path.display()))
     })?;
-    let user: Value = serde_json::from_str(&text).map_err(|e| {
+    recipe_from_text(&text, path, |e| {
         ZooError::usage(format!(
-            "{}: invalid JSON ({e}); `zoo config {}` prints a valid recipe to start from",
+            "{}: {e}; `zoo config {}` prints a valid recipe to start from",
             path.display(),
             R::NAME
         ))
-    })?;
+    })
+}
+
+/// Reads the `config.json` of a run (`path`). A field added to zoo after the run was made
+/// takes its default, which keeps the older behaviour (every new field's default is "off").
+pub fn read_run_recipe<R: Recipe>(path: &Path) -> Result<R> {
+    let text = std::fs::read_to_string(path).with_path(path)?;
+    recipe_from_text(&text, path, |e| {
+        ZooError::runtime(format!("{}: damaged ({e}); the run cannot be rebuilt, train a new one", path.display()))
+    })
+}
+
+/// A recipe from the JSON text of `path` laid over `R`'s defaults; `error` turns what is wrong
+/// into the caller's message.
+fn recipe_from_text<R: Recipe>(text: &str, path: &Path, error: impl Fn(String) -> ZooError) -> Result<R> {
+    let user: Value = serde_json::from_str(text).map_err(|e| error(format!("invalid JSON ({e})")))?;
     let user = without_task(R::NAME, path, user)?;
     let mut merged = serde_json::to_value(R::default_recipe()).map_err(|e| ZooError::runtime(e.to_string()))?;
-    merge(&mut merged, user, "").map_err(|key| {
-        ZooError::usage(format!(
-            "{}: unknown key `{key}` for recipe {}; `zoo config {}` lists the keys",
-            path.display(),
-            R::NAME,
-            R::NAME
-        ))
-    })?;
-    serde_json::from_value(merged).map_err(|e| {
-        ZooError::usage(format!("{}: {e}; `zoo config {}` shows the expected types", path.display(), R::NAME))
-    })
+    merge(&mut merged, user, "").map_err(|key| error(format!("unknown key `{key}` for recipe {}", R::NAME)))?;
+    serde_json::from_value(merged).map_err(|e| error(format!("{e} (wrong type)")))
 }
 
 /// Recipe files written before `char-lstm` and `gpt` had names of their own chose between two

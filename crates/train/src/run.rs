@@ -171,6 +171,12 @@ impl RunDir {
         std::fs::read_to_string(&path).with_path(&path)
     }
 
+    /// The run's recipe (`config.json`), fields added to zoo since the run was made taking
+    /// their defaults.
+    pub fn read_recipe<R: crate::recipes::Recipe>(&self) -> Result<R> {
+        crate::recipes::read_run_recipe(&self.file("config.json"))
+    }
+
     pub fn read_json<T: DeserializeOwned>(&self, name: &str) -> Result<T> {
         let path = self.file(name);
         let text = std::fs::read_to_string(&path).with_path(&path)?;

@@ -18,14 +18,16 @@ use zoo_data::{SplitMix64, WordTokenizer};
 use zoo_models::{TextClassifier, TextClassifierConfig, padding_mask};
 
 use crate::checkpoint::{load_model_and_optimizer, module_bytes, optimizer_bytes, read_module, write_module};
+use crate::classifier::PENALTY;
 use crate::dashboard::MetricSpec;
 use crate::error::{Result, ZooError};
 use crate::fit::FitConfig;
 use crate::image::TrainRequest;
 use crate::loader::shuffle;
 use crate::recipes::{Recipe, recipe_or_default};
+use crate::regularize::Regularization;
 use crate::run::{RunDir, timestamp_iso};
-use crate::trainer::{self, FitReport, Reporter, Training, epochs_done};
+use crate::trainer::{self, EarlyStopping, FitReport, Reporter, Training, epochs_done};
 
 /// What the classifier learns from; `config.json` under `classify`.
 #[derive(Config, Debug)]
@@ -167,6 +169,9 @@ pub struct AttentionRecipe {
     pub optimizer: AdamConfig,
     pub classify: ClassifySettings,
     pub fit: FitConfig,
+    /// L1/L2 penalties and decoupled weight decay (all off by default).
+    #[config(default = "Regularization::new()")]
+    pub regularization: Regularization,
 }
 
 impl Recipe for AttentionRecipe {
@@ -202,7 +207,7 @@ pub fn train(request: &TrainRequest, fields: &FieldOverrides) -> Result<FitRepor
                 ));
             }
             let (run, _) = RunDir::open(dir, AttentionRecipe::NAME)?;
-            let mut recipe: AttentionRecipe = run.read_json("config.json")?;
+            let mut recipe: AttentionRecipe = run.read_recipe()?;
             let latest = trainer::latest_checkpoint::<TextClassTraining>(&run);
             let epoch = request.resume_epoch(&run, latest, &mut recipe.fit)?;
             run.write_json("config.json", &recipe)?;
@@ -267,15 +272,30 @@ fn read_vocab(run: &RunDir) -> Result<WordTokenizer> {
 
 /// Accuracy (share) of `model` on `chunks`.
 pub fn accuracy(model: &TextClassifier, data: &TextData, chunks: &[Chunk], device: &Device) -> Result<f64> {
-    let mut correct = 0;
+    Ok(accuracy_and_loss(model, data, chunks, device)?.0)
+}
+
+/// The share of `chunks` classified right and their mean cross-entropy.
+pub fn accuracy_and_loss(
+    model: &TextClassifier,
+    data: &TextData,
+    chunks: &[Chunk],
+    device: &Device,
+) -> Result<(f64, f64)> {
+    let (mut correct, mut loss_sum) = (0, 0.0);
+    let loss = CrossEntropyLossConfig::new().init(device);
     for group in chunks.chunks(128) {
         let sequences: Vec<Vec<u32>> = group.iter().map(|c| data.ids(c, model.max_len())).collect();
         let (ids, padding) = batch(&sequences, device);
         let (logits, _) = model.forward(ids, padding);
-        let predicted = crate::read::ints(logits.argmax(1))?;
+        let predicted = crate::read::ints(logits.clone().argmax(1))?;
         correct += predicted.iter().zip(group).filter(|(p, c)| **p as usize == c.label).count();
+        let labels: Vec<usize> = group.iter().map(|c| c.label).collect();
+        let mean = crate::read::floats(loss.forward(logits, labels_tensor(&labels, device)))?;
+        loss_sum += f64::from(mean[0]) * group.len() as f64;
     }
-    Ok(correct as f64 / chunks.len().max(1) as f64)
+    let n = chunks.len().max(1) as f64;
+    Ok((correct as f64 / n, loss_sum / n))
 }
 
 /// The text classifier in training: shuffled chunks, validation accuracy; the weights of the
@@ -303,7 +323,7 @@ impl TextClassTraining {
         let limit = recipe.fit.limit;
         Self {
             model: recipe.classifier.init(&train_device),
-            optimizer: recipe.optimizer.init(),
+            optimizer: recipe.regularization.optimizer(&recipe.optimizer),
             loss: CrossEntropyLossConfig::new().init(&train_device),
             train_chunks: if limit > 0 { data.train.len().min(limit) } else { data.train.len() },
             best: -1.0,
@@ -324,10 +344,25 @@ impl Training for TextClassTraining {
         AttentionRecipe::NAME
     }
     fn metrics(&self) -> Vec<MetricSpec> {
-        vec![MetricSpec::lower("Loss"), MetricSpec::higher("Accuracy"), MetricSpec::lower(trainer::LEARNING_RATE)]
+        let mut metrics =
+            vec![MetricSpec::lower("Loss"), MetricSpec::higher("Accuracy"), MetricSpec::lower(trainer::LEARNING_RATE)];
+        if self.recipe.regularization.penalises() {
+            metrics.push(MetricSpec::lower(PENALTY));
+        }
+        metrics
     }
     fn curves(&self) -> Vec<&'static str> {
         vec!["Loss", "Accuracy"]
+    }
+    fn early_stopping(&self) -> Option<EarlyStopping> {
+        Some(self.recipe.fit.early_stopping.clone()).filter(EarlyStopping::is_on)
+    }
+    fn weights(&self) -> Result<Vec<(&'static str, Vec<u8>)>> {
+        // Without early stopping this family keeps its best-accuracy epoch itself.
+        if self.early_stopping().is_none() {
+            return Ok(Vec::new());
+        }
+        Ok(vec![(BEST_FILE, module_bytes(&self.model.valid())?)])
     }
     fn title(&self, _run: &RunDir) -> String {
         "attention classifier".into()
@@ -345,7 +380,7 @@ impl Training for TextClassTraining {
         (self.model, self.optimizer) = load_model_and_optimizer(
             parts,
             self.recipe.classifier.init(&self.train_device),
-            self.recipe.optimizer.init(),
+            self.recipe.regularization.optimizer(&self.recipe.optimizer),
         )?;
         Ok(())
     }
@@ -379,7 +414,14 @@ impl Training for TextClassTraining {
             let loss = self.loss.forward(logits, labels_tensor(&labels, &self.train_device));
             report.value_over("Loss", f64::from(loss.clone().into_scalar::<f32>()), labels.len());
             report.value_over("Accuracy", 100.0 * correct as f64 / labels.len() as f64, labels.len());
-            let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+            let objective = match self.recipe.regularization.penalty(&self.model) {
+                Some(penalty) => {
+                    report.value_over(PENALTY, f64::from(penalty.clone().into_scalar::<f32>()), labels.len());
+                    loss + penalty
+                }
+                None => loss,
+            };
+            let grads = GradientsParams::from_grads(objective.backward(), &self.model);
             self.model = self.optimizer.step(lr, self.model.clone(), grads);
             if !report.progress(((i + 1) * fit.batch_size).min(order.len())) {
                 break;
@@ -393,8 +435,10 @@ impl Training for TextClassTraining {
     }
 
     fn validate(&mut self, _epoch: usize, report: &mut Reporter) -> Result<()> {
-        let valid_accuracy = accuracy(&self.model.valid(), &self.data, &self.data.valid, &self.device)?;
+        let (valid_accuracy, valid_loss) =
+            accuracy_and_loss(&self.model.valid(), &self.data, &self.data.valid, &self.device)?;
         report.value("Accuracy", 100.0 * valid_accuracy);
+        report.value("Loss", valid_loss);
         report.progress(self.data.valid.len());
         if valid_accuracy > self.best {
             self.best = valid_accuracy;
@@ -404,14 +448,20 @@ impl Training for TextClassTraining {
     }
 
     fn after_epoch(&mut self, run: &RunDir, _epoch: usize, _seconds: f64) -> Result<()> {
-        // The weights of the best validation epoch are the run's model (early stopping).
-        if std::mem::take(&mut self.best_pending) {
+        // The weights of the best validation epoch are the run's model; under the recipe's
+        // early stopping the loop keeps the best epoch of its metric instead.
+        if std::mem::take(&mut self.best_pending) && self.early_stopping().is_none() {
             write_module(&self.model.valid(), &run.file(BEST_FILE))?;
         }
         Ok(())
     }
 
-    fn finish(&mut self, _run: &RunDir, epochs: usize) -> Result<(String, String)> {
+    fn finish(&mut self, run: &RunDir, epochs: usize) -> Result<(String, String)> {
+        if self.early_stopping().is_some() {
+            // The last epoch's weights; the loop moves them to last.bpk and the best into place.
+            write_module(&self.model.valid(), &run.file(BEST_FILE))?;
+            return Ok((epochs_done(epochs), format!("best validation accuracy {:.2} %", 100.0 * self.best)));
+        }
         Ok((epochs_done(epochs), format!("best validation accuracy {:.2} %, its weights model.bpk", 100.0 * self.best)))
     }
 }
@@ -419,7 +469,7 @@ impl Training for TextClassTraining {
 /// A trained classifier run.
 pub fn load(run_dir: &Path, device: &Device) -> Result<(RunDir, AttentionRecipe, WordTokenizer, TextClassifier)> {
     let (run, _) = RunDir::open(run_dir, AttentionRecipe::NAME)?;
-    let recipe: AttentionRecipe = run.read_json("config.json")?;
+    let recipe: AttentionRecipe = run.read_recipe()?;
     let vocab = read_vocab(&run)?;
     let model = read_module(recipe.classifier.init(device), &run.file(BEST_FILE))?;
     Ok((run, recipe, vocab, model))

@@ -25,6 +25,7 @@ use serde_json::{Map, Value};
 use crate::checkpoint::EpochCheckpoints;
 use crate::dashboard::{Dashboard, MetricSpec};
 use crate::error::{Result, ResultExt, ZooError};
+pub use crate::fit::EarlyStopping;
 use crate::fit::FitConfig;
 use crate::metrics_log::read_metrics;
 use crate::plot::training_curves;
@@ -60,10 +61,16 @@ pub trait Training {
     fn scheduler(&self, _epochs_done: usize) -> Result<Option<ModuleLrScheduler>> {
         Ok(None)
     }
-    /// Early stopping: the validation metric watched, whether higher is better, and how many
-    /// epochs without improvement end the run (None: train every epoch).
+    /// Early stopping: the validation metric watched and how many epochs without improvement
+    /// end the run (None, or a patience of 0: train every epoch).
     fn early_stopping(&self) -> Option<EarlyStopping> {
         None
+    }
+    /// The model's weights as the run folder keeps them (`model.bpk`): under early stopping
+    /// the loop keeps the best epoch's as the run's model and the last epoch's as `last.bpk`
+    /// (none: the family's `finish` writes its weights as it always does).
+    fn weights(&self) -> Result<Vec<(&'static str, Vec<u8>)>> {
+        Ok(Vec::new())
     }
 
     /// The bytes of each of [`PARTS`](Self::PARTS), in order.
@@ -106,14 +113,6 @@ pub trait Training {
     fn finish(&mut self, run: &RunDir, epochs: usize) -> Result<(String, String)>;
 }
 
-/// Stop when the validation metric `metric` has not improved for `patience` epochs.
-#[derive(Clone, Copy, Debug)]
-pub struct EarlyStopping {
-    pub metric: &'static str,
-    pub higher_is_better: bool,
-    pub patience: usize,
-}
-
 /// `checkpoint/progress-E.json`: the epoch, the training time so far, and the family's own
 /// state (flattened beside them, as each loop wrote it before there was one loop).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -125,6 +124,9 @@ pub struct Progress {
     pub early_stopping_best: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epochs_without_improvement: Option<usize>,
+    /// The epoch of that best value, whose weights are `best-model.bpk` until the run ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_stopping_best_epoch: Option<usize>,
     #[serde(flatten)]
     pub state: Map<String, Value>,
 }
@@ -212,14 +214,18 @@ impl Reporter<'_> {
 /// Trains `training` from the checkpoint of `resume_from` (or from scratch) to its last epoch.
 pub fn fit<T: Training>(run: &RunDir, training: &mut T, resume_from: Option<usize>) -> Result<FitReport> {
     let checkpoints = EpochCheckpoints::new(&run.checkpoint_dir());
-    let (mut best, mut since_best) = (None::<f64>, 0usize);
+    let (mut best, mut since_best, mut best_epoch) = (None::<f64>, 0usize, None::<usize>);
     let (start, seconds_before) = match resume_from {
         Some(epoch) => {
             let parts = T::PARTS.iter().map(|p| checkpoints.read(p, epoch)).collect::<Result<Vec<_>>>()?;
             training.load(parts, epoch)?;
             let progress: Progress = checkpoints.read_progress(epoch)?;
             training.restore(&progress.state, epoch)?;
-            (best, since_best) = (progress.early_stopping_best, progress.epochs_without_improvement.unwrap_or(0));
+            (best, since_best, best_epoch) = (
+                progress.early_stopping_best,
+                progress.epochs_without_improvement.unwrap_or(0),
+                progress.early_stopping_best_epoch,
+            );
             (epoch, progress.seconds)
         }
         None => (0, 0.0),
@@ -230,11 +236,15 @@ pub fn fit<T: Training>(run: &RunDir, training: &mut T, resume_from: Option<usiz
     if scheduler.is_some() && !metrics.iter().any(|m| m.name == LEARNING_RATE) {
         metrics.push(MetricSpec::lower(LEARNING_RATE));
     }
+    let early = watched_metric(training, &metrics)?;
+    if early.is_some() {
+        metrics.push(MetricSpec::lower(EPOCHS_WITHOUT_IMPROVEMENT));
+    }
     let csv = run.file("metrics.csv");
     let mut dashboard = Dashboard::new(training.name(), T::UNIT, &metrics, &csv, epochs, start + 1);
     let started = Instant::now();
-    let early = training.early_stopping();
     let mut stopped = false;
+    let mut stopped_early = None;
     let mut diverged = None;
     let mut last_epoch = start;
     for epoch in start + 1..=epochs {
@@ -258,23 +268,33 @@ pub fn fit<T: Training>(run: &RunDir, training: &mut T, resume_from: Option<usiz
             stopped = true;
             break;
         }
+        let mut stop_early = false;
+        let mut new_best = false;
         if training.valid_items() > 0 {
             dashboard.start_split("valid", training.valid_items());
             let mut report =
                 Reporter { dashboard: &mut dashboard, scheduler: None, training: false, stop: false, diverged: None };
             let result = training.validate(epoch, &mut report);
+            if let Some((rule, watched)) = &early
+                && let Some(value) = dashboard.epoch_mean("valid", watched.name)
+            {
+                // Better by more than min_delta in the metric's own direction.
+                let gain = |b: f64| if watched.higher_is_better { value - b } else { b - value };
+                if best.is_none_or(|b| gain(b) > rule.min_delta) {
+                    (best, since_best, best_epoch, new_best) = (Some(value), 0, Some(epoch), true);
+                } else {
+                    since_best += 1;
+                    stop_early = since_best >= rule.patience;
+                }
+                dashboard.value(EPOCHS_WITHOUT_IMPROVEMENT, since_best as f64, 1);
+            }
             dashboard.end_split();
             result?;
         }
-        let watched = early.and_then(|e| dashboard.epoch_mean("valid", e.metric));
-        let mut stop_early = false;
-        if let (Some(rule), Some(value)) = (early, watched) {
-            if best.is_none_or(|b| if rule.higher_is_better { value > b } else { value < b }) {
-                (best, since_best) = (Some(value), 0);
-            } else {
-                since_best += 1;
-                stop_early = since_best >= rule.patience;
-            }
+        if new_best {
+            // Before the checkpoint: a crash in between retrains this epoch and rewrites them.
+            let best_weights = training.weights()?.into_iter().map(|(name, bytes)| (best_name(name), bytes));
+            write_files(run, best_weights.collect())?;
         }
         let seconds = seconds_before + started.elapsed().as_secs_f64();
         training.after_epoch(run, epoch, seconds)?;
@@ -283,7 +303,8 @@ pub fn fit<T: Training>(run: &RunDir, training: &mut T, resume_from: Option<usiz
             epoch,
             seconds,
             early_stopping_best: best,
-            epochs_without_improvement: early.map(|_| since_best),
+            epochs_without_improvement: early.as_ref().map(|_| since_best),
+            early_stopping_best_epoch: best_epoch,
             state: training.state(),
         };
         checkpoints.save(epoch, &parts, &progress)?;
@@ -292,15 +313,18 @@ pub fn fit<T: Training>(run: &RunDir, training: &mut T, resume_from: Option<usiz
         if training.finished_early() {
             break;
         }
-        if let (true, Some(rule)) = (stop_early, early) {
-            println!(
-                "early stopping after epoch {epoch}: valid {} has not improved for {} epochs",
-                rule.metric, rule.patience
-            );
+        if stop_early {
+            stopped_early = Some(epoch);
             break;
         }
     }
     dashboard.finish();
+    if let (Some(epoch), Some((rule, _))) = (stopped_early, &early) {
+        println!(
+            "early stopping after epoch {epoch}: valid {} has not improved by more than {} for {} epochs",
+            rule.metric, rule.min_delta, rule.patience
+        );
+    }
     let seconds = seconds_before + started.elapsed().as_secs_f64();
 
     // A run stopped before its first epoch ended has no metrics yet: empty curves.
@@ -329,7 +353,10 @@ pub fn fit<T: Training>(run: &RunDir, training: &mut T, resume_from: Option<usiz
         }
         Outcome::Stopped
     } else {
-        let (what, written) = training.finish(run, last_epoch)?;
+        let (what, mut written) = training.finish(run, last_epoch)?;
+        if let (Some((rule, _)), Some(best_epoch)) = (&early, best_epoch) {
+            written = keep_best_weights(run, training, best_epoch, &rule.metric, best.unwrap_or(f64::NAN), written)?;
+        }
         println!(
             "trained {} for {what} in {}; run folder {} ({written}, curves curves.png)",
             training.name(),
@@ -339,6 +366,69 @@ pub fn fit<T: Training>(run: &RunDir, training: &mut T, resume_from: Option<usiz
         Outcome::Finished
     };
     Ok(FitReport { outcome, epochs: last_epoch, seconds })
+}
+
+/// The metric early stopping reports each epoch: epochs since the watched metric last improved.
+pub const EPOCHS_WITHOUT_IMPROVEMENT: &str = "Epochs Without Improvement";
+
+/// The family's early-stopping rule when it is on, with the metric it watches; a metric the
+/// family does not report (or one it has no validation split for) is the user's mistake.
+fn watched_metric<T: Training>(training: &T, metrics: &[MetricSpec]) -> Result<Option<(EarlyStopping, MetricSpec)>> {
+    let Some(rule) = training.early_stopping().filter(EarlyStopping::is_on) else { return Ok(None) };
+    if training.valid_items() == 0 {
+        return Err(ZooError::usage(format!(
+            "{} has no validation split to watch; set fit.early_stopping.patience to 0",
+            training.name()
+        )));
+    }
+    let known = || metrics.iter().filter(|m| m.name != LEARNING_RATE).map(|m| m.name).collect::<Vec<_>>().join(", ");
+    match metrics.iter().find(|m| m.name == rule.metric) {
+        Some(spec) => Ok(Some((rule, *spec))),
+        None => Err(ZooError::usage(format!(
+            "fit.early_stopping.metric `{}` is not a metric of {}; it reports {}",
+            rule.metric,
+            training.name(),
+            known()
+        ))),
+    }
+}
+
+/// The name of the best epoch's copy of a weights file while the run goes on.
+fn best_name(name: &str) -> String {
+    format!("best-{name}")
+}
+
+/// The name a finished early-stopped run gives its last epoch's weights: `model.bpk` becomes
+/// `last.bpk`, any other file `last-<name>`.
+fn last_name(name: &str) -> String {
+    if name == "model.bpk" { "last.bpk".to_string() } else { format!("last-{name}") }
+}
+
+/// Early stopping's end of a finished run: the last epoch's weights (just written by `finish`)
+/// move to `last.bpk`, the best epoch's become the model. Returns `written` extended to say so.
+fn keep_best_weights<T: Training>(
+    run: &RunDir,
+    training: &T,
+    best_epoch: usize,
+    metric: &str,
+    best: f64,
+    written: String,
+) -> Result<String> {
+    let names: Vec<&str> = training.weights()?.into_iter().map(|(name, _)| name).collect();
+    if names.is_empty() {
+        return Ok(written);
+    }
+    for name in &names {
+        let (path, last, best_copy) = (run.file(name), run.file(&last_name(name)), run.file(&best_name(name)));
+        std::fs::rename(&path, &last).with_path(&last)?;
+        std::fs::rename(&best_copy, &path).with_path(&best_copy)?;
+    }
+    let lasts: Vec<String> = names.iter().map(|n| last_name(n)).collect();
+    Ok(format!(
+        "{written}: {} of epoch {best_epoch} (best valid {metric} {best:.4}), {} of the last epoch",
+        names.join(", "),
+        lasts.join(", ")
+    ))
 }
 
 /// A fit setting's learning-rate schedule for `steps_per_epoch` optimiser steps an epoch,
@@ -353,12 +443,12 @@ pub fn epochs_done(epochs: usize) -> String {
 }
 
 /// Writes each `(file name, bytes)` into the run folder atomically; returns the names.
-pub fn write_files(run: &RunDir, files: Vec<(&'static str, Vec<u8>)>) -> Result<Vec<&'static str>> {
+pub fn write_files<N: AsRef<str>>(run: &RunDir, files: Vec<(N, Vec<u8>)>) -> Result<Vec<String>> {
     let mut written = Vec::new();
     for (name, bytes) in files {
-        let path = run.file(name);
+        let path = run.file(name.as_ref());
         crate::checkpoint::atomic_write(&path, &bytes).with_path(&path)?;
-        written.push(name);
+        written.push(name.as_ref().to_string());
     }
     Ok(written)
 }

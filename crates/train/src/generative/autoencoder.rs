@@ -153,7 +153,7 @@ pub fn write_pairs(path: &Path, inputs: &[f32], outputs: &[f32]) -> Result<()> {
 /// Loads a run's final weights.
 pub fn load(run_dir: &Path, device: &Device) -> Result<(RunDir, super::super::run::RunInfo, Autoencoder)> {
     let (run, info) = RunDir::open(run_dir, AutoencoderRecipe::NAME)?;
-    let recipe: AutoencoderRecipe = run.read_json("config.json")?;
+    let recipe: AutoencoderRecipe = run.read_recipe()?;
     let model = read_module(recipe.model.init(device), &run.file("model.bpk"))?;
     Ok((run, info, model))
 }

@@ -349,7 +349,7 @@ pub fn load_generator(
     device: &Device,
 ) -> Result<(RunDir, RunInfo, Generator, &'static str)> {
     let (run, info) = RunDir::open(run_dir, GanRecipe::NAME)?;
-    let recipe: GanRecipe = run.read_json("config.json")?;
+    let recipe: GanRecipe = run.read_recipe()?;
     // Without an average, generator.bpk (and the checkpoints' generator_average part) hold the
     // trained generator.
     let averaged = recipe.decay().is_some();

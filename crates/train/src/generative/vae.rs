@@ -165,7 +165,7 @@ fn reconstructions(model: &Vae, set: &ImageSet, n: usize, device: &Device, path:
 
 pub fn load(run_dir: &Path, device: &Device) -> Result<(RunDir, RunInfo, VaeRecipe, Vae)> {
     let (run, info) = RunDir::open(run_dir, VaeRecipe::NAME)?;
-    let recipe: VaeRecipe = run.read_json("config.json")?;
+    let recipe: VaeRecipe = run.read_recipe()?;
     let model = read_module(recipe.model.init(device), &run.file("model.bpk"))?;
     Ok((run, info, recipe, model))
 }

@@ -293,7 +293,7 @@ pub fn train(request: &RlTrainRequest) -> Result<FitReport> {
                     "--resume continues a run with its own recipe; only --steps (and --device) may be given with it",
                 ));
             }
-            let mut recipe: DqnRecipe = run.read_json("config.json")?;
+            let mut recipe: DqnRecipe = run.read_recipe()?;
             let Some(epoch) = trainer::latest_checkpoint::<DqnTraining>(&run) else {
                 return Err(ZooError::usage(format!(
                     "{}: no complete checkpoint in {}; the run stopped before its first epoch ended, so start a new run",
@@ -628,7 +628,7 @@ impl Training for DqnTraining {
 /// The trained policy of a run: `model.bpk` (the best evaluated weights).
 pub fn load_policy(run_dir: &Path, device: &Device) -> Result<(RunDir, DqnRecipe, QNet)> {
     let (run, _) = RunDir::open(run_dir, DqnRecipe::NAME)?;
-    let recipe: DqnRecipe = run.read_json("config.json")?;
+    let recipe: DqnRecipe = run.read_recipe()?;
     let path = run.file("model.bpk");
     if !path.is_file() {
         return Err(ZooError::usage(format!(

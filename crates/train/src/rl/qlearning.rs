@@ -149,7 +149,7 @@ pub fn train(request: &RlTrainRequest) -> Result<QLearningReport> {
                     "--resume continues a run with its own recipe; only --episodes may be given with it",
                 ));
             }
-            let mut recipe: QLearningRecipe = run.read_json("config.json")?;
+            let mut recipe: QLearningRecipe = run.read_recipe()?;
             if let Some(v) = request.episodes {
                 recipe.episodes = v;
             }
@@ -422,7 +422,7 @@ pub fn eval(run_dir: &Path, episodes: usize, seed: u64) -> Result<(ReturnStats, 
         return Err(ZooError::usage("--episodes must be at least 1"));
     }
     let (run, _) = RunDir::open(run_dir, QLearningRecipe::NAME)?;
-    let recipe: QLearningRecipe = run.read_json("config.json")?;
+    let recipe: QLearningRecipe = run.read_recipe()?;
     let table: QTableReport = run.read_json("q_table.json")?;
     let learner = QLearner { q: table.q.clone(), learning_rate: recipe.learning_rate, gamma: recipe.gamma };
     let mut env = Chain::new(seed, recipe.max_steps);
