@@ -30,6 +30,9 @@ pub enum Command {
     /// k-fold cross-validation of a classifier: K runs on stratified folds of the training set,
     /// a table per fold and the mean ± standard deviation (cv.json in the folder).
     Cv(CvArgs),
+    /// Runs side by side: a table of their last epoch and evaluations, and one picture with a
+    /// panel of train and valid curves per run.
+    Compare(CompareArgs),
     /// Print a model's default recipe as JSON (edit it and pass it back with --config).
     Config {
         /// The model (`zoo list` says what each is).
@@ -110,6 +113,19 @@ pub struct TrainArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Run folders made by `zoo train` (or the fold-N folders of `zoo cv`).
+    #[arg(required = true, value_name = "RUN_DIR")]
+    pub runs: Vec<PathBuf>,
+    /// The metric drawn and tabled (Loss, Accuracy, ... as in metrics.csv).
+    #[arg(long, default_value = "Loss")]
+    pub metric: String,
+    /// The PNG to write [default: compare.png here].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 pub struct CvArgs {
     /// The classifier.
     #[arg(value_parser = registry::model_arg(Some(Verb::Cv)))]
@@ -159,6 +175,10 @@ pub struct EvalArgs {
     /// Evaluate on this folder's test split [default: the run's own data].
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
+    /// Evaluate on the images the run trained on instead of the test set (mlp, cnn, rnn,
+    /// resnet): with the test figure, how much the model overfits; writes eval-train.json.
+    #[arg(long)]
+    pub train_split: bool,
     /// Greedy episodes to average (dqn, qlearning) [default: 100].
     #[arg(long, value_name = "N")]
     pub episodes: Option<usize>,

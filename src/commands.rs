@@ -15,7 +15,7 @@ use zoo_train::rl::{ReturnStats, RlTrainRequest, play};
 use zoo_train::textclass::{self, FieldOverrides};
 use zoo_train::{Result, ZooError, cv, forecast};
 
-use crate::cli::{CvArgs, DeviceArg, EvalArgs, PlayArgs, PredictArgs, SampleArgs, TrainArgs};
+use crate::cli::{CompareArgs, CvArgs, DeviceArg, EvalArgs, PlayArgs, PredictArgs, SampleArgs, TrainArgs};
 use crate::device;
 
 /// The request of an epoch-based `zoo train`.
@@ -59,6 +59,15 @@ pub fn cv_classifier<R: ClassifierRecipe>(args: CvArgs) -> Result<()> {
         device: args.device,
     })?;
     cv::cross_validate::<R>(&cv::CvRequest { train, folds }).map(|_| ())
+}
+
+/// `zoo compare RUN...`: a table of the runs' figures and one picture of their curves.
+pub fn compare(args: CompareArgs) -> Result<()> {
+    let out = args.out.unwrap_or_else(|| PathBuf::from("compare.png"));
+    let figures = zoo_train::compare::compare(&args.runs, &args.metric, &out)?;
+    println!("{}", zoo_train::compare::table(&figures, &args.metric));
+    println!("wrote {}", out.display());
+    Ok(())
 }
 
 pub fn train_image<R: ImageRecipe>(args: TrainArgs) -> Result<()> {
@@ -110,8 +119,10 @@ pub fn train_qlearning(args: TrainArgs) -> Result<()> {
 
 pub fn eval_classifier<R: ClassifierRecipe>(args: EvalArgs) -> Result<()> {
     let (device, _) = pick_device(&args.device)?;
-    let report = image::eval::<R>(&args.run, args.data.as_deref(), &device)?;
-    println!("{} {}: test set of {} images from {}", report.model, args.run.display(), report.images, report.data);
+    let split = if args.train_split { zoo_data::Split::Train } else { zoo_data::Split::Test };
+    let report = image::eval::<R>(&args.run, args.data.as_deref(), split, &device)?;
+    let set = if args.train_split { "training set" } else { "test set" };
+    println!("{} {}: {set} of {} images from {}", report.model, args.run.display(), report.images, report.data);
     println!("loss {:.4}  accuracy {:.2} %", report.loss, report.accuracy);
     println!("confusion matrix (rows: true class, columns: predicted class)");
     print!("{}", confusion_table(&report.confusion));

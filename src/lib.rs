@@ -39,6 +39,7 @@ pub fn run(cli: Cli) -> Result<()> {
             let entry = registry::find(&args.model, Verb::Play)?;
             entry.play.map_or(Ok(()), |play| play(args))
         }
+        Command::Compare(args) => commands::compare(args),
         Command::Cv(args) => {
             let entry = registry::find(&args.model, Verb::Cv)?;
             entry.cv.map_or(Ok(()), |cv| cv(args))
@@ -91,6 +92,7 @@ fn eval_flags(args: &EvalArgs) -> Vec<&'static str> {
         (args.judge.is_some(), "--judge"),
         (args.samples.is_some(), "--samples"),
         (args.trained, "--trained"),
+        (args.train_split, "--train-split"),
     ];
     given.into_iter().filter_map(|(given, flag)| given.then_some(flag)).collect()
 }

@@ -121,7 +121,7 @@ impl Entry {
 /// An image classifier's row.
 fn classifier<R: ClassifierRecipe>(summary: &'static str) -> Entry {
     Entry::new::<R>(summary, run::train_image::<R>, IMAGE_TRAIN)
-        .eval(run::eval_classifier::<R>, &["--data"])
+        .eval(run::eval_classifier::<R>, &["--data", "--train-split"])
         .sample(run::sample_augmented::<R>, &["--augmented", "--n", "--seed", "--config", "--data"])
         .predict(run::predict_classifier::<R>)
         .cv(run::cv_classifier::<R>)

@@ -116,15 +116,33 @@ pub struct EvalReport {
     pub evaluated: String,
 }
 
-/// Evaluates the run on the test split of its data (or of `data` when given).
-pub fn eval<R: ClassifierRecipe>(run_dir: &Path, data: Option<&Path>, device: &Device) -> Result<EvalReport> {
+/// Evaluates the run on the test split of its data (or of `data` when given), or with
+/// `Split::Train` on the images it trained on (its `limit`, less its validation share): the
+/// gap between the two is how much it overfits. Writes `eval.json` or `eval-train.json`.
+pub fn eval<R: ClassifierRecipe>(
+    run_dir: &Path,
+    data: Option<&Path>,
+    split: Split,
+    device: &Device,
+) -> Result<EvalReport> {
     let (run, info) = RunDir::open(run_dir, R::NAME)?;
     let source = match data {
         Some(dir) => DataSource::from_arg(Some(dir))?,
         None => DataSource::from_record(&info.data)?,
     };
-    let test_set = source.load(Split::Test)?;
     let (recipe, model) = load_classifier::<R>(&run, device)?;
+    let (test_set, described, file) = match split {
+        Split::Test => (source.load(Split::Test)?, source.describe(), "eval.json"),
+        Split::Train => {
+            let fit = recipe.fit();
+            let mut set = source.load(Split::Train)?;
+            if fit.limit > 0 && fit.limit < set.len() {
+                set = set.subset(0..fit.limit);
+            }
+            let (train, _) = crate::loader::train_valid_split(set.len(), fit.valid_fraction, fit.seed);
+            (set.pick(&train), format!("the training images of {}", source.describe()), "eval-train.json")
+        }
+    };
     let classes = recipe.num_classes();
     if test_set.num_classes > classes {
         return Err(ZooError::usage(format!(
@@ -153,7 +171,7 @@ pub fn eval<R: ClassifierRecipe>(run_dir: &Path, data: Option<&Path>, device: &D
     let correct: u64 = (0..classes).map(|c| confusion[c][c]).sum();
     let report = EvalReport {
         model: R::NAME.to_string(),
-        data: source.describe(),
+        data: described,
         images: count,
         loss: loss_sum / count.max(1) as f64,
         accuracy: 100.0 * correct as f64 / count.max(1) as f64,
@@ -161,7 +179,7 @@ pub fn eval<R: ClassifierRecipe>(run_dir: &Path, data: Option<&Path>, device: &D
         seconds: started.elapsed().as_secs_f64(),
         evaluated: timestamp_iso(),
     };
-    run.write_json("eval.json", &report)?;
+    run.write_json(file, &report)?;
     Ok(report)
 }
 

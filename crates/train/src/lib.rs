@@ -6,6 +6,7 @@ pub mod augment;
 pub mod average;
 pub mod checkpoint;
 pub mod classifier;
+pub mod compare;
 pub mod cpu;
 pub mod cv;
 pub mod dashboard;

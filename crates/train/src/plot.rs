@@ -45,7 +45,7 @@ pub fn training_curves(path: &Path, title: &str, rows: &[EpochMetric], metrics: 
         let (header, body) = root.split_vertically(36);
         header.titled(title, ("sans-serif", 22)).map_err(std::io::Error::other)?;
         for (panel, metric) in body.split_evenly((1, metrics.len())).iter().zip(&metrics) {
-            draw_panel(panel, rows, metric).map_err(|e| std::io::Error::other(e.to_string()))?;
+            draw_panel(panel, rows, metric, metric, None).map_err(|e| std::io::Error::other(e.to_string()))?;
         }
         root.present().map_err(std::io::Error::other)?;
     }
@@ -54,7 +54,38 @@ pub fn training_curves(path: &Path, title: &str, rows: &[EpochMetric], metrics: 
 
 type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
 
-fn draw_panel(area: &Area<'_>, rows: &[EpochMetric], metric: &str) -> Result<(), Box<dyn std::error::Error>> {
+/// Several runs side by side (`zoo compare`): one panel per run with its train and valid
+/// curves of `metric`, on one vertical scale so the panels compare at a glance.
+pub fn runs_panels(path: &Path, title: &str, runs: &[(String, Vec<EpochMetric>)], metric: &str) -> std::io::Result<()> {
+    register_fonts();
+    let values = runs.iter().flat_map(|(_, rows)| rows).filter(|r| r.metric == metric && r.value.is_finite());
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), r| (lo.min(r.value), hi.max(r.value)));
+    let y_range = lo.is_finite().then_some((lo, hi));
+    let columns = runs.len().clamp(1, 4);
+    let rows_of_panels = runs.len().div_ceil(columns).max(1);
+    let (width, height) = (440 * columns as u32, 36 + 340 * rows_of_panels as u32);
+    let mut rgb = vec![255u8; (width * height * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, (width, height)).into_drawing_area();
+        let (header, body) = root.split_vertically(36);
+        header.titled(title, ("sans-serif", 22)).map_err(std::io::Error::other)?;
+        for (panel, (label, rows)) in body.split_evenly((rows_of_panels, columns)).iter().zip(runs) {
+            draw_panel(panel, rows, metric, label, y_range).map_err(|e| std::io::Error::other(e.to_string()))?;
+        }
+        root.present().map_err(std::io::Error::other)?;
+    }
+    write_png_rgb(path, width, height, rgb)
+}
+
+/// Train and valid curves of `metric` against the epoch, titled `caption`, on `y_range` when
+/// given (else the panel's own).
+fn draw_panel(
+    area: &Area<'_>,
+    rows: &[EpochMetric],
+    metric: &str,
+    caption: &str,
+    y_range: Option<(f64, f64)>,
+) -> Result<(), Box<dyn std::error::Error>> {
     let series = |split: &str| -> Vec<(f64, f64)> {
         let mut points: Vec<(f64, f64)> = rows
             .iter()
@@ -67,17 +98,19 @@ fn draw_panel(area: &Area<'_>, rows: &[EpochMetric], metric: &str) -> Result<(),
     let (train, valid) = (series("train"), series("valid"));
     let all = train.iter().chain(&valid);
     let max_epoch = all.clone().map(|p| p.0).fold(1.0, f64::max);
-    let (lo, hi) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
+    let (lo, hi) = y_range
+        .unwrap_or_else(|| all.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.1), hi.max(p.1))));
     let pad = ((hi - lo) * 0.08).max(1e-3);
     let mut chart = ChartBuilder::on(area)
         .margin(12)
-        .caption(metric, ("sans-serif", 18))
+        .caption(caption, ("sans-serif", 18))
         .x_label_area_size(36)
         .y_label_area_size(60)
         .build_cartesian_2d(0.5..max_epoch + 0.5, (lo - pad)..(hi + pad))?;
     chart
         .configure_mesh()
         .x_desc("epoch")
+        .y_desc(metric)
         .x_labels((max_epoch as usize).min(12))
         .x_label_formatter(&|x| format!("{x:.0}"))
         .label_style(("sans-serif", 13))
