@@ -27,7 +27,8 @@ except ImportError:
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ASSETS = os.path.join(HERE, "..", "assets", "mnist")
-CASES = [("mlp", 64), ("mlp", 256), ("cnn", 64), ("cnn", 256), ("lstm", 64), ("vae", 128), ("gan", 256)]
+CASES = [("mlp", 64), ("mlp", 256), ("cnn", 64), ("cnn", 256), ("resnet", 64), ("lstm", 64), ("vae", 128),
+         ("gan", 256)]
 
 
 def mnist_batch(n):
@@ -73,6 +74,40 @@ def cnn(batch):
         nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(64 * 5 * 5, 128), nn.ReLU(), nn.Linear(128, 10))
     return classifier(net, batch)
+
+
+class Block(nn.Module):
+    """Item 28's block with batch norm: conv 3x3, BN, ReLU, conv 3x3, BN, + the input (a 1x1
+    stride-2 projection with BN when the block halves the side and doubles the width), ReLU."""
+
+    def __init__(self, c_in, c_out, stride):
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv2d(c_in, c_out, 3, stride, 1), nn.BatchNorm2d(c_out)
+        self.conv2, self.bn2 = nn.Conv2d(c_out, c_out, 3, 1, 1), nn.BatchNorm2d(c_out)
+        self.project = None
+        if stride != 1 or c_in != c_out:
+            self.project = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride), nn.BatchNorm2d(c_out))
+
+    def forward(self, x):
+        y = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        return F.relu(y + (x if self.project is None else self.project(x)))
+
+
+def resnet(batch):
+    """zoo's default `resnet` recipe: stem 32, stages of 2 blocks at 32, 64, 128 filters, the
+    article's closing conv, global average pooling, dense 10."""
+    layers = [nn.Conv2d(1, 32, 3, 1, 1), nn.BatchNorm2d(32), nn.ReLU()]
+    width = 32
+    for stage in range(3):
+        for b in range(2):
+            if stage > 0 and b == 0:
+                layers.append(Block(width, width * 2, 2))
+                width *= 2
+            else:
+                layers.append(Block(width, width, 1))
+    layers += [nn.Conv2d(width, width, 3, 1, 1), nn.BatchNorm2d(width), nn.ReLU(),
+               nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, 10)]
+    return classifier(nn.Sequential(*layers), batch)
 
 
 class Forecaster(nn.Module):
@@ -166,7 +201,7 @@ class Gan:
         return d_loss.item() + g_loss.item()
 
 
-BUILD = {"mlp": mlp, "cnn": cnn, "lstm": lstm, "vae": vae, "gan": Gan}
+BUILD = {"mlp": mlp, "cnn": cnn, "resnet": resnet, "lstm": lstm, "vae": vae, "gan": Gan}
 
 
 def measure(name, batch, seconds):

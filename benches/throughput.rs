@@ -1,4 +1,4 @@
-//! Training throughput of `mlp`, `cnn`, `lstm`, `vae` and `gan` against PyTorch: samples per
+//! Training throughput of `mlp`, `cnn`, `resnet`, `lstm`, `vae` and `gan` against PyTorch: samples per
 //! second of full optimiser steps (forward, loss, backward, Adam) at the batch sizes of issue 7,
 //! on every CPU backend compiled in, with the peak memory of each case; then PyTorch's figures
 //! for the same networks and steps (`benches/pytorch_baseline.py`), side by side.
@@ -24,11 +24,11 @@ use zoo_train::generative::gan::GanRecipe;
 use zoo_train::generative::vae::{VaeRecipe, elbo_terms};
 use zoo_train::image_training::{ImageRecipe, ImageTrainer};
 use zoo_train::loader::ImageBatch;
-use zoo_train::recipes::{CnnRecipe, MlpRecipe, Recipe};
+use zoo_train::recipes::{CnnRecipe, MlpRecipe, Recipe, ResNetRecipe};
 
-/// The cases of issue 7: model and batch size.
-const CASES: [(&str, usize); 7] =
-    [("mlp", 64), ("mlp", 256), ("cnn", 64), ("cnn", 256), ("lstm", 64), ("vae", 128), ("gan", 256)];
+/// The cases of issue 7, and `resnet`'s default recipe: model and batch size.
+const CASES: [(&str, usize); 8] =
+    [("mlp", 64), ("mlp", 256), ("cnn", 64), ("cnn", 256), ("resnet", 64), ("lstm", 64), ("vae", 128), ("gan", 256)];
 
 /// The forecaster's window (item 9: 50 past values).
 const WINDOW: usize = 50;
@@ -134,6 +134,7 @@ fn step(model: &str, batch: usize, device: &Device) -> Box<dyn Step> {
     match model {
         "mlp" => classifier::<MlpRecipe>(batch, device),
         "cnn" => classifier::<CnnRecipe>(batch, device),
+        "resnet" => classifier::<ResNetRecipe>(batch, device),
         "lstm" => {
             // Item 9's forecaster on standard-normal windows (the step costs the same on any values).
             let recipe = LstmRecipe::default_recipe();
