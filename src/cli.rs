@@ -27,8 +27,8 @@ pub enum Command {
     /// Pictures from a trained generative model (new images, reconstructions, the latent
     /// plane), or text from a character language model (char-lstm, gpt).
     Sample(SampleArgs),
-    /// k-fold cross-validation of a classifier: K runs on stratified folds of the training set,
-    /// a table per fold and the mean ± standard deviation (cv.json in the folder).
+    /// k-fold cross-validation of an image classifier: K runs on stratified folds of the
+    /// training set, each fold's validation figures and their mean ± standard deviation (cv.json).
     Cv(CvArgs),
     /// Runs side by side: a table of their last epoch and evaluations, and one picture with a
     /// panel of train and valid curves per run.

@@ -177,7 +177,7 @@ impl FitConfig {
                 self.min_crop
             ));
         }
-        if !(self.early_stopping.min_delta >= 0.0) {
+        if self.early_stopping.min_delta.is_nan() || self.early_stopping.min_delta < 0.0 {
             return Err(format!(
                 "early_stopping.min_delta {} must be 0 or more (recipe field fit.early_stopping.min_delta)",
                 self.early_stopping.min_delta

@@ -64,7 +64,7 @@ impl Regularization {
     /// Settings that cannot work, as a message naming the field.
     pub fn validate(&self) -> Result<(), String> {
         for (name, value) in [("l1", self.l1), ("l2", self.l2), ("weight_decay", self.weight_decay)] {
-            if !(value >= 0.0 && value.is_finite()) {
+            if value.is_nan() || value < 0.0 || value.is_infinite() {
                 return Err(format!(
                     "regularization.{name} {value} must be 0 or more (recipe field regularization.{name})"
                 ));
