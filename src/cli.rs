@@ -105,6 +105,10 @@ pub struct TrainArgs {
     /// Run folder to create [default: runs/<model>/<UTC time>].
     #[arg(long, value_name = "DIR")]
     pub run_dir: Option<PathBuf>,
+    /// The pretrained network to fine-tune (transfer): a `cnn` or `resnet` run folder
+    /// [default: none, the same network trained from scratch].
+    #[arg(long, value_name = "RUN_DIR")]
+    pub from: Option<PathBuf>,
     /// Continue an interrupted run from its last checkpoint (with --epochs or --steps, train further).
     #[arg(long, value_name = "RUN_DIR")]
     pub resume: Option<PathBuf>,

@@ -35,6 +35,7 @@ fn train_request(args: TrainArgs) -> Result<TrainRequest> {
         resume: args.resume,
         device,
         device_name,
+        from: args.from,
     })
 }
 
@@ -57,6 +58,7 @@ pub fn cv_classifier<R: ClassifierRecipe>(args: CvArgs) -> Result<()> {
         run_dir: args.run_dir,
         resume: args.resume,
         device: args.device,
+        from: None,
     })?;
     cv::cross_validate::<R>(&cv::CvRequest { train, folds }).map(|_| ())
 }

@@ -79,6 +79,7 @@ fn train_flags(args: &TrainArgs) -> Vec<&'static str> {
         (args.data.is_some(), "--data"),
         (args.text_field.is_some(), "--text-field"),
         (args.label_field.is_some(), "--label-field"),
+        (args.from.is_some(), "--from"),
     ];
     given.into_iter().filter_map(|(given, flag)| given.then_some(flag)).collect()
 }

@@ -14,6 +14,7 @@ use zoo_train::recipes::{CnnRecipe, MlpRecipe, Recipe, ResNetRecipe, RnnRecipe, 
 use zoo_train::rl::dqn::DqnRecipe;
 use zoo_train::rl::qlearning::QLearningRecipe;
 use zoo_train::textclass::AttentionRecipe;
+use zoo_train::transfer::TransferRecipe;
 use zoo_train::{Result, ZooError};
 
 use crate::cli::{CvArgs, EvalArgs, PlayArgs, PredictArgs, SampleArgs, TrainArgs};
@@ -120,7 +121,12 @@ impl Entry {
 
 /// An image classifier's row.
 fn classifier<R: ClassifierRecipe>(summary: &'static str) -> Entry {
-    Entry::new::<R>(summary, run::train_image::<R>, IMAGE_TRAIN)
+    classifier_with::<R>(summary, IMAGE_TRAIN)
+}
+
+/// An image classifier's row whose `train` takes `train_flags`.
+fn classifier_with<R: ClassifierRecipe>(summary: &'static str, train_flags: &'static [&'static str]) -> Entry {
+    Entry::new::<R>(summary, run::train_image::<R>, train_flags)
         .eval(run::eval_classifier::<R>, &["--data", "--train-split"])
         .sample(run::sample_augmented::<R>, &["--augmented", "--n", "--seed", "--config", "--data"])
         .predict(run::predict_classifier::<R>)
@@ -153,6 +159,10 @@ pub fn models() -> Vec<Entry> {
             &["--epochs", "--batch-size", "--lr", "--seed", "--data"],
         )
         .eval(run::eval_forecast, &[]),
+        classifier_with::<TransferRecipe>(
+            "transfer learning: a cnn or resnet run's backbone (--from), frozen or fine-tuned, with a new head (items 11, 18)",
+            &["--epochs", "--batch-size", "--lr", "--seed", "--limit", "--data", "--from"],
+        ),
         language::<CharLstmRecipe>("character language model of two LSTM layers (item 9's network on Moby Dick)"),
         Entry::new::<AutoencoderRecipe>(
             "autoencoder of 28x28 images: dense 784-128-32-128-784, or convolutional (item 25)",

@@ -12,4 +12,5 @@ mod rl;
 mod sequence;
 mod toolkit;
 mod training_loop;
+mod transfer;
 mod wgpu;

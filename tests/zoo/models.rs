@@ -7,6 +7,7 @@ use burn::prelude::*;
 use zoo_train::classifier::ClassifierRecipe;
 use zoo_train::classifier::{Classifier, ImageNet};
 use zoo_train::recipes::{CnnRecipe, MlpRecipe, ResNetRecipe, RnnRecipe};
+use zoo_train::transfer::TransferRecipe;
 
 use crate::common::{real_batch, rng_lock};
 
@@ -174,4 +175,19 @@ fn resnet_stages_halve_the_side_and_double_the_width() {
         + 32 * 10
         + 10;
     assert_eq!(net.num_params(), expected);
+}
+
+#[test]
+fn transfer_shapes() {
+    shapes::<TransferRecipe>();
+}
+
+#[test]
+fn transfer_is_deterministic() {
+    deterministic::<TransferRecipe>();
+}
+
+#[test]
+fn transfer_step_lowers_loss() {
+    one_step_lowers_loss::<TransferRecipe>();
 }

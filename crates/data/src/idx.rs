@@ -156,6 +156,19 @@ impl ImageSet {
         }
     }
 
+    /// The images of the classes in `classes`, relabelled by their position in it (`[5, 6, 7,
+    /// 8, 9]`: a 5 becomes class 0), with `num_classes` the list's length. Empty when none of
+    /// the images is of those classes.
+    pub fn only_classes(&self, classes: &[u8]) -> ImageSet {
+        let keep: Vec<u32> = (0..self.len()).filter(|&i| classes.contains(&self.labels[i])).map(|i| i as u32).collect();
+        let mut set = self.pick(&keep);
+        for label in &mut set.labels {
+            *label = classes.iter().position(|c| c == label).unwrap_or_default() as u8;
+        }
+        set.num_classes = classes.len();
+        set
+    }
+
     /// A copy of the images in `range` (clamped to `0..len()`). Keeps this set's
     /// `num_classes`, so a slice that happens to miss the top class still sizes a model
     /// the same way as the whole set.

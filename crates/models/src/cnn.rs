@@ -78,12 +78,34 @@ impl Cnn {
     /// - images: `[batch, 1, 28, 28]`
     /// - output: `[batch, hidden]`
     pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
+        let x = self.conv_features(images); // [batch, 1600]
+        self.activation.forward(self.hidden.forward(x)) // [batch, 128]
+    }
+
+    /// The convolutional base's output, flattened: what a new head learns from when the
+    /// network is a pretrained backbone (items 11 and 18: VGG16 without its top).
+    ///
+    /// # Shapes
+    /// - images: `[batch, 1, 28, 28]`
+    /// - output: `[batch, conv2_channels * 5 * 5]`
+    pub fn conv_features(&self, images: Tensor<4>) -> Tensor<2> {
         let x = self.activation.forward(self.conv1.forward(images)); // [batch, 32, 26, 26]
         let x = self.pool.forward(x); // [batch, 32, 13, 13]
         let x = self.activation.forward(self.conv2.forward(x)); // [batch, 64, 11, 11]
         let x = self.pool.forward(x); // [batch, 64, 5, 5]
-        let x = x.flatten::<2>(1, 3); // [batch, 1600]
-        self.activation.forward(self.hidden.forward(x)) // [batch, 128]
+        x.flatten::<2>(1, 3) // [batch, 1600]
+    }
+
+    /// Width of [`conv_features`](Self::conv_features).
+    pub fn conv_feature_size(&self) -> usize {
+        let side = feature_side(IMAGE_SIDE);
+        self.conv2.weight.val().dims()[0] * side * side
+    }
+
+    /// Freezes the first stage (conv1): fine-tuning then trains the last stage (conv2) only.
+    pub fn freeze_first_stage(mut self) -> Self {
+        self.conv1 = self.conv1.freeze();
+        self
     }
 }
 

@@ -12,6 +12,7 @@ pub mod nn;
 pub mod qnet;
 pub mod resnet;
 pub mod rnn;
+pub mod transfer;
 pub mod transformer;
 pub mod vae;
 
@@ -24,6 +25,7 @@ pub use mlp::{Mlp, MlpConfig};
 pub use qnet::{QNet, QNetConfig};
 pub use resnet::{ResNet, ResNetConfig, ResidualBlock};
 pub use rnn::{Rnn, RnnConfig};
+pub use transfer::{Backbone, BackboneConfig, FineTuning, Transfer, TransferConfig};
 pub use transformer::{CharTransformer, CharTransformerConfig, TextClassifier, TextClassifierConfig};
 pub use vae::{Vae, VaeConfig, VaeKind, VaeOutput, kl_divergence};
 

@@ -158,12 +158,35 @@ impl ResNet {
     /// # Shapes
     /// - images: `[batch, channels, h, w]`; output: logits `[batch, num_classes]`
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        self.output.forward(self.pooled_features(images))
+    }
+
+    /// The body's output after global average pooling: what a new head learns from when the
+    /// network is a pretrained backbone.
+    ///
+    /// # Shapes
+    /// - images: `[batch, channels, h, w]`; output: `[batch, width']` (the last stage's width)
+    pub fn pooled_features(&self, images: Tensor<4>) -> Tensor<2> {
         let x = norm_relu(&self.stem_norm, self.stem.forward(images)); // [batch, width, h, w]
         let x = self.blocks.iter().fold(x, |x, block| block.forward(x)); // [batch, width', h', w']
         let x = norm_relu(&self.closing_norm, self.closing.forward(x));
         let [batch, channels, _, _] = x.dims();
-        let pooled = x.mean_dim(3).mean_dim(2).reshape([batch, channels]); // global average pooling
-        self.output.forward(pooled)
+        x.mean_dim(3).mean_dim(2).reshape([batch, channels]) // global average pooling
+    }
+
+    /// Width of [`pooled_features`](Self::pooled_features).
+    pub fn feature_size(&self) -> usize {
+        self.closing.weight.val().dims()[0]
+    }
+
+    /// Freezes the stem and every block but the last `last_stage` ones: fine-tuning then trains
+    /// the last stage and the closing convolution only.
+    pub fn freeze_all_but_last(mut self, last_stage: usize) -> Self {
+        self.stem = self.stem.freeze();
+        self.stem_norm = self.stem_norm.map(Module::freeze);
+        let keep = self.blocks.len().saturating_sub(last_stage);
+        self.blocks = self.blocks.into_iter().enumerate().map(|(i, b)| if i < keep { b.freeze() } else { b }).collect();
+        self
     }
 }
 

@@ -4,6 +4,7 @@
 //! classifier implements [`ImageNet`] for its network (in its model file) and
 //! `ClassifierRecipe` for its recipe; nothing else.
 
+use burn::module::ParamGroup;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLearningRate;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
@@ -53,6 +54,23 @@ pub trait ClassifierRecipe: FitRecipe {
     fn set_num_classes(&mut self, classes: usize);
     /// The network, its weights drawn from the device's seed.
     fn init(&self, device: &Device) -> Self::Net;
+    /// A new run's network when it starts from trained weights (none: from [`init`](Self::init)).
+    fn pretrained(&self, _device: &Device) -> Result<Option<Self::Net>> {
+        Ok(None)
+    }
+    /// Parameter groups that learn at a share of the learning rate: `(group, share)`; paths
+    /// start at the classifier (`net.backbone...`).
+    fn lr_groups(&self) -> Vec<(ParamGroup, f64)> {
+        Vec::new()
+    }
+    /// Settings beyond the fit and the penalties that cannot work, naming the field.
+    fn check(&self) -> std::result::Result<(), String> {
+        Ok(())
+    }
+    /// Takes what the request says beyond the fit settings (`--from`).
+    fn apply_request(&mut self, _request: &crate::image::TrainRequest) -> Result<()> {
+        Ok(())
+    }
 }
 
 impl<R: ClassifierRecipe> ImageRecipe for R {
@@ -71,7 +89,22 @@ impl<R: ClassifierRecipe> ImageRecipe for R {
     }
 
     fn validate(&self) -> std::result::Result<(), String> {
-        self.regularization().validate()
+        if self.fit().classes.len() == 1 {
+            return Err("fit.classes: a classifier needs at least 2 classes".to_string());
+        }
+        self.regularization().validate()?;
+        self.check()
+    }
+
+    fn apply_request(&mut self, request: &crate::image::TrainRequest) -> Result<()> {
+        ClassifierRecipe::apply_request(self, request)
+    }
+
+    fn initialise(&self, trainer: &mut ClassifierTrainer<R>, _device: &Device) -> Result<()> {
+        if let Some(net) = self.pretrained(&trainer.train_device)? {
+            trainer.model = Classifier::new(net);
+        }
+        Ok(())
     }
 
     fn adapt_to(&mut self, train: &ImageSet) {
@@ -103,6 +136,10 @@ impl<R: ClassifierRecipe> ImageTrainer for ClassifierTrainer<R> {
     }
     fn device(&self) -> Device {
         self.device.clone()
+    }
+
+    fn lr_groups(&self) -> Vec<(ParamGroup, f64)> {
+        self.recipe.lr_groups()
     }
 
     fn metrics(&self) -> Vec<MetricSpec> {

@@ -104,7 +104,7 @@ pub fn cross_validate<R: ClassifierRecipe>(request: &CvRequest) -> Result<CvReco
         None => start::<R>(request)?,
     };
     let source = DataSource::from_record(&record.data)?;
-    let set = Arc::new(training_images(&source, recipe.fit().limit)?);
+    let set = Arc::new(training_images(&source, recipe.fit())?);
     let folds = stratified_folds(&set.labels, record.folds, record.seed);
     for (k, valid) in folds.iter().enumerate() {
         let fold = k + 1;
@@ -125,7 +125,10 @@ pub fn cross_validate<R: ClassifierRecipe>(request: &CvRequest) -> Result<CvReco
         let (run, resume_from) = fold_run(&recipe, &record, &fold_dir)?;
         let finished = run.file("model.bpk").is_file();
         if !finished {
-            let trainer = recipe.trainer(&train.device);
+            let mut trainer = recipe.trainer(&train.device);
+            if resume_from.is_none() {
+                recipe.initialise(&mut trainer, &train.device)?;
+            }
             let mut training = ImageTraining::with_split(
                 R::NAME,
                 recipe.fit().clone(),
@@ -163,10 +166,11 @@ fn start<R: ClassifierRecipe>(request: &CvRequest) -> Result<(std::path::PathBuf
     let train = &request.train;
     let mut recipe: R = recipe_or_default(train.config_file.as_deref())?;
     train.overrides.apply(recipe.fit_mut());
+    ImageRecipe::apply_request(&mut recipe, train)?;
     recipe.fit().validate().map_err(ZooError::usage)?;
     ImageRecipe::validate(&recipe).map_err(ZooError::usage)?;
     let source = DataSource::from_arg(train.data.as_deref())?;
-    let set = training_images(&source, recipe.fit().limit)?;
+    let set = training_images(&source, recipe.fit())?;
     recipe.adapt_to(&set);
     let folds = request.folds;
     if folds < 2 || folds > set.len() {
@@ -241,10 +245,9 @@ fn resume<R: ClassifierRecipe>(train: &TrainRequest, dir: &Path) -> Result<(std:
     Ok((dir.to_path_buf(), recipe, record))
 }
 
-/// The training images the folds are dealt from: the first `limit` (all when 0).
-fn training_images(source: &DataSource, limit: usize) -> Result<ImageSet> {
-    let set = source.load(Split::Train)?;
-    Ok(if limit > 0 && limit < set.len() { set.subset(0..limit) } else { set })
+/// The training images the folds are dealt from, as the recipe selects them.
+fn training_images(source: &DataSource, fit: &crate::fit::FitConfig) -> Result<ImageSet> {
+    fit.select_training(source.load(Split::Train)?).map_err(ZooError::usage)
 }
 
 /// The run folder of a fold: a new one, or the one an interrupted run left (with the epoch

@@ -1,7 +1,8 @@
 //! Settings shared by every supervised recipe, and the command-line overrides of them.
 
+use burn::optim::lr_scheduler::LrSchedulerConfig;
 use burn::optim::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
-use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
+use burn::optim::lr_scheduler::module_lr_scheduler::{ModuleLrScheduler, ModuleLrSchedulerConfig};
 use burn::prelude::*;
 
 /// How the learning rate moves during training.
@@ -57,6 +58,14 @@ pub struct FitConfig {
     /// Use only the first N training samples (0: all); for quick trial runs.
     #[config(default = 0)]
     pub limit: usize,
+    /// Train and evaluate on these classes only, renumbered from 0 in this order (`[5, 6, 7,
+    /// 8, 9]`: digits 5-9 as classes 0-4); empty: every class.
+    #[config(default = "Vec::new()")]
+    pub classes: Vec<u8>,
+    /// Keep this share of the training images' labels (the same share of each class, chosen
+    /// by the seed), as when only a few are labelled; 1: all.
+    #[config(default = 1.0)]
+    pub label_fraction: f64,
 }
 
 /// Early stopping: end the run when a validation metric has stopped improving. The best
@@ -119,6 +128,52 @@ impl FitOverrides {
 }
 
 impl FitConfig {
+    /// The training images a run learns from: the first `limit`, of `classes` (renumbered),
+    /// with `label_fraction` of each class kept (chosen by the seed).
+    pub fn select_training(&self, mut set: zoo_data::ImageSet) -> Result<zoo_data::ImageSet, String> {
+        if self.limit > 0 && self.limit < set.len() {
+            set = set.subset(0..self.limit);
+        }
+        let mut set = self.select_classes(set)?;
+        if self.label_fraction < 1.0 {
+            let mut kept = Vec::new();
+            for class in 0..set.num_classes as u8 {
+                let mut members: Vec<u32> =
+                    (0..set.len() as u32).filter(|&i| set.labels[i as usize] == class).collect();
+                crate::loader::shuffle(&mut members, self.seed ^ 0x1ABE1 ^ u64::from(class));
+                let keep =
+                    ((members.len() as f64 * self.label_fraction).round() as usize).clamp(1, members.len().max(1));
+                kept.extend_from_slice(&members[..keep.min(members.len())]);
+            }
+            kept.sort_unstable();
+            set = set.pick(&kept);
+        }
+        Ok(set)
+    }
+
+    /// The images of `classes` (renumbered from 0), or all of them when the list is empty; a
+    /// class no image has is an error naming the field.
+    pub fn select_classes(&self, set: zoo_data::ImageSet) -> Result<zoo_data::ImageSet, String> {
+        if self.classes.is_empty() {
+            return Ok(set);
+        }
+        for class in &self.classes {
+            if !set.labels.contains(class) {
+                return Err(format!(
+                    "fit.classes: no image has class {class} (the data's labels go up to {})",
+                    set.num_classes.saturating_sub(1)
+                ));
+            }
+        }
+        let mut sorted = self.classes.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        if sorted.len() < self.classes.len() {
+            return Err("fit.classes must name each class once".to_string());
+        }
+        Ok(set.only_classes(&self.classes))
+    }
+
     /// `"N training images"`, or `"N of M training images"` under `limit`.
     pub fn describe_images(&self, available: usize) -> String {
         if self.limit > 0 && self.limit < available {
@@ -142,6 +197,32 @@ impl FitConfig {
     /// checkpoint left it, so the resumed run continues the same schedule.
     pub fn scheduler_after(&self, steps_per_epoch: usize, epochs_done: usize) -> Result<ModuleLrScheduler, String> {
         let mut scheduler = self.scheduler(steps_per_epoch)?;
+        for _ in 0..epochs_done * steps_per_epoch {
+            scheduler.step();
+        }
+        Ok(scheduler)
+    }
+
+    /// [`scheduler_after`](Self::scheduler_after) where each of `groups` learns at its share
+    /// of the rate, on the same schedule.
+    pub fn grouped_scheduler_after(
+        &self,
+        steps_per_epoch: usize,
+        epochs_done: usize,
+        groups: &[(burn::module::ParamGroup, f64)],
+    ) -> Result<ModuleLrScheduler, String> {
+        let at = |rate: f64| match self.schedule {
+            LrSchedule::Constant => LrSchedulerConfig::Constant(rate),
+            LrSchedule::Cosine => LrSchedulerConfig::Cosine(CosineAnnealingLrSchedulerConfig::new(
+                rate,
+                (self.epochs * steps_per_epoch).max(1),
+            )),
+        };
+        let mut config = ModuleLrSchedulerConfig::new(at(self.learning_rate));
+        for (group, share) in groups {
+            config = config.with_group(group.clone(), at(self.learning_rate * share));
+        }
+        let mut scheduler = config.init()?;
         for _ in 0..epochs_done * steps_per_epoch {
             scheduler.step();
         }
@@ -183,12 +264,55 @@ impl FitConfig {
                 self.early_stopping.min_delta
             ));
         }
-        if !(self.valid_fraction > 0.0 && self.valid_fraction < 1.0) {
+        if !(self.label_fraction > 0.0 && self.label_fraction <= 1.0) {
+            return Err(format!(
+                "label_fraction {} must be above 0 and at most 1 (recipe field fit.label_fraction)",
+                self.label_fraction
+            ));
+        }
+        if self.valid_fraction.is_nan() || self.valid_fraction <= 0.0 || self.valid_fraction >= 1.0 {
             return Err(format!(
                 "valid_fraction {} must be between 0 and 1 (recipe field fit.valid_fraction)",
                 self.valid_fraction
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 100 one-pixel images: 60 of class 1, 30 of class 3, 10 of class 0.
+    fn set() -> zoo_data::ImageSet {
+        let labels: Vec<u8> = (0..100)
+            .map(|i| {
+                if i < 60 {
+                    1
+                } else if i < 90 {
+                    3
+                } else {
+                    0
+                }
+            })
+            .collect();
+        zoo_data::ImageSet::new((0..100).map(|i| i as u8).collect(), labels, 1, 1).unwrap()
+    }
+
+    #[test]
+    fn classes_are_kept_and_renumbered_and_labels_thinned_per_class() {
+        let fit = FitConfig::new().with_classes(vec![3, 1]);
+        let picked = fit.select_training(set()).unwrap();
+        assert_eq!((picked.len(), picked.num_classes), (90, 2));
+        // Class 3 is now 0, class 1 is 1; each image keeps its pixel.
+        assert!(picked.labels.iter().zip(&picked.images).all(|(&l, &p)| l == u8::from(p < 60)));
+        let fit = fit.with_label_fraction(0.1);
+        let thin = fit.select_training(set()).unwrap();
+        let count = |c: u8| thin.labels.iter().filter(|&&l| l == c).count();
+        assert_eq!((count(0), count(1)), (3, 6), "a tenth of each class");
+        assert_eq!(fit.select_training(set()).unwrap(), thin, "the seed fixes the choice");
+        let error = FitConfig::new().with_classes(vec![1, 7]).select_training(set()).unwrap_err();
+        assert!(error.contains("no image has class 7"), "{error}");
     }
 }

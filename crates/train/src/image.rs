@@ -31,6 +31,8 @@ pub struct TrainRequest {
     pub resume: Option<PathBuf>,
     pub device: Device,
     pub device_name: String,
+    /// `--from`: the pretrained network a `transfer` run starts from (a run folder).
+    pub from: Option<PathBuf>,
 }
 
 impl TrainRequest {
@@ -53,6 +55,7 @@ impl TrainRequest {
             || o.seed.is_some()
             || o.limit.is_some()
             || self.config_file.is_some()
+            || self.from.is_some()
             || self.data.is_some()
             || self.run_dir.is_some()
         {
@@ -132,13 +135,13 @@ pub fn eval<R: ClassifierRecipe>(
     };
     let (recipe, model) = load_classifier::<R>(&run, device)?;
     let (test_set, described, file) = match split {
-        Split::Test => (source.load(Split::Test)?, source.describe(), "eval.json"),
+        Split::Test => {
+            let set = recipe.fit().select_classes(source.load(Split::Test)?).map_err(ZooError::usage)?;
+            (set, source.describe(), "eval.json")
+        }
         Split::Train => {
             let fit = recipe.fit();
-            let mut set = source.load(Split::Train)?;
-            if fit.limit > 0 && fit.limit < set.len() {
-                set = set.subset(0..fit.limit);
-            }
+            let set = fit.select_training(source.load(Split::Train)?).map_err(ZooError::usage)?;
             let (train, _) = crate::loader::train_valid_split(set.len(), fit.valid_fraction, fit.seed);
             (set.pick(&train), format!("the training images of {}", source.describe()), "eval-train.json")
         }
@@ -217,8 +220,10 @@ pub type Ranked = (PathBuf, Vec<(usize, f32)>);
 /// The three likeliest classes of each picture.
 pub fn predict<R: ClassifierRecipe>(run_dir: &Path, files: &[PathBuf], device: &Device) -> Result<Vec<Ranked>> {
     let (run, _) = RunDir::open(run_dir, R::NAME)?;
-    let (_, model) = load_classifier::<R>(&run, device)?;
+    let (recipe, model) = load_classifier::<R>(&run, device)?;
     let model = model.valid();
+    // A run on some classes only names them as its data did (class 0 of `[5, ..]` is a 5).
+    let label = |class: usize| recipe.fit().classes.get(class).map_or(class, |&c| usize::from(c));
     let mut answers = Vec::with_capacity(files.len());
     for file in files {
         let pixels = zoo_data::image_prep::load_as_mnist(file)?;
@@ -229,7 +234,7 @@ pub fn predict<R: ClassifierRecipe>(run_dir: &Path, files: &[PathBuf], device: &
             .convert::<f32>()
             .try_into_vec::<f32>()
             .map_err(|e| ZooError::runtime(format!("reading probabilities: {e:?}")))?;
-        let mut ranked: Vec<(usize, f32)> = probabilities.into_iter().enumerate().collect();
+        let mut ranked: Vec<(usize, f32)> = probabilities.into_iter().enumerate().map(|(c, p)| (label(c), p)).collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
         ranked.truncate(3);
         answers.push((file.clone(), ranked));

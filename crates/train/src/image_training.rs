@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use burn::data::dataloader::DataLoader;
+use burn::module::ParamGroup;
 use burn::optim::lr_scheduler::module_lr_scheduler::{ModuleLearningRate, ModuleLrScheduler};
 use burn::prelude::*;
 use zoo_data::{ImageSet, Split};
@@ -35,6 +36,10 @@ pub trait ImageTrainer {
     /// some, as a weight penalty does).
     fn metrics(&self) -> Vec<MetricSpec> {
         Self::METRICS.to_vec()
+    }
+    /// Parameter groups that learn at a share of the learning rate: `(group, share)`.
+    fn lr_groups(&self) -> Vec<(ParamGroup, f64)> {
+        Vec::new()
     }
     /// The autodiff device the training batches go to.
     fn train_device(&self) -> Device;
@@ -73,6 +78,15 @@ pub trait ImageRecipe: FitRecipe {
     /// Adapts the recipe to the training data before the run starts (a classifier takes its
     /// number of classes from the labels).
     fn adapt_to(&mut self, _train: &ImageSet) {}
+    /// Takes what the request says beyond the fit settings (`--from`) before a new run starts.
+    fn apply_request(&mut self, _request: &TrainRequest) -> Result<()> {
+        Ok(())
+    }
+    /// Prepares a new run's trainer beyond its fresh weights (a pretrained backbone); not
+    /// called on resume, whose checkpoint has every weight.
+    fn initialise(&self, _trainer: &mut Self::Trainer, _device: &Device) -> Result<()> {
+        Ok(())
+    }
     /// What the start line says of the data beyond its size (`10 classes`).
     fn describe_data(&self, _train: &ImageSet) -> String {
         String::new()
@@ -108,10 +122,11 @@ pub fn train<R: ImageRecipe>(request: &TrainRequest) -> Result<FitReport> {
         None => {
             let mut recipe: R = recipe_or_default(request.config_file.as_deref())?;
             request.overrides.apply(recipe.fit_mut());
+            recipe.apply_request(request)?;
             recipe.fit().validate().map_err(ZooError::usage)?;
             recipe.validate().map_err(ZooError::usage)?;
             let source = DataSource::from_arg(request.data.as_deref())?;
-            let train_set = source.load(Split::Train)?;
+            let train_set = recipe.fit().select_training(source.load(Split::Train)?).map_err(ZooError::usage)?;
             recipe.adapt_to(&train_set);
             let run = RunDir::start(request.run_dir.as_deref(), &recipe, &source.to_record(), &request.device_name)?;
             let about = recipe.describe_data(&train_set);
@@ -126,8 +141,11 @@ pub fn train<R: ImageRecipe>(request: &TrainRequest) -> Result<FitReport> {
             (run, recipe, source, None)
         }
     };
-    let train_set = source.load(Split::Train)?;
-    let trainer = recipe.trainer(&request.device);
+    let train_set = recipe.fit().select_training(source.load(Split::Train)?).map_err(ZooError::usage)?;
+    let mut trainer = recipe.trainer(&request.device);
+    if resume_from.is_none() {
+        recipe.initialise(&mut trainer, &request.device)?;
+    }
     let mut training = ImageTraining::new(R::NAME, recipe.fit().clone(), trainer, train_set);
     trainer::fit(&run, &mut training, resume_from)
 }
@@ -147,10 +165,9 @@ pub struct ImageTraining<T: ImageTrainer> {
 }
 
 impl<T: ImageTrainer> ImageTraining<T> {
-    pub fn new(name: &'static str, fit: FitConfig, trainer: T, mut train_set: ImageSet) -> Self {
-        if fit.limit > 0 && fit.limit < train_set.len() {
-            train_set = train_set.subset(0..fit.limit);
-        }
+    /// Trains on `train_set` (as [`FitConfig::select_training`] made it), less its validation
+    /// share.
+    pub fn new(name: &'static str, fit: FitConfig, trainer: T, train_set: ImageSet) -> Self {
         let (train_indices, valid_indices) = train_valid_split(train_set.len(), fit.valid_fraction, fit.seed);
         Self::with_split(name, fit, trainer, Arc::new(train_set), train_indices, valid_indices)
     }
@@ -206,7 +223,8 @@ impl<T: ImageTrainer> Training for ImageTraining<T> {
     }
 
     fn scheduler(&self, epochs_done: usize) -> Result<Option<ModuleLrScheduler>> {
-        trainer::schedule(&self.fit, self.train_len.div_ceil(self.fit.batch_size), epochs_done)
+        let steps = self.train_len.div_ceil(self.fit.batch_size);
+        trainer::schedule_groups(&self.fit, steps, epochs_done, &self.trainer.lr_groups())
     }
 
     fn early_stopping(&self) -> Option<EarlyStopping> {

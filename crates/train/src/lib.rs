@@ -29,5 +29,6 @@ pub mod run;
 pub mod source;
 pub mod textclass;
 pub mod trainer;
+pub mod transfer;
 
 pub use error::{Result, ZooError};

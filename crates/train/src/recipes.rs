@@ -43,10 +43,12 @@ macro_rules! fit_recipe {
 }
 
 /// Implements [`ClassifierRecipe`] for a recipe with fields `model` (a config with
-/// `num_classes` whose `init` builds `$net`), `optimizer` and `fit`.
+/// `num_classes` whose `init` builds `$net`), `optimizer`, `fit` and `regularization`; the
+/// items in braces after it (`pretrained`, `lr_groups`, ...) override the trait's defaults.
+#[macro_export]
 macro_rules! classifier_recipe {
-    ($recipe:ty => $net:ty) => {
-        fit_recipe!($recipe);
+    ($recipe:ty => $net:ty $(; { $($extra:tt)* })?) => {
+        $crate::fit_recipe!($recipe);
         impl ClassifierRecipe for $recipe {
             type Net = $net;
             fn optimizer(&self) -> &AdamConfig {
@@ -64,6 +66,7 @@ macro_rules! classifier_recipe {
             fn init(&self, device: &Device) -> $net {
                 self.model.init(device)
             }
+            $($($extra)*)?
         }
     };
 }

@@ -437,6 +437,19 @@ pub fn schedule(fit: &FitConfig, steps_per_epoch: usize, epochs_done: usize) -> 
     fit.scheduler_after(steps_per_epoch, epochs_done).map(Some).map_err(ZooError::usage)
 }
 
+/// [`schedule`] with parameter groups that learn at a share of the rate: `(group, share)`.
+pub fn schedule_groups(
+    fit: &FitConfig,
+    steps_per_epoch: usize,
+    epochs_done: usize,
+    groups: &[(burn::module::ParamGroup, f64)],
+) -> Result<Option<ModuleLrScheduler>> {
+    if groups.is_empty() {
+        return schedule(fit, steps_per_epoch, epochs_done);
+    }
+    fit.grouped_scheduler_after(steps_per_epoch, epochs_done, groups).map(Some).map_err(ZooError::usage)
+}
+
 /// `epochs` epochs, as the closing line says it.
 pub fn epochs_done(epochs: usize) -> String {
     if epochs == 1 { "1 epoch".to_string() } else { format!("{epochs} epochs") }
