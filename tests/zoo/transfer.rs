@@ -144,3 +144,98 @@ fn pretrain_on_five_digits_then_fine_tune_on_the_other_five() {
     let out = zoo(&["train", "cnn", "--from", pre.to_str().unwrap(), "--device", "cpu"]);
     assert_clean_error(&out, 2, "--from does not apply to `zoo train cnn`");
 }
+
+/// A folder of the extract's digits 0, 1 and 2 as PNG files of several sizes (some dark ink on
+/// white), one subfolder per class named after it.
+fn picture_folder(dir: &std::path::Path, per_class: usize) {
+    let set = zoo_data::embedded::mnist_extract(zoo_data::Split::Train).unwrap();
+    for (class, name) in ["zero", "one", "two"].iter().enumerate() {
+        std::fs::create_dir_all(dir.join(name)).unwrap();
+        let indices = (0..set.len()).filter(|&i| usize::from(set.labels[i]) == class).take(per_class);
+        for (n, i) in indices.enumerate() {
+            let mut picture = image::GrayImage::from_raw(28, 28, set.image(i).to_vec()).unwrap();
+            if n % 2 == 1 {
+                image::imageops::invert(&mut picture);
+            }
+            let side = [28, 40, 64][n % 3];
+            let picture = image::imageops::resize(&picture, side, side, image::imageops::FilterType::Triangle);
+            picture.save(dir.join(name).join(format!("{n}.png"))).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_folder_of_your_own_pictures_trains_evaluates_and_predicts_by_class_name() {
+    let temp = tempfile::tempdir().unwrap();
+    let (pre, tuned, pictures) = (temp.path().join("pre"), temp.path().join("tuned"), temp.path().join("pictures"));
+    let out = zoo(&[
+        "train",
+        "cnn",
+        "--epochs",
+        "1",
+        "--limit",
+        "2000",
+        "--run-dir",
+        pre.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    picture_folder(&pictures.join("train"), 30);
+    picture_folder(&pictures.join("test"), 6);
+    let tuned_s = tuned.to_str().unwrap();
+    let out = zoo(&[
+        "train",
+        "transfer",
+        "--from",
+        pre.to_str().unwrap(),
+        "--data",
+        pictures.to_str().unwrap(),
+        "--epochs",
+        "8",
+        "--run-dir",
+        tuned_s,
+        "--device",
+        "cpu",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("90 training images (3 classes)"), "{}", stdout(&out));
+    let names: Vec<String> =
+        serde_json::from_str(&std::fs::read_to_string(tuned.join("classes.json")).unwrap()).unwrap();
+    assert_eq!(names, ["one", "two", "zero"]);
+    let out = zoo(&["eval", "transfer", "--run", tuned_s, "--device", "cpu"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("test set of 18 images"), "{}", stdout(&out));
+    let picture = pictures.join("test/two/1.png");
+    let out = zoo(&["predict", "transfer", "--run", tuned_s, "--device", "cpu", picture.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let line = stdout(&out);
+    assert!(["one", "two", "zero"].iter().any(|n| line.contains(&format!(": {n} "))), "{line}");
+
+    // A class folder without pictures, a picture that is not one, a single class.
+    let bad = temp.path().join("bad");
+    picture_folder(&bad, 3);
+    std::fs::create_dir_all(bad.join("three")).unwrap();
+    let train = |data: &std::path::Path, run: &str| {
+        zoo(&[
+            "train",
+            "transfer",
+            "--from",
+            pre.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--run-dir",
+            temp.path().join(run).to_str().unwrap(),
+            "--device",
+            "cpu",
+        ])
+    };
+    assert_clean_error(&train(&bad, "r1"), 2, "three: no pictures (PNG or JPEG files)");
+    std::fs::write(bad.join("three/broken.png"), b"not a picture").unwrap();
+    assert_clean_error(&train(&bad, "r2"), 1, "broken.png: is not a PNG or JPEG picture");
+    let single = temp.path().join("single");
+    picture_folder(&single, 2);
+    std::fs::remove_dir_all(single.join("one")).unwrap();
+    std::fs::remove_dir_all(single.join("two")).unwrap();
+    assert_clean_error(&train(&single, "r3"), 2, "only one class folder (zero)");
+}

@@ -36,7 +36,7 @@ pub enum ImageError {
     Open { path: PathBuf, source: io::Error },
 
     #[error(
-        "{}: is not a PNG image the decoder can read ({reason}); give a PNG file",
+        "{}: is not a PNG or JPEG picture the decoder can read ({reason}); give a PNG or JPEG file",
         .path.display()
     )]
     NotPng { path: PathBuf, reason: String },
@@ -323,7 +323,7 @@ mod tests {
         let err = load_as_mnist(&path).expect_err("not a PNG");
         assert!(matches!(err, ImageError::NotPng { .. }), "wrong error: {err}");
         let text = err.to_string();
-        assert!(text.contains("note.png") && text.contains("give a PNG file"), "{text}");
+        assert!(text.contains("note.png") && text.contains("give a PNG or JPEG file"), "{text}");
         assert!(!text.contains('\n'), "{text}");
     }
 

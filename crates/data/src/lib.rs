@@ -8,6 +8,7 @@ pub mod corpus;
 pub mod embedded;
 pub mod env;
 pub mod fetch;
+pub mod folder;
 pub mod idx;
 pub mod image_prep;
 pub mod rng;
@@ -19,6 +20,7 @@ pub use fetch::{
     DEFAULT_MIRRORS, FetchError, FetchReport, FetchedFile, MNIST_FILES, Outcome, Resource, default_cache_dir,
     default_mirrors, fetch, mnist_cache_dir,
 };
+pub use folder::{FolderError, read_image_folder};
 pub use idx::{IdxError, ImageSet, Split, from_bytes, load_dir, require_dims};
 pub use image_prep::{ImageError, MNIST_PIXELS, MNIST_SIDE, fit_to_mnist, load_as_mnist};
 pub use rng::SplitMix64;

@@ -3,7 +3,7 @@
 //! training failure; exit code 1). Every message is one line that names the file or value
 //! and says what to do.
 
-use zoo_data::{CorpusError, FetchError, IdxError, ImageError, SeriesError};
+use zoo_data::{CorpusError, FetchError, FolderError, IdxError, ImageError, SeriesError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ZooError {
@@ -34,6 +34,15 @@ impl ZooError {
 impl From<IdxError> for ZooError {
     fn from(error: IdxError) -> Self {
         if error.is_usage() { Self::Usage(error.to_string()) } else { Self::Runtime(error.to_string()) }
+    }
+}
+
+impl From<FolderError> for ZooError {
+    fn from(error: FolderError) -> Self {
+        match error {
+            FolderError::Picture(_) | FolderError::Read { .. } => Self::Runtime(error.to_string()),
+            _ => Self::Usage(error.to_string()),
+        }
     }
 }
 

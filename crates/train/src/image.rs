@@ -214,16 +214,25 @@ pub fn confusion_table(confusion: &[Vec<u64>]) -> String {
     out
 }
 
+/// The class names of a run whose data named them (a folder of class subfolders).
+pub const CLASS_NAMES: &str = "classes.json";
+
 /// A picture and its likeliest classes, most likely first: `(file, [(class, probability)])`.
-pub type Ranked = (PathBuf, Vec<(usize, f32)>);
+pub type Ranked = (PathBuf, Vec<(String, f32)>);
 
 /// The three likeliest classes of each picture.
 pub fn predict<R: ClassifierRecipe>(run_dir: &Path, files: &[PathBuf], device: &Device) -> Result<Vec<Ranked>> {
     let (run, _) = RunDir::open(run_dir, R::NAME)?;
     let (recipe, model) = load_classifier::<R>(&run, device)?;
     let model = model.valid();
-    // A run on some classes only names them as its data did (class 0 of `[5, ..]` is a 5).
-    let label = |class: usize| recipe.fit().classes.get(class).map_or(class, |&c| usize::from(c));
+    // A run on some classes only names them as its data did (class 0 of `[5, ..]` is a 5), and
+    // a run on a folder of pictures by its class folders' names.
+    let names: Option<Vec<String>> =
+        if run.file(CLASS_NAMES).is_file() { Some(run.read_json(CLASS_NAMES)?) } else { None };
+    let label = |class: usize| {
+        let class = recipe.fit().classes.get(class).map_or(class, |&c| usize::from(c));
+        names.as_ref().and_then(|n| n.get(class).cloned()).unwrap_or_else(|| class.to_string())
+    };
     let mut answers = Vec::with_capacity(files.len());
     for file in files {
         let pixels = zoo_data::image_prep::load_as_mnist(file)?;
@@ -234,7 +243,8 @@ pub fn predict<R: ClassifierRecipe>(run_dir: &Path, files: &[PathBuf], device: &
             .convert::<f32>()
             .try_into_vec::<f32>()
             .map_err(|e| ZooError::runtime(format!("reading probabilities: {e:?}")))?;
-        let mut ranked: Vec<(usize, f32)> = probabilities.into_iter().enumerate().map(|(c, p)| (label(c), p)).collect();
+        let mut ranked: Vec<(String, f32)> =
+            probabilities.into_iter().enumerate().map(|(c, p)| (label(c), p)).collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
         ranked.truncate(3);
         answers.push((file.clone(), ranked));

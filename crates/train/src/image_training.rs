@@ -129,6 +129,9 @@ pub fn train<R: ImageRecipe>(request: &TrainRequest) -> Result<FitReport> {
             let train_set = recipe.fit().select_training(source.load(Split::Train)?).map_err(ZooError::usage)?;
             recipe.adapt_to(&train_set);
             let run = RunDir::start(request.run_dir.as_deref(), &recipe, &source.to_record(), &request.device_name)?;
+            if let Some(names) = source.class_names()? {
+                run.write_json(crate::image::CLASS_NAMES, &names)?;
+            }
             let about = recipe.describe_data(&train_set);
             println!(
                 "zoo train {}: {}{} from {}; run folder {}",

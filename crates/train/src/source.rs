@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use zoo_data::{ImageSet, Split, embedded, idx};
+use zoo_data::{ImageSet, Split, embedded, folder, idx};
 
 use crate::error::{Result, ZooError};
 
@@ -23,7 +23,7 @@ impl DataSource {
             Some(dir) => {
                 let absolute = std::fs::canonicalize(dir).map_err(|_| {
                     ZooError::usage(format!(
-                        "{}: no such data folder; pass --data a folder with MNIST-format IDX files, or run `zoo data fetch mnist`",
+                        "{}: no such data folder; pass --data a folder with MNIST-format IDX files (`zoo data fetch mnist`) or one subfolder of pictures per class",
                         dir.display()
                     ))
                 })?;
@@ -44,6 +44,14 @@ impl DataSource {
         if record == EMBEDDED { Ok(Self::Embedded) } else { Self::from_arg(Some(Path::new(record))) }
     }
 
+    /// The names of the classes when the data says them (a folder of class subfolders).
+    pub fn class_names(&self) -> Result<Option<Vec<String>>> {
+        match self {
+            Self::Dir(dir) if folder::is_image_folder(dir) => Ok(Some(folder::class_names(dir, Split::Train)?)),
+            _ => Ok(None),
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Self::Embedded => "the embedded MNIST extract".to_string(),
@@ -55,6 +63,7 @@ impl DataSource {
     pub fn load(&self, split: Split) -> Result<ImageSet> {
         let set = match self {
             Self::Embedded => embedded::mnist_extract(split)?,
+            Self::Dir(dir) if folder::is_image_folder(dir) => folder::read_image_folder(dir, split)?.0,
             Self::Dir(dir) => idx::load_dir(dir, split)?,
         };
         let side = zoo_models::IMAGE_SIDE;
