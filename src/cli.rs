@@ -33,6 +33,9 @@ pub enum Command {
     /// Runs side by side: a table of their last epoch and evaluations, and one picture with a
     /// panel of train and valid curves per run.
     Compare(CompareArgs),
+    /// Write a trained classifier's weights as safetensors (PyTorch's names and layouts, or
+    /// zoo's), with the recipe beside it as JSON.
+    Export(ExportArgs),
     /// Print a model's default recipe as JSON (edit it and pass it back with --config).
     Config {
         /// The model (`zoo list` says what each is).
@@ -105,15 +108,54 @@ pub struct TrainArgs {
     /// Run folder to create [default: runs/<model>/<UTC time>].
     #[arg(long, value_name = "DIR")]
     pub run_dir: Option<PathBuf>,
-    /// The pretrained network to fine-tune (transfer): a `cnn` or `resnet` run folder
-    /// [default: none, the same network trained from scratch].
-    #[arg(long, value_name = "RUN_DIR")]
+    /// The pretrained network to fine-tune (transfer): a `cnn` or `resnet` run folder, or a
+    /// weights file of the backbone (.pt, .pth, .safetensors) [default: none, the same network
+    /// trained from scratch].
+    #[arg(long, value_name = "RUN_DIR|FILE")]
     pub from: Option<PathBuf>,
+    /// Start from these weights instead of random ones (mlp, cnn, rnn, resnet): a PyTorch
+    /// state dict (.pt, .pth) or a .safetensors file with the model's parameter names.
+    #[arg(long, value_name = "FILE")]
+    pub init_from: Option<PathBuf>,
     /// Continue an interrupted run from its last checkpoint (with --epochs or --steps, train further).
     #[arg(long, value_name = "RUN_DIR")]
     pub resume: Option<PathBuf>,
     #[command(flatten)]
     pub device: DeviceArg,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The model the run trained.
+    #[arg(value_parser = registry::model_arg(Some(Verb::Export)))]
+    pub model: String,
+    /// Run folder made by `zoo train`.
+    #[arg(long, value_name = "DIR")]
+    pub run: PathBuf,
+    /// The file format.
+    #[arg(long, value_enum, default_value_t = WeightsFormat::Safetensors)]
+    pub format: WeightsFormat,
+    /// Parameter names and layouts: PyTorch's (load_state_dict of the same architecture takes
+    /// the file) or zoo's own.
+    #[arg(long, value_enum, default_value_t = WeightNames::Pytorch)]
+    pub names: WeightNames,
+    /// The file to write [default: model.safetensors in the run folder]; the recipe goes
+    /// beside it as FILE.json.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub device: DeviceArg,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum WeightsFormat {
+    Safetensors,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum WeightNames {
+    Pytorch,
+    Burn,
 }
 
 #[derive(Debug, Args)]

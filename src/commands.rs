@@ -15,7 +15,10 @@ use zoo_train::rl::{ReturnStats, RlTrainRequest, play};
 use zoo_train::textclass::{self, FieldOverrides};
 use zoo_train::{Result, ZooError, cv, forecast};
 
-use crate::cli::{CompareArgs, CvArgs, DeviceArg, EvalArgs, PlayArgs, PredictArgs, SampleArgs, TrainArgs};
+use crate::cli::{
+    CompareArgs, CvArgs, DeviceArg, EvalArgs, ExportArgs, PlayArgs, PredictArgs, SampleArgs, TrainArgs, WeightNames,
+    WeightsFormat,
+};
 use crate::device;
 
 /// The request of an epoch-based `zoo train`.
@@ -36,6 +39,7 @@ fn train_request(args: TrainArgs) -> Result<TrainRequest> {
         device,
         device_name,
         from: args.from,
+        init_from: args.init_from,
     })
 }
 
@@ -59,8 +63,24 @@ pub fn cv_classifier<R: ClassifierRecipe>(args: CvArgs) -> Result<()> {
         resume: args.resume,
         device: args.device,
         from: None,
+        init_from: None,
     })?;
     cv::cross_validate::<R>(&cv::CvRequest { train, folds }).map(|_| ())
+}
+
+/// `zoo export <classifier>`: the run's weights as safetensors and its recipe beside them.
+pub fn export_classifier<R: ClassifierRecipe>(args: ExportArgs) -> Result<()> {
+    let (device, _) = pick_device(&args.device)?;
+    let names = match args.names {
+        WeightNames::Pytorch => zoo_train::weights::Names::Pytorch,
+        WeightNames::Burn => zoo_train::weights::Names::Burn,
+    };
+    let WeightsFormat::Safetensors = args.format;
+    let written = image::export::<R>(&args.run, names, args.out.as_deref(), &device)?;
+    for path in written {
+        println!("wrote {}", path.display());
+    }
+    Ok(())
 }
 
 /// `zoo compare RUN...`: a table of the runs' figures and one picture of their curves.

@@ -40,6 +40,10 @@ pub fn run(cli: Cli) -> Result<()> {
             entry.play.map_or(Ok(()), |play| play(args))
         }
         Command::Compare(args) => commands::compare(args),
+        Command::Export(args) => {
+            let entry = registry::find(&args.model, Verb::Export)?;
+            entry.export.map_or(Ok(()), |export| export(args))
+        }
         Command::Cv(args) => {
             let entry = registry::find(&args.model, Verb::Cv)?;
             entry.cv.map_or(Ok(()), |cv| cv(args))
@@ -80,6 +84,7 @@ fn train_flags(args: &TrainArgs) -> Vec<&'static str> {
         (args.text_field.is_some(), "--text-field"),
         (args.label_field.is_some(), "--label-field"),
         (args.from.is_some(), "--from"),
+        (args.init_from.is_some(), "--init-from"),
     ];
     given.into_iter().filter_map(|(given, flag)| given.then_some(flag)).collect()
 }

@@ -17,7 +17,7 @@ use zoo_train::textclass::AttentionRecipe;
 use zoo_train::transfer::TransferRecipe;
 use zoo_train::{Result, ZooError};
 
-use crate::cli::{CvArgs, EvalArgs, PlayArgs, PredictArgs, SampleArgs, TrainArgs};
+use crate::cli::{CvArgs, EvalArgs, ExportArgs, PlayArgs, PredictArgs, SampleArgs, TrainArgs};
 use crate::commands as run;
 
 /// The commands a model may support besides `train` and `config`.
@@ -29,6 +29,7 @@ pub enum Verb {
     Predict,
     Play,
     Cv,
+    Export,
 }
 
 impl Verb {
@@ -40,6 +41,7 @@ impl Verb {
             Verb::Predict => "predict",
             Verb::Play => "play",
             Verb::Cv => "cv",
+            Verb::Export => "export",
         }
     }
 }
@@ -60,6 +62,7 @@ pub struct Entry {
     pub predict: Option<fn(PredictArgs) -> Result<()>>,
     pub play: Option<fn(PlayArgs) -> Result<()>>,
     pub cv: Option<fn(CvArgs) -> Result<()>>,
+    pub export: Option<fn(ExportArgs) -> Result<()>>,
 }
 
 /// The flags of an image model's `train`.
@@ -90,6 +93,7 @@ impl Entry {
             predict: None,
             play: None,
             cv: None,
+            export: None,
         }
     }
 
@@ -117,11 +121,19 @@ impl Entry {
         self.cv = Some(cv);
         self
     }
+
+    fn export(mut self, export: fn(ExportArgs) -> Result<()>) -> Self {
+        self.export = Some(export);
+        self
+    }
 }
+
+/// The flags of an image classifier's `train`.
+const CLASSIFIER_TRAIN: &[&str] = &["--epochs", "--batch-size", "--lr", "--seed", "--limit", "--data", "--init-from"];
 
 /// An image classifier's row.
 fn classifier<R: ClassifierRecipe>(summary: &'static str) -> Entry {
-    classifier_with::<R>(summary, IMAGE_TRAIN)
+    classifier_with::<R>(summary, CLASSIFIER_TRAIN)
 }
 
 /// An image classifier's row whose `train` takes `train_flags`.
@@ -131,6 +143,7 @@ fn classifier_with<R: ClassifierRecipe>(summary: &'static str, train_flags: &'st
         .sample(run::sample_augmented::<R>, &["--augmented", "--n", "--seed", "--config", "--data"])
         .predict(run::predict_classifier::<R>)
         .cv(run::cv_classifier::<R>)
+        .export(run::export_classifier::<R>)
 }
 
 /// A character language model's row.
@@ -161,7 +174,7 @@ pub fn models() -> Vec<Entry> {
         .eval(run::eval_forecast, &[]),
         classifier_with::<TransferRecipe>(
             "transfer learning: a cnn or resnet run's backbone (--from), frozen or fine-tuned, with a new head (items 11, 18)",
-            &["--epochs", "--batch-size", "--lr", "--seed", "--limit", "--data", "--from"],
+            &["--epochs", "--batch-size", "--lr", "--seed", "--limit", "--data", "--from", "--init-from"],
         ),
         language::<CharLstmRecipe>("character language model of two LSTM layers (item 9's network on Moby Dick)"),
         Entry::new::<AutoencoderRecipe>(
@@ -221,12 +234,13 @@ impl Entry {
             Verb::Predict => self.predict.is_some(),
             Verb::Play => self.play.is_some(),
             Verb::Cv => self.cv.is_some(),
+            Verb::Export => self.export.is_some(),
         }
     }
 
     /// The commands it supports, for messages.
     pub fn verbs(&self) -> String {
-        let all = [Verb::Train, Verb::Eval, Verb::Sample, Verb::Predict, Verb::Play, Verb::Cv];
+        let all = [Verb::Train, Verb::Eval, Verb::Sample, Verb::Predict, Verb::Play, Verb::Cv, Verb::Export];
         all.iter().filter(|v| self.supports(**v)).map(|v| v.name()).collect::<Vec<_>>().join(", ")
     }
 
@@ -236,7 +250,7 @@ impl Entry {
             Verb::Train => self.train_flags,
             Verb::Eval => self.eval_flags,
             Verb::Sample => self.sample_flags,
-            Verb::Predict | Verb::Play | Verb::Cv => &[],
+            Verb::Predict | Verb::Play | Verb::Cv | Verb::Export => &[],
         };
         match given.iter().find(|flag| !takes.contains(flag)) {
             None => Ok(()),

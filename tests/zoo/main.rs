@@ -13,4 +13,5 @@ mod sequence;
 mod toolkit;
 mod training_loop;
 mod transfer;
+mod weights;
 mod wgpu;

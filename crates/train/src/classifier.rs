@@ -100,9 +100,14 @@ impl<R: ClassifierRecipe> ImageRecipe for R {
         ClassifierRecipe::apply_request(self, request)
     }
 
-    fn initialise(&self, trainer: &mut ClassifierTrainer<R>, _device: &Device) -> Result<()> {
+    fn initialise(&self, trainer: &mut ClassifierTrainer<R>, request: &crate::image::TrainRequest) -> Result<()> {
         if let Some(net) = self.pretrained(&trainer.train_device)? {
             trainer.model = Classifier::new(net);
+        }
+        if let Some(file) = &request.init_from {
+            let net = crate::weights::import(trainer.model.net.clone(), file)?;
+            trainer.model = Classifier::new(net);
+            println!("starting from the weights of {}", file.display());
         }
         Ok(())
     }

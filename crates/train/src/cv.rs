@@ -127,7 +127,7 @@ pub fn cross_validate<R: ClassifierRecipe>(request: &CvRequest) -> Result<CvReco
         if !finished {
             let mut trainer = recipe.trainer(&train.device);
             if resume_from.is_none() {
-                recipe.initialise(&mut trainer, &train.device)?;
+                recipe.initialise(&mut trainer, train)?;
             }
             let mut training = ImageTraining::with_split(
                 R::NAME,

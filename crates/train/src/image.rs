@@ -31,8 +31,11 @@ pub struct TrainRequest {
     pub resume: Option<PathBuf>,
     pub device: Device,
     pub device_name: String,
-    /// `--from`: the pretrained network a `transfer` run starts from (a run folder).
+    /// `--from`: the pretrained network a `transfer` run starts from (a run folder or a
+    /// weights file).
     pub from: Option<PathBuf>,
+    /// `--init-from`: a weights file (PyTorch or safetensors) a classifier's new run starts from.
+    pub init_from: Option<PathBuf>,
 }
 
 impl TrainRequest {
@@ -56,6 +59,7 @@ impl TrainRequest {
             || o.limit.is_some()
             || self.config_file.is_some()
             || self.from.is_some()
+            || self.init_from.is_some()
             || self.data.is_some()
             || self.run_dir.is_some()
         {
@@ -299,4 +303,22 @@ pub fn sample_augmented<R: ClassifierRecipe>(
     let path = out.map_or(default_out, Path::to_path_buf);
     crate::plot::image_grid(&path, &pixels, side, COLUMNS, 3).with_path(&path)?;
     Ok(path)
+}
+
+/// `zoo export`: the trained network of a run as safetensors (`out`, else `model.safetensors`
+/// in the run folder) with `names`, and the recipe beside it (`FILE.json`). Returns both paths.
+pub fn export<R: ClassifierRecipe>(
+    run_dir: &Path,
+    names: crate::weights::Names,
+    out: Option<&Path>,
+    device: &Device,
+) -> Result<Vec<PathBuf>> {
+    let (run, _) = RunDir::open(run_dir, R::NAME)?;
+    let (recipe, model) = load_classifier::<R>(&run, device)?;
+    let path = out.map_or_else(|| run.file("model.safetensors"), Path::to_path_buf);
+    crate::weights::export_safetensors(&model.net, &path, names)?;
+    let sidecar = PathBuf::from(format!("{}.json", path.display()));
+    let text = serde_json::to_string_pretty(&recipe).map_err(|e| ZooError::runtime(e.to_string()))?;
+    crate::checkpoint::atomic_write(&sidecar, text.as_bytes()).with_path(&sidecar)?;
+    Ok(vec![path, sidecar])
 }

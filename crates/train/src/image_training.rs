@@ -84,7 +84,7 @@ pub trait ImageRecipe: FitRecipe {
     }
     /// Prepares a new run's trainer beyond its fresh weights (a pretrained backbone); not
     /// called on resume, whose checkpoint has every weight.
-    fn initialise(&self, _trainer: &mut Self::Trainer, _device: &Device) -> Result<()> {
+    fn initialise(&self, _trainer: &mut Self::Trainer, _request: &TrainRequest) -> Result<()> {
         Ok(())
     }
     /// What the start line says of the data beyond its size (`10 classes`).
@@ -147,7 +147,7 @@ pub fn train<R: ImageRecipe>(request: &TrainRequest) -> Result<FitReport> {
     let train_set = recipe.fit().select_training(source.load(Split::Train)?).map_err(ZooError::usage)?;
     let mut trainer = recipe.trainer(&request.device);
     if resume_from.is_none() {
-        recipe.initialise(&mut trainer, &request.device)?;
+        recipe.initialise(&mut trainer, request)?;
     }
     let mut training = ImageTraining::new(R::NAME, recipe.fit().clone(), trainer, train_set);
     trainer::fit(&run, &mut training, resume_from)

@@ -30,5 +30,6 @@ pub mod source;
 pub mod textclass;
 pub mod trainer;
 pub mod transfer;
+pub mod weights;
 
 pub use error::{Result, ZooError};

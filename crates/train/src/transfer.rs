@@ -27,7 +27,8 @@ pub struct TransferRecipe {
     /// L1/L2 penalties and decoupled weight decay (all off by default).
     #[config(default = "Regularization::new()")]
     pub regularization: Regularization,
-    /// The run folder of the pretrained network (`--from`); empty: trained from scratch.
+    /// The pretrained network (`--from`): a run folder, or a weights file of the backbone's
+    /// whole network (`model.backbone` says which); empty: trained from scratch.
     #[config(default = "String::new()")]
     pub from: String,
     /// `Whole` fine-tuning: the backbone's learning rate as a share of `fit.learning_rate`.
@@ -49,10 +50,19 @@ crate::classifier_recipe!(TransferRecipe => Transfer; {
         if self.from.is_empty() {
             return Ok(None);
         }
-        let run = source_run(std::path::Path::new(&self.from))?;
-        let backbone = match &self.model.backbone {
-            BackboneConfig::Cnn(_) => Backbone::Cnn(load_classifier::<CnnRecipe>(&run.0, device)?.1.net),
-            BackboneConfig::ResNet(_) => Backbone::ResNet(load_classifier::<ResNetRecipe>(&run.0, device)?.1.net),
+        let from = std::path::Path::new(&self.from);
+        let backbone = if from.is_file() {
+            // A weights file of the backbone's whole network, with its parameter names.
+            match self.model.backbone.init(device) {
+                Backbone::Cnn(net) => Backbone::Cnn(crate::weights::import(net, from)?),
+                Backbone::ResNet(net) => Backbone::ResNet(crate::weights::import(net, from)?),
+            }
+        } else {
+            let run = source_run(from)?;
+            match &self.model.backbone {
+                BackboneConfig::Cnn(_) => Backbone::Cnn(load_classifier::<CnnRecipe>(&run.0, device)?.1.net),
+                BackboneConfig::ResNet(_) => Backbone::ResNet(load_classifier::<ResNetRecipe>(&run.0, device)?.1.net),
+            }
         };
         Ok(Some(self.model.init_with(backbone, device)))
     }
@@ -85,13 +95,18 @@ crate::classifier_recipe!(TransferRecipe => Transfer; {
             None if !self.from.is_empty() => std::path::PathBuf::from(&self.from),
             None => return Ok(()),
         };
+        let absolute = std::fs::canonicalize(&from).unwrap_or_else(|_| from.clone());
+        if from.is_file() {
+            // A weights file: the backbone is the recipe's (`model.backbone`), checked on load.
+            self.from = absolute.display().to_string();
+            return Ok(());
+        }
         let (run, model) = source_run(&from)?;
         // The backbone's architecture is the source run's; its weights load in `pretrained`.
         self.model.backbone = match model.as_str() {
             "cnn" => BackboneConfig::Cnn(run.read_recipe::<CnnRecipe>()?.model),
             _ => BackboneConfig::ResNet(run.read_recipe::<ResNetRecipe>()?.model),
         };
-        let absolute = std::fs::canonicalize(&from).unwrap_or(from);
         self.from = absolute.display().to_string();
         Ok(())
     }
@@ -111,7 +126,7 @@ fn source_run(path: &std::path::Path) -> Result<(RunDir, String)> {
     };
     if model != "cnn" && model != "resnet" {
         return Err(ZooError::usage(format!(
-            "{}: --from takes a run folder of `zoo train cnn` or `zoo train resnet`{}",
+            "{}: --from takes a run folder of `zoo train cnn` or `zoo train resnet`, or a weights file (.pt, .pth, .safetensors){}",
             path.display(),
             if model.is_empty() { String::new() } else { format!(" (this is a {model} run)") }
         )));
