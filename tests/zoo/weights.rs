@@ -142,3 +142,77 @@ fn train_from_pytorch_weights_and_export_from_the_command_line() {
     let out = zoo(&["train", "vae", "--init-from", pth.to_str().unwrap(), "--device", "cpu"]);
     assert_clean_error(&out, 2, "--init-from does not apply to `zoo train vae`");
 }
+
+/// `[2, 3, 32, 32]` of `sin(0.1 i)`: the VGG fixture's input.
+fn sine_input(device: &Device) -> Tensor<4> {
+    let values: Vec<f32> = (0..2 * 3 * 32 * 32).map(|i| (i as f32 * 0.1).sin()).collect();
+    Tensor::from_data(TensorData::new(values, [2, 3, 32, 32]), device)
+}
+
+#[test]
+fn a_vgg16_with_torchvisions_names_loads_unchanged() {
+    let _rng = rng_lock();
+    let device = Device::flex();
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("weights/vgg16-narrow-logits.json")).unwrap()).unwrap();
+    let keys = expected["keys"].as_array().unwrap();
+    assert!(keys.iter().any(|k| k == "features.28.weight") && keys.iter().any(|k| k == "classifier.6.bias"));
+    let expected: Vec<f32> = expected["logits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|row| row.as_array().unwrap().clone())
+        .map(|v| v.as_f64().unwrap() as f32)
+        .collect();
+    let config = zoo_models::Vgg16Config::new().with_width(1.0 / 32.0).with_num_classes(10);
+    for file in ["vgg16-narrow.pth", "vgg16-narrow.safetensors"] {
+        let net = import(config.init(&device), &fixture(&format!("weights/{file}"))).unwrap();
+        let logits: Vec<f32> = net.valid().forward(sine_input(&device)).into_data().try_to_vec().unwrap();
+        for (got, want) in logits.iter().zip(&expected) {
+            assert!((got - want).abs() < 1e-4, "{file}: {got} vs PyTorch's {want}");
+        }
+    }
+}
+
+#[test]
+fn transfer_from_a_vgg16_weights_file() {
+    let temp = tempfile::tempdir().unwrap();
+    let recipe = temp.path().join("vgg.json");
+    std::fs::write(
+        &recipe,
+        r#"{"model": {"backbone": {"Vgg16": {"num_classes": 10, "channels": 3, "width": 0.03125, "input_side": 32}}, "hidden": 16},
+            "fit": {"epochs": 1, "limit": 300}}"#,
+    )
+    .unwrap();
+    let run = temp.path().join("run");
+    let file = fixture("weights/vgg16-narrow.pth");
+    let out = zoo(&[
+        "train",
+        "transfer",
+        "--from",
+        file.to_str().unwrap(),
+        "--config",
+        recipe.to_str().unwrap(),
+        "--run-dir",
+        run.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = zoo(&["eval", "transfer", "--run", run.to_str().unwrap(), "--device", "cpu"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The cnn's weights do not fit a VGG backbone: one line naming the keys.
+    let out = zoo(&[
+        "train",
+        "transfer",
+        "--from",
+        fixture("weights/cnn.pth").to_str().unwrap(),
+        "--config",
+        recipe.to_str().unwrap(),
+        "--run-dir",
+        temp.path().join("bad").to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    assert_clean_error(&out, 2, "does not fit the model (missing classifier.0.bias");
+}

@@ -15,6 +15,7 @@ pub mod rnn;
 pub mod transfer;
 pub mod transformer;
 pub mod vae;
+pub mod vgg;
 
 pub use attention::{AttentionPooling, AttentionPoolingConfig, causal_mask, padding_mask};
 pub use autoencoder::{Autoencoder, AutoencoderConfig, AutoencoderKind, bernoulli_nll};
@@ -28,6 +29,7 @@ pub use rnn::{Rnn, RnnConfig};
 pub use transfer::{Backbone, BackboneConfig, FineTuning, Transfer, TransferConfig};
 pub use transformer::{CharTransformer, CharTransformerConfig, TextClassifier, TextClassifierConfig};
 pub use vae::{Vae, VaeConfig, VaeKind, VaeOutput, kl_divergence};
+pub use vgg::{Vgg16, Vgg16Config};
 
 /// Side of the square greyscale images the image models take (MNIST's 28x28).
 pub const IMAGE_SIDE: usize = 28;

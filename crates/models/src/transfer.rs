@@ -10,13 +10,19 @@
 use burn::nn::{Linear, LinearConfig, Relu};
 use burn::prelude::*;
 
-use crate::{Cnn, CnnConfig, ResNet, ResNetConfig};
+use burn::tensor::module::interpolate;
+use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
+
+use crate::{Cnn, CnnConfig, ResNet, ResNetConfig, Vgg16, Vgg16Config};
 
 /// The architecture of the backbone: the source run's own model config.
 #[derive(Config, Debug)]
 pub enum BackboneConfig {
     Cnn(CnnConfig),
     ResNet(ResNetConfig),
+    /// torchvision's VGG16 (the article's backbone), from its weights file: pictures are
+    /// given its channels (grey repeated) and resized to its input side.
+    Vgg16(Vgg16Config),
 }
 
 /// What fine-tuning trains.
@@ -53,6 +59,7 @@ pub struct TransferConfig {
 pub enum Backbone {
     Cnn(Cnn),
     ResNet(ResNet),
+    Vgg16(Vgg16),
 }
 
 impl Backbone {
@@ -62,6 +69,7 @@ impl Backbone {
         match self {
             Backbone::Cnn(net) => net.conv_features(images),
             Backbone::ResNet(net) => net.pooled_features(images),
+            Backbone::Vgg16(net) => net.conv_features(images),
         }
     }
 
@@ -69,6 +77,7 @@ impl Backbone {
         match self {
             Backbone::Cnn(net) => net.conv_feature_size(),
             Backbone::ResNet(net) => net.feature_size(),
+            Backbone::Vgg16(net) => net.conv_feature_size(),
         }
     }
 }
@@ -82,6 +91,9 @@ pub struct Transfer {
     output: Linear,
     /// The whole backbone is frozen: its pass runs on the plain device, outside autodiff.
     frozen: bool,
+    /// `[channels, side]` the backbone takes when the pictures must be converted to it (VGG16);
+    /// `[0, 0]`: as they come.
+    input: [usize; 2],
 }
 
 impl BackboneConfig {
@@ -90,6 +102,7 @@ impl BackboneConfig {
         match self {
             BackboneConfig::Cnn(config) => Backbone::Cnn(config.init(device)),
             BackboneConfig::ResNet(config) => Backbone::ResNet(config.init(device)),
+            BackboneConfig::Vgg16(config) => Backbone::Vgg16(config.init(device)),
         }
     }
 }
@@ -111,14 +124,20 @@ impl TransferConfig {
             (FineTuning::LastStage, Backbone::ResNet(net)) => {
                 let last = match &self.backbone {
                     BackboneConfig::ResNet(config) => config.blocks.last().copied().unwrap_or(0),
-                    BackboneConfig::Cnn(_) => 0,
+                    _ => 0,
                 };
                 Backbone::ResNet(net.freeze_all_but_last(last))
             }
+            (FineTuning::LastStage, Backbone::Vgg16(net)) => Backbone::Vgg16(net.freeze_all_but_last_stage()),
             (FineTuning::Whole, backbone) => backbone,
+        };
+        let input = match &self.backbone {
+            BackboneConfig::Vgg16(config) => [config.channels, config.input_side],
+            _ => [0, 0],
         };
         Transfer {
             backbone,
+            input,
             hidden: LinearConfig::new(features, self.hidden).init(device),
             activation: Relu::new(),
             output: LinearConfig::new(self.hidden, self.num_classes).init(device),
@@ -133,6 +152,7 @@ impl Transfer {
     /// # Shapes
     /// - images: `[batch, 1, 28, 28]`; output: `[batch, num_classes]`
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        let images = self.to_backbone_input(images);
         let features = if self.frozen && images.is_autodiff() {
             // No gradient flows into a frozen backbone: run it without recording a graph.
             Tensor::from_inner(self.backbone.valid().features(images.inner()))
@@ -141,6 +161,27 @@ impl Transfer {
         }; // [batch, feature_size]
         let x = self.activation.forward(self.hidden.forward(features)); // [batch, hidden]
         self.output.forward(x) // [batch, num_classes]
+    }
+}
+
+impl Transfer {
+    /// Pictures as the backbone takes them: grey repeated into its channels, resized to its
+    /// side (bilinear).
+    ///
+    /// # Shapes
+    /// - images: `[batch, c, h, w]`; output: `[batch, channels, side, side]`
+    fn to_backbone_input(&self, images: Tensor<4>) -> Tensor<4> {
+        let [channels, side] = self.input;
+        if channels == 0 {
+            return images;
+        }
+        let [batch, c, h, w] = images.dims();
+        let images = if c == 1 && channels > 1 { images.expand([batch, channels, h, w]) } else { images };
+        if (h, w) == (side, side) {
+            return images;
+        }
+        let options = InterpolateOptions::new(InterpolateMode::Bilinear).with_output_size([side, side]);
+        interpolate(images, options)
     }
 }
 

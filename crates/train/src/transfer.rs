@@ -56,12 +56,13 @@ crate::classifier_recipe!(TransferRecipe => Transfer; {
             match self.model.backbone.init(device) {
                 Backbone::Cnn(net) => Backbone::Cnn(crate::weights::import(net, from)?),
                 Backbone::ResNet(net) => Backbone::ResNet(crate::weights::import(net, from)?),
+                Backbone::Vgg16(net) => Backbone::Vgg16(crate::weights::import(net, from)?),
             }
         } else {
             let run = source_run(from)?;
-            match &self.model.backbone {
-                BackboneConfig::Cnn(_) => Backbone::Cnn(load_classifier::<CnnRecipe>(&run.0, device)?.1.net),
-                BackboneConfig::ResNet(_) => Backbone::ResNet(load_classifier::<ResNetRecipe>(&run.0, device)?.1.net),
+            match run.1.as_str() {
+                "cnn" => Backbone::Cnn(load_classifier::<CnnRecipe>(&run.0, device)?.1.net),
+                _ => Backbone::ResNet(load_classifier::<ResNetRecipe>(&run.0, device)?.1.net),
             }
         };
         Ok(Some(self.model.init_with(backbone, device)))

@@ -2,6 +2,8 @@
 //! a `state_dict` key) and safetensors files, read with PyTorch's names and layouts (a linear
 //! layer's `[out, in]` weight, batch norm's `weight`/`bias`) mapped to Burn's, and written the
 //! same way back, so `torch.nn.Module.load_state_dict` of the same architecture loads them.
+//! The numbered layers of a PyTorch `Sequential` (`features.0`, `features.2`, ... with the
+//! activations between them unnumbered in the file) map onto a list's contiguous indices.
 
 use std::path::Path;
 
@@ -69,6 +71,9 @@ pub fn import<M: Module>(module: M, path: &Path) -> Result<M> {
             let mut store = SafetensorsStore::from_file(path)
                 .with_from_adapter(PyTorchToBurnAdapter)
                 .skip_enum_variants(true)
+                // torchvision numbers a Sequential's layers with gaps (features.0, .2, .5);
+                // Burn numbers a list's contiguously.
+                .map_indices_contiguous(true)
                 .allow_partial(true)
                 .validate(false);
             let mut copy = module.clone();
