@@ -55,6 +55,9 @@ pub struct TransferConfig {
 }
 
 /// The backbone: a zoo network used up to its features.
+// One backbone per model, built once: the variants' sizes do not matter (and Burn's module
+// derive takes each variant's network as it is, not boxed).
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Backbone {
     Cnn(Cnn),
