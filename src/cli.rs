@@ -20,12 +20,13 @@ pub enum Command {
     Train(TrainArgs),
     /// Judge a trained run on its test data: accuracy, likelihood, forecast errors, return.
     Eval(EvalArgs),
-    /// Classify your own pictures (PNG, any size or colour) or texts with a trained run.
+    /// Classify your own pictures (PNG or JPEG, any size or colour) or texts with a trained run.
     Predict(PredictArgs),
     /// Watch a trained agent play one episode, drawn in the terminal.
     Play(PlayArgs),
     /// Pictures from a trained generative model (new images, reconstructions, the latent
-    /// plane), or text from a character language model (char-lstm, gpt).
+    /// plane), text from a character language model (char-lstm, gpt), or a classifier's
+    /// augmented training images (--augmented).
     Sample(SampleArgs),
     /// k-fold cross-validation of an image classifier: K runs on stratified folds of the
     /// training set, each fold's validation figures and their mean ± standard deviation (cv.json).
@@ -319,7 +320,7 @@ pub struct PredictArgs {
     /// Run folder made by `zoo train`.
     #[arg(long, value_name = "DIR")]
     pub run: PathBuf,
-    /// Pictures to classify (mlp, cnn, rnn), or texts to classify (attention).
+    /// Pictures to classify (mlp, cnn, rnn, resnet, transfer), or texts to classify (attention).
     #[arg(required = true, value_name = "FILE.png|TEXT")]
     pub inputs: Vec<String>,
     #[command(flatten)]

@@ -173,7 +173,7 @@ pub fn models() -> Vec<Entry> {
         )
         .eval(run::eval_forecast, &[]),
         classifier_with::<TransferRecipe>(
-            "transfer learning: a cnn or resnet run's backbone (--from), frozen or fine-tuned, with a new head (items 11, 18)",
+            "transfer learning: a new head on a cnn or resnet run's backbone or VGG16 weights (--from), frozen or fine-tuned (items 11, 18)",
             &["--epochs", "--batch-size", "--lr", "--seed", "--limit", "--data", "--from", "--init-from"],
         ),
         language::<CharLstmRecipe>("character language model of two LSTM layers (item 9's network on Moby Dick)"),
