@@ -50,6 +50,17 @@ pub enum Command {
         #[arg(value_enum)]
         topic: Topic,
     },
+    /// Print the shell completion script of zoo (install: see the README).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print zoo's man page (roff), or write a page per command into --dir.
+    Man {
+        /// Folder to write zoo.1 and zoo-<command>.1 into.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Datasets: download them into the cache.
     Data {
         #[command(subcommand)]
@@ -73,6 +84,10 @@ pub struct TrainArgs {
     /// Recipe JSON; may give only the fields it changes (see `zoo config <model>`).
     #[arg(long, value_name = "FILE.json")]
     pub config: Option<PathBuf>,
+    /// A recipe field, laid over --config: `--set fit.max_shift=2 --set model.hidden=256`
+    /// (values are JSON; a bare word is a string). Unknown keys and wrong types are refused.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
     /// Passes over the training data (every model but dqn and qlearning).
     #[arg(long)]
     pub epochs: Option<usize>,
@@ -92,7 +107,7 @@ pub struct TrainArgs {
     /// exploration, environment starts).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Train on the first N training images only (quick trials).
+    /// Train on the first N training images only (quick trials; 0: all of them).
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
     /// Folder of MNIST-format IDX files [default: the MNIST extract built into zoo]; for
@@ -183,6 +198,10 @@ pub struct CvArgs {
     /// Recipe JSON; may give only the fields it changes (see `zoo config <model>`).
     #[arg(long, value_name = "FILE.json")]
     pub config: Option<PathBuf>,
+    /// A recipe field, laid over --config: `--set fit.max_shift=2 --set model.hidden=256`
+    /// (values are JSON; a bare word is a string). Unknown keys and wrong types are refused.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
     /// Passes over each fold's training data.
     #[arg(long)]
     pub epochs: Option<usize>,

@@ -26,6 +26,7 @@ fn train_request(args: TrainArgs) -> Result<TrainRequest> {
     let (device, device_name) = pick_train_device(&args.device, args.resume.as_deref())?;
     Ok(TrainRequest {
         config_file: args.config,
+        sets: args.set,
         overrides: FitOverrides {
             epochs: args.epochs,
             batch_size: args.batch_size,
@@ -49,6 +50,7 @@ pub fn cv_classifier<R: ClassifierRecipe>(args: CvArgs) -> Result<()> {
     let train = train_request(TrainArgs {
         model: args.model,
         config: args.config,
+        set: args.set,
         epochs: args.epochs,
         steps: None,
         episodes: None,
@@ -117,6 +119,7 @@ fn rl_request(args: TrainArgs, device: Option<(burn::prelude::Device, String)>) 
     };
     RlTrainRequest {
         config_file: args.config,
+        sets: args.set,
         steps: args.steps,
         episodes: args.episodes,
         seed: args.seed,

@@ -64,6 +64,12 @@ pub fn run(cli: Cli) -> Result<()> {
             print!("{text}");
             Ok(())
         }
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "zoo", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man { dir } => man_pages(dir.as_deref()),
         Command::Data { command: DataCommand::Fetch { dataset: Dataset::Mnist, dir, mirror } } => {
             fetch_mnist(dir, mirror)
         }
@@ -117,6 +123,23 @@ fn sample_flags(args: &SampleArgs) -> Vec<&'static str> {
         (args.data.is_some(), "--data"),
     ];
     given.into_iter().filter_map(|(given, flag)| given.then_some(flag)).collect()
+}
+
+/// `zoo man`: the man page on stdout, or every command's page into `dir`.
+fn man_pages(dir: Option<&std::path::Path>) -> Result<()> {
+    let command = <Cli as clap::CommandFactory>::command();
+    let failed = |e: std::io::Error| ZooError::runtime(format!("writing the man page: {e}"));
+    match dir {
+        None => clap_mangen::Man::new(command).render(&mut std::io::stdout()).map_err(failed),
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                ZooError::usage(format!("{}: cannot create the folder ({e}); check --dir", dir.display()))
+            })?;
+            clap_mangen::generate_to(command, dir).map_err(failed)?;
+            println!("wrote the man pages into {}; read them with `man -l {}/zoo.1`", dir.display(), dir.display());
+            Ok(())
+        }
+    }
 }
 
 fn fetch_mnist(dir: Option<std::path::PathBuf>, mirrors: Vec<String>) -> Result<()> {

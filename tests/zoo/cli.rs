@@ -287,3 +287,58 @@ fn fetch_reports_a_corrupt_download_and_leaves_nothing() {
     let out = zoo(&["data", "fetch", "mnist", "--dir", dest.to_str().unwrap(), "--mirror", &mirror]);
     assert_clean_error(&out, 1, dest.to_str().unwrap());
 }
+
+#[test]
+fn completions_for_every_shell_and_the_man_page() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = zoo(&["completions", shell]);
+        assert!(out.status.success(), "{shell}: {}", stderr(&out));
+        let script = stdout(&out);
+        assert!(script.contains("resnet") && script.contains("init-from"), "{shell} completes models and flags");
+    }
+    let out = zoo(&["man"]);
+    assert!(out.status.success());
+    assert!(stdout(&out).starts_with(".ie") && stdout(&out).contains(".TH zoo 1"));
+    let temp = tempfile::tempdir().unwrap();
+    let out = zoo(&["man", "--dir", temp.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(temp.path().join("zoo.1").is_file() && temp.path().join("zoo-train.1").is_file());
+}
+
+#[test]
+fn set_overrides_any_recipe_field_and_refuses_what_is_not_one() {
+    let temp = tempfile::tempdir().unwrap();
+    let run = temp.path().join("run");
+    let out = zoo(&[
+        "train",
+        "mlp",
+        "--set",
+        "fit.epochs=1",
+        "--set",
+        "model.hidden=16",
+        "--set",
+        "fit.classes=[3, 8]",
+        "--limit",
+        "400",
+        "--device",
+        "cpu",
+        "--run-dir",
+        run.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
+    assert_eq!(
+        (config["model"]["hidden"].as_u64(), config["fit"]["classes"].clone()),
+        (Some(16), serde_json::json!([3, 8]))
+    );
+    assert_clean_error(&zoo(&["train", "mlp", "--set", "fit.epoch=1"]), 2, "unknown key `fit.epoch` for recipe mlp");
+    assert_clean_error(&zoo(&["train", "mlp", "--set", "fit.epochs=one"]), 2, "--set fit.epochs=one: invalid type");
+    assert_clean_error(&zoo(&["train", "mlp", "--set", "fit.epochs"]), 2, "give KEY=VALUE");
+    // A string needs no quotes; the enum's variant is checked.
+    assert_clean_error(
+        &zoo(&["train", "transfer", "--set", "model.fine_tuning=Wole"]),
+        2,
+        "--set model.fine_tuning=Wole",
+    );
+}

@@ -164,7 +164,7 @@ pub fn cross_validate<R: ClassifierRecipe>(request: &CvRequest) -> Result<CvReco
 /// A new cross-validation: its folder with the recipe and an empty `cv.json`.
 fn start<R: ClassifierRecipe>(request: &CvRequest) -> Result<(std::path::PathBuf, R, CvRecord)> {
     let train = &request.train;
-    let mut recipe: R = recipe_or_default(train.config_file.as_deref())?;
+    let mut recipe: R = recipe_or_default(train.config_file.as_deref(), &train.sets)?;
     train.overrides.apply(recipe.fit_mut());
     ImageRecipe::apply_request(&mut recipe, train)?;
     recipe.fit().validate().map_err(ZooError::usage)?;
@@ -211,6 +211,7 @@ fn resume<R: ClassifierRecipe>(train: &TrainRequest, dir: &Path) -> Result<(std:
         || o.seed.is_some()
         || o.limit.is_some()
         || train.config_file.is_some()
+        || !train.sets.is_empty()
         || train.data.is_some()
         || train.run_dir.is_some()
     {

@@ -181,7 +181,7 @@ pub fn train(request: &TrainRequest) -> Result<FitReport> {
                     "--limit does not apply to lstm: it trains on every window of the series' training part",
                 ));
             }
-            let mut recipe: LstmRecipe = recipe_or_default(request.config_file.as_deref())?;
+            let mut recipe: LstmRecipe = recipe_or_default(request.config_file.as_deref(), &request.sets)?;
             request.overrides.apply(&mut recipe.fit);
             if let Some(data) = &request.data {
                 recipe.forecast.series = data.display().to_string();

@@ -25,6 +25,8 @@ use crate::source::DataSource;
 #[derive(Clone, Debug)]
 pub struct TrainRequest {
     pub config_file: Option<PathBuf>,
+    /// `--set KEY=VALUE`: recipe fields laid over the config file.
+    pub sets: Vec<String>,
     pub overrides: FitOverrides,
     pub data: Option<PathBuf>,
     pub run_dir: Option<PathBuf>,
@@ -44,7 +46,7 @@ impl TrainRequest {
     pub fn recipe<R: crate::recipes::Recipe>(&self) -> Result<R> {
         match &self.resume {
             Some(dir) => RunDir::open(dir, R::NAME)?.0.read_recipe(),
-            None => crate::recipes::recipe_or_default(self.config_file.as_deref()),
+            None => crate::recipes::recipe_or_default(self.config_file.as_deref(), &self.sets),
         }
     }
 
@@ -58,6 +60,7 @@ impl TrainRequest {
             || o.seed.is_some()
             || o.limit.is_some()
             || self.config_file.is_some()
+            || !self.sets.is_empty()
             || self.from.is_some()
             || self.init_from.is_some()
             || self.data.is_some()
@@ -273,7 +276,9 @@ pub fn sample_augmented<R: ClassifierRecipe>(
             let (run, info) = RunDir::open(dir, R::NAME)?;
             (run.read_recipe()?, DataSource::from_record(&info.data)?, run.file("augmented.png"))
         }
-        None => (crate::recipes::recipe_or_default(config_file)?, DataSource::from_arg(data)?, "augmented.png".into()),
+        None => {
+            (crate::recipes::recipe_or_default(config_file, &[])?, DataSource::from_arg(data)?, "augmented.png".into())
+        }
     };
     let fit = recipe.fit();
     fit.validate().map_err(ZooError::usage)?;

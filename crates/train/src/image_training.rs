@@ -120,7 +120,7 @@ pub fn train<R: ImageRecipe>(request: &TrainRequest) -> Result<FitReport> {
             (run, recipe, DataSource::from_record(&info.data)?, Some(epoch))
         }
         None => {
-            let mut recipe: R = recipe_or_default(request.config_file.as_deref())?;
+            let mut recipe: R = recipe_or_default(request.config_file.as_deref(), &request.sets)?;
             request.overrides.apply(recipe.fit_mut());
             recipe.apply_request(request)?;
             recipe.fit().validate().map_err(ZooError::usage)?;

@@ -477,7 +477,7 @@ pub fn train<R: LanguageRecipe>(request: &TrainRequest) -> Result<FitReport> {
                     R::NAME
                 )));
             }
-            let mut recipe: R = recipe_or_default(request.config_file.as_deref())?;
+            let mut recipe: R = recipe_or_default(request.config_file.as_deref(), &request.sets)?;
             request.overrides.apply(recipe.fit_mut());
             if let Some(data) = &request.data {
                 let path = std::fs::canonicalize(data).unwrap_or_else(|_| data.clone());

@@ -187,12 +187,40 @@ pub fn default_json<R: Recipe>() -> String {
     serde_json::to_string_pretty(&R::default_recipe()).unwrap_or_default()
 }
 
-/// The recipe of a new run: the `--config` file laid over the defaults, or the defaults.
-pub fn recipe_or_default<R: Recipe>(config_file: Option<&Path>) -> Result<R> {
-    match config_file {
-        Some(path) => load_recipe::<R>(path),
-        None => Ok(R::default_recipe()),
+/// The recipe of a new run: the `--config` file laid over the defaults (or the defaults), then
+/// each `--set KEY=VALUE` of `sets` laid over that.
+pub fn recipe_or_default<R: Recipe>(config_file: Option<&Path>, sets: &[String]) -> Result<R> {
+    let recipe = match config_file {
+        Some(path) => load_recipe::<R>(path)?,
+        None => R::default_recipe(),
+    };
+    if sets.is_empty() {
+        return Ok(recipe);
     }
+    let mut merged = serde_json::to_value(recipe).map_err(|e| ZooError::runtime(e.to_string()))?;
+    for set in sets {
+        let (key, value) = set
+            .split_once('=')
+            .ok_or_else(|| ZooError::usage(format!("--set {set}: give KEY=VALUE, e.g. --set fit.max_shift=2")))?;
+        // A value that is not JSON is a string: `--set model.fine_tuning=Whole`.
+        let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_string()));
+        let user = key.split('.').rev().fold(value, |inner, part| {
+            let mut object = serde_json::Map::new();
+            object.insert(part.to_string(), inner);
+            Value::Object(object)
+        });
+        merge(&mut merged, user, "").map_err(|unknown| {
+            ZooError::usage(format!(
+                "--set {set}: unknown key `{unknown}` for recipe {}; `zoo config {}` lists the keys",
+                R::NAME,
+                R::NAME
+            ))
+        })?;
+        serde_json::from_value::<R>(merged.clone()).map_err(|e| {
+            ZooError::usage(format!("--set {set}: {e}; `zoo config {}` shows the expected types", R::NAME))
+        })?;
+    }
+    serde_json::from_value(merged).map_err(|e| ZooError::usage(format!("--set: {e}")))
 }
 
 /// Reads a recipe file. The file may give only the fields it changes: they are laid over the

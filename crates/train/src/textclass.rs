@@ -216,12 +216,12 @@ pub fn train(request: &TrainRequest, fields: &FieldOverrides) -> Result<FitRepor
             (run, recipe, data, Some(epoch))
         }
         None => {
-            let mut recipe: AttentionRecipe = recipe_or_default(request.config_file.as_deref())?;
+            let mut recipe: AttentionRecipe = recipe_or_default(request.config_file.as_deref(), &request.sets)?;
             request.overrides.apply(&mut recipe.fit);
             if let Some(path) = &request.data {
                 if path.as_os_str() != "sotu" {
                     // A user's file: every label it has, unless a recipe file chose some.
-                    if request.config_file.is_none() {
+                    if request.config_file.is_none() && request.sets.is_empty() {
                         recipe.classify.labels.clear();
                     }
                     recipe.classify.data =

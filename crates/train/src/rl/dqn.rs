@@ -284,6 +284,7 @@ pub fn train(request: &RlTrainRequest) -> Result<FitReport> {
         Some(dir) => {
             let (run, _) = RunDir::open(dir, DqnRecipe::NAME)?;
             if request.config_file.is_some()
+                || !request.sets.is_empty()
                 || request.seed.is_some()
                 || request.learning_rate.is_some()
                 || request.batch_size.is_some()
@@ -322,7 +323,7 @@ pub fn train(request: &RlTrainRequest) -> Result<FitReport> {
             (run, recipe, Some(epoch))
         }
         None => {
-            let mut recipe: DqnRecipe = recipe_or_default(request.config_file.as_deref())?;
+            let mut recipe: DqnRecipe = recipe_or_default(request.config_file.as_deref(), &request.sets)?;
             let d = &mut recipe.dqn;
             if let Some(v) = request.steps {
                 d.steps = v;

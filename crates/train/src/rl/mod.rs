@@ -19,6 +19,8 @@ use crate::run::timestamp_iso;
 #[derive(Clone, Debug)]
 pub struct RlTrainRequest {
     pub config_file: Option<PathBuf>,
+    /// `--set KEY=VALUE`: recipe fields laid over the config file.
+    pub sets: Vec<String>,
     /// Environment steps of the whole run (`--steps`).
     pub steps: Option<usize>,
     /// Episodes of the whole run (`--episodes`, Q-learning only).

@@ -140,6 +140,7 @@ pub fn train(request: &RlTrainRequest) -> Result<QLearningReport> {
         Some(dir) => {
             let (run, _) = RunDir::open(dir, QLearningRecipe::NAME)?;
             if request.config_file.is_some()
+                || !request.sets.is_empty()
                 || request.seed.is_some()
                 || request.learning_rate.is_some()
                 || request.steps.is_some()
@@ -163,7 +164,7 @@ pub fn train(request: &RlTrainRequest) -> Result<QLearningReport> {
             (run, QLearningTraining::new(recipe), Some(epoch))
         }
         None => {
-            let mut recipe: QLearningRecipe = recipe_or_default(request.config_file.as_deref())?;
+            let mut recipe: QLearningRecipe = recipe_or_default(request.config_file.as_deref(), &request.sets)?;
             if let Some(v) = request.episodes {
                 recipe.episodes = v;
             }
