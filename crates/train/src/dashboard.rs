@@ -18,6 +18,7 @@ use burn::train::renderer::{MetricState, MetricsRenderer};
 
 use crate::metrics_log::{RunningMean, append_rows};
 use crate::render::PlainRenderer;
+use crate::tensorboard::EventWriter;
 
 /// A metric a loop reports.
 #[derive(Clone, Copy, Debug)]
@@ -43,6 +44,8 @@ pub struct Dashboard {
     /// (split, metric) -> mean over the running epoch.
     means: BTreeMap<(String, String), RunningMean>,
     csv: PathBuf,
+    /// The run's TensorBoard event file, opened at the first epoch's end.
+    events: Option<EventWriter>,
     split: String,
 }
 
@@ -78,7 +81,15 @@ impl Dashboard {
             ids.insert(spec.name, id);
         }
         renderer.start(total_epochs, starting_epoch, None, Some(label));
-        Self { renderer, interrupter, ids, means: BTreeMap::new(), csv: csv.to_path_buf(), split: "train".to_string() }
+        Self {
+            renderer,
+            interrupter,
+            ids,
+            means: BTreeMap::new(),
+            csv: csv.to_path_buf(),
+            events: None,
+            split: "train".to_string(),
+        }
     }
 
     /// Begins the `train` or `valid` part of an epoch, of `items` units.
@@ -120,14 +131,27 @@ impl Dashboard {
     }
 
     /// Closes epoch `epoch`: appends the means of every metric to `metrics.csv` (one write and
-    /// sync, so a crash loses at most this epoch's row).
+    /// sync, so a crash loses at most this epoch's row) and to the TensorBoard event file
+    /// (`split/metric` at step `epoch`).
     pub fn end_epoch(&mut self, epoch: usize) -> std::io::Result<()> {
         self.renderer.update_epoch(epoch);
-        let rows: Vec<String> = std::mem::take(&mut self.means)
+        let means: Vec<(String, String, f64)> = std::mem::take(&mut self.means)
             .into_iter()
-            .filter_map(|((split, metric), mean)| Some(format!("{epoch},{split},{metric},{}", mean.value()?)))
+            .filter_map(|((split, metric), mean)| Some((split, metric, mean.value()?)))
             .collect();
-        append_rows(&self.csv, &rows)
+        let rows: Vec<String> =
+            means.iter().map(|(split, metric, v)| format!("{epoch},{split},{metric},{v}")).collect();
+        append_rows(&self.csv, &rows)?;
+        if self.events.is_none() {
+            let dir = self.csv.parent().unwrap_or(std::path::Path::new("."));
+            self.events = Some(EventWriter::create(dir)?);
+        }
+        let scalars: Vec<(String, f64)> =
+            means.into_iter().map(|(split, metric, v)| (format!("{split}/{metric}"), v)).collect();
+        match &mut self.events {
+            Some(events) => events.scalars(epoch as u64, &scalars),
+            None => Ok(()),
+        }
     }
 
     /// True once the user asked the TUI to stop.

@@ -27,6 +27,7 @@ pub mod render;
 pub mod rl;
 pub mod run;
 pub mod source;
+pub mod tensorboard;
 pub mod textclass;
 pub mod trainer;
 pub mod transfer;
