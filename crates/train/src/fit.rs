@@ -2,7 +2,10 @@
 
 use burn::optim::lr_scheduler::LrSchedulerConfig;
 use burn::optim::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
+use burn::optim::lr_scheduler::linear::LinearLrSchedulerConfig;
 use burn::optim::lr_scheduler::module_lr_scheduler::{ModuleLrScheduler, ModuleLrSchedulerConfig};
+use burn::optim::lr_scheduler::sequential::SequentialLrSchedulerConfig;
+use burn::optim::lr_scheduler::step::StepLrSchedulerConfig;
 use burn::prelude::*;
 
 /// How the learning rate moves during training.
@@ -13,6 +16,11 @@ pub enum LrSchedule {
     /// From `learning_rate` down to 0 along a half cosine over all the steps of the run: the
     /// last epochs take small steps, which is worth a few tenths of a percent of accuracy.
     Cosine,
+    /// A linear warm-up from a hundredth of `learning_rate` over the first `warmup_epochs`,
+    /// then the cosine decay over the rest.
+    WarmupCosine { warmup_epochs: usize },
+    /// `learning_rate` times `factor` every `every_epochs` epochs (step decay).
+    Step { every_epochs: usize, factor: f64 },
 }
 
 /// How a recipe is fitted: epochs, batch, learning rate, seed and validation split.
@@ -185,11 +193,28 @@ impl FitConfig {
 
     /// The learning-rate scheduler for a run of `steps_per_epoch` optimiser steps an epoch.
     pub fn scheduler(&self, steps_per_epoch: usize) -> Result<ModuleLrScheduler, String> {
+        ModuleLrSchedulerConfig::new(self.schedule_at(self.learning_rate, steps_per_epoch)).init()
+    }
+
+    /// The schedule's configuration starting from `rate`.
+    fn schedule_at(&self, rate: f64, steps_per_epoch: usize) -> LrSchedulerConfig {
+        let total = (self.epochs * steps_per_epoch).max(1);
         match self.schedule {
-            LrSchedule::Constant => Ok(self.learning_rate.into()),
-            LrSchedule::Cosine => {
-                CosineAnnealingLrSchedulerConfig::new(self.learning_rate, (self.epochs * steps_per_epoch).max(1)).init()
+            LrSchedule::Constant => LrSchedulerConfig::Constant(rate),
+            LrSchedule::Cosine => LrSchedulerConfig::Cosine(CosineAnnealingLrSchedulerConfig::new(rate, total)),
+            LrSchedule::WarmupCosine { warmup_epochs } => {
+                let warm = (warmup_epochs * steps_per_epoch).clamp(1, total.saturating_sub(1).max(1));
+                LrSchedulerConfig::Sequential(SequentialLrSchedulerConfig::new(
+                    vec![
+                        LrSchedulerConfig::Linear(LinearLrSchedulerConfig::new(rate / 100.0, rate, warm)),
+                        LrSchedulerConfig::Cosine(CosineAnnealingLrSchedulerConfig::new(rate, (total - warm).max(1))),
+                    ],
+                    vec![warm],
+                ))
             }
+            LrSchedule::Step { every_epochs, factor } => LrSchedulerConfig::Step(
+                StepLrSchedulerConfig::new(rate, (every_epochs * steps_per_epoch).max(1)).with_gamma(factor),
+            ),
         }
     }
 
@@ -211,13 +236,7 @@ impl FitConfig {
         epochs_done: usize,
         groups: &[(burn::module::ParamGroup, f64)],
     ) -> Result<ModuleLrScheduler, String> {
-        let at = |rate: f64| match self.schedule {
-            LrSchedule::Constant => LrSchedulerConfig::Constant(rate),
-            LrSchedule::Cosine => LrSchedulerConfig::Cosine(CosineAnnealingLrSchedulerConfig::new(
-                rate,
-                (self.epochs * steps_per_epoch).max(1),
-            )),
-        };
+        let at = |rate: f64| self.schedule_at(rate, steps_per_epoch);
         let mut config = ModuleLrSchedulerConfig::new(at(self.learning_rate));
         for (group, share) in groups {
             config = config.with_group(group.clone(), at(self.learning_rate * share));
@@ -239,6 +258,20 @@ impl FitConfig {
         }
         if !(self.learning_rate > 0.0 && self.learning_rate <= 1.0) {
             return Err(format!("learning rate {} must be in (0, 1] (--lr X)", self.learning_rate));
+        }
+        match self.schedule {
+            LrSchedule::WarmupCosine { warmup_epochs } if warmup_epochs >= self.epochs => {
+                return Err(format!(
+                    "schedule WarmupCosine: warmup_epochs {warmup_epochs} must be fewer than the run's {} epochs (recipe field fit.schedule)",
+                    self.epochs
+                ));
+            }
+            LrSchedule::Step { every_epochs, factor } if every_epochs == 0 || !(factor > 0.0 && factor <= 1.0) => {
+                return Err(format!(
+                    "schedule Step: every_epochs {every_epochs} must be at least 1 and factor {factor} in (0, 1] (recipe field fit.schedule)"
+                ));
+            }
+            _ => {}
         }
         if !(0.0..=180.0).contains(&self.max_rotation) {
             return Err(format!(
@@ -298,6 +331,29 @@ mod tests {
             })
             .collect();
         zoo_data::ImageSet::new((0..100).map(|i| i as u8).collect(), labels, 1, 1).unwrap()
+    }
+
+    /// The learning rate of each of `steps` steps.
+    fn rates(fit: &FitConfig, steps_per_epoch: usize) -> Vec<f64> {
+        let mut scheduler = fit.scheduler(steps_per_epoch).unwrap();
+        (0..fit.epochs * steps_per_epoch).map(|_| scheduler.step().base()).collect()
+    }
+
+    #[test]
+    fn schedules_warm_up_decay_and_step() {
+        let fit = FitConfig::new().with_epochs(4).with_learning_rate(0.1);
+        let cosine = rates(&fit.clone().with_schedule(LrSchedule::Cosine), 10);
+        assert!((cosine[0] - 0.1).abs() < 1e-12 && cosine[39] < 1e-3, "{cosine:?}");
+        let warm = rates(&fit.clone().with_schedule(LrSchedule::WarmupCosine { warmup_epochs: 1 }), 10);
+        assert!((warm[0] - 0.001).abs() < 1e-9, "starts at a hundredth: {warm:?}");
+        assert!(warm[..10].windows(2).all(|w| w[1] > w[0]), "rises over the first epoch: {warm:?}");
+        assert!((warm[10] - 0.1).abs() < 1e-9 && warm[39] < 1e-3, "then the cosine: {warm:?}");
+        let step = rates(&fit.clone().with_schedule(LrSchedule::Step { every_epochs: 2, factor: 0.5 }), 10);
+        assert!((step[19] - 0.1).abs() < 1e-12 && (step[20] - 0.05).abs() < 1e-12, "{step:?}");
+        let constant = rates(&fit.clone().with_schedule(LrSchedule::Constant), 10);
+        assert!(constant.iter().all(|r| (r - 0.1).abs() < 1e-15));
+        let error = fit.with_schedule(LrSchedule::WarmupCosine { warmup_epochs: 4 }).validate().unwrap_err();
+        assert!(error.contains("warmup_epochs 4 must be fewer"), "{error}");
     }
 
     #[test]
