@@ -12,6 +12,13 @@ use crate::registry::{self, Verb};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// More log lines on stderr: -v notes, -vv debugging (RUST_LOG, when set and no -v or -q,
+    /// chooses instead; default: warnings).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Errors only on stderr's log.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,6 +6,7 @@ fn main() -> ExitCode {
     quiet_on_closed_pipe();
     zoo_train::cpu::tune();
     let cli = zoo::cli::Cli::parse();
+    zoo_train::logging::install(if cli.quiet { -1 } else { cli.verbose.min(2) as i8 });
     match zoo::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -342,3 +342,22 @@ fn set_overrides_any_recipe_field_and_refuses_what_is_not_one() {
         "--set model.fine_tuning=Wole",
     );
 }
+
+#[test]
+fn the_log_honours_rust_log_and_the_verbosity_flags() {
+    let run = |args: &[&str], rust_log: Option<&str>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_zoo"));
+        command.args(args).env_remove("ZOO_DEVICE").env_remove("RUST_LOG");
+        if let Some(level) = rust_log {
+            command.env("RUST_LOG", level);
+        }
+        stderr(&command.output().unwrap())
+    };
+    assert!(
+        run(&["list"], Some("debug")).contains("DEBUG zoo_train::logging: zoo "),
+        "RUST_LOG=debug shows debug lines"
+    );
+    assert!(run(&["-vv", "list"], None).contains("DEBUG"), "-vv shows debug lines");
+    assert!(!run(&["list"], None).contains("DEBUG"), "the default shows warnings only");
+    assert!(!run(&["-q", "list"], Some("debug")).contains("DEBUG"), "-q wins over RUST_LOG");
+}

@@ -61,7 +61,10 @@ impl Dashboard {
         starting_epoch: usize,
     ) -> Self {
         let interrupter = Interrupter::new();
-        let mut renderer: Box<dyn MetricsRenderer> = if std::io::stdout().is_terminal() {
+        let tui = std::io::stdout().is_terminal();
+        // Log lines go to the run's zoo.log, and not over the dashboard's screen.
+        crate::logging::start_run_log(&csv.with_file_name("zoo.log"), tui);
+        let mut renderer: Box<dyn MetricsRenderer> = if tui {
             Box::new(TuiMetricsRendererWrapper::new(interrupter.clone(), None))
         } else {
             Box::new(PlainRenderer::new().with_unit(unit))
@@ -163,6 +166,7 @@ impl Dashboard {
     pub fn finish(mut self) {
         self.renderer.end();
         let _ = self.renderer.on_train_end(None);
+        crate::logging::end_run_log();
     }
 }
 

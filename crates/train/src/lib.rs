@@ -18,6 +18,7 @@ pub mod image;
 pub mod image_training;
 pub mod language;
 pub mod loader;
+pub mod logging;
 pub mod metrics_log;
 pub mod plot;
 pub mod read;
