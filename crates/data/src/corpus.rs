@@ -206,51 +206,26 @@ fn csv_records(text: &str, source: &str) -> Result<Vec<(usize, Record)>, CorpusE
     Ok(out)
 }
 
-/// The rows of a CSV text.
+/// The rows of a CSV text (header included), read with the `csv` crate: quoted fields may hold
+/// commas, quotes and line breaks; a UTF-8 byte-order mark (Excel's "CSV UTF-8") is dropped.
 pub fn parse_csv(text: &str) -> Result<Vec<Vec<String>>, String> {
-    let mut rows = Vec::new();
-    let mut row = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = text.chars().peekable();
-    let mut line = 1;
-    while let Some(c) = chars.next() {
-        if quoted {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    field.push('"');
-                }
-                '"' => quoted = false,
-                _ => {
-                    if c == '\n' {
-                        line += 1;
-                    }
-                    field.push(c);
-                }
-            }
-            continue;
-        }
-        match c {
-            '"' if field.is_empty() => quoted = true,
-            ',' => row.push(std::mem::take(&mut field)),
-            '\r' => {}
-            '\n' => {
-                row.push(std::mem::take(&mut field));
-                rows.push(std::mem::take(&mut row));
-                line += 1;
-            }
-            _ => field.push(c),
-        }
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // Quotes come in pairs in a well-formed file (an escaped one is two); the reader would take
+    // an unclosed quote to the end of the file as one field, so refuse it here.
+    if text.bytes().filter(|&b| b == b'"').count() % 2 == 1 {
+        let line = text[..text.rfind('"').unwrap_or(0)].lines().count().max(1);
+        return Err(format!("a quoted field opened by line {line} never closes"));
     }
-    if quoted {
-        return Err(format!("a quoted field opened before line {line} never closes"));
-    }
-    if !field.is_empty() || !row.is_empty() {
-        row.push(field);
-        rows.push(row);
-    }
-    Ok(rows)
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
+    reader
+        .records()
+        .map(|record| {
+            record.map(|r| r.iter().map(str::to_string).collect()).map_err(|e| {
+                let line = e.position().map_or(0, |p| p.line());
+                format!("line {line}: {e}")
+            })
+        })
+        .collect()
 }
 
 /// A piece of a document: at most `words` consecutive words of it.
@@ -371,6 +346,8 @@ mod tests {
         let rows = parse_csv("text,label\n\"a, \"\"b\"\"\nc\",x\nplain,y\n").unwrap();
         assert_eq!(rows, vec![vec!["text", "label"], vec!["a, \"b\"\nc", "x"], vec!["plain", "y"]]);
         assert!(parse_csv("a\n\"open").is_err());
+        // Excel's "CSV UTF-8" byte-order mark is not part of the first header name.
+        assert_eq!(parse_csv("\u{feff}text,label\nhi,x\n").unwrap()[0], vec!["text", "label"]);
     }
 
     #[test]

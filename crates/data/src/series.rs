@@ -69,11 +69,22 @@ pub fn load(name_or_path: &str) -> Result<Series, SeriesError> {
 /// Parses one of the shipped formats, recognised by the header, or any CSV with a header whose
 /// last column is the value (one row per step, empty cells interpolated; season 1).
 pub fn parse(text: &str, source: &str) -> Result<Series, SeriesError> {
-    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
-    let Some((_, header)) = lines.next() else {
-        return Err(SeriesError::Format { source_name: source.into(), line: 1, message: "empty file".into() });
-    };
-    let header = header.replace('"', "").to_lowercase();
+    // Excel's "CSV UTF-8" starts with a byte-order mark, which is not part of the first name.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let format =
+        |line: u64, message: String| SeriesError::Format { source_name: source.into(), line: line as usize, message };
+    // Quotes come in pairs (an escaped one is two): an odd count is a field that never closes,
+    // which the reader would run to the end of the file.
+    if text.bytes().filter(|&b| b == b'"').count() % 2 == 1 {
+        let line = text[..text.rfind('"').unwrap_or(0)].lines().count().max(1);
+        return Err(format(line as u64, "a quoted field opened here never closes".into()));
+    }
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
+    let header = reader.headers().map_err(|e| format(1, e.to_string()))?.iter().collect::<Vec<_>>().join(",");
+    if header.is_empty() {
+        return Err(format(1, "empty file".into()));
+    }
+    let header = header.to_lowercase();
     let (name, period, step) = if header.starts_with("year,month,date_of_month,day_of_week,births") {
         ("births", 7, "day")
     } else if header == "date,co2" {
@@ -85,24 +96,26 @@ pub fn parse(text: &str, source: &str) -> Result<Series, SeriesError> {
         (stem, 1, "step")
     };
     let mut values: Vec<Option<f64>> = Vec::new();
-    for (index, line) in lines {
-        let cell = line.rsplit(',').next().unwrap_or("").trim().trim_matches('"');
+    for record in reader.records() {
+        // A row with another number of fields than the header is an error of its own, with
+        // its line: a value is never taken from the wrong column.
+        let record = record.map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line());
+            format(line, format!("{e}; every row needs the header's columns (quote a field that holds a comma)"))
+        })?;
+        let line = record.position().map_or(0, |p| p.line());
+        let column = record.len();
+        let cell = record.get(column.saturating_sub(1)).unwrap_or("");
         if cell.is_empty() {
             values.push(None);
             continue;
         }
-        let value: f64 = cell.parse().map_err(|_| SeriesError::Format {
-            source_name: source.into(),
-            line: index + 1,
-            message: format!("`{cell}` is not a number (the last column holds the values)"),
+        let value: f64 = cell.parse().map_err(|_| {
+            format(line, format!("column {column}: `{cell}` is not a number (the last column holds the values; write it without thousands separators)"))
         })?;
         values.push(Some(value));
     }
-    let values = interpolate(&values).ok_or_else(|| SeriesError::Format {
-        source_name: source.into(),
-        line: 2,
-        message: "no values".into(),
-    })?;
+    let values = interpolate(&values).ok_or_else(|| format(2, "no values".into()))?;
     Ok(Series { name: name.into(), values, period, step: step.into(), source: source.into() })
 }
 
@@ -198,6 +211,23 @@ pub fn baselines(values: &[f64], targets: Range<usize>, horizon: usize, period: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_numbers_with_commas_and_a_byte_order_mark_are_read_right_or_refused() {
+        // A value holding a thousands separator is refused by line and column, never read as
+        // the digits after its comma.
+        let error = parse("date,value\n2020-01-01,\"8,123\"\n", "x.csv").unwrap_err().to_string();
+        assert!(error.contains("line 2") && error.contains("column 2: `8,123` is not a number"), "{error}");
+        // A quoted field holding a comma in another column leaves the value column alone.
+        let series = parse("label,value\n\"a, b\",1.5\nc,2.5\n", "x.csv").unwrap();
+        assert_eq!(series.values, vec![1.5, 2.5]);
+        // Excel's byte-order mark does not hide a shipped format's header.
+        let series = parse("\u{feff}date,co2\n2000-01-01,370.1\n2000-01-08,370.4\n", "co2.csv").unwrap();
+        assert_eq!((series.name.as_str(), series.period), ("co2", 52));
+        assert!(parse("a,b\n1,\"2\n", "x.csv").unwrap_err().to_string().contains("never closes"));
+        let error = parse("a,b\n1,2,3\n", "x.csv").unwrap_err().to_string();
+        assert!(error.contains("line 2") && error.contains("header's columns"), "{error}");
+    }
 
     #[test]
     fn shipped_series_parse_with_their_seasons() {
