@@ -117,10 +117,11 @@ pub struct TrainArgs {
     /// Train on the first N training images only (quick trials; 0: all of them).
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
-    /// Folder of MNIST-format IDX files [default: the MNIST extract built into zoo]; for
-    /// lstm a series: births, co2, sunspots or a CSV file [default: births]; for char-lstm
-    /// and gpt moby-dick or a text file; for attention sotu or a .jsonl/.csv file [default: sotu].
-    #[arg(long, value_name = "DIR")]
+    /// Image models: a folder of MNIST-format IDX files, or for classifiers a folder with one
+    /// subfolder of PNG/JPEG pictures per class [default: the MNIST extract built into zoo];
+    /// lstm: births, co2, sunspots or a CSV file [default: births]; char-lstm and gpt:
+    /// moby-dick or a text file; attention: sotu or a .jsonl/.csv file [default: sotu].
+    #[arg(long, value_name = "DIR|NAME|FILE")]
     pub data: Option<PathBuf>,
     /// The field of --data holding the text (attention) [default: text].
     #[arg(long, value_name = "NAME")]
