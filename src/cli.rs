@@ -123,6 +123,9 @@ pub struct TrainArgs {
     /// moby-dick or a text file; attention: sotu or a .jsonl/.csv file [default: sotu].
     #[arg(long, value_name = "DIR|NAME|FILE")]
     pub data: Option<PathBuf>,
+    /// Steps per season of a CSV series (lstm) [default: read from its date column, else 1].
+    #[arg(long, value_name = "N")]
+    pub season: Option<usize>,
     /// The field of --data holding the text (attention) [default: text].
     #[arg(long, value_name = "NAME")]
     pub text_field: Option<String>,

@@ -61,6 +61,7 @@ pub fn cv_classifier<R: ClassifierRecipe>(args: CvArgs) -> Result<()> {
         data: args.data,
         text_field: None,
         label_field: None,
+        season: None,
         run_dir: args.run_dir,
         resume: args.resume,
         device: args.device,
@@ -102,7 +103,11 @@ pub fn train_language<R: LanguageRecipe>(args: TrainArgs) -> Result<()> {
     language::train::<R>(&train_request(args)?).map(|_| ())
 }
 
-pub fn train_forecast(args: TrainArgs) -> Result<()> {
+pub fn train_forecast(mut args: TrainArgs) -> Result<()> {
+    // `--season N` is the recipe field forecast.season.
+    if let Some(season) = args.season.take() {
+        args.set.push(format!("forecast.season={season}"));
+    }
     forecast::train(&train_request(args)?).map(|_| ())
 }
 
@@ -258,13 +263,14 @@ pub fn eval_forecast(args: EvalArgs) -> Result<()> {
     let (device, _) = pick_device(&args.device)?;
     let r = forecast::eval(&args.run, &device)?;
     println!(
-        "{} {}: {} test steps of {}; multi-step horizon {} (season {})",
+        "{} {}: {} test steps of {}; multi-step horizon {}; season {} ({})",
         args.model,
         args.run.display(),
         r.test_steps,
         r.series,
         r.horizon,
-        r.period
+        r.period,
+        r.season_reason
     );
     println!("{:<16} {:>12} {:>12} {:>14} {:>14}", "method", "1-step RMSE", "1-step MAE", "multi RMSE", "multi MAE");
     for m in &r.methods {

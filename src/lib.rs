@@ -91,6 +91,7 @@ fn train_flags(args: &TrainArgs) -> Vec<&'static str> {
         (args.label_field.is_some(), "--label-field"),
         (args.from.is_some(), "--from"),
         (args.init_from.is_some(), "--init-from"),
+        (args.season.is_some(), "--season"),
     ];
     given.into_iter().filter_map(|(given, flag)| given.then_some(flag)).collect()
 }

@@ -169,7 +169,7 @@ pub fn models() -> Vec<Entry> {
         Entry::new::<LstmRecipe>(
             "LSTM of 50 units forecasting a series from 50 past values: births, CO2, sunspots or a CSV (item 9)",
             run::train_forecast,
-            &["--epochs", "--batch-size", "--lr", "--seed", "--data"],
+            &["--epochs", "--batch-size", "--lr", "--seed", "--data", "--season"],
         )
         .eval(run::eval_forecast, &[]),
         classifier_with::<TransferRecipe>(

@@ -15,6 +15,8 @@ pub struct Series {
     pub period: usize,
     /// What a step is: `day`, `week`, `year`, `step`.
     pub step: String,
+    /// Why the season is what it is (`the week of a daily series`, `dates in column date`).
+    pub season_reason: String,
     /// Where it was read from, for messages.
     pub source: String,
 }
@@ -85,7 +87,8 @@ pub fn parse(text: &str, source: &str) -> Result<Series, SeriesError> {
         return Err(format(1, "empty file".into()));
     }
     let header = header.to_lowercase();
-    let (name, period, step) = if header.starts_with("year,month,date_of_month,day_of_week,births") {
+    let names: Vec<String> = header.split(',').map(str::to_string).collect();
+    let (name, mut period, mut step) = if header.starts_with("year,month,date_of_month,day_of_week,births") {
         ("births", 7, "day")
     } else if header == "date,co2" {
         ("co2", 52, "week")
@@ -95,6 +98,19 @@ pub fn parse(text: &str, source: &str) -> Result<Series, SeriesError> {
         let stem = Path::new(source).file_stem().and_then(|s| s.to_str()).unwrap_or("series");
         (stem, 1, "step")
     };
+    let mut season_reason = match name {
+        "births" => "the week of a daily series".to_string(),
+        "co2" => "the year of a weekly series".to_string(),
+        "sunspots" => "the solar cycle of about 11 years".to_string(),
+        _ => "no date column to read a season from (give --season N)".to_string(),
+    };
+    // A user's series: a column named like a date whose values are dates gives the season.
+    let date_column = if period == 1 {
+        names.iter().position(|n| ["date", "time", "datetime", "timestamp", "ds", "day", "month"].contains(&n.as_str()))
+    } else {
+        None
+    };
+    let mut dates: Vec<f64> = Vec::new();
     let mut values: Vec<Option<f64>> = Vec::new();
     for record in reader.records() {
         // A row with another number of fields than the header is an error of its own, with
@@ -104,6 +120,9 @@ pub fn parse(text: &str, source: &str) -> Result<Series, SeriesError> {
             format(line, format!("{e}; every row needs the header's columns (quote a field that holds a comma)"))
         })?;
         let line = record.position().map_or(0, |p| p.line());
+        if let Some(seconds) = date_column.and_then(|c| record.get(c)).and_then(seconds_since_epoch) {
+            dates.push(seconds);
+        }
         let column = record.len();
         let cell = record.get(column.saturating_sub(1)).unwrap_or("");
         if cell.is_empty() {
@@ -116,7 +135,72 @@ pub fn parse(text: &str, source: &str) -> Result<Series, SeriesError> {
         values.push(Some(value));
     }
     let values = interpolate(&values).ok_or_else(|| format(2, "no values".into()))?;
-    Ok(Series { name: name.into(), values, period, step: step.into(), source: source.into() })
+    if let Some(column) = date_column
+        && dates.len() == values.len()
+        && let Some((season, unit, what)) = season_of(&dates)
+    {
+        (period, step) = (season, unit);
+        season_reason = format!("{what} dates in column `{}`", names[column]);
+    }
+    Ok(Series { name: name.into(), values, period, step: step.into(), source: source.into(), season_reason })
+}
+
+/// The season of a series from its dates' usual spacing (the median step): hourly → a day of
+/// 24, daily → a week of 7, weekly → a year of 52, monthly → a year of 12, quarterly → 4.
+fn season_of(dates: &[f64]) -> Option<(usize, &'static str, &'static str)> {
+    let mut steps: Vec<f64> = dates.windows(2).map(|w| w[1] - w[0]).collect();
+    if steps.is_empty() {
+        return None;
+    }
+    steps.sort_by(f64::total_cmp);
+    let hours = steps[steps.len() / 2] / 3600.0;
+    let near = |target: f64, tolerance: f64| (hours - target).abs() <= tolerance;
+    if near(1.0, 0.1) {
+        Some((24, "hour", "hourly"))
+    } else if near(24.0, 1.0) {
+        Some((7, "day", "daily"))
+    } else if near(168.0, 12.0) {
+        Some((52, "week", "weekly"))
+    } else if (27.0 * 24.0..=32.0 * 24.0).contains(&hours) {
+        Some((12, "month", "monthly"))
+    } else if (88.0 * 24.0..=93.0 * 24.0).contains(&hours) {
+        Some((4, "quarter", "quarterly"))
+    } else {
+        None
+    }
+}
+
+/// `YYYY-MM-DD`, `YYYY-MM-DD HH:MM[:SS]` (or with a `T`), or `YYYY-MM` as seconds since 1970.
+fn seconds_since_epoch(text: &str) -> Option<f64> {
+    let (date, time) = match text.split_once(['T', ' ']) {
+        Some((d, t)) => (d, Some(t)),
+        None => (text, None),
+    };
+    let mut parts = date.split('-');
+    let year: i64 = parts.next()?.parse().ok()?;
+    let month: i64 = parts.next()?.parse().ok()?;
+    let day: i64 = parts.next().map_or(Some(1), |d| d.parse().ok())?;
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || parts.next().is_some() {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let seconds_of_day = match time {
+        Some(t) => {
+            let mut hms = t.trim_end_matches('Z').split(':');
+            let h: f64 = hms.next()?.parse().ok()?;
+            let m: f64 = hms.next().map_or(Some(0.0), |m| m.parse().ok())?;
+            let s: f64 = hms.next().map_or(Some(0.0), |s| s.parse().ok())?;
+            h * 3600.0 + m * 60.0 + s
+        }
+        None => 0.0,
+    };
+    Some(days as f64 * 86_400.0 + seconds_of_day)
 }
 
 /// Fills gaps linearly between the known neighbours (and flat at the ends).
@@ -211,6 +295,32 @@ pub fn baselines(values: &[f64], targets: Range<usize>, horizon: usize, period: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_users_series_takes_its_season_from_its_dates() {
+        let csv = |dates: &[&str]| {
+            let rows: Vec<String> = dates.iter().enumerate().map(|(i, d)| format!("{d},{i}")).collect();
+            format!("date,value\n{}\n", rows.join("\n"))
+        };
+        let daily = parse(&csv(&["2020-02-27", "2020-02-28", "2020-02-29", "2020-03-01"]), "d.csv").unwrap();
+        assert_eq!((daily.period, daily.step.as_str()), (7, "day"));
+        assert_eq!(daily.season_reason, "daily dates in column `date`");
+        let monthly = parse(&csv(&["2019-11", "2019-12", "2020-01", "2020-02"]), "m.csv").unwrap();
+        assert_eq!(monthly.period, 12);
+        let weekly = parse(&csv(&["2020-01-06", "2020-01-13", "2020-01-20"]), "w.csv").unwrap();
+        assert_eq!(weekly.period, 52);
+        let hourly = parse(&csv(&["2020-01-01T22:00", "2020-01-01T23:00", "2020-01-02T00:00:00Z"]), "h.csv").unwrap();
+        assert_eq!(hourly.period, 24);
+        let quarterly = parse(&csv(&["2020-01-01", "2020-04-01", "2020-07-01"]), "q.csv").unwrap();
+        assert_eq!(quarterly.period, 4);
+        // No date column: season 1, and the reason says how to give one.
+        let plain = parse("value\n1\n2\n3\n", "p.csv").unwrap();
+        assert_eq!(plain.period, 1);
+        assert!(plain.season_reason.contains("--season"));
+        assert_eq!(seconds_since_epoch("1970-01-02"), Some(86_400.0));
+        assert_eq!(seconds_since_epoch("2000-03-01"), Some(951_868_800.0));
+        assert_eq!(seconds_since_epoch("not a date"), None);
+    }
 
     #[test]
     fn quoted_numbers_with_commas_and_a_byte_order_mark_are_read_right_or_refused() {

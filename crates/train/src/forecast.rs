@@ -38,6 +38,10 @@ pub struct ForecastSettings {
     /// Steps of the multi-step forecast (0: one season of the series).
     #[config(default = 0)]
     pub horizon: usize,
+    /// Steps per season, for the seasonal-naive baseline and the horizon (0: the series' own:
+    /// a shipped series' cycle, or read from a CSV's date column; `--season N`).
+    #[config(default = 0)]
+    pub season: usize,
     /// Oldest share of the series for training.
     #[config(default = 0.7)]
     pub train_fraction: f64,
@@ -84,7 +88,11 @@ pub struct Prepared {
 
 impl Prepared {
     pub fn new(settings: &ForecastSettings) -> Result<Self> {
-        let series = series::load(&settings.series)?;
+        let mut series = series::load(&settings.series)?;
+        if settings.season > 0 {
+            series.period = settings.season;
+            series.season_reason = "given (--season or forecast.season)".into();
+        }
         let split = TimeSplit::new(series.values.len(), settings.train_fraction, settings.valid_fraction);
         let needed = settings.window + 2;
         if split.train.len() < needed || split.valid.is_empty() || split.test.is_empty() {
@@ -341,6 +349,9 @@ pub struct ForecastEval {
     /// Steps of the multi-step forecast.
     pub horizon: usize,
     pub period: usize,
+    /// Why the season is what it is.
+    #[serde(default)]
+    pub season_reason: String,
     /// LSTM, persistence, seasonal naive.
     pub methods: Vec<MethodErrors>,
     pub evaluated: String,
@@ -397,6 +408,7 @@ pub fn eval(run_dir: &Path, device: &Device) -> Result<ForecastEval> {
         test_steps: test.len(),
         horizon: h,
         period,
+        season_reason: data.series.season_reason.clone(),
         methods: vec![
             method("lstm", &lstm_one, &lstm_multi),
             method("persistence", &persist_one, &persist_multi),
