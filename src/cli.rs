@@ -282,7 +282,7 @@ pub struct SampleArgs {
     #[arg(value_parser = registry::model_arg(Some(Verb::Sample)))]
     pub model: String,
     /// Run folder made by `zoo train`.
-    #[arg(long, value_name = "DIR", required_unless_present = "config")]
+    #[arg(long, value_name = "DIR", required_unless_present_any = ["config", "augmented"])]
     pub run: Option<PathBuf>,
     /// Augmented training images as the network sees them: each row one image, first as
     /// stored, then transformed by the recipe's augmentation (mlp, cnn, rnn, resnet).

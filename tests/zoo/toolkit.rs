@@ -228,6 +228,11 @@ fn the_augmented_grid_shows_each_image_as_stored_and_transformed() {
     let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
     let height = u32::from_be_bytes(png[20..24].try_into().unwrap());
     assert_eq!((width, height), (8 * 86 + 2, 2 * 86 + 2));
+    // With neither --run nor --config: the model's default recipe (cnn: shifts of 2 pixels).
+    let default_png = temp.path().join("default.png");
+    let out = zoo(&["sample", "cnn", "--augmented", "--n", "8", "--out", default_png.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(default_png.is_file());
     // A bad range is refused by name.
     std::fs::write(&recipe, r#"{"fit": {"max_scale": 1.5}}"#).unwrap();
     let out = zoo(&["sample", "cnn", "--augmented", "--config", recipe.to_str().unwrap()]);
