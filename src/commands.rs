@@ -236,6 +236,19 @@ pub fn eval_attention(args: EvalArgs) -> Result<()> {
     for m in &r.methods {
         println!("{:<52} {:>9.2}% {:>9.2}%", m.method, 100.0 * m.test_accuracy, 100.0 * m.valid_accuracy);
     }
+    println!("the transformer on the test chunks, per class:");
+    println!("{:<24} {:>10} {:>10} {:>10} {:>8}", "class", "precision", "recall", "F1", "chunks");
+    for c in &r.per_class {
+        println!(
+            "{:<24} {:>9.2}% {:>9.2}% {:>9.2}% {:>8}",
+            c.label,
+            100.0 * c.precision,
+            100.0 * c.recall,
+            100.0 * c.f1,
+            c.support
+        );
+    }
+    println!("macro F1 {:.2} %", 100.0 * r.macro_f1);
     Ok(())
 }
 

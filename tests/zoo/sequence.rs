@@ -419,6 +419,14 @@ fn attention_classifier_trains_on_a_users_file_evaluates_and_predicts() {
     let methods = eval["methods"].as_array().unwrap();
     assert_eq!(methods.len(), 3);
     assert!(methods[1]["test_accuracy"].as_f64().unwrap() > 0.9, "words this separable: {text}");
+    // Precision, recall and F1 per class, and the macro F1 that averages them.
+    let per_class = eval["per_class"].as_array().unwrap();
+    assert_eq!(per_class.len(), 2);
+    let mean = per_class.iter().map(|c| c["f1"].as_f64().unwrap()).sum::<f64>() / 2.0;
+    assert!((eval["macro_f1"].as_f64().unwrap() - mean).abs() < 1e-9, "{eval}");
+    assert!(text.contains("macro F1") && text.contains("precision"), "{text}");
+    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    assert!(csv.contains(",valid,Macro F1,"), "{csv}");
     let out = zoo(&["predict", "attention", "--run", r, "a happy bright day", "cold and bleak", "--device", "cpu"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);

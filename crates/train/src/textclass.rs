@@ -194,6 +194,8 @@ pub struct FieldOverrides {
 }
 
 const VOCAB_FILE: &str = "vocab.txt";
+/// The validation metric of the classes' mean F1, in percent.
+const MACRO_F1: &str = "Macro F1";
 const BEST_FILE: &str = "model.bpk";
 
 /// `zoo train attention`: a new run (`--data`, `--text-field`, `--label-field` choose the
@@ -272,16 +274,40 @@ fn read_vocab(run: &RunDir) -> Result<WordTokenizer> {
 
 /// Accuracy (share) of `model` on `chunks`.
 pub fn accuracy(model: &TextClassifier, data: &TextData, chunks: &[Chunk], device: &Device) -> Result<f64> {
-    Ok(accuracy_and_loss(model, data, chunks, device)?.0)
+    Ok(scores(model, data, chunks, device)?.accuracy)
 }
 
-/// The share of `chunks` classified right and their mean cross-entropy.
-pub fn accuracy_and_loss(
-    model: &TextClassifier,
-    data: &TextData,
-    chunks: &[Chunk],
-    device: &Device,
-) -> Result<(f64, f64)> {
+/// How a classifier did on some chunks: accuracy, mean cross-entropy and the confusion matrix
+/// (`confusion[true][predicted]`), from which precision, recall and F1 per class.
+pub struct Scores {
+    pub accuracy: f64,
+    pub loss: f64,
+    pub confusion: Vec<Vec<u64>>,
+}
+
+impl Scores {
+    /// `(precision, recall, f1, support)` of class `c` (0 where undefined).
+    pub fn class(&self, c: usize) -> (f64, f64, f64, u64) {
+        let true_positive = self.confusion[c][c] as f64;
+        let predicted: u64 = self.confusion.iter().map(|row| row[c]).sum();
+        let support: u64 = self.confusion[c].iter().sum();
+        let ratio = |a: f64, b: u64| if b > 0 { a / b as f64 } else { 0.0 };
+        let (precision, recall) = (ratio(true_positive, predicted), ratio(true_positive, support));
+        let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
+        (precision, recall, f1, support)
+    }
+
+    /// The mean F1 over the classes, each counting the same (macro).
+    pub fn macro_f1(&self) -> f64 {
+        let n = self.confusion.len();
+        (0..n).map(|c| self.class(c).2).sum::<f64>() / n.max(1) as f64
+    }
+}
+
+/// Scores of `model` on `chunks`.
+pub fn scores(model: &TextClassifier, data: &TextData, chunks: &[Chunk], device: &Device) -> Result<Scores> {
+    let classes = data.labels.len();
+    let mut confusion = vec![vec![0u64; classes]; classes];
     let (mut correct, mut loss_sum) = (0, 0.0);
     let loss = CrossEntropyLossConfig::new().init(device);
     for group in chunks.chunks(128) {
@@ -290,12 +316,15 @@ pub fn accuracy_and_loss(
         let (logits, _) = model.forward(ids, padding);
         let predicted = crate::read::ints(logits.clone().argmax(1))?;
         correct += predicted.iter().zip(group).filter(|(p, c)| **p as usize == c.label).count();
+        for (p, c) in predicted.iter().zip(group) {
+            confusion[c.label][(*p as usize).min(classes - 1)] += 1;
+        }
         let labels: Vec<usize> = group.iter().map(|c| c.label).collect();
         let mean = crate::read::floats(loss.forward(logits, labels_tensor(&labels, device)))?;
         loss_sum += f64::from(mean[0]) * group.len() as f64;
     }
     let n = chunks.len().max(1) as f64;
-    Ok((correct as f64 / n, loss_sum / n))
+    Ok(Scores { accuracy: correct as f64 / n, loss: loss_sum / n, confusion })
 }
 
 /// The text classifier in training: shuffled chunks, validation accuracy; the weights of the
@@ -344,8 +373,12 @@ impl Training for TextClassTraining {
         AttentionRecipe::NAME
     }
     fn metrics(&self) -> Vec<MetricSpec> {
-        let mut metrics =
-            vec![MetricSpec::lower("Loss"), MetricSpec::higher("Accuracy"), MetricSpec::lower(trainer::LEARNING_RATE)];
+        let mut metrics = vec![
+            MetricSpec::lower("Loss"),
+            MetricSpec::higher("Accuracy"),
+            MetricSpec::higher(MACRO_F1),
+            MetricSpec::lower(trainer::LEARNING_RATE),
+        ];
         if self.recipe.regularization.penalises() {
             metrics.push(MetricSpec::lower(PENALTY));
         }
@@ -435,10 +468,11 @@ impl Training for TextClassTraining {
     }
 
     fn validate(&mut self, _epoch: usize, report: &mut Reporter) -> Result<()> {
-        let (valid_accuracy, valid_loss) =
-            accuracy_and_loss(&self.model.valid(), &self.data, &self.data.valid, &self.device)?;
+        let scores = scores(&self.model.valid(), &self.data, &self.data.valid, &self.device)?;
+        let valid_accuracy = scores.accuracy;
         report.value("Accuracy", 100.0 * valid_accuracy);
-        report.value("Loss", valid_loss);
+        report.value("Loss", scores.loss);
+        report.value(MACRO_F1, 100.0 * scores.macro_f1());
         report.progress(self.data.valid.len());
         if valid_accuracy > self.best {
             self.best = valid_accuracy;
@@ -484,8 +518,24 @@ pub struct MethodAccuracy {
 }
 
 /// What `zoo eval attention` reports for a classifier and `eval.json` keeps.
+/// Precision, recall and F1 of one class.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ClassScores {
+    pub label: String,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    /// Test chunks of the class.
+    pub support: u64,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ClassifyEval {
+    /// The transformer's precision, recall and F1 per class on the test chunks, and their mean.
+    #[serde(default)]
+    pub per_class: Vec<ClassScores>,
+    #[serde(default)]
+    pub macro_f1: f64,
     pub data: String,
     pub labels: Vec<String>,
     pub test_chunks: usize,
@@ -498,11 +548,18 @@ pub struct ClassifyEval {
 pub fn eval(run_dir: &Path, device: &Device) -> Result<ClassifyEval> {
     let (run, recipe, vocab, model) = load(run_dir, device)?;
     let data = TextData::new(&recipe.classify, recipe.fit.valid_fraction, recipe.fit.seed, Some(vocab))?;
+    let test = scores(&model, &data, &data.test, device)?;
     let mut methods = vec![MethodAccuracy {
         method: "transformer + attention pooling".into(),
-        test_accuracy: accuracy(&model, &data, &data.test, device)?,
+        test_accuracy: test.accuracy,
         valid_accuracy: accuracy(&model, &data, &data.valid, device)?,
     }];
+    let per_class = (0..data.labels.len())
+        .map(|c| {
+            let (precision, recall, f1, support) = test.class(c);
+            ClassScores { label: data.labels[c].clone(), precision, recall, f1, support }
+        })
+        .collect();
     let bow = BagOfWords::fit(&data, recipe.fit.seed);
     methods.push(MethodAccuracy {
         method: format!("bag-of-words logistic regression (L2 {:e})", bow.l2),
@@ -522,6 +579,8 @@ pub fn eval(run_dir: &Path, device: &Device) -> Result<ClassifyEval> {
         valid_accuracy: share(&data.valid),
     });
     let report = ClassifyEval {
+        per_class,
+        macro_f1: test.macro_f1(),
         data: data.source.clone(),
         labels: data.labels.clone(),
         test_chunks: data.test.len(),
@@ -674,4 +733,25 @@ pub fn predict(run_dir: &Path, texts: &[String], top: usize, device: &Device) ->
         out.push(TextPrediction { words: words.len(), used_words: ids.len(), probabilities, top_tokens: tokens });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod score_tests {
+    use super::Scores;
+
+    #[test]
+    fn precision_recall_and_f1_by_hand() {
+        // 10 of class 0 (8 right, 2 called 1); 5 of class 1 (4 right, 1 called 0).
+        let scores = Scores { accuracy: 0.8, loss: 0.0, confusion: vec![vec![8, 2], vec![1, 4]] };
+        let (p0, r0, f0, s0) = scores.class(0);
+        assert!((p0 - 8.0 / 9.0).abs() < 1e-12 && (r0 - 0.8).abs() < 1e-12 && s0 == 10);
+        assert!((f0 - 2.0 * p0 * r0 / (p0 + r0)).abs() < 1e-12);
+        let (p1, r1, _, s1) = scores.class(1);
+        assert!((p1 - 4.0 / 6.0).abs() < 1e-12 && (r1 - 0.8).abs() < 1e-12 && s1 == 5);
+        let expected = (scores.class(0).2 + scores.class(1).2) / 2.0;
+        assert!((scores.macro_f1() - expected).abs() < 1e-12);
+        // A class never predicted has precision 0, not NaN.
+        let never = Scores { accuracy: 0.5, loss: 0.0, confusion: vec![vec![1, 0], vec![1, 0]] };
+        assert_eq!(never.class(1).0, 0.0);
+    }
 }
