@@ -193,7 +193,7 @@ impl FitConfig {
 
     /// The learning-rate scheduler for a run of `steps_per_epoch` optimiser steps an epoch.
     pub fn scheduler(&self, steps_per_epoch: usize) -> Result<ModuleLrScheduler, String> {
-        ModuleLrSchedulerConfig::new(self.schedule_at(self.learning_rate, steps_per_epoch)).init()
+        self.scheduler_after(steps_per_epoch, 0, &[])
     }
 
     /// The schedule's configuration starting from `rate`.
@@ -219,18 +219,9 @@ impl FitConfig {
     }
 
     /// The scheduler of a run resumed after `epochs_done` epochs: stepped to where the
-    /// checkpoint left it, so the resumed run continues the same schedule.
-    pub fn scheduler_after(&self, steps_per_epoch: usize, epochs_done: usize) -> Result<ModuleLrScheduler, String> {
-        let mut scheduler = self.scheduler(steps_per_epoch)?;
-        for _ in 0..epochs_done * steps_per_epoch {
-            scheduler.step();
-        }
-        Ok(scheduler)
-    }
-
-    /// [`scheduler_after`](Self::scheduler_after) where each of `groups` learns at its share
-    /// of the rate, on the same schedule.
-    pub fn grouped_scheduler_after(
+    /// checkpoint left it, so the resumed run continues the same schedule. Each of `groups`
+    /// learns at its share of the rate, on the same schedule.
+    pub fn scheduler_after(
         &self,
         steps_per_epoch: usize,
         epochs_done: usize,

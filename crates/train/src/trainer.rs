@@ -434,7 +434,7 @@ fn keep_best_weights<T: Training>(
 /// A fit setting's learning-rate schedule for `steps_per_epoch` optimiser steps an epoch,
 /// brought to where `epochs_done` epochs left it.
 pub fn schedule(fit: &FitConfig, steps_per_epoch: usize, epochs_done: usize) -> Result<Option<ModuleLrScheduler>> {
-    fit.scheduler_after(steps_per_epoch, epochs_done).map(Some).map_err(ZooError::usage)
+    schedule_groups(fit, steps_per_epoch, epochs_done, &[])
 }
 
 /// [`schedule`] with parameter groups that learn at a share of the rate: `(group, share)`.
@@ -444,10 +444,7 @@ pub fn schedule_groups(
     epochs_done: usize,
     groups: &[(burn::module::ParamGroup, f64)],
 ) -> Result<Option<ModuleLrScheduler>> {
-    if groups.is_empty() {
-        return schedule(fit, steps_per_epoch, epochs_done);
-    }
-    fit.grouped_scheduler_after(steps_per_epoch, epochs_done, groups).map(Some).map_err(ZooError::usage)
+    fit.scheduler_after(steps_per_epoch, epochs_done, groups).map(Some).map_err(ZooError::usage)
 }
 
 /// `epochs` epochs, as the closing line says it.
