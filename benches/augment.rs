@@ -5,7 +5,7 @@
 //!
 //! `cargo bench --bench augment` (`ZOO_BENCH_SECS` seconds per way, default 2).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use burn::prelude::*;
 use burn::tensor::grid::affine_grid_2d;
@@ -13,17 +13,10 @@ use burn::tensor::ops::{GridSampleOptions, GridSamplePaddingMode, InterpolateMod
 use zoo_data::{Split, embedded};
 use zoo_train::augment::Augmentation;
 
-const BATCH: usize = 64;
+mod timing;
+use timing::time;
 
-fn per_batch(budget: Duration, mut f: impl FnMut()) -> f64 {
-    f();
-    let (started, mut calls) = (Instant::now(), 0u32);
-    while started.elapsed() < budget || calls < 3 {
-        f();
-        calls += 1;
-    }
-    started.elapsed().as_secs_f64() * 1e3 / f64::from(calls)
-}
+const BATCH: usize = 64;
 
 fn main() {
     let secs: f64 = std::env::var("ZOO_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(2.0);
@@ -33,7 +26,7 @@ fn main() {
 
     // zoo: what the loader's thread does for one batch, from bytes to the batch's floats.
     let mut state = 7u64;
-    let zoo_ms = per_batch(budget, || {
+    let zoo_ms = time(budget, || {
         let mut pixels = Vec::with_capacity(BATCH * 784);
         for i in 0..BATCH {
             let draw = augmentation.draw(&mut state, 28, 28);
@@ -47,7 +40,7 @@ fn main() {
     let pixels: Vec<f32> = set.images[..BATCH * 784].iter().map(|&p| f32::from(p) / 255.0).collect();
     let images = Tensor::<4>::from_data(TensorData::new(pixels, [BATCH, 1, 28, 28]), &device);
     let mut state = 7u64;
-    let burn_ms = per_batch(budget, || {
+    let burn_ms = time(budget, || {
         let mut matrices = Vec::with_capacity(BATCH * 6);
         for _ in 0..BATCH {
             let d = augmentation.draw(&mut state, 28, 28);

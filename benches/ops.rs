@@ -7,7 +7,7 @@
 //! `cargo bench --bench ops` (`ZOO_BENCH_ONLY=conv2` a subset by name, `ZOO_BENCH_SECS` the
 //! seconds per operation, default 1).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
@@ -16,16 +16,8 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::activation::relu;
 
-/// Milliseconds per call of `f`, over about `budget` (at least 3 calls, after one warm-up).
-fn time(budget: Duration, mut f: impl FnMut()) -> f64 {
-    f();
-    let (started, mut calls) = (Instant::now(), 0u32);
-    while started.elapsed() < budget || calls < 3 {
-        f();
-        calls += 1;
-    }
-    started.elapsed().as_secs_f64() * 1e3 / f64::from(calls)
-}
+mod timing;
+use timing::time;
 
 /// A named layer: its input shape and forward function (`true`: by zoo's kernel where zoo
 /// has one).
