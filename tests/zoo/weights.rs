@@ -20,26 +20,37 @@ fn test_images(n: usize, device: &Device) -> Tensor<4> {
     Tensor::from_data(TensorData::new(pixels, [n, 1, 28, 28]), device)
 }
 
-#[test]
-fn pytorch_weights_give_pytorchs_logits() {
-    let _rng = rng_lock();
-    let device = Device::flex();
-    let expected: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(fixture("weights/cnn-logits.json")).unwrap()).unwrap();
-    let expected: Vec<f32> = expected["logits"]
+/// A fixture's JSON and its `logits` (rows flattened), as PyTorch computed them.
+fn pytorch_fixture(name: &str) -> (serde_json::Value, Vec<f32>) {
+    let about: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture(&format!("weights/{name}"))).unwrap()).unwrap();
+    let logits = about["logits"]
         .as_array()
         .unwrap()
         .iter()
         .flat_map(|row| row.as_array().unwrap().clone())
         .map(|v| v.as_f64().unwrap() as f32)
         .collect();
+    (about, logits)
+}
+
+/// zoo's logits from the weights in `file` against PyTorch's, each within `tolerance`.
+fn assert_logits(file: &str, logits: Tensor<2>, expected: &[f32], tolerance: f32) {
+    let logits: Vec<f32> = logits.into_data().try_to_vec().unwrap();
+    assert_eq!(logits.len(), expected.len(), "{file}");
+    for (got, want) in logits.iter().zip(expected) {
+        assert!((got - want).abs() < tolerance, "{file}: {got} vs PyTorch's {want}");
+    }
+}
+
+#[test]
+fn pytorch_weights_give_pytorchs_logits() {
+    let _rng = rng_lock();
+    let device = Device::flex();
+    let (_, expected) = pytorch_fixture("cnn-logits.json");
     for file in ["cnn.pth", "cnn-checkpoint.pth", "cnn.safetensors"] {
         let net = import(narrow_cnn(&device), &fixture(&format!("weights/{file}"))).unwrap();
-        let logits: Vec<f32> = net.forward(test_images(8, &device)).into_data().try_to_vec().unwrap();
-        assert_eq!(logits.len(), expected.len());
-        for (got, want) in logits.iter().zip(&expected) {
-            assert!((got - want).abs() < 1e-5, "{file}: {got} vs PyTorch's {want}");
-        }
+        assert_logits(file, net.forward(test_images(8, &device)), &expected, 1e-5);
     }
 }
 
@@ -153,24 +164,13 @@ fn sine_input(device: &Device) -> Tensor<4> {
 fn a_vgg16_with_torchvisions_names_loads_unchanged() {
     let _rng = rng_lock();
     let device = Device::flex();
-    let expected: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(fixture("weights/vgg16-narrow-logits.json")).unwrap()).unwrap();
-    let keys = expected["keys"].as_array().unwrap();
+    let (about, expected) = pytorch_fixture("vgg16-narrow-logits.json");
+    let keys = about["keys"].as_array().unwrap();
     assert!(keys.iter().any(|k| k == "features.28.weight") && keys.iter().any(|k| k == "classifier.6.bias"));
-    let expected: Vec<f32> = expected["logits"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|row| row.as_array().unwrap().clone())
-        .map(|v| v.as_f64().unwrap() as f32)
-        .collect();
     let config = zoo_models::Vgg16Config::new().with_width(1.0 / 32.0).with_num_classes(10);
     for file in ["vgg16-narrow.pth", "vgg16-narrow.safetensors"] {
         let net = import(config.init(&device), &fixture(&format!("weights/{file}"))).unwrap();
-        let logits: Vec<f32> = net.valid().forward(sine_input(&device)).into_data().try_to_vec().unwrap();
-        for (got, want) in logits.iter().zip(&expected) {
-            assert!((got - want).abs() < 1e-4, "{file}: {got} vs PyTorch's {want}");
-        }
+        assert_logits(file, net.valid().forward(sine_input(&device)), &expected, 1e-4);
     }
 }
 
