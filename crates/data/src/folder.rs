@@ -37,11 +37,13 @@ pub enum FolderError {
 
 /// True when `dir` looks like a folder of class subfolders rather than MNIST's IDX files.
 pub fn is_image_folder(dir: &Path) -> bool {
-    let has_idx = std::fs::read_dir(dir).into_iter().flatten().flatten().any(|e| {
-        let name = e.file_name().to_string_lossy().into_owned();
-        name.contains("-idx") || name.contains(".idx")
-    });
-    !has_idx && std::fs::read_dir(dir).into_iter().flatten().flatten().any(|e| e.path().is_dir())
+    let (mut has_idx, mut has_folder) = (false, false);
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        has_idx |= name.contains("-idx") || name.contains(".idx");
+        has_folder |= entry.path().is_dir();
+    }
+    !has_idx && has_folder
 }
 
 /// The folder of `split`: `train/` or `test/` when the folder has both, else the folder itself
