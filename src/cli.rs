@@ -350,9 +350,17 @@ pub struct PredictArgs {
     /// Run folder made by `zoo train`.
     #[arg(long, value_name = "DIR")]
     pub run: PathBuf,
-    /// Pictures to classify (mlp, cnn, rnn, resnet, transfer), or texts to classify (attention).
+    /// Pictures to classify (mlp, cnn, rnn, resnet, transfer), to find the digit in
+    /// (multitask) or to match with captions (crossmodal), or texts to classify (attention).
     #[arg(required = true, value_name = "FILE.png|TEXT")]
     pub inputs: Vec<String>,
+    /// multitask: write the picture with its box and label drawn on it here (one picture).
+    #[arg(long, value_name = "FILE.png")]
+    pub out: Option<PathBuf>,
+    /// crossmodal: a caption to match with the picture, in English or Chinese (repeat it to
+    /// rank several).
+    #[arg(long, value_name = "CAPTION")]
+    pub text: Vec<String>,
     #[command(flatten)]
     pub device: DeviceArg,
 }

@@ -13,7 +13,7 @@ use zoo_train::rl::dqn;
 use zoo_train::rl::qlearning;
 use zoo_train::rl::{ReturnStats, RlTrainRequest, play};
 use zoo_train::textclass::{self, FieldOverrides};
-use zoo_train::{Result, ZooError, cv, forecast};
+use zoo_train::{Result, ZooError, cv, forecast, multitask};
 
 use crate::cli::{
     CompareArgs, CvArgs, DeviceArg, EvalArgs, ExportArgs, PlayArgs, PredictArgs, SampleArgs, TrainArgs, WeightNames,
@@ -439,4 +439,42 @@ fn pick_train_device(arg: &DeviceArg, resume: Option<&Path>) -> Result<(burn::pr
         }
         None => pick_device(arg),
     }
+}
+
+pub fn eval_multitask(args: EvalArgs) -> Result<()> {
+    let (device, _) = pick_device(&args.device)?;
+    let report = multitask::eval(&args.run, args.data.as_deref(), &device)?;
+    println!("{} {}: {} test canvases from {}", report.model, args.run.display(), report.canvases, report.data);
+    println!(
+        "class accuracy {:.2} %  mean IoU {:.4}  IoU > 0.5 on {:.2} %",
+        report.accuracy, report.mean_iou, report.iou_above_half
+    );
+    for (size, count, mean) in &report.iou_by_size {
+        println!("  digits {size:>16}: {count:>5} canvases, mean IoU {mean:.4}");
+    }
+    Ok(())
+}
+
+pub fn predict_multitask(args: PredictArgs) -> Result<()> {
+    let (device, _) = pick_device(&args.device)?;
+    let files: Vec<PathBuf> = args.inputs.iter().map(PathBuf::from).collect();
+    for found in multitask::predict(&args.run, &files, args.out.as_deref(), &device)? {
+        let [x0, y0, x1, y1] = found.bounds;
+        println!(
+            "{}: {} ({:.1} %) at x {x0:.0}-{x1:.0}, y {y0:.0}-{y1:.0} px",
+            found.file.display(),
+            found.class,
+            100.0 * found.probability
+        );
+    }
+    if let Some(out) = &args.out {
+        println!("wrote {}", out.display());
+    }
+    Ok(())
+}
+
+pub fn sample_multitask(args: SampleArgs) -> Result<()> {
+    let (device, _) = pick_device(&args.device)?;
+    print_written(multitask::sample(args.run_dir()?, pictures(&args)?, args.out.as_deref(), &device)?);
+    Ok(())
 }

@@ -33,6 +33,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Predict(args) => {
             let entry = registry::find(&args.model, Verb::Predict)?;
+            entry.check_flags(Verb::Predict, &predict_flags(&args))?;
             entry.predict.map_or(Ok(()), |predict| predict(args))
         }
         Command::Play(args) => {
@@ -74,6 +75,18 @@ pub fn run(cli: Cli) -> Result<()> {
             fetch_mnist(dir, mirror)
         }
     }
+}
+
+/// The model-specific flags given to `zoo predict`.
+fn predict_flags(args: &cli::PredictArgs) -> Vec<&'static str> {
+    let mut flags = Vec::new();
+    if args.out.is_some() {
+        flags.push("--out");
+    }
+    if !args.text.is_empty() {
+        flags.push("--text");
+    }
+    flags
 }
 
 /// The model-specific flags given to `zoo train`.

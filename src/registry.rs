@@ -9,6 +9,7 @@ use zoo_train::forecast::LstmRecipe;
 use zoo_train::generative::autoencoder::AutoencoderRecipe;
 use zoo_train::generative::gan::GanRecipe;
 use zoo_train::generative::vae::VaeRecipe;
+use zoo_train::multitask::MultiTaskRecipe;
 use zoo_train::language::{CharLstmRecipe, GptRecipe, LanguageRecipe};
 use zoo_train::recipes::{CnnRecipe, MlpRecipe, Recipe, ResNetRecipe, RnnRecipe, default_json};
 use zoo_train::rl::dqn::DqnRecipe;
@@ -60,6 +61,7 @@ pub struct Entry {
     pub sample: Option<fn(SampleArgs) -> Result<()>>,
     pub sample_flags: &'static [&'static str],
     pub predict: Option<fn(PredictArgs) -> Result<()>>,
+    pub predict_flags: &'static [&'static str],
     pub play: Option<fn(PlayArgs) -> Result<()>>,
     pub cv: Option<fn(CvArgs) -> Result<()>>,
     pub export: Option<fn(ExportArgs) -> Result<()>>,
@@ -91,6 +93,7 @@ impl Entry {
             sample: None,
             sample_flags: &[],
             predict: None,
+            predict_flags: &[],
             play: None,
             cv: None,
             export: None,
@@ -107,8 +110,8 @@ impl Entry {
         self
     }
 
-    fn predict(mut self, predict: fn(PredictArgs) -> Result<()>) -> Self {
-        self.predict = Some(predict);
+    fn predict(mut self, predict: fn(PredictArgs) -> Result<()>, flags: &'static [&'static str]) -> Self {
+        (self.predict, self.predict_flags) = (Some(predict), flags);
         self
     }
 
@@ -141,7 +144,7 @@ fn classifier_with<R: ClassifierRecipe>(summary: &'static str, train_flags: &'st
     Entry::new::<R>(summary, run::train_image::<R>, train_flags)
         .eval(run::eval_classifier::<R>, &["--data", "--train-split"])
         .sample(run::sample_augmented::<R>, &["--augmented", "--n", "--seed", "--config", "--data"])
-        .predict(run::predict_classifier::<R>)
+        .predict(run::predict_classifier::<R>, &[])
         .cv(run::cv_classifier::<R>)
         .export(run::export_classifier::<R>)
 }
@@ -198,6 +201,14 @@ pub fn models() -> Vec<Entry> {
         )
         .eval(run::eval_gan, &["--judge", "--samples", "--seed", "--trained"])
         .sample(run::sample_gan, &["--n", "--seed", "--trained"]),
+        Entry::new::<MultiTaskRecipe>(
+            "multi-task network: a shared conv trunk, one head for the digit, one for its box, on 64x64 canvases (item 30)",
+            run::train_image::<MultiTaskRecipe>,
+            IMAGE_TRAIN,
+        )
+        .eval(run::eval_multitask, &["--data"])
+        .sample(run::sample_multitask, &["--n"])
+        .predict(run::predict_multitask, &["--out"]),
         Entry::new::<QLearningRecipe>(
             "tabular Q-learning on the 10-state chain (item 4)",
             run::train_qlearning,
@@ -217,7 +228,7 @@ pub fn models() -> Vec<Entry> {
             &["--epochs", "--batch-size", "--lr", "--seed", "--limit", "--data", "--text-field", "--label-field"],
         )
         .eval(run::eval_attention, &[])
-        .predict(run::predict_attention),
+        .predict(run::predict_attention, &[]),
         language::<GptRecipe>(
             "small GPT: causal self-attention character language model (item 24's attention on Moby Dick)",
         ),
@@ -250,7 +261,8 @@ impl Entry {
             Verb::Train => self.train_flags,
             Verb::Eval => self.eval_flags,
             Verb::Sample => self.sample_flags,
-            Verb::Predict | Verb::Play | Verb::Cv | Verb::Export => &[],
+            Verb::Predict => self.predict_flags,
+            Verb::Play | Verb::Cv | Verb::Export => &[],
         };
         match given.iter().find(|flag| !takes.contains(flag)) {
             None => Ok(()),

@@ -65,6 +65,51 @@ pub fn fit_to_mnist(gray: &GrayImage, source: &Path) -> Result<Vec<f32>, ImageEr
     Ok(place_on_canvas(&glyph))
 }
 
+/// A whole picture prepared as a canvas of `multitask`: the picture padded to a square (black
+/// around it), scaled to `side` x `side`, ink bright on black with levels stretched.
+#[derive(Clone, Debug)]
+pub struct PictureCanvas {
+    /// `[side * side]` values in `[0, 1]`, row-major.
+    pub pixels: Vec<f32>,
+    /// The picture as the person sees it, in colour.
+    pub original: image::RgbImage,
+    /// Picture pixels per canvas pixel.
+    pub scale: f32,
+    /// Where the picture's top-left corner sits in the padded square, in picture pixels.
+    pub pad: (f32, f32),
+}
+
+impl PictureCanvas {
+    /// A box `[x_min, y_min, x_max, y_max]` in canvas fractions as picture pixels, clamped to
+    /// the picture.
+    pub fn to_picture(&self, fractions: [f32; 4], side: usize) -> [f32; 4] {
+        let (width, height) = (self.original.width() as f32, self.original.height() as f32);
+        let x = |v: f32| (v * side as f32 * self.scale - self.pad.0).clamp(0.0, width);
+        let y = |v: f32| (v * side as f32 * self.scale - self.pad.1).clamp(0.0, height);
+        [x(fractions[0]), y(fractions[1]), x(fractions[2]), y(fractions[3])]
+    }
+}
+
+/// Reads a picture (PNG, JPEG) as a `side` x `side` canvas: the whole picture, not a crop to
+/// its ink, since where the ink is is what `multitask` tells.
+pub fn load_as_canvas(path: &Path, side: usize) -> Result<PictureCanvas, ImageError> {
+    let decoded = decode(path)?;
+    let ink = ink_map(&flatten_to_gray(&decoded)).ok_or_else(|| ImageError::NoInk { path: path.to_path_buf() })?;
+    let (width, height) = ink.dimensions();
+    let square = width.max(height);
+    let pad = ((square - width) / 2, (square - height) / 2);
+    let mut padded = GrayImage::new(square, square);
+    imageops::replace(&mut padded, &ink, i64::from(pad.0), i64::from(pad.1));
+    let filter = if square as usize > side { FilterType::Triangle } else { FilterType::Nearest };
+    let scaled = imageops::resize(&padded, side as u32, side as u32, filter);
+    Ok(PictureCanvas {
+        pixels: scaled.iter().map(|&p| f32::from(p) / 255.0).collect(),
+        original: decoded.to_rgb8(),
+        scale: square as f32 / side as f32,
+        pad: (pad.0 as f32, pad.1 as f32),
+    })
+}
+
 fn decode(path: &Path) -> Result<DynamicImage, ImageError> {
     let open_error = |source: io::Error| ImageError::Open { path: path.to_path_buf(), source };
     // Guessing from the content first means a PNG named `.jpg` still works, and anything that

@@ -4,6 +4,8 @@
 //! the tokenisers of the text models.
 //! Plain Rust; nothing here uses tensors.
 
+pub mod canvas;
+pub mod captions;
 pub mod corpus;
 pub mod embedded;
 pub mod env;
@@ -15,6 +17,7 @@ pub mod rng;
 pub mod series;
 pub mod text;
 
+pub use canvas::{CanvasSpec, make_canvases};
 pub use corpus::{Chunk, CorpusError, Document, DocumentSource, Part};
 pub use fetch::{
     DEFAULT_MIRRORS, FetchError, FetchReport, FetchedFile, MNIST_FILES, Outcome, Resource, default_cache_dir,

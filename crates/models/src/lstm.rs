@@ -97,7 +97,7 @@ fn forget_bias_rows(rows: usize, hidden: usize, forget_bias: f64, device: &Devic
 
 /// The input product `x W_x + b` of an LSTM layer reading `inputs` features: `[inputs, 4
 /// hidden]` with a bias that carries `forget_bias` in the forget gate.
-fn lstm_input_product(inputs: usize, hidden: usize, forget_bias: f64, device: &Device) -> Linear {
+pub(crate) fn lstm_input_product(inputs: usize, hidden: usize, forget_bias: f64, device: &Device) -> Linear {
     let mut linear = LinearConfig::new(inputs, 4 * hidden).with_initializer(lstm_uniform(hidden)).init(device);
     let forget = forget_bias_rows(1, hidden, forget_bias, device).reshape([4 * hidden]);
     linear.bias = linear.bias.map(|b| burn::module::Param::from_tensor((b.val() + forget).detach()));

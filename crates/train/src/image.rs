@@ -95,20 +95,26 @@ impl TrainRequest {
 /// checkpoint of a run that did not finish.
 pub fn load_classifier<R: ClassifierRecipe>(run: &RunDir, device: &Device) -> Result<(R, Classifier<R::Net>)> {
     let recipe: R = run.read_recipe()?;
-    let final_weights = run.file("model.bpk");
-    let path = if final_weights.is_file() {
-        final_weights
-    } else if let Some(epoch) = crate::trainer::latest_checkpoint::<ImageTraining<ClassifierTrainer<R>>>(run) {
-        eprintln!("{}: no final weights (model.bpk); using the checkpoint of epoch {epoch}", run.path().display());
-        crate::checkpoint::EpochCheckpoints::new(&run.checkpoint_dir()).path("model.bpk", epoch)
-    } else {
-        return Err(ZooError::usage(format!(
-            "{}: no weights yet (neither model.bpk nor a checkpoint); train it first or continue it with --resume",
-            run.path().display()
-        )));
-    };
+    let path = trained_weights::<ImageTraining<ClassifierTrainer<R>>>(run)?;
     let model = read_module(Classifier::new(recipe.init(device)), &path)?;
     Ok((recipe, model))
+}
+
+/// The file of a run's trained weights (`model.bpk`): the final ones, or the latest
+/// checkpoint's of a run that did not finish (said on stderr).
+pub fn trained_weights<T: crate::trainer::Training>(run: &RunDir) -> Result<PathBuf> {
+    let final_weights = run.file("model.bpk");
+    if final_weights.is_file() {
+        Ok(final_weights)
+    } else if let Some(epoch) = crate::trainer::latest_checkpoint::<T>(run) {
+        eprintln!("{}: no final weights (model.bpk); using the checkpoint of epoch {epoch}", run.path().display());
+        Ok(crate::checkpoint::EpochCheckpoints::new(&run.checkpoint_dir()).path("model.bpk", epoch))
+    } else {
+        Err(ZooError::usage(format!(
+            "{}: no weights yet (neither model.bpk nor a checkpoint); train it first or continue it with --resume",
+            run.path().display()
+        )))
+    }
 }
 
 /// Test-set figures of a run, as `zoo eval` prints them and `eval.json` keeps them.

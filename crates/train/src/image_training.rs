@@ -87,6 +87,11 @@ pub trait ImageRecipe: FitRecipe {
     fn initialise(&self, _trainer: &mut Self::Trainer, _request: &TrainRequest) -> Result<()> {
         Ok(())
     }
+    /// The images the model learns from, made from the data's (`multitask` puts each digit on
+    /// a canvas); the data's own by default. `split` says which part of the data `set` is.
+    fn prepare(&self, set: ImageSet, _split: Split) -> Result<ImageSet> {
+        Ok(set)
+    }
     /// What the start line says of the data beyond its size (`10 classes`).
     fn describe_data(&self, _train: &ImageSet) -> String {
         String::new()
@@ -127,6 +132,7 @@ pub fn train<R: ImageRecipe>(request: &TrainRequest) -> Result<FitReport> {
             recipe.validate().map_err(ZooError::usage)?;
             let source = DataSource::from_arg(request.data.as_deref())?;
             let train_set = recipe.fit().select_training(source.load(Split::Train)?).map_err(ZooError::usage)?;
+            let train_set = recipe.prepare(train_set, Split::Train)?;
             recipe.adapt_to(&train_set);
             let run = RunDir::start(request.run_dir.as_deref(), &recipe, &source.to_record(), &request.device_name)?;
             if let Some(names) = source.class_names()? {
@@ -145,6 +151,7 @@ pub fn train<R: ImageRecipe>(request: &TrainRequest) -> Result<FitReport> {
         }
     };
     let train_set = recipe.fit().select_training(source.load(Split::Train)?).map_err(ZooError::usage)?;
+    let train_set = recipe.prepare(train_set, Split::Train)?;
     let mut trainer = recipe.trainer(&request.device);
     if resume_from.is_none() {
         recipe.initialise(&mut trainer, request)?;

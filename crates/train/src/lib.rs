@@ -20,6 +20,7 @@ pub mod language;
 pub mod loader;
 pub mod logging;
 pub mod metrics_log;
+pub mod multitask;
 pub mod plot;
 pub mod read;
 pub mod recipes;
