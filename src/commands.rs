@@ -13,7 +13,7 @@ use zoo_train::rl::dqn;
 use zoo_train::rl::qlearning;
 use zoo_train::rl::{ReturnStats, RlTrainRequest, play};
 use zoo_train::textclass::{self, FieldOverrides};
-use zoo_train::{Result, ZooError, cv, forecast, multitask};
+use zoo_train::{Result, ZooError, crossmodal, cv, forecast, multitask};
 
 use crate::cli::{
     CompareArgs, CvArgs, DeviceArg, EvalArgs, ExportArgs, PlayArgs, PredictArgs, SampleArgs, TrainArgs, WeightNames,
@@ -476,5 +476,45 @@ pub fn predict_multitask(args: PredictArgs) -> Result<()> {
 pub fn sample_multitask(args: SampleArgs) -> Result<()> {
     let (device, _) = pick_device(&args.device)?;
     print_written(multitask::sample(args.run_dir()?, pictures(&args)?, args.out.as_deref(), &device)?);
+    Ok(())
+}
+
+pub fn eval_crossmodal(args: EvalArgs) -> Result<()> {
+    let (device, _) = pick_device(&args.device)?;
+    let report = crossmodal::eval(&args.run, args.data.as_deref(), &device)?;
+    println!(
+        "{} {}: {} test pairs of {} images from {}",
+        report.model,
+        args.run.display(),
+        report.pairs,
+        report.images,
+        report.data
+    );
+    println!("match accuracy {:.2} % (chance 50 %)", report.accuracy);
+    for cell in &report.cells {
+        println!("  {:<8} {:<9} {:>6} pairs  {:.2} %", cell.language, cell.phrasing, cell.pairs, cell.accuracy);
+    }
+    println!(
+        "zero-shot classification (best of a template's ten captions) and retrieval (1,000 images ranked per caption):"
+    );
+    // The template last: Chinese characters are two columns wide on a terminal.
+    println!("  {:>9} {:>7} {:>7} {:>7}  template", "zero-shot", "R@1", "R@10", "P@10");
+    for t in &report.templates {
+        let held_out = if t.held_out { "  (held out)" } else { "" };
+        println!(
+            "  {:>8.2}% {:>6.1}% {:>6.1}% {:>6.1}%  {}{held_out}",
+            t.zero_shot, t.recall_at_1, t.recall_at_10, t.precision_at_10, t.template
+        );
+    }
+    Ok(())
+}
+
+pub fn predict_crossmodal(args: PredictArgs) -> Result<()> {
+    let (device, _) = pick_device(&args.device)?;
+    let files: Vec<PathBuf> = args.inputs.iter().map(PathBuf::from).collect();
+    let picture = crossmodal::one_picture(&files)?;
+    for (text, probability) in crossmodal::predict(&args.run, picture, &args.text, &device)? {
+        println!("{:5.1} %  {text}", 100.0 * probability);
+    }
     Ok(())
 }

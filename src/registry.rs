@@ -5,12 +5,13 @@
 
 use clap::builder::PossibleValue;
 use zoo_train::classifier::ClassifierRecipe;
+use zoo_train::crossmodal::CrossModalRecipe;
 use zoo_train::forecast::LstmRecipe;
 use zoo_train::generative::autoencoder::AutoencoderRecipe;
 use zoo_train::generative::gan::GanRecipe;
 use zoo_train::generative::vae::VaeRecipe;
-use zoo_train::multitask::MultiTaskRecipe;
 use zoo_train::language::{CharLstmRecipe, GptRecipe, LanguageRecipe};
+use zoo_train::multitask::MultiTaskRecipe;
 use zoo_train::recipes::{CnnRecipe, MlpRecipe, Recipe, ResNetRecipe, RnnRecipe, default_json};
 use zoo_train::rl::dqn::DqnRecipe;
 use zoo_train::rl::qlearning::QLearningRecipe;
@@ -209,6 +210,13 @@ pub fn models() -> Vec<Entry> {
         .eval(run::eval_multitask, &["--data"])
         .sample(run::sample_multitask, &["--n"])
         .predict(run::predict_multitask, &["--out"]),
+        Entry::new::<CrossModalRecipe>(
+            "cross-modal matching: does an English or Chinese caption describe this digit? text LSTM + image conv towers (item 29)",
+            run::train_image::<CrossModalRecipe>,
+            IMAGE_TRAIN,
+        )
+        .eval(run::eval_crossmodal, &["--data"])
+        .predict(run::predict_crossmodal, &["--text"]),
         Entry::new::<QLearningRecipe>(
             "tabular Q-learning on the 10-state chain (item 4)",
             run::train_qlearning,

@@ -7,6 +7,7 @@ mod common;
 mod generative;
 mod kernels;
 mod models;
+mod multimodal;
 mod primitives;
 mod rl;
 mod sequence;

@@ -119,6 +119,48 @@ impl CrossModal {
         state.0
     }
 
+    /// The image tower's share of the joint layer: the joint layer reads the concatenation
+    /// `[image, text]`, so its product splits into an image part and a text part, and a pair's
+    /// logit needs only their sum. Scoring many pairs then costs a sum per pair.
+    ///
+    /// # Shapes
+    /// - images: `[n, 1, 28, 28]`
+    /// - output: `[n, hidden]`
+    pub fn image_projection(&self, images: Tensor<4>) -> Tensor<2> {
+        let features = self.image_features(images); // [n, 1600]
+        let width = features.dims()[1];
+        let [_, hidden] = self.joint.weight.dims();
+        features.matmul(self.joint.weight.val().slice([0..width, 0..hidden]))
+    }
+
+    /// The text tower's share of the joint layer, its bias included.
+    ///
+    /// # Shapes
+    /// - tokens: `[m, len]`
+    /// - output: `[m, hidden]`
+    pub fn text_projection(&self, tokens: Tensor<2, Int>) -> Tensor<2> {
+        let features = self.text_features(tokens); // [m, text_hidden]
+        let [inputs, hidden] = self.joint.weight.dims();
+        let text = features.dims()[1];
+        let projected = features.matmul(self.joint.weight.val().slice([inputs - text..inputs, 0..hidden]));
+        match &self.joint.bias {
+            Some(bias) => projected + bias.val().unsqueeze_dim(0),
+            None => projected,
+        }
+    }
+
+    /// The logit of every (image, caption) pair from the two projections.
+    ///
+    /// # Shapes
+    /// - images: `[n, hidden]`, texts: `[m, hidden]`
+    /// - output: `[n, m]`
+    pub fn pair_logits(&self, images: Tensor<2>, texts: Tensor<2>) -> Tensor<2> {
+        let [n, _] = images.dims();
+        let [m, _] = texts.dims();
+        let hidden = relu(images.unsqueeze_dim::<3>(1) + texts.unsqueeze_dim::<3>(0)); // [n, m, hidden]
+        self.output.forward(hidden).reshape([n, m])
+    }
+
     /// The joint classifier on the towers' outputs.
     ///
     /// # Shapes

@@ -8,6 +8,7 @@ pub mod checkpoint;
 pub mod classifier;
 pub mod compare;
 pub mod cpu;
+pub mod crossmodal;
 pub mod cv;
 pub mod dashboard;
 pub mod error;

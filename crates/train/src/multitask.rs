@@ -179,7 +179,8 @@ pub fn iou_giou(predicted: Tensor<2>, truth: Tensor<2>) -> (Tensor<1>, Tensor<1>
     let column = |t: &Tensor<2>, i: usize| t.clone().slice([0..batch, i..i + 1]).flatten::<1>(0, 1);
     let (a0, a1) = (column(&predicted, 0), column(&predicted, 2));
     let (b0, b1) = (column(&predicted, 1), column(&predicted, 3));
-    let (px0, px1, py0, py1) = (a0.clone().min_pair(a1.clone()), a0.max_pair(a1), b0.clone().min_pair(b1.clone()), b0.max_pair(b1));
+    let (px0, px1, py0, py1) =
+        (a0.clone().min_pair(a1.clone()), a0.max_pair(a1), b0.clone().min_pair(b1.clone()), b0.max_pair(b1));
     let (tx0, ty0, tx1, ty1) = (column(&truth, 0), column(&truth, 1), column(&truth, 2), column(&truth, 3));
     let overlap = |lo0: &Tensor<1>, hi0: &Tensor<1>, lo1: &Tensor<1>, hi1: &Tensor<1>| {
         (hi0.clone().min_pair(hi1.clone()) - lo0.clone().max_pair(lo1.clone())).clamp_min(0.0)
@@ -499,13 +500,13 @@ mod tests {
     #[test]
     fn iou_and_giou_of_hand_computed_boxes() {
         let device = Device::default();
-        let boxes = |rows: &[[f32; 4]]| {
-            Tensor::<2>::from_data(TensorData::new(rows.concat(), [rows.len(), 4]), &device)
-        };
+        let boxes =
+            |rows: &[[f32; 4]]| Tensor::<2>::from_data(TensorData::new(rows.concat(), [rows.len(), 4]), &device);
         // Half-overlapping squares: intersection 0.5x1, union 1.5 -> IoU 1/3; enclosing 1.5,
         // so GIoU = IoU. Disjoint unit squares 1 apart: IoU 0, enclosing 3, union 2 -> -1/3.
         // Identical: 1 and 1. Corners given in reverse order count as the same box.
-        let predicted = boxes(&[[0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 1.0], [0.2, 0.2, 0.6, 0.6], [1.0, 1.0, 0.0, 0.0]]);
+        let predicted =
+            boxes(&[[0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 1.0], [0.2, 0.2, 0.6, 0.6], [1.0, 1.0, 0.0, 0.0]]);
         let truth = boxes(&[[0.5, 0.0, 1.5, 1.0], [2.0, 0.0, 3.0, 1.0], [0.2, 0.2, 0.6, 0.6], [0.5, 0.0, 1.5, 1.0]]);
         let (iou_t, giou_t) = iou_giou(predicted, truth);
         let iou_v = to_vec(iou_t).unwrap();
