@@ -449,8 +449,8 @@ pub fn eval_multitask(args: EvalArgs) -> Result<()> {
         "class accuracy {:.2} %  mean IoU {:.4}  IoU > 0.5 on {:.2} %",
         report.accuracy, report.mean_iou, report.iou_above_half
     );
-    for (size, count, mean) in &report.iou_by_size {
-        println!("  digits {size:>16}: {count:>5} canvases, mean IoU {mean:.4}");
+    for (size, count, accuracy, iou) in &report.by_size {
+        println!("  digits {size:>16}: {count:>5} canvases, class accuracy {accuracy:.2} %, mean IoU {iou:.4}");
     }
     Ok(())
 }

@@ -173,7 +173,7 @@ fn multitask_shapes_determinism_and_one_step() {
     assert_eq!(output.boxes.dims(), [16, 4]);
     let boxes = floats(output.boxes);
     assert!(boxes.iter().all(|v| (0.0..=1.0).contains(v)), "boxes are shares of the side");
-    let error = MultiTaskConfig::new().with_stages(vec![8; 7]).check().unwrap_err();
+    let error = MultiTaskConfig::new().with_stages(vec![8; 8]).check().unwrap_err();
     assert!(error.starts_with("model.stages"), "{error}");
 
     let recipe = MultiTaskRecipe::default_recipe();

@@ -43,7 +43,9 @@ const fn t(language: Language, text: &'static str, held_out: bool) -> Template {
 
 use Language::{Chinese, English};
 
-/// Every template, seen ones first within each language.
+/// Every template, seen ones first within each language. The digit sits at the start, the
+/// middle or the end in both kinds, so a model cannot learn to read the last token only; each
+/// language has a held-out phrasing with words it never trained on.
 pub const TEMPLATES: &[Template] = &[
     t(English, "a handwritten {word}", false),
     t(English, "the digit {numeral}", false),
@@ -52,17 +54,23 @@ pub const TEMPLATES: &[Template] = &[
     t(English, "{a_word}", false),
     t(English, "an image of the digit {word}", false),
     t(English, "handwritten number {numeral}", false),
+    t(English, "{numeral} written by hand", false),
+    t(English, "{word} drawn in ink", false),
     t(English, "a picture of {a_word}", true),
     t(English, "this digit is {numeral}", true),
     t(English, "someone wrote the number {word}", true),
+    t(English, "{word} is the digit shown", true),
     t(Chinese, "数字{word}", false),
     t(Chinese, "手写的{numeral}", false),
     t(Chinese, "这是{word}", false),
     t(Chinese, "图中是数字{numeral}", false),
     t(Chinese, "手写数字{word}", false),
+    t(Chinese, "{word}这个数字", false),
+    t(Chinese, "{numeral}，手写的", false),
     t(Chinese, "这个数字是{word}", true),
     t(Chinese, "写的是{numeral}", true),
     t(Chinese, "图片里的数字{word}", true),
+    t(Chinese, "{word}是图中的数字", true),
 ];
 
 const ENGLISH_WORDS: [&str; 10] = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];

@@ -355,7 +355,7 @@ pub fn eval(run_dir: &Path, data: Option<&Path>, device: &Device) -> Result<Cros
                 (r1, r10, p10) = (r1 + a, r10 + b, p10 + c);
             }
             TemplateFigures {
-                template: template.caption(7).replace('7', "{n}").replace("七", "{n}").replace("seven", "{n}"),
+                template: template.text.to_string(),
                 language: template.language.to_string(),
                 held_out: template.held_out,
                 zero_shot: 100.0 * right as f64 / set.len().max(1) as f64,

@@ -381,8 +381,8 @@ pub struct MultiTaskEval {
     pub mean_iou: f64,
     /// Share of canvases whose predicted box overlaps the true one with IoU > 0.5, in percent.
     pub iou_above_half: f64,
-    /// Mean IoU by the digit's box height: `(label, canvases, mean IoU)`.
-    pub iou_by_size: Vec<(String, usize, f64)>,
+    /// By the digit's box height: `(label, canvases, class accuracy in percent, mean IoU)`.
+    pub by_size: Vec<(String, usize, f64, f64)>,
     pub evaluated: String,
 }
 
@@ -394,14 +394,15 @@ pub fn eval(run_dir: &Path, data: Option<&Path>, device: &Device) -> Result<Mult
     // Box heights in thirds of the range the canvases draw from.
     let (low, high) = (recipe.canvas.min_size as f32 * 0.7, recipe.canvas.max_size as f32 * 0.75);
     let edges = [low + (high - low) / 3.0, low + 2.0 * (high - low) / 3.0];
-    let mut by_size = [(0usize, 0.0f64); 3];
+    let mut by_size = [(0usize, 0usize, 0.0f64); 3];
     for start in (0..set.len()).step_by(500) {
         let chunk = set.subset(start..(start + 500).min(set.len()));
         let output = model.forward(image_batch(&chunk, chunk.len(), device));
         let predicted_class = to_vec(output.logits.argmax(1).float())?;
         let boxes = to_vec(output.boxes)?;
         for i in 0..chunk.len() {
-            correct += usize::from(predicted_class[i] as u8 == chunk.labels[i]);
+            let right = usize::from(predicted_class[i] as u8 == chunk.labels[i]);
+            correct += right;
             let truth = chunk.boxes[i].map(f32::from);
             let predicted: [f32; 4] = std::array::from_fn(|k| boxes[i * 4 + k] * side);
             let predicted = [
@@ -416,7 +417,8 @@ pub fn eval(run_dir: &Path, data: Option<&Path>, device: &Device) -> Result<Mult
             let height = truth[3] - truth[1];
             let bucket = edges.iter().filter(|&&e| height >= e).count();
             by_size[bucket].0 += 1;
-            by_size[bucket].1 += f64::from(overlap);
+            by_size[bucket].1 += right;
+            by_size[bucket].2 += f64::from(overlap);
         }
     }
     let n = set.len().max(1) as f64;
@@ -432,10 +434,13 @@ pub fn eval(run_dir: &Path, data: Option<&Path>, device: &Device) -> Result<Mult
         accuracy: 100.0 * correct as f64 / n,
         mean_iou: iou_sum / n,
         iou_above_half: 100.0 * hits as f64 / n,
-        iou_by_size: labels
+        by_size: labels
             .into_iter()
             .zip(by_size)
-            .map(|(label, (count, sum))| (label, count, sum / count.max(1) as f64))
+            .map(|(label, (count, right, iou))| {
+                let n = count.max(1) as f64;
+                (label, count, 100.0 * right as f64 / n, iou / n)
+            })
             .collect(),
         evaluated: timestamp_iso(),
     };
