@@ -215,7 +215,7 @@ fn crossmodal_shapes_determinism_and_one_step() {
     let tokens = Tensor::<2, Int>::from_data(TensorData::new(ids, [4, 12]), &device);
     device.seed(1);
     let model = CrossModalConfig::new().with_vocab(tokenizer.vocab_size()).init(&device);
-    let four = images.clone().slice([0..4]);
+    let four = images.clone().narrow(0, 0, 4);
     let logits = model.forward(four.clone(), tokens.clone());
     assert_eq!(logits.dims(), [4]);
     // The split joint layer scores every pair as the concatenated one does each pair.
@@ -226,7 +226,7 @@ fn crossmodal_shapes_determinism_and_one_step() {
     }
     let recipe = CrossModalRecipe::default_recipe();
     let logits_of = |t: &zoo_train::crossmodal::CrossModalTrainer| {
-        floats(t.model.valid().forward(images.clone().slice([0..4]), tokens.clone()))
+        floats(t.model.valid().forward(images.clone().narrow(0, 0, 4), tokens.clone()))
     };
     assert!(logits_of(&recipe.trainer(&device)) == logits_of(&recipe.trainer(&device)), "the seed fixes the weights");
 

@@ -163,6 +163,26 @@ pub fn test_pairs(labels: &[u8], seed: u64) -> Vec<Pair> {
     pairs
 }
 
+/// Word noise for training (word dropout, Iyyer et al. 2015): each token but a digit's name
+/// (`keep`) becomes unknown with probability `rate`, and an unknown token is inserted before
+/// each position and at the end with probability `rate / 2`. A caption then teaches that words
+/// the model never saw say nothing of the digit, which phrasings it never trained on are made
+/// of.
+pub fn add_word_noise(ids: &[u32], keep: &[u32], rate: f64, rng: &mut SplitMix64) -> Vec<u32> {
+    let mut out = Vec::with_capacity(ids.len() + 2);
+    for &id in ids {
+        if rng.next_f64() < rate / 2.0 {
+            out.push(CaptionTokenizer::UNKNOWN);
+        }
+        let drop = !keep.contains(&id) && rng.next_f64() < rate;
+        out.push(if drop { CaptionTokenizer::UNKNOWN } else { id });
+    }
+    if rng.next_f64() < rate / 2.0 {
+        out.push(CaptionTokenizer::UNKNOWN);
+    }
+    out
+}
+
 /// Whether `c` is written without spaces between words (CJK ideographs and punctuation, kana,
 /// hangul): one token per character.
 fn is_cjk(c: char) -> bool {
@@ -240,11 +260,22 @@ impl CaptionTokenizer {
 
     /// `len` ids: the caption's last `len` tokens, padding before them.
     pub fn encode_padded(&self, text: &str, len: usize) -> Vec<u32> {
-        let ids = self.encode(text);
+        Self::pad(&self.encode(text), len)
+    }
+
+    /// The last `len` of `ids`, padding before them.
+    pub fn pad(ids: &[u32], len: usize) -> Vec<u32> {
         let kept = &ids[ids.len().saturating_sub(len)..];
         let mut out = vec![Self::PAD; len - kept.len()];
         out.extend_from_slice(kept);
         out
+    }
+
+    /// The ids of the digits' names (`seven`, `七`, `7`) it knows.
+    pub fn name_ids(&self) -> Vec<u32> {
+        let names =
+            ENGLISH_WORDS.iter().chain(&CHINESE_WORDS).map(|w| w.to_string()).chain((0..10).map(|d| d.to_string()));
+        names.filter_map(|name| self.index.get(&name).copied()).collect()
     }
 
     /// Text of `ids`: Latin-script tokens separated by spaces, CJK characters joined; padding
@@ -289,6 +320,27 @@ mod tests {
         assert_eq!(TEMPLATES[4].caption(8), "an eight");
         assert_eq!(templates(Chinese, false)[0].caption(7), "数字七");
         assert_eq!(templates(Chinese, false)[1].caption(7), "手写的7");
+    }
+
+    #[test]
+    fn word_noise_keeps_the_digits_names() {
+        let tokenizer = CaptionTokenizer::for_training();
+        let keep = tokenizer.name_ids();
+        assert_eq!(keep.len(), 30, "ten names in each language and ten figures");
+        let ids = tokenizer.encode("an image of the digit seven");
+        let seven = *ids.last().unwrap();
+        let mut rng = SplitMix64::new(1);
+        let (mut unknown, mut total) = (0, 0);
+        for _ in 0..2000 {
+            let noisy = add_word_noise(&ids, &keep, 0.2, &mut rng);
+            assert!(noisy.contains(&seven));
+            unknown += noisy.iter().filter(|&&id| id == CaptionTokenizer::UNKNOWN).count();
+            total += noisy.len();
+        }
+        // 5 droppable tokens at 0.2 plus 7 insertion points at 0.1: about 1.7 of 6.7 tokens.
+        let share = unknown as f64 / total as f64;
+        assert!((0.2..0.3).contains(&share), "{share}");
+        assert_eq!(add_word_noise(&ids, &keep, 0.0, &mut rng), ids);
     }
 
     #[test]
