@@ -360,7 +360,8 @@ pub fn boxed_grid(path: &Path, pictures: &[BoxedPicture], columns: usize, scale:
     }
     {
         let area = BitMapBackend::with_buffer(&mut rgb, (width as u32, height as u32)).into_drawing_area();
-        let font_size = (6 * scale).clamp(12, 22) as i32;
+        // Readable on a small cell, in proportion on a large picture.
+        let font_size = (cell_h / 16).clamp(12, 28) as i32;
         for (i, picture) in pictures.iter().enumerate() {
             let (left, top) = origin(i);
             let at = |v: f32, from: usize| from as i32 + (v * scale as f32).round() as i32;
