@@ -27,13 +27,15 @@ pub enum Command {
     Train(TrainArgs),
     /// Judge a trained run on its test data: accuracy, likelihood, forecast errors, return.
     Eval(EvalArgs),
-    /// Classify your own pictures (PNG or JPEG, any size or colour) or texts with a trained run.
+    /// Ask a trained run about your own pictures (PNG or JPEG, any size or colour) or texts:
+    /// classify them, find the digit and its box (multitask), match captions (crossmodal).
     Predict(PredictArgs),
     /// Watch a trained agent play one episode, drawn in the terminal.
     Play(PlayArgs),
     /// Pictures from a trained generative model (new images, reconstructions, the latent
-    /// plane), text from a character language model (char-lstm, gpt), or a classifier's
-    /// augmented training images (--augmented).
+    /// plane), text from a character language model (char-lstm, gpt), test canvases with their
+    /// true and predicted boxes (multitask), or a classifier's augmented training images
+    /// (--augmented).
     Sample(SampleArgs),
     /// k-fold cross-validation of an image classifier: K runs on stratified folds of the
     /// training set, each fold's validation figures and their mean ± standard deviation (cv.json).
@@ -296,7 +298,7 @@ pub struct SampleArgs {
     /// embedded extract].
     #[arg(long, value_name = "DIR", conflicts_with = "run")]
     pub data: Option<PathBuf>,
-    /// Images in the grid (autoencoder, vae, gan, and --augmented) [default: 64].
+    /// Images in the grid (autoencoder, vae, gan, multitask, and --augmented) [default: 64].
     #[arg(long)]
     pub n: Option<usize>,
     /// Draw with the trained generator instead of its moving average (gan).
