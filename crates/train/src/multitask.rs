@@ -338,7 +338,7 @@ pub fn boxes_grid(model: &MultiTask, set: &ImageSet, n: usize, device: &Device, 
                 rgb: canvas_picture(&pixels[i * side * side..(i + 1) * side * side], side),
                 boxes: vec![
                     (truth, TRUTH, String::new()),
-                    (predicted, PREDICTED, format!("{class} {:.0}%", 100.0 * p)),
+                    (predicted, PREDICTED, format!("{class} ({:.0}%)", 100.0 * p)),
                 ],
             }
         })
@@ -480,7 +480,7 @@ pub fn predict(run_dir: &Path, files: &[PathBuf], out: Option<&Path>, device: &D
             // Small pictures are drawn larger so the label can be read.
             let longer = canvas.original.width().max(canvas.original.height()) as usize;
             let scale = (256 / longer.max(1)).max(1);
-            let label = format!("{class} {:.0}%", 100.0 * probability);
+            let label = format!("{class} ({:.0}%)", 100.0 * probability);
             let picture = BoxedPicture { rgb: canvas.original.clone(), boxes: vec![(bounds, PREDICTED, label)] };
             boxed_grid(path, &[picture], 1, scale).with_path(path)?;
         }

@@ -334,8 +334,8 @@ pub struct BoxedPicture {
 }
 
 /// Pictures with their boxes outlined and labelled, `columns` to a row, each pixel drawn
-/// `scale` times, with 4-pixel grey gaps. A label sits above its box, or inside it at the
-/// top when the box touches the picture's top.
+/// `scale` times, with 4-pixel grey gaps. A label sits above its box, or below it when the box
+/// touches the picture's top.
 pub fn boxed_grid(path: &Path, pictures: &[BoxedPicture], columns: usize, scale: usize) -> std::io::Result<()> {
     register_fonts();
     let columns = columns.clamp(1, pictures.len().max(1));
@@ -370,7 +370,15 @@ pub fn boxed_grid(path: &Path, pictures: &[BoxedPicture], columns: usize, scale:
                 let outline = Rectangle::new([(x0, y0), (x1.max(x0 + 1), y1.max(y0 + 1))], colour.stroke_width(2));
                 area.draw(&outline).map_err(std::io::Error::other)?;
                 if !label.is_empty() {
-                    let label_y = if y0 - font_size >= top as i32 { y0 - font_size } else { y0 + 2 };
+                    // Above the box; below it when it touches the top; inside as a last resort.
+                    let bottom = (top + cell_h) as i32;
+                    let label_y = if y0 - font_size >= top as i32 {
+                        y0 - font_size
+                    } else if y1 + 2 + font_size <= bottom {
+                        y1 + 2
+                    } else {
+                        y0 + 2
+                    };
                     let style = ("sans-serif", font_size).into_font().color(colour);
                     area.draw(&Text::new(label.clone(), (x0 + 2, label_y), style)).map_err(std::io::Error::other)?;
                 }
