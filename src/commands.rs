@@ -207,7 +207,12 @@ pub fn eval_language<R: LanguageRecipe>(args: EvalArgs) -> Result<()> {
     let (device, _) = pick_device(&args.device)?;
     let r = language::eval::<R>(&args.run, &device)?;
     println!("{} {}: {} held-out characters of {} ({})", r.model, args.run.display(), r.valid_chars, r.text, r.reading);
-    println!("validation loss {:.4} nats per character ({:.3} bits per character)", r.nats_per_char, r.bits_per_char);
+    println!(
+        "validation loss {:.4} nats per character ({:.3} bits per character, perplexity {:.2})",
+        r.nats_per_char,
+        r.bits_per_char,
+        r.nats_per_char.exp()
+    );
     Ok(())
 }
 

@@ -324,6 +324,15 @@ fn language_models_train_resume_eval_and_sample_through_the_binary() {
         let nats = eval["nats_per_char"].as_f64().unwrap();
         assert!(nats > 0.5 && nats < 4.6, "{model}: {nats}");
         assert!(eval["valid_chars"].as_u64().unwrap() > 100_000, "the whole held-out tenth");
+        // Perplexity is the exponential of the epoch's loss, train and valid.
+        let metrics = zoo_train::metrics_log::read_metrics(&run.join("metrics.csv")).unwrap();
+        let figure = |split: &str, name: &str| {
+            metrics.iter().find(|m| m.epoch == 2 && m.split == split && m.metric == name).map(|m| m.value).unwrap()
+        };
+        for split in ["train", "valid"] {
+            let (loss, perplexity) = (figure(split, "Loss"), figure(split, "Perplexity"));
+            assert!((perplexity - loss.exp()).abs() < 1e-6 * perplexity, "{model} {split}: {loss} -> {perplexity}");
+        }
         let out_file = tmp.path().join(format!("{model}.txt"));
         let out = zoo(&[
             "sample",

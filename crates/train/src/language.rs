@@ -24,6 +24,10 @@ use crate::recipes::{FitRecipe, Recipe, recipe_or_default};
 use crate::run::{RunDir, timestamp_iso};
 use crate::trainer::{self, EarlyStopping, FitReport, Reporter, Training, epochs_done};
 
+/// Per-character perplexity: `exp` of the cross-entropy in nats, how many characters the model
+/// hesitates between on average.
+pub const PERPLEXITY: &str = "Perplexity";
+
 /// What a character language model learns from; `config.json` under `language`.
 #[derive(Config, Debug)]
 pub struct LanguageSettings {
@@ -555,7 +559,12 @@ impl<R: LanguageRecipe> Training for LanguageTraining<R> {
         R::NAME
     }
     fn metrics(&self) -> Vec<MetricSpec> {
-        vec![MetricSpec::lower("Loss"), MetricSpec::lower(trainer::LEARNING_RATE), MetricSpec::higher("Characters/s")]
+        vec![
+            MetricSpec::lower("Loss"),
+            MetricSpec::lower(PERPLEXITY),
+            MetricSpec::lower(trainer::LEARNING_RATE),
+            MetricSpec::higher("Characters/s"),
+        ]
     }
     fn curves(&self) -> Vec<&'static str> {
         vec!["Loss"]
@@ -596,6 +605,7 @@ impl<R: LanguageRecipe> Training for LanguageTraining<R> {
         let mut cursor = Cursor::new(&self.corpus, fit.batch_size, settings.context, R::Model::CARRIES_STATE, &mut rng);
         let mut state = None;
         let epoch_start = Instant::now();
+        let (mut loss_sum, mut steps) = (0.0, 0usize);
         for step in 0..self.steps() {
             let lr = report.learning_rate();
             let (inputs, targets) = self.corpus.windows(&cursor.next(&mut rng), settings.context, &self.train_device);
@@ -603,7 +613,9 @@ impl<R: LanguageRecipe> Training for LanguageTraining<R> {
             state = next;
             let [b, t, vocab] = logits.dims();
             let loss = self.loss.forward(logits.reshape([b * t, vocab]), targets);
-            report.value("Loss", f64::from(loss.clone().into_scalar::<f32>()));
+            let value = f64::from(loss.clone().into_scalar::<f32>());
+            report.value("Loss", value);
+            (loss_sum, steps) = (loss_sum + value, steps + 1);
             let grads = GradientsParams::from_grads(loss.backward(), &self.model);
             self.model = self.optimizer.step(lr, self.model.clone(), grads);
             let chars = ((step + 1) * fit.batch_size * settings.context) as f64;
@@ -611,6 +623,10 @@ impl<R: LanguageRecipe> Training for LanguageTraining<R> {
             if !report.progress(step + 1) {
                 break;
             }
+        }
+        // Once an epoch: the exponential of the epoch's mean loss, not a mean of exponentials.
+        if steps > 0 {
+            report.value(PERPLEXITY, (loss_sum / steps as f64).exp());
         }
         Ok(())
     }
@@ -625,10 +641,9 @@ impl<R: LanguageRecipe> Training for LanguageTraining<R> {
             0 => &self.corpus.valid[..],
             n => &self.corpus.valid[..n.min(self.corpus.valid.len())],
         };
-        report.value(
-            "Loss",
-            nats_per_char(&self.model.valid(), valid_ids, settings.context, VALID_STREAMS, &self.device)?,
-        );
+        let nats = nats_per_char(&self.model.valid(), valid_ids, settings.context, VALID_STREAMS, &self.device)?;
+        report.value("Loss", nats);
+        report.value(PERPLEXITY, nats.exp());
         report.progress(1);
         Ok(())
     }

@@ -131,11 +131,14 @@ impl PlainRenderer {
     }
 }
 
-/// `Accuracy 97.31 %`, `Loss 0.0845`, `Learning Rate 1.0e-3`, `CPU Usage 183 %`.
+/// `Accuracy 97.31 %`, `Loss 0.0845`, `Learning Rate 1.0e-3`, `CPU Usage 183 %`, `Memory MB
+/// 525`.
 fn format_metric(name: &str, value: f64) -> String {
     let lower = name.to_lowercase();
-    if lower.contains("accuracy") {
+    if lower.contains("accuracy") || lower.starts_with("iou >") {
         format!("{name} {value:.2} %")
+    } else if lower.ends_with(" mb") {
+        format!("{name} {value:.0}")
     } else if lower.contains("cpu") || lower.contains("memory") {
         format!("{name} {value:.0} %")
     } else if lower.ends_with("/s") {

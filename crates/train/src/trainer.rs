@@ -34,6 +34,17 @@ use crate::run::RunDir;
 
 /// The name every schedule's value is reported under.
 pub const LEARNING_RATE: &str = "Learning Rate";
+/// The process's resident memory in MB, sampled during training (where the system says it).
+pub const MEMORY: &str = "Memory MB";
+
+/// The resident set of this process in MB (`VmRSS` of `/proc/self/status`); None where there
+/// is no such file.
+pub fn resident_megabytes() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kilobytes: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kilobytes / 1024.0)
+}
 
 /// One family's training, as [`fit`] drives it.
 pub trait Training {
@@ -171,6 +182,8 @@ pub struct Reporter<'a> {
     stop: bool,
     /// The first non-finite training loss: `(metric, value)`.
     diverged: Option<(&'static str, f64)>,
+    /// When memory was last sampled (training only, at most once a second).
+    memory_sampled: Option<Instant>,
 }
 
 impl Reporter<'_> {
@@ -205,6 +218,13 @@ impl Reporter<'_> {
     /// Units done so far in this split. False when the family must stop now: the user asked
     /// to, or the loss is no longer finite.
     pub fn progress(&mut self, done: usize) -> bool {
+        if let Some(sampled) = self.memory_sampled
+            && sampled.elapsed().as_secs_f64() >= 1.0
+            && let Some(megabytes) = resident_megabytes()
+        {
+            self.dashboard.value(MEMORY, megabytes, 1);
+            self.memory_sampled = Some(Instant::now());
+        }
         self.dashboard.progress(done);
         self.stop |= self.dashboard.should_stop() || self.diverged.is_some();
         !self.stop
@@ -236,6 +256,11 @@ pub fn fit<T: Training>(run: &RunDir, training: &mut T, resume_from: Option<usiz
     if scheduler.is_some() && !metrics.iter().any(|m| m.name == LEARNING_RATE) {
         metrics.push(MetricSpec::lower(LEARNING_RATE));
     }
+    // Memory on the dashboard and in metrics.csv, for every family.
+    let memory = resident_megabytes().is_some();
+    if memory {
+        metrics.push(MetricSpec::lower(MEMORY));
+    }
     let early = watched_metric(training, &metrics)?;
     if early.is_some() {
         metrics.push(MetricSpec::lower(EPOCHS_WITHOUT_IMPROVEMENT));
@@ -255,6 +280,8 @@ pub fn fit<T: Training>(run: &RunDir, training: &mut T, resume_from: Option<usiz
             training: true,
             stop: false,
             diverged: None,
+            // The first sample at the first progress report.
+            memory_sampled: memory.then(|| Instant::now() - std::time::Duration::from_secs(2)),
         };
         let result = training.train_epoch(epoch, &mut report);
         let (stop, nan) = (report.stop, report.diverged);
@@ -272,8 +299,14 @@ pub fn fit<T: Training>(run: &RunDir, training: &mut T, resume_from: Option<usiz
         let mut new_best = false;
         if training.valid_items() > 0 {
             dashboard.start_split("valid", training.valid_items());
-            let mut report =
-                Reporter { dashboard: &mut dashboard, scheduler: None, training: false, stop: false, diverged: None };
+            let mut report = Reporter {
+                dashboard: &mut dashboard,
+                scheduler: None,
+                training: false,
+                stop: false,
+                diverged: None,
+                memory_sampled: None,
+            };
             let result = training.validate(epoch, &mut report);
             if let Some((rule, watched)) = &early
                 && let Some(value) = dashboard.epoch_mean("valid", watched.name)
