@@ -81,7 +81,7 @@ impl<R: ClassifierRecipe> ImageRecipe for R {
         let train_device = device.clone().autodiff();
         ClassifierTrainer {
             model: Classifier::new(self.init(&train_device)),
-            optimizer: self.regularization().optimizer(self.optimizer()),
+            optimizer: self.fit().build_optimizer(self.optimizer(), self.regularization().weight_decay),
             recipe: self.clone(),
             train_device,
             device: device.clone(),
@@ -185,7 +185,8 @@ impl<R: ClassifierRecipe> ImageTrainer for ClassifierTrainer<R> {
 
     fn load(&mut self, parts: Vec<Vec<u8>>) -> Result<()> {
         let fresh = Classifier::new(self.recipe.init(&self.train_device));
-        let optimizer = self.recipe.regularization().optimizer(self.recipe.optimizer());
+        let optimizer =
+            self.recipe.fit().build_optimizer(self.recipe.optimizer(), self.recipe.regularization().weight_decay);
         (self.model, self.optimizer) = load_model_and_optimizer(parts, fresh, optimizer)?;
         Ok(())
     }

@@ -77,7 +77,7 @@ impl ImageRecipe for CrossModalRecipe {
         let train_device = device.clone().autodiff();
         CrossModalTrainer {
             model: self.model.init(&train_device),
-            optimizer: self.optimizer.init(),
+            optimizer: self.fit.build_optimizer(&self.optimizer, 0.0),
             recipe: self.clone(),
             tokenizer: CaptionTokenizer::for_training(),
             pairs: SplitMix64::new(splitmix_step(self.fit.seed ^ 0xCA97)),

@@ -6,7 +6,20 @@ use burn::optim::lr_scheduler::linear::LinearLrSchedulerConfig;
 use burn::optim::lr_scheduler::module_lr_scheduler::{ModuleLrScheduler, ModuleLrSchedulerConfig};
 use burn::optim::lr_scheduler::sequential::SequentialLrSchedulerConfig;
 use burn::optim::lr_scheduler::step::StepLrSchedulerConfig;
+use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer, SgdConfig};
 use burn::prelude::*;
+
+/// Which optimiser takes the steps (`fit.optimizer`).
+#[derive(Config, Debug, Copy, PartialEq)]
+pub enum Optimizer {
+    /// Adam with the recipe's `optimizer` settings (moments, epsilon, clipping); AdamW when the
+    /// recipe has `regularization.weight_decay`.
+    Adam,
+    /// Stochastic gradient descent with momentum, as PyTorch's `SGD(momentum, nesterov)` (no
+    /// dampening); a recipe's weight decay is added to the gradient as PyTorch's SGD does, and
+    /// the `optimizer` section's gradient clipping applies.
+    Sgd { momentum: f64, nesterov: bool },
+}
 
 /// How the learning rate moves during training.
 #[derive(Config, Debug, Copy, PartialEq)]
@@ -63,6 +76,9 @@ pub struct FitConfig {
     /// How the learning rate changes over the run.
     #[config(default = "LrSchedule::Cosine")]
     pub schedule: LrSchedule,
+    /// The optimiser: `"Adam"`, or `{"Sgd": {"momentum": 0.9, "nesterov": false}}`.
+    #[config(default = "Optimizer::Adam")]
+    pub optimizer: Optimizer,
     /// Use only the first N training samples (0: all); for quick trial runs.
     #[config(default = 0)]
     pub limit: usize,
@@ -240,7 +256,48 @@ impl FitConfig {
     }
 
     /// Rejects values that would fail later with a less helpful message.
+    /// The optimiser of the recipe: [`Optimizer`], with Adam's settings from `adam` and
+    /// `weight_decay` from the recipe's regularisation (0: none).
+    pub fn build_optimizer(&self, adam: &AdamConfig, weight_decay: f64) -> ModuleOptimizer {
+        // AdamConfig's fields are private; its serialised form carries them.
+        let adam_fields = serde_json::to_value(adam).unwrap_or_default();
+        let field = |name: &str| adam_fields.get(name).cloned().unwrap_or_default();
+        match self.optimizer {
+            Optimizer::Adam if weight_decay == 0.0 => adam.init(),
+            Optimizer::Adam => {
+                let adamw = serde_json::json!({
+                    "beta_1": field("beta_1"),
+                    "beta_2": field("beta_2"),
+                    "epsilon": field("epsilon"),
+                    "amsgrad": field("amsgrad"),
+                    "grad_clipping": field("grad_clipping"),
+                    "weight_decay": weight_decay,
+                    "cautious_weight_decay": false,
+                });
+                let adamw: AdamWConfig = serde_json::from_value(adamw).expect("AdamW takes Adam's settings");
+                adamw.init()
+            }
+            Optimizer::Sgd { momentum, nesterov } => {
+                let sgd = serde_json::json!({
+                    "weight_decay": (weight_decay > 0.0).then(|| serde_json::json!({"penalty": weight_decay})),
+                    "momentum": (momentum > 0.0)
+                        .then(|| serde_json::json!({"momentum": momentum, "dampening": 0.0, "nesterov": nesterov})),
+                    "gradient_clipping": field("grad_clipping"),
+                });
+                let sgd: SgdConfig = serde_json::from_value(sgd).expect("SGD's settings");
+                sgd.init()
+            }
+        }
+    }
+
     pub fn validate(&self) -> Result<(), String> {
+        if let Optimizer::Sgd { momentum, nesterov } = self.optimizer
+            && (!(0.0..1.0).contains(&momentum) || (nesterov && momentum == 0.0))
+        {
+            return Err(format!(
+                "optimizer Sgd: momentum {momentum} must be at least 0 and below 1, and above 0 with nesterov (recipe field fit.optimizer)"
+            ));
+        }
         if self.epochs == 0 {
             return Err("epochs must be at least 1 (--epochs N)".into());
         }

@@ -241,7 +241,7 @@ impl ForecastTraining {
         let train_device = device.clone().autodiff();
         Self {
             model: recipe.model.init(&train_device),
-            optimizer: recipe.optimizer.init(),
+            optimizer: recipe.fit.build_optimizer(&recipe.optimizer, 0.0),
             train_targets: data.part(data.split.train.clone()),
             valid_targets: data.part(data.split.valid.clone()),
             recipe,
@@ -284,8 +284,11 @@ impl Training for ForecastTraining {
         Ok(vec![module_bytes(&self.model)?, optimizer_bytes(&self.optimizer)?])
     }
     fn load(&mut self, parts: Vec<Vec<u8>>, _epoch: usize) -> Result<()> {
-        (self.model, self.optimizer) =
-            load_model_and_optimizer(parts, self.recipe.model.init(&self.train_device), self.recipe.optimizer.init())?;
+        (self.model, self.optimizer) = load_model_and_optimizer(
+            parts,
+            self.recipe.model.init(&self.train_device),
+            self.recipe.fit.build_optimizer(&self.recipe.optimizer, 0.0),
+        )?;
         Ok(())
     }
     fn train_items(&self, _epoch: usize) -> usize {

@@ -537,7 +537,7 @@ impl<R: LanguageRecipe> LanguageTraining<R> {
         let train_device = device.clone().autodiff();
         Self {
             model: recipe.init_language_model(&train_device),
-            optimizer: recipe.optimizer().init(),
+            optimizer: recipe.fit().build_optimizer(recipe.optimizer(), 0.0),
             loss: CrossEntropyLossConfig::new().init(&train_device),
             recipe,
             corpus,
@@ -591,7 +591,7 @@ impl<R: LanguageRecipe> Training for LanguageTraining<R> {
         (self.model, self.optimizer) = load_model_and_optimizer(
             parts,
             self.recipe.init_language_model(&self.train_device),
-            self.recipe.optimizer().init(),
+            self.recipe.fit().build_optimizer(self.recipe.optimizer(), 0.0),
         )?;
         Ok(())
     }

@@ -129,7 +129,7 @@ impl ImageRecipe for MultiTaskRecipe {
         let train_device = device.clone().autodiff();
         MultiTaskTrainer {
             model: self.model_config().init(&train_device),
-            optimizer: self.optimizer.init(),
+            optimizer: self.fit.build_optimizer(&self.optimizer, 0.0),
             recipe: self.clone(),
             train_device,
             device: device.clone(),

@@ -1,9 +1,8 @@
 //! Penalties on the weights against overfitting (item 2 of the source document): L1 and L2 as
-//! terms of the loss, and weight decay decoupled from the gradient (AdamW), as recipe fields of
-//! every classifier.
+//! terms of the loss, and weight decay (AdamW's decoupled decay; SGD's added to the gradient;
+//! built by `FitConfig::build_optimizer`), as recipe fields of every classifier.
 
 use burn::module::{Module, ModuleVisitor, Param};
-use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer};
 use burn::prelude::*;
 
 /// The weight penalties of a classifier's recipe (`regularization` in `config.json`).
@@ -37,28 +36,6 @@ impl Regularization {
         let mut sum = PenaltySum { l1: self.l1, l2: self.l2, total: None };
         module.visit(&mut sum);
         sum.total
-    }
-
-    /// The recipe's Adam, or AdamW with the same moments, epsilon and clipping when there is
-    /// weight decay.
-    pub fn optimizer(&self, adam: &AdamConfig) -> ModuleOptimizer {
-        if self.weight_decay == 0.0 {
-            return adam.init();
-        }
-        // AdamConfig's fields are private; its serialised form carries them.
-        let adam = serde_json::to_value(adam).unwrap_or_default();
-        let field = |name: &str| adam.get(name).cloned().unwrap_or_default();
-        let adamw = serde_json::json!({
-            "beta_1": field("beta_1"),
-            "beta_2": field("beta_2"),
-            "epsilon": field("epsilon"),
-            "amsgrad": field("amsgrad"),
-            "grad_clipping": field("grad_clipping"),
-            "weight_decay": self.weight_decay,
-            "cautious_weight_decay": false,
-        });
-        let adamw: AdamWConfig = serde_json::from_value(adamw).expect("AdamW takes Adam's settings");
-        adamw.init()
     }
 
     /// Settings that cannot work, as a message naming the field.

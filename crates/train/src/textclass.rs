@@ -352,7 +352,7 @@ impl TextClassTraining {
         let limit = recipe.fit.limit;
         Self {
             model: recipe.classifier.init(&train_device),
-            optimizer: recipe.regularization.optimizer(&recipe.optimizer),
+            optimizer: recipe.fit.build_optimizer(&recipe.optimizer, recipe.regularization.weight_decay),
             loss: CrossEntropyLossConfig::new().init(&train_device),
             train_chunks: if limit > 0 { data.train.len().min(limit) } else { data.train.len() },
             best: -1.0,
@@ -413,7 +413,7 @@ impl Training for TextClassTraining {
         (self.model, self.optimizer) = load_model_and_optimizer(
             parts,
             self.recipe.classifier.init(&self.train_device),
-            self.recipe.regularization.optimizer(&self.recipe.optimizer),
+            self.recipe.fit.build_optimizer(&self.recipe.optimizer, self.recipe.regularization.weight_decay),
         )?;
         Ok(())
     }

@@ -55,7 +55,7 @@ impl ImageRecipe for AutoencoderRecipe {
         let train_device = device.clone().autodiff();
         AutoencoderTrainer {
             model: self.model.init(&train_device),
-            optimizer: self.optimizer.init(),
+            optimizer: self.fit.build_optimizer(&self.optimizer, 0.0),
             config: self.model.clone(),
             train_device,
             device: device.clone(),

@@ -103,8 +103,8 @@ impl ImageRecipe for GanRecipe {
             average_updates: 0,
             generator,
             discriminator: self.discriminator.init(&train_device),
-            optimizer_g: self.optimizer.init(),
-            optimizer_d: self.optimizer.init(),
+            optimizer_g: self.fit.build_optimizer(&self.optimizer, 0.0),
+            optimizer_d: self.fit.build_optimizer(&self.optimizer, 0.0),
             recipe: self.clone(),
             fixed,
             train_device,
@@ -314,8 +314,8 @@ impl ImageTrainer for GanTrainer {
         let at = Path::new("checkpoint");
         self.generator = load_module(self.recipe.generator.init(&self.train_device), generator, at)?;
         self.discriminator = load_module(self.recipe.discriminator.init(&self.train_device), discriminator, at)?;
-        self.optimizer_g = load_optimizer(self.recipe.optimizer.init(), optim_g)?;
-        self.optimizer_d = load_optimizer(self.recipe.optimizer.init(), optim_d)?;
+        self.optimizer_g = load_optimizer(self.recipe.fit.build_optimizer(&self.recipe.optimizer, 0.0), optim_g)?;
+        self.optimizer_d = load_optimizer(self.recipe.fit.build_optimizer(&self.recipe.optimizer, 0.0), optim_d)?;
         if self.average.is_some() {
             self.average = Some(load_module(self.recipe.generator.init(&self.device), average, at)?);
             self.average_updates = u64::MAX / 2;

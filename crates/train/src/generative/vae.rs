@@ -63,7 +63,7 @@ impl ImageRecipe for VaeRecipe {
         let fixed = Tensor::<2>::random([64, self.model.latent], Distribution::Normal(0.0, 1.0), device);
         VaeTrainer {
             model,
-            optimizer: self.optimizer.init(),
+            optimizer: self.fit.build_optimizer(&self.optimizer, 0.0),
             config: self.model.clone(),
             beta: self.beta,
             fixed,
