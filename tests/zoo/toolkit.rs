@@ -208,6 +208,27 @@ fn an_sgd_recipe_trains_through_the_binary() {
 }
 
 #[test]
+fn tensorboard_gets_training_scalars_every_fifty_batches() {
+    let temp = tempfile::tempdir().unwrap();
+    let run = temp.path().join("tb");
+    // 3,400 images less a tenth for validation, 32 a batch: 96 batches, one step write at 50.
+    let args = ["train", "mlp", "--epochs", "1", "--limit", "3400", "--batch-size", "32", "--device", "cpu"];
+    let out = zoo(&[&args[..], &["--run-dir", run.to_str().unwrap()]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let events = std::fs::read_dir(&run)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("events.out.tfevents")))
+        .expect("an event file");
+    let bytes = std::fs::read(events).unwrap();
+    let count = |tag: &[u8]| bytes.windows(tag.len()).filter(|w| w == &tag).count();
+    assert_eq!(count(b"train_step/Loss"), 1, "one step write of the loss");
+    assert_eq!(count(b"train/Loss"), 1, "and the epoch's");
+    // Its step is the samples trained: 50 batches of 32, varint 1600 after field 2.
+    assert!(bytes.windows(3).any(|w| w == [0x10, 0xC0, 0x0C]), "step 1600");
+}
+
+#[test]
 fn cross_validation_end_to_end_with_two_folds_and_resume() {
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path().join("cv");

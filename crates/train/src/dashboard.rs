@@ -44,10 +44,21 @@ pub struct Dashboard {
     /// (split, metric) -> mean over the running epoch.
     means: BTreeMap<(String, String), RunningMean>,
     csv: PathBuf,
-    /// The run's TensorBoard event file, opened at the first epoch's end.
+    /// The run's TensorBoard event file, opened at its first write.
     events: Option<EventWriter>,
     split: String,
+    /// The running epoch, and the units of the running split.
+    epoch: usize,
+    split_items: usize,
+    /// The training split's latest value of each metric and progress reports so far: every
+    /// [`STEP_SCALARS_EVERY`] reports they go to TensorBoard as `train_step/<metric>`.
+    latest: BTreeMap<&'static str, f64>,
+    reports: u64,
 }
+
+/// TensorBoard gets the training metrics' latest values every this many progress reports (one
+/// a batch or step), at the number of units (samples, steps) trained so far.
+pub const STEP_SCALARS_EVERY: u64 = 50;
 
 impl Dashboard {
     /// Opens the dashboard for `total_epochs` epochs starting at `starting_epoch`; progress is
@@ -92,12 +103,17 @@ impl Dashboard {
             csv: csv.to_path_buf(),
             events: None,
             split: "train".to_string(),
+            epoch: starting_epoch,
+            split_items: 0,
+            latest: BTreeMap::new(),
+            reports: 0,
         }
     }
 
     /// Begins the `train` or `valid` part of an epoch, of `items` units.
     pub fn start_split(&mut self, split: &str, items: usize) {
         self.split = split.to_string();
+        self.split_items = items;
         self.renderer.start_split(split, items);
     }
 
@@ -111,6 +127,7 @@ impl Dashboard {
         let entry = MetricEntry::new(id.clone(), SerializedEntry::new(format_value(value), value.to_string()));
         let state = MetricState::Numeric(entry, Some(NumericEntry::Value(value)));
         if self.split == "train" {
+            self.latest.insert(name, value);
             self.renderer.update_train(state);
         } else {
             self.renderer.update_valid(state);
@@ -127,6 +144,29 @@ impl Dashboard {
     /// Units done so far in the current split.
     pub fn progress(&mut self, done: usize) {
         self.renderer.update_split(done);
+        if self.split == "train" {
+            self.reports += 1;
+            if self.reports.is_multiple_of(STEP_SCALARS_EVERY) {
+                // Units trained since the run began: the same step after a resume.
+                let step = (self.epoch.saturating_sub(1) * self.split_items + done) as u64;
+                let scalars: Vec<(String, f64)> =
+                    self.latest.iter().map(|(name, v)| (format!("train_step/{name}"), *v)).collect();
+                // A failed write loses a point of a curve, not the run; the epoch's rows in
+                // metrics.csv are the record.
+                if let Err(error) = self.event_writer().and_then(|events| events.scalars(step, &scalars)) {
+                    log::warn!("TensorBoard step scalars not written: {error}");
+                }
+            }
+        }
+    }
+
+    /// The run's event file, created at its first use.
+    fn event_writer(&mut self) -> std::io::Result<&mut EventWriter> {
+        if self.events.is_none() {
+            let dir = self.csv.parent().unwrap_or(std::path::Path::new("."));
+            self.events = Some(EventWriter::create(dir)?);
+        }
+        Ok(self.events.as_mut().expect("created above"))
     }
 
     pub fn end_split(&mut self) {
@@ -145,16 +185,10 @@ impl Dashboard {
         let rows: Vec<String> =
             means.iter().map(|(split, metric, v)| format!("{epoch},{split},{metric},{v}")).collect();
         append_rows(&self.csv, &rows)?;
-        if self.events.is_none() {
-            let dir = self.csv.parent().unwrap_or(std::path::Path::new("."));
-            self.events = Some(EventWriter::create(dir)?);
-        }
+        self.epoch = epoch + 1;
         let scalars: Vec<(String, f64)> =
             means.into_iter().map(|(split, metric, v)| (format!("{split}/{metric}"), v)).collect();
-        match &mut self.events {
-            Some(events) => events.scalars(epoch as u64, &scalars),
-            None => Ok(()),
-        }
+        self.event_writer()?.scalars(epoch as u64, &scalars)
     }
 
     /// True once the user asked the TUI to stop.
