@@ -25,7 +25,8 @@ pub struct Cli {
 pub enum Command {
     /// Train a model; writes a run folder (runs/<model>/<time>/ unless --run-dir).
     Train(TrainArgs),
-    /// Judge a trained run on its test data: accuracy, likelihood, forecast errors, return.
+    /// Judge a trained run on its test data: accuracy, boxes, caption matches, likelihood,
+    /// forecast errors, return.
     Eval(EvalArgs),
     /// Ask a trained run about your own pictures (PNG or JPEG, any size or colour) or texts:
     /// classify them, find the digit and its box (multitask), match captions (crossmodal).
@@ -142,7 +143,7 @@ pub struct TrainArgs {
     /// trained from scratch].
     #[arg(long, value_name = "RUN_DIR|FILE")]
     pub from: Option<PathBuf>,
-    /// Start from these weights instead of random ones (mlp, cnn, rnn, resnet): a PyTorch
+    /// Start from these weights instead of random ones (mlp, cnn, rnn, resnet, transfer): a PyTorch
     /// state dict (.pt, .pth) or a .safetensors file with the model's parameter names.
     #[arg(long, value_name = "FILE")]
     pub init_from: Option<PathBuf>,
@@ -254,8 +255,8 @@ pub struct EvalArgs {
     /// Evaluate on this folder's test split [default: the run's own data].
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
-    /// Evaluate on the images the run trained on instead of the test set (mlp, cnn, rnn,
-    /// resnet): with the test figure, how much the model overfits; writes eval-train.json.
+    /// Evaluate on the images the run trained on instead of the test set (mlp, cnn, rnn, resnet,
+    /// transfer): with the test figure, how much the model overfits; writes eval-train.json.
     #[arg(long)]
     pub train_split: bool,
     /// Greedy episodes to average (dqn, qlearning) [default: 100].
