@@ -361,3 +361,42 @@ fn the_log_honours_rust_log_and_the_verbosity_flags() {
     assert!(!run(&["list"], None).contains("DEBUG"), "the default shows warnings only");
     assert!(!run(&["-q", "list"], Some("debug")).contains("DEBUG"), "-q wins over RUST_LOG");
 }
+
+/// A run being trained is locked: a second `--resume` is refused naming the process; after a
+/// kill -9 the lock is stale and the run resumes.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_run_in_training_is_locked_and_a_killed_ones_lock_is_stale() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("locked");
+    let run_s = run.to_str().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_zoo"))
+        .args(["train", "cnn", "--device", "cpu", "--epochs", "50", "--limit", "2000", "--run-dir", run_s])
+        .env_remove("ZOO_DEVICE")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for its first checkpoint (at most a minute).
+    let started = std::time::Instant::now();
+    while !run.join("checkpoint/progress-1.json").is_file() && started.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(run.join("zoo.lock").is_file(), "the training holds the lock");
+    let second = zoo(&["train", "cnn", "--resume", run_s, "--device", "cpu"]);
+    assert_clean_error(&second, 2, &format!("in use by zoo process {}", child.id()));
+    child.kill().unwrap(); // SIGKILL: no cleanup
+    child.wait().unwrap();
+    assert!(run.join("zoo.lock").is_file(), "a killed process leaves its lock");
+    // One epoch more than the last complete checkpoint.
+    let done = std::fs::read_dir(run.join("checkpoint"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.strip_prefix("progress-")?.strip_suffix(".json")?.parse().ok())
+        .max()
+        .unwrap_or(0usize);
+    let epochs = (done + 1).to_string();
+    let resumed = zoo(&["train", "cnn", "--resume", run_s, "--epochs", &epochs, "--device", "cpu"]);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert!(!run.join("zoo.lock").exists(), "released at the end");
+    assert!(run.join("model.bpk").is_file());
+}

@@ -219,7 +219,7 @@ fn resume<R: ClassifierRecipe>(train: &TrainRequest, dir: &Path) -> Result<(std:
             "--resume continues a cross-validation with its own recipe and data; only --device may be given with it",
         ));
     }
-    let (run, _) = RunDir::open(dir, R::NAME)?;
+    let (run, _) = RunDir::open_to_train(dir, R::NAME)?;
     if !run.file(RECORD).is_file() {
         return Err(ZooError::usage(format!(
             "{}: not a cross-validation folder (no {RECORD}); a run of `zoo train` continues with `zoo train {} --resume`",
@@ -255,7 +255,7 @@ fn training_images(source: &DataSource, fit: &crate::fit::FitConfig) -> Result<I
 /// of its last complete checkpoint).
 fn fold_run<R: ClassifierRecipe>(recipe: &R, record: &CvRecord, dir: &Path) -> Result<(RunDir, Option<usize>)> {
     if dir.join("run.json").is_file() {
-        let (run, _) = RunDir::open(dir, R::NAME)?;
+        let (run, _) = RunDir::open_to_train(dir, R::NAME)?;
         let latest = trainer::latest_checkpoint::<ImageTraining<<R as ImageRecipe>::Trainer>>(&run);
         return Ok((run, latest));
     }

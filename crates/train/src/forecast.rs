@@ -176,7 +176,7 @@ pub fn one_step(model: &LstmForecaster, data: &Prepared, targets: &[usize], devi
 pub fn train(request: &TrainRequest) -> Result<FitReport> {
     let (run, recipe, start) = match &request.resume {
         Some(dir) => {
-            let (run, _) = RunDir::open(dir, LstmRecipe::NAME)?;
+            let (run, _) = RunDir::open_to_train(dir, LstmRecipe::NAME)?;
             let mut recipe: LstmRecipe = run.read_recipe()?;
             let latest = trainer::latest_checkpoint::<ForecastTraining>(&run);
             let epoch = request.resume_epoch(&run, latest, &mut recipe.fit)?;

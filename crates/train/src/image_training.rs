@@ -102,7 +102,7 @@ pub trait ImageRecipe: FitRecipe {
 pub fn train<R: ImageRecipe>(request: &TrainRequest) -> Result<FitReport> {
     let (run, recipe, source, resume_from) = match &request.resume {
         Some(dir) => {
-            let (run, info) = RunDir::open(dir, R::NAME)?;
+            let (run, info) = RunDir::open_to_train(dir, R::NAME)?;
             if let Some(cv) = crate::cv::enclosing_cross_validation(&run) {
                 return Err(ZooError::usage(format!(
                     "{}: a fold of the cross-validation in {}; continue it with `zoo cv {} --resume {}`",

@@ -466,7 +466,7 @@ const VALID_STREAMS: usize = 32;
 pub fn train<R: LanguageRecipe>(request: &TrainRequest) -> Result<FitReport> {
     let (run, recipe, corpus, start) = match &request.resume {
         Some(dir) => {
-            let (run, _) = RunDir::open(dir, R::NAME)?;
+            let (run, _) = RunDir::open_to_train(dir, R::NAME)?;
             let mut recipe: R = run.read_recipe()?;
             let latest = trainer::latest_checkpoint::<LanguageTraining<R>>(&run);
             let epoch = request.resume_epoch(&run, latest, recipe.fit_mut())?;

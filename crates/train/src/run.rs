@@ -38,6 +38,75 @@ pub struct RunInfo {
 #[derive(Clone, Debug)]
 pub struct RunDir {
     path: PathBuf,
+    /// Held while this process trains the run (see [`RunLock`]).
+    lock: Option<std::sync::Arc<RunLock>>,
+}
+
+/// The lock file of a run being trained.
+pub const LOCK: &str = "zoo.lock";
+
+/// `zoo.lock` in a run folder, holding the training process's id: a second `zoo train` into the
+/// folder, or a `--resume` while it trains, is refused naming that process. A lock whose process
+/// is gone (killed with -9, the machine restarted) is stale and taken over.
+#[derive(Debug)]
+pub struct RunLock {
+    path: PathBuf,
+}
+
+impl RunLock {
+    fn acquire(dir: &Path) -> Result<Self> {
+        let path = dir.join(LOCK);
+        let pid = std::process::id();
+        for _ in 0..2 {
+            match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(mut file) => {
+                    use std::io::Write;
+                    file.write_all(pid.to_string().as_bytes()).with_path(&path)?;
+                    return Ok(Self { path });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let holder = std::fs::read_to_string(&path).ok().and_then(|t| t.trim().parse::<u32>().ok());
+                    match holder {
+                        Some(other) if other != pid && zoo_is_running(other) => {
+                            return Err(ZooError::usage(format!(
+                                "{}: in use by zoo process {other}, which is training this run ({}); wait for it to end or stop it first",
+                                dir.display(),
+                                path.display()
+                            )));
+                        }
+                        // Stale (its process is gone) or unreadable: take it over.
+                        _ => std::fs::remove_file(&path).with_path(&path)?,
+                    }
+                }
+                Err(e) => return Err(e).with_path(&path),
+            }
+        }
+        Err(ZooError::runtime(format!("{}: could not take the run's lock; try again", path.display())))
+    }
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        // Only our own: a lock taken over after ours went stale is not ours to remove.
+        let ours = std::fs::read_to_string(&self.path).ok().and_then(|t| t.trim().parse::<u32>().ok());
+        if ours == Some(std::process::id()) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Whether process `pid` is alive and a zoo (the same executable name as this one), as far as
+/// the system tells; where it cannot tell (no /proc), a lock is taken as held.
+fn zoo_is_running(pid: u32) -> bool {
+    let proc_dir = Path::new("/proc");
+    if !proc_dir.is_dir() {
+        return true;
+    }
+    let Ok(name) = std::fs::read_to_string(proc_dir.join(pid.to_string()).join("comm")) else {
+        return false;
+    };
+    let ours = std::fs::read_to_string("/proc/self/comm").unwrap_or_default();
+    name.trim() == ours.trim()
 }
 
 impl RunDir {
@@ -68,7 +137,8 @@ impl RunDir {
             }
         };
         std::fs::create_dir_all(&path).with_path(&path)?;
-        Ok(Self { path })
+        let lock = Some(std::sync::Arc::new(RunLock::acquire(&path)?));
+        Ok(Self { path, lock })
     }
 
     /// Creates the folder of a new run of `R` and writes `run.json` (model, `data`, device)
@@ -100,7 +170,7 @@ impl RunDir {
                 path.display()
             )));
         }
-        let run = Self { path: path.to_path_buf() };
+        let run = Self { path: path.to_path_buf(), lock: None };
         let info_path = run.file("run.json");
         if !info_path.is_file() {
             return Err(ZooError::usage(format!(
@@ -119,6 +189,14 @@ impl RunDir {
                 path.display()
             )));
         }
+        Ok((run, info))
+    }
+
+    /// Opens an existing run folder of `model` to train it further (`--resume`): takes its
+    /// lock for as long as the returned folder (or a clone) lives.
+    pub fn open_to_train(path: &Path, model: &str) -> Result<(Self, RunInfo)> {
+        let (mut run, info) = Self::open(path, model)?;
+        run.lock = Some(std::sync::Arc::new(RunLock::acquire(path)?));
         Ok((run, info))
     }
 

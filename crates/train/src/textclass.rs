@@ -208,7 +208,7 @@ pub fn train(request: &TrainRequest, fields: &FieldOverrides) -> Result<FitRepor
                     "--resume continues a run with its own data; --text-field and --label-field cannot change it",
                 ));
             }
-            let (run, _) = RunDir::open(dir, AttentionRecipe::NAME)?;
+            let (run, _) = RunDir::open_to_train(dir, AttentionRecipe::NAME)?;
             let mut recipe: AttentionRecipe = run.read_recipe()?;
             let latest = trainer::latest_checkpoint::<TextClassTraining>(&run);
             let epoch = request.resume_epoch(&run, latest, &mut recipe.fit)?;

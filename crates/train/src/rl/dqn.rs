@@ -282,7 +282,7 @@ pub fn train(request: &RlTrainRequest) -> Result<FitReport> {
     }
     let (run, recipe, start) = match &request.resume {
         Some(dir) => {
-            let (run, _) = RunDir::open(dir, DqnRecipe::NAME)?;
+            let (run, _) = RunDir::open_to_train(dir, DqnRecipe::NAME)?;
             if request.config_file.is_some()
                 || !request.sets.is_empty()
                 || request.seed.is_some()

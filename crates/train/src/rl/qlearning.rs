@@ -138,7 +138,7 @@ pub fn train(request: &RlTrainRequest) -> Result<QLearningReport> {
     }
     let (run, mut training, start) = match &request.resume {
         Some(dir) => {
-            let (run, _) = RunDir::open(dir, QLearningRecipe::NAME)?;
+            let (run, _) = RunDir::open_to_train(dir, QLearningRecipe::NAME)?;
             if request.config_file.is_some()
                 || !request.sets.is_empty()
                 || request.seed.is_some()
