@@ -242,14 +242,16 @@ pub fn eval_attention(args: EvalArgs) -> Result<()> {
         println!("{:<52} {:>9.2}% {:>9.2}%", m.method, 100.0 * m.test_accuracy, 100.0 * m.valid_accuracy);
     }
     println!("the transformer on the test chunks, per class:");
-    println!("{:<24} {:>10} {:>10} {:>10} {:>8}", "class", "precision", "recall", "F1", "chunks");
+    println!("{:<24} {:>10} {:>10} {:>10} {:>8} {:>8}", "class", "precision", "recall", "F1", "AUROC", "chunks");
     for c in &r.per_class {
+        let auroc = c.auroc.map_or("-".to_string(), |a| format!("{a:.4}"));
         println!(
-            "{:<24} {:>9.2}% {:>9.2}% {:>9.2}% {:>8}",
+            "{:<24} {:>9.2}% {:>9.2}% {:>9.2}% {:>8} {:>8}",
             c.label,
             100.0 * c.precision,
             100.0 * c.recall,
             100.0 * c.f1,
+            auroc,
             c.support
         );
     }

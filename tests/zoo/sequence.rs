@@ -433,7 +433,11 @@ fn attention_classifier_trains_on_a_users_file_evaluates_and_predicts() {
     assert_eq!(per_class.len(), 2);
     let mean = per_class.iter().map(|c| c["f1"].as_f64().unwrap()).sum::<f64>() / 2.0;
     assert!((eval["macro_f1"].as_f64().unwrap() - mean).abs() < 1e-9, "{eval}");
-    assert!(text.contains("macro F1") && text.contains("precision"), "{text}");
+    assert!(text.contains("macro F1") && text.contains("precision") && text.contains("AUROC"), "{text}");
+    // With two classes, each one's AUROC against the other is the same ranking.
+    let aurocs: Vec<f64> = per_class.iter().map(|c| c["auroc"].as_f64().unwrap()).collect();
+    assert!(aurocs.iter().all(|a| (0.0..=1.0).contains(a)), "{aurocs:?}");
+    assert!((aurocs[0] - aurocs[1]).abs() < 1e-9, "{aurocs:?}");
     let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
     assert!(csv.contains(",valid,Macro F1,"), "{csv}");
     let out = zoo(&["predict", "attention", "--run", r, "a happy bright day", "cold and bleak", "--device", "cpu"]);

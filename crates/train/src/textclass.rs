@@ -283,6 +283,38 @@ pub struct Scores {
     pub accuracy: f64,
     pub loss: f64,
     pub confusion: Vec<Vec<u64>>,
+    /// Area under the ROC curve of each class against the rest, from the softmax
+    /// probabilities (0.5: no better than chance; NaN for a class the chunks lack or fill).
+    pub auroc: Vec<f64>,
+}
+
+/// The area under the ROC curve of `scores` for the items where `positive` is true: the chance
+/// that a positive item scores above a negative one, ties counting a half (the Mann-Whitney
+/// statistic, from average ranks). NaN without both kinds of item.
+pub fn auroc(scores: &[f32], positive: &[bool]) -> f64 {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+    // Average 1-based ranks over runs of equal scores.
+    let mut ranks = vec![0.0f64; scores.len()];
+    let mut start = 0;
+    while start < order.len() {
+        let mut end = start + 1;
+        while end < order.len() && scores[order[end]] == scores[order[start]] {
+            end += 1;
+        }
+        let rank = (start + 1 + end) as f64 / 2.0;
+        for &i in &order[start..end] {
+            ranks[i] = rank;
+        }
+        start = end;
+    }
+    let positives = positive.iter().filter(|&&p| p).count() as f64;
+    let negatives = positive.len() as f64 - positives;
+    if positives == 0.0 || negatives == 0.0 {
+        return f64::NAN;
+    }
+    let rank_sum: f64 = ranks.iter().zip(positive).filter(|(_, p)| **p).map(|(r, _)| r).sum();
+    (rank_sum - positives * (positives + 1.0) / 2.0) / (positives * negatives)
 }
 
 impl Scores {
@@ -309,12 +341,15 @@ pub fn scores(model: &TextClassifier, data: &TextData, chunks: &[Chunk], device:
     let classes = data.labels.len();
     let mut confusion = vec![vec![0u64; classes]; classes];
     let (mut correct, mut loss_sum) = (0, 0.0);
+    // [chunk * classes] softmax probabilities, for the AUROC.
+    let mut probabilities = Vec::with_capacity(chunks.len() * classes);
     let loss = CrossEntropyLossConfig::new().init(device);
     for group in chunks.chunks(128) {
         let sequences: Vec<Vec<u32>> = group.iter().map(|c| data.ids(c, model.max_len())).collect();
         let (ids, padding) = batch(&sequences, device);
         let (logits, _) = model.forward(ids, padding);
         let predicted = crate::read::ints(logits.clone().argmax(1))?;
+        probabilities.extend(crate::read::floats(softmax(logits.clone(), 1))?);
         correct += predicted.iter().zip(group).filter(|(p, c)| **p as usize == c.label).count();
         for (p, c) in predicted.iter().zip(group) {
             confusion[c.label][(*p as usize).min(classes - 1)] += 1;
@@ -324,7 +359,14 @@ pub fn scores(model: &TextClassifier, data: &TextData, chunks: &[Chunk], device:
         loss_sum += f64::from(mean[0]) * group.len() as f64;
     }
     let n = chunks.len().max(1) as f64;
-    Ok(Scores { accuracy: correct as f64 / n, loss: loss_sum / n, confusion })
+    let auroc = (0..classes)
+        .map(|c| {
+            let of_class: Vec<f32> = probabilities.iter().skip(c).step_by(classes).copied().collect();
+            let positive: Vec<bool> = chunks.iter().map(|chunk| chunk.label == c).collect();
+            auroc(&of_class, &positive)
+        })
+        .collect();
+    Ok(Scores { accuracy: correct as f64 / n, loss: loss_sum / n, confusion, auroc })
 }
 
 /// The text classifier in training: shuffled chunks, validation accuracy; the weights of the
@@ -525,6 +567,9 @@ pub struct ClassScores {
     pub precision: f64,
     pub recall: f64,
     pub f1: f64,
+    /// Area under the ROC curve of the class against the rest (old evaluations: absent).
+    #[serde(default)]
+    pub auroc: Option<f64>,
     /// Test chunks of the class.
     pub support: u64,
 }
@@ -557,7 +602,8 @@ pub fn eval(run_dir: &Path, device: &Device) -> Result<ClassifyEval> {
     let per_class = (0..data.labels.len())
         .map(|c| {
             let (precision, recall, f1, support) = test.class(c);
-            ClassScores { label: data.labels[c].clone(), precision, recall, f1, support }
+            let auroc = Some(test.auroc[c]).filter(|a| a.is_finite());
+            ClassScores { label: data.labels[c].clone(), precision, recall, f1, auroc, support }
         })
         .collect();
     let bow = BagOfWords::fit(&data, recipe.fit.seed);
@@ -737,12 +783,12 @@ pub fn predict(run_dir: &Path, texts: &[String], top: usize, device: &Device) ->
 
 #[cfg(test)]
 mod score_tests {
-    use super::Scores;
+    use super::{Scores, auroc};
 
     #[test]
     fn precision_recall_and_f1_by_hand() {
         // 10 of class 0 (8 right, 2 called 1); 5 of class 1 (4 right, 1 called 0).
-        let scores = Scores { accuracy: 0.8, loss: 0.0, confusion: vec![vec![8, 2], vec![1, 4]] };
+        let scores = Scores { accuracy: 0.8, loss: 0.0, confusion: vec![vec![8, 2], vec![1, 4]], auroc: Vec::new() };
         let (p0, r0, f0, s0) = scores.class(0);
         assert!((p0 - 8.0 / 9.0).abs() < 1e-12 && (r0 - 0.8).abs() < 1e-12 && s0 == 10);
         assert!((f0 - 2.0 * p0 * r0 / (p0 + r0)).abs() < 1e-12);
@@ -750,8 +796,19 @@ mod score_tests {
         assert!((p1 - 4.0 / 6.0).abs() < 1e-12 && (r1 - 0.8).abs() < 1e-12 && s1 == 5);
         let expected = (scores.class(0).2 + scores.class(1).2) / 2.0;
         assert!((scores.macro_f1() - expected).abs() < 1e-12);
+    }
+
+    #[test]
+    fn auroc_of_known_rankings() {
+        // Two positives at 0.35 and 0.8, two negatives at 0.1 and 0.4: 3 of 4 pairs ordered.
+        assert!((auroc(&[0.1, 0.4, 0.35, 0.8], &[false, false, true, true]) - 0.75).abs() < 1e-12);
+        assert_eq!(auroc(&[0.1, 0.2, 0.9], &[false, false, true]), 1.0);
+        assert_eq!(auroc(&[0.9, 0.2, 0.1], &[false, false, true]), 0.0);
+        // Ties count a half.
+        assert_eq!(auroc(&[0.5, 0.5], &[true, false]), 0.5);
+        assert!(auroc(&[0.5, 0.6], &[true, true]).is_nan());
         // A class never predicted has precision 0, not NaN.
-        let never = Scores { accuracy: 0.5, loss: 0.0, confusion: vec![vec![1, 0], vec![1, 0]] };
+        let never = Scores { accuracy: 0.5, loss: 0.0, confusion: vec![vec![1, 0], vec![1, 0]], auroc: Vec::new() };
         assert_eq!(never.class(1).0, 0.0);
     }
 }
