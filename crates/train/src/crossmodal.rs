@@ -75,11 +75,13 @@ impl ImageRecipe for CrossModalRecipe {
     fn trainer(&self, device: &Device) -> CrossModalTrainer {
         device.seed(self.fit.seed);
         let train_device = device.clone().autodiff();
+        let tokenizer = CaptionTokenizer::for_training();
         CrossModalTrainer {
             model: self.model.init(&train_device),
             optimizer: self.fit.build_optimizer(&self.optimizer, 0.0),
             recipe: self.clone(),
-            tokenizer: CaptionTokenizer::for_training(),
+            names: tokenizer.name_ids(),
+            tokenizer,
             pairs: SplitMix64::new(splitmix_step(self.fit.seed ^ 0xCA97)),
             train_device,
             device: device.clone(),
@@ -106,29 +108,38 @@ impl ImageRecipe for CrossModalRecipe {
     }
 }
 
+/// Captions' token ids as a batch `[captions, max_tokens]`: each caption's last `max_tokens`,
+/// padding before them.
+fn token_tensor(captions: &[Vec<u32>], max_tokens: usize, device: &Device) -> Tensor<2, Int> {
+    let ids: Vec<i64> = captions.iter().flat_map(|c| CaptionTokenizer::pad(c, max_tokens)).map(i64::from).collect();
+    Tensor::from_data(TensorData::new(ids, [captions.len(), max_tokens]), device)
+}
+
+/// Word noise of training captions: its rate, the ids it keeps (the digits' names) and the
+/// generator it draws from.
+type WordNoise<'a> = (f64, &'a [u32], &'a mut SplitMix64);
+
 /// A batch of pairs as tensors: tokens `[batch, max_tokens]` and labels `[batch]` (1: the
 /// caption matches); `noise` adds word noise to the captions (training).
 fn pair_tensors(
     pairs: &[Pair],
     tokenizer: &CaptionTokenizer,
     max_tokens: usize,
-    mut noise: Option<(f64, &mut SplitMix64)>,
+    mut noise: Option<WordNoise>,
     device: &Device,
 ) -> (Tensor<2, Int>, Tensor<1>) {
-    let keep = tokenizer.name_ids();
-    let mut ids: Vec<i64> = Vec::with_capacity(pairs.len() * max_tokens);
-    for pair in pairs {
-        let mut caption = tokenizer.encode(&pair.caption);
-        if let Some((rate, rng)) = noise.as_mut() {
-            caption = captions::add_word_noise(&caption, &keep, *rate, rng);
-        }
-        ids.extend(CaptionTokenizer::pad(&caption, max_tokens).into_iter().map(i64::from));
-    }
+    let captions: Vec<Vec<u32>> = pairs
+        .iter()
+        .map(|pair| {
+            let caption = tokenizer.encode(&pair.caption);
+            match noise.as_mut() {
+                Some((rate, keep, rng)) => captions::add_word_noise(&caption, keep, *rate, rng),
+                None => caption,
+            }
+        })
+        .collect();
     let labels: Vec<f32> = pairs.iter().map(|p| if p.matches { 1.0 } else { 0.0 }).collect();
-    (
-        Tensor::from_data(TensorData::new(ids, [pairs.len(), max_tokens]), device),
-        Tensor::from_data(TensorData::new(labels, [pairs.len()]), device),
-    )
+    (token_tensor(&captions, max_tokens, device), Tensor::from_data(TensorData::new(labels, [pairs.len()]), device))
 }
 
 /// Binary cross-entropy of logits, mean over the batch: `[batch]`, `[batch]` -> `[1]`.
@@ -138,17 +149,10 @@ pub fn bce_with_logits(logits: Tensor<1>, labels: Tensor<1>) -> Tensor<1> {
     (positive + negative).mean().neg()
 }
 
-/// The digits of a batch, read back from the device.
+/// The digits of a batch, read back from the device (a failed read is no empty batch).
 fn digits(targets: &Tensor<1, Int>) -> Vec<u8> {
-    targets
-        .clone()
-        .into_data()
-        .convert::<i64>()
-        .try_into_vec::<i64>()
-        .unwrap_or_default()
-        .iter()
-        .map(|&d| d as u8)
-        .collect()
+    let digits = crate::read::ints(targets.clone()).expect("the batch's digits read back from the device");
+    digits.into_iter().map(|d| d as u8).collect()
 }
 
 pub struct CrossModalTrainer {
@@ -156,6 +160,8 @@ pub struct CrossModalTrainer {
     optimizer: ModuleOptimizer,
     recipe: CrossModalRecipe,
     tokenizer: CaptionTokenizer,
+    /// The ids of the digits' names, which word noise keeps.
+    names: Vec<u32>,
     /// Draws the training pairs; its state is part of the checkpoint, so a resumed run pairs
     /// as the uninterrupted one would.
     pairs: SplitMix64,
@@ -192,7 +198,7 @@ impl ImageTrainer for CrossModalTrainer {
             .map(|(i, digit)| captions::training_pair(i, digit, &mut self.pairs))
             .collect();
         let captions = &self.recipe.captions;
-        let noise = Some((captions.word_noise, &mut self.pairs));
+        let noise = Some((captions.word_noise, &self.names[..], &mut self.pairs));
         let (tokens, labels) = pair_tensors(&pairs, &self.tokenizer, captions.max_tokens, noise, &self.train_device);
         let (loss, accuracy) = Self::step(&self.model, batch.images, tokens, labels);
         let value = f64::from(loss.clone().into_scalar::<f32>());
@@ -268,8 +274,8 @@ fn score_matrix(
     device: &Device,
 ) -> Result<Vec<Vec<f32>>> {
     let texts = all_captions();
-    let ids: Vec<i64> = texts.iter().flat_map(|c| tokenizer.encode_padded(c, max_tokens)).map(i64::from).collect();
-    let tokens = Tensor::<2, Int>::from_data(TensorData::new(ids, [texts.len(), max_tokens]), device);
+    let encoded: Vec<Vec<u32>> = texts.iter().map(|c| tokenizer.encode(c)).collect();
+    let tokens = token_tensor(&encoded, max_tokens, device);
     let text_projection = model.text_projection(tokens); // [captions, hidden]
     let mut scores = Vec::with_capacity(set.len());
     for start in (0..set.len()).step_by(250) {
@@ -414,8 +420,8 @@ pub fn predict(run_dir: &Path, picture: &Path, texts: &[String], device: &Device
     let pixels = zoo_data::image_prep::load_as_mnist(picture)?;
     let images = Tensor::<4>::from_data(TensorData::new(pixels, [1, 1, side, side]), device);
     let max_tokens = recipe.captions.max_tokens;
-    let ids: Vec<i64> = texts.iter().flat_map(|t| tokenizer.encode_padded(t, max_tokens)).map(i64::from).collect();
-    let tokens = Tensor::<2, Int>::from_data(TensorData::new(ids, [texts.len(), max_tokens]), device);
+    let encoded: Vec<Vec<u32>> = texts.iter().map(|t| tokenizer.encode(t)).collect();
+    let tokens = token_tensor(&encoded, max_tokens, device);
     let logits = model.pair_logits(model.image_projection(images), model.text_projection(tokens)); // [1, texts]
     let probabilities = to_vec(sigmoid(logits))?;
     let mut ranked: Vec<(String, f32)> = texts.iter().cloned().zip(probabilities).collect();

@@ -20,14 +20,13 @@ use crate::checkpoint::{load_model_and_optimizer, module_bytes, optimizer_bytes,
 use crate::dashboard::MetricSpec;
 use crate::error::{Result, ResultExt, ZooError};
 use crate::fit::{FitConfig, LrSchedule};
-use crate::generative::{image_batch, picture_path, to_vec};
+use crate::generative::{image_batch, picture_path, test_set, to_vec};
 use crate::image::trained_weights;
 use crate::image_training::{ImageRecipe, ImageTrainer, ImageTraining};
 use crate::loader::ImageBatch;
 use crate::plot::{BoxedPicture, boxed_grid};
 use crate::recipes::Recipe;
 use crate::run::{RunDir, RunInfo, timestamp_iso};
-use crate::source::DataSource;
 
 /// How the canvases are made from the digits (see [`zoo_data::canvas`]).
 #[derive(Config, Debug)]
@@ -195,6 +194,12 @@ pub fn iou_giou(predicted: Tensor<2>, truth: Tensor<2>) -> (Tensor<1>, Tensor<1>
     (iou, giou)
 }
 
+/// A predicted box's corners as `[x_min, y_min, x_max, y_max]`, whichever order the head gave
+/// them in (as [`iou_giou`] reads them).
+pub fn corners([x0, y0, x1, y1]: [f32; 4]) -> [f32; 4] {
+    [x0.min(x1), y0.min(y1), x0.max(x1), y0.max(y1)]
+}
+
 /// IoU of two boxes `[x_min, y_min, x_max, y_max]` (max exclusive, any unit).
 pub fn iou(a: [f32; 4], b: [f32; 4]) -> f32 {
     let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
@@ -333,7 +338,7 @@ pub fn boxes_grid(model: &MultiTask, set: &ImageSet, n: usize, device: &Device, 
         .map(|i| {
             let (class, p) = best(&probabilities[i * classes..(i + 1) * classes]);
             let truth = set.boxes[i].map(f32::from);
-            let predicted: [f32; 4] = std::array::from_fn(|k| boxes[i * 4 + k] * side as f32);
+            let predicted = corners(std::array::from_fn(|k| boxes[i * 4 + k] * side as f32));
             BoxedPicture {
                 rgb: canvas_picture(&pixels[i * side * side..(i + 1) * side * side], side),
                 boxes: vec![
@@ -362,12 +367,9 @@ pub fn load(run_dir: &Path, device: &Device) -> Result<(RunDir, RunInfo, MultiTa
 
 /// The test canvases of a run (its data, or `--data`), made as the recipe says.
 fn test_canvases(recipe: &MultiTaskRecipe, info: &RunInfo, data: Option<&Path>) -> Result<(ImageSet, String)> {
-    let source = match data {
-        Some(dir) => DataSource::from_arg(Some(dir))?,
-        None => DataSource::from_record(&info.data)?,
-    };
-    let digits = recipe.fit.select_classes(source.load(Split::Test)?).map_err(ZooError::usage)?;
-    Ok((recipe.canvas.canvases(&digits, Split::Test)?, source.describe()))
+    let (digits, describe) = test_set(info, data)?;
+    let digits = recipe.fit.select_classes(digits).map_err(ZooError::usage)?;
+    Ok((recipe.canvas.canvases(&digits, Split::Test)?, describe))
 }
 
 /// What `zoo eval multitask` reports and `eval.json` keeps.
@@ -398,19 +400,13 @@ pub fn eval(run_dir: &Path, data: Option<&Path>, device: &Device) -> Result<Mult
     for start in (0..set.len()).step_by(500) {
         let chunk = set.subset(start..(start + 500).min(set.len()));
         let output = model.forward(image_batch(&chunk, chunk.len(), device));
-        let predicted_class = to_vec(output.logits.argmax(1).float())?;
+        let predicted_class = crate::read::ints(output.logits.argmax(1).flatten::<1>(0, 1))?;
         let boxes = to_vec(output.boxes)?;
         for i in 0..chunk.len() {
             let right = usize::from(predicted_class[i] as u8 == chunk.labels[i]);
             correct += right;
             let truth = chunk.boxes[i].map(f32::from);
-            let predicted: [f32; 4] = std::array::from_fn(|k| boxes[i * 4 + k] * side);
-            let predicted = [
-                predicted[0].min(predicted[2]),
-                predicted[1].min(predicted[3]),
-                predicted[0].max(predicted[2]),
-                predicted[1].max(predicted[3]),
-            ];
+            let predicted = corners(std::array::from_fn(|k| boxes[i * 4 + k] * side));
             let overlap = iou(predicted, truth);
             iou_sum += f64::from(overlap);
             hits += usize::from(overlap > 0.5);
@@ -473,8 +469,7 @@ pub fn predict(run_dir: &Path, files: &[PathBuf], out: Option<&Path>, device: &D
         let output = model.forward(images);
         let (class, probability) = best(&to_vec(softmax(output.logits, 1))?);
         let fractions = to_vec(output.boxes)?;
-        let [a, b, c, d] = [fractions[0], fractions[1], fractions[2], fractions[3]];
-        let bounds = canvas.to_picture([a.min(c), b.min(d), a.max(c), b.max(d)], side);
+        let bounds = canvas.to_picture(corners(std::array::from_fn(|k| fractions[k])), side);
         let class = recipe.fit.classes.get(class).map_or(class.to_string(), |c| c.to_string());
         if let Some(path) = out {
             // Small pictures are drawn larger so the label can be read.
