@@ -182,8 +182,8 @@ pub struct Reporter<'a> {
     stop: bool,
     /// The first non-finite training loss: `(metric, value)`.
     diverged: Option<(&'static str, f64)>,
-    /// When memory was last sampled (training only, at most once a second).
-    memory_sampled: Option<Instant>,
+    /// When memory is next sampled (training only, then once a second); None: not at all.
+    next_memory_sample: Option<Instant>,
 }
 
 impl Reporter<'_> {
@@ -218,12 +218,12 @@ impl Reporter<'_> {
     /// Units done so far in this split. False when the family must stop now: the user asked
     /// to, or the loss is no longer finite.
     pub fn progress(&mut self, done: usize) -> bool {
-        if let Some(sampled) = self.memory_sampled
-            && sampled.elapsed().as_secs_f64() >= 1.0
+        if let Some(due) = self.next_memory_sample
+            && Instant::now() >= due
             && let Some(megabytes) = resident_megabytes()
         {
             self.dashboard.value(MEMORY, megabytes, 1);
-            self.memory_sampled = Some(Instant::now());
+            self.next_memory_sample = Some(Instant::now() + std::time::Duration::from_secs(1));
         }
         self.dashboard.progress(done);
         self.stop |= self.dashboard.should_stop() || self.diverged.is_some();
@@ -281,7 +281,7 @@ pub fn fit<T: Training>(run: &RunDir, training: &mut T, resume_from: Option<usiz
             stop: false,
             diverged: None,
             // The first sample at the first progress report.
-            memory_sampled: memory.then(|| Instant::now() - std::time::Duration::from_secs(2)),
+            next_memory_sample: memory.then(Instant::now),
         };
         let result = training.train_epoch(epoch, &mut report);
         let (stop, nan) = (report.stop, report.diverged);
@@ -305,7 +305,7 @@ pub fn fit<T: Training>(run: &RunDir, training: &mut T, resume_from: Option<usiz
                 training: false,
                 stop: false,
                 diverged: None,
-                memory_sampled: None,
+                next_memory_sample: None,
             };
             let result = training.validate(epoch, &mut report);
             if let Some((rule, watched)) = &early
