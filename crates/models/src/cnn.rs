@@ -41,8 +41,9 @@ pub struct Cnn {
     output: Linear,
 }
 
-/// Spatial side after a valid 3x3 convolution and a 2x2 pooling, twice: 28 -> 13 -> 5.
-const fn feature_side(side: usize) -> usize {
+/// Spatial side after a valid 3x3 convolution and a 2x2 pooling, twice: 28 -> 13 -> 5 (also
+/// `crossmodal`'s image tower, which has the same two stages).
+pub(crate) const fn feature_side(side: usize) -> usize {
     ((side - 2) / 2 - 2) / 2
 }
 

@@ -13,6 +13,7 @@ use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
+use crate::cnn::feature_side;
 use crate::lstm::{FusedLstmLayer, lstm_input_product};
 use crate::nn::{Conv2d, MaxPool2d};
 use crate::{IMAGE_SIDE, kernels};
@@ -51,11 +52,6 @@ pub struct CrossModal {
     pool: MaxPool2d,
     joint: Linear,
     output: Linear,
-}
-
-/// Side of the image tower's output map: 28 -> 26 -> 13 -> 11 -> 5.
-const fn feature_side(side: usize) -> usize {
-    ((side - 2) / 2 - 2) / 2
 }
 
 impl CrossModalConfig {
