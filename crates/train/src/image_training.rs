@@ -100,7 +100,13 @@ pub trait ImageRecipe: FitRecipe {
 
 /// `zoo train <image model>`: a new run, or `--resume` of one.
 pub fn train<R: ImageRecipe>(request: &TrainRequest) -> Result<FitReport> {
-    let (run, recipe, source, resume_from) = match &request.resume {
+    // The training images as the recipe learns from them (its classes, limit and labels, then
+    // `prepare`).
+    let training_images = |recipe: &R, source: &DataSource| -> Result<ImageSet> {
+        let selected = recipe.fit().select_training(source.load(Split::Train)?).map_err(ZooError::usage)?;
+        recipe.prepare(selected, Split::Train)
+    };
+    let (run, recipe, train_set, resume_from) = match &request.resume {
         Some(dir) => {
             let (run, info) = RunDir::open_to_train(dir, R::NAME)?;
             if let Some(cv) = crate::cv::enclosing_cross_validation(&run) {
@@ -122,7 +128,8 @@ pub fn train<R: ImageRecipe>(request: &TrainRequest) -> Result<FitReport> {
                 run.path().display(),
                 recipe.fit().epochs
             );
-            (run, recipe, DataSource::from_record(&info.data)?, Some(epoch))
+            let train_set = training_images(&recipe, &DataSource::from_record(&info.data)?)?;
+            (run, recipe, train_set, Some(epoch))
         }
         None => {
             let mut recipe: R = recipe_or_default(request.config_file.as_deref(), &request.sets)?;
@@ -131,8 +138,7 @@ pub fn train<R: ImageRecipe>(request: &TrainRequest) -> Result<FitReport> {
             recipe.fit().validate().map_err(ZooError::usage)?;
             recipe.validate().map_err(ZooError::usage)?;
             let source = DataSource::from_arg(request.data.as_deref())?;
-            let train_set = recipe.fit().select_training(source.load(Split::Train)?).map_err(ZooError::usage)?;
-            let train_set = recipe.prepare(train_set, Split::Train)?;
+            let train_set = training_images(&recipe, &source)?;
             recipe.adapt_to(&train_set);
             let run = RunDir::start(request.run_dir.as_deref(), &recipe, &source.to_record(), &request.device_name)?;
             if let Some(names) = source.class_names()? {
@@ -147,11 +153,9 @@ pub fn train<R: ImageRecipe>(request: &TrainRequest) -> Result<FitReport> {
                 source.describe(),
                 run.path().display()
             );
-            (run, recipe, source, None)
+            (run, recipe, train_set, None)
         }
     };
-    let train_set = recipe.fit().select_training(source.load(Split::Train)?).map_err(ZooError::usage)?;
-    let train_set = recipe.prepare(train_set, Split::Train)?;
     let mut trainer = recipe.trainer(&request.device);
     if resume_from.is_none() {
         recipe.initialise(&mut trainer, request)?;
