@@ -96,7 +96,7 @@ struct Generative<T> {
 
 impl<T: ImageTrainer> Step for Generative<T> {
     fn run(&mut self, _phases: &mut Phases) {
-        self.trainer.train_batch(self.batch.clone(), &1e-4.into());
+        self.trainer.train_batch(self.batch.clone(), Some(&1e-4.into()));
     }
 }
 

@@ -115,7 +115,7 @@ fn one_adam_step_lowers_each_loss_on_a_real_batch() {
         let (images, targets) = real_batch(32, &trainer.train_device());
         let before =
             f64::from(bce_per_pixel(trainer.model.forward(images.clone()), images.clone()).into_scalar::<f32>());
-        trainer.train_batch(ImageBatch::new(images.clone(), targets.clone()), &lr(1e-3));
+        trainer.train_batch(ImageBatch::new(images.clone(), targets.clone()), Some(&lr(1e-3)));
         let after = f64::from(bce_per_pixel(trainer.model.forward(images.clone()), images).into_scalar::<f32>());
         assert!(after < before, "{kind:?}: {before} -> {after}");
     }
@@ -138,7 +138,7 @@ fn one_adam_step_lowers_each_loss_on_a_real_batch() {
         };
         let before = loss(&trainer);
         for _ in 0..3 {
-            trainer.train_batch(ImageBatch::new(images.clone(), targets.clone()), &lr(1e-3));
+            trainer.train_batch(ImageBatch::new(images.clone(), targets.clone()), Some(&lr(1e-3)));
         }
         let after = loss(&trainer);
         assert!(after < before, "{kind:?}: {before} -> {after}");
@@ -182,17 +182,17 @@ fn gan_steps_touch_only_their_own_network_and_lower_their_losses() {
     let (g0, d0, loss0) = (generated(&trainer), judged(&trainer), d_loss(&trainer));
     let drawn = |g: &zoo_models::Generator| floats(g.forward(probe.clone().inner()));
     let initial = drawn(&trainer.drawing());
-    trainer.discriminator_step(real.clone(), trainer.generate(noise.clone()), &lr(1e-3));
+    trainer.discriminator_step(real.clone(), trainer.generate(noise.clone()), Some(&lr(1e-3)));
     assert!(generated(&trainer) == g0, "a discriminator step leaves the generator alone");
     assert!(d_loss(&trainer) < loss0, "the discriminator step lowers its loss");
 
     let d1 = judged(&trainer);
     assert!(d1 != d0, "the discriminator learns");
-    let g_loss_before = trainer.generator_step(trainer.generate(noise.clone()), &lr(1e-3));
+    let g_loss_before = trainer.generator_step(trainer.generate(noise.clone()), Some(&lr(1e-3)));
     assert!(judged(&trainer) == d1, "a generator step changes no discriminator parameter");
     assert!(generated(&trainer) != g0, "the generator learns");
     // Its loss on the same noise, with the discriminator unchanged, went down.
-    let g_loss_after = trainer.generator_step(trainer.generate(noise), &lr(0.0));
+    let g_loss_after = trainer.generator_step(trainer.generate(noise), Some(&lr(0.0)));
     assert!(g_loss_after < g_loss_before, "{g_loss_before} -> {g_loss_after}");
 
     // The average that draws the pictures trails the trained generator; its warm-up (decays

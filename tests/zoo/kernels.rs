@@ -409,7 +409,7 @@ fn seeded_gan_training_at_full_batch_is_the_same_with_and_without_zoos_kernels()
         recipe.discriminator.dropout = 0.0;
         let mut trainer = recipe.trainer(&device);
         (0..3)
-            .flat_map(|_| trainer.train_batch(ImageBatch::new(images.clone(), targets.clone()), &1e-3.into()))
+            .flat_map(|_| trainer.train_batch(ImageBatch::new(images.clone(), targets.clone()), Some(&1e-3.into())))
             .collect::<Vec<_>>()
     };
     let (burn, zoo) = (run(false), run(true));

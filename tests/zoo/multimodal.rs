@@ -182,7 +182,7 @@ fn multitask_shapes_determinism_and_one_step() {
         let batch = canvas_batch(32, &trainer.train_device());
         let before = trainer.valid_batch(canvas_batch(32, &device));
         for _ in 0..3 {
-            trainer.train_batch(batch.clone(), &1e-3.into());
+            trainer.train_batch(batch.clone(), Some(&1e-3.into()));
         }
         (before, trainer.valid_batch(canvas_batch(32, &device)))
     };
@@ -193,11 +193,11 @@ fn multitask_shapes_determinism_and_one_step() {
     // the losses still fall on the batch trained on.
     let mut trainer = recipe.trainer(&device);
     let batch = canvas_batch(32, &trainer.train_device());
-    let first = trainer.train_batch(batch.clone(), &1e-3.into());
+    let first = trainer.train_batch(batch.clone(), Some(&1e-3.into()));
     for _ in 0..4 {
-        trainer.train_batch(batch.clone(), &1e-3.into());
+        trainer.train_batch(batch.clone(), Some(&1e-3.into()));
     }
-    let last = trainer.train_batch(batch, &1e-3.into());
+    let last = trainer.train_batch(batch, Some(&1e-3.into()));
     for name in ["Class Loss", "Box Loss"] {
         assert!(value(&last, name) < value(&first, name), "{name}: {} -> {}", value(&first, name), value(&last, name));
     }

@@ -10,6 +10,7 @@ use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
 use zoo_data::ImageSet;
+use zoo_train::accumulate::HeldGradients;
 use zoo_train::checkpoint::{load_module, load_optimizer, module_bytes, optimizer_bytes};
 use zoo_train::dashboard::MetricSpec;
 use zoo_train::fit::FitConfig;
@@ -70,6 +71,7 @@ impl TwoHeads {
 struct TwoHeadTrainer {
     model: TwoHeads,
     optimizer: ModuleOptimizer,
+    held: HeldGradients,
     /// Multiplies the learning rate (a huge one makes the loss overflow for the NaN guard).
     lr_scale: f64,
     device: Device,
@@ -81,6 +83,7 @@ impl TwoHeadTrainer {
         Self {
             model: TwoHeads::new(&device.clone().autodiff()),
             optimizer: AdamConfig::new().init(),
+            held: HeldGradients::default(),
             lr_scale,
             device: device.clone(),
         }
@@ -114,10 +117,11 @@ impl ImageTrainer for TwoHeadTrainer {
     fn device(&self) -> Device {
         self.device.clone()
     }
-    fn train_batch(&mut self, batch: ImageBatch, lr: &ModuleLearningRate) -> Vec<(&'static str, f64)> {
+    fn train_batch(&mut self, batch: ImageBatch, lr: Option<&ModuleLearningRate>) -> Vec<(&'static str, f64)> {
         let (class_loss, box_loss, accuracy) = Self::losses(&self.model, batch);
         let grads = GradientsParams::from_grads((class_loss.clone() + box_loss.clone()).backward(), &self.model);
-        self.model = self.optimizer.step(lr.base() * self.lr_scale, self.model.clone(), grads);
+        let lr = lr.map(|lr| ModuleLearningRate::from(lr.base() * self.lr_scale));
+        self.model = self.held.step(&mut self.optimizer, self.model.clone(), grads, lr.as_ref());
         Self::report(class_loss, box_loss, accuracy)
     }
     fn valid_batch(&mut self, batch: ImageBatch) -> Vec<(&'static str, f64)> {
@@ -202,4 +206,28 @@ fn early_stopping_ends_the_run_when_the_watched_metric_stops_improving() {
     let report = trainer::fit(&run, &mut training, None).unwrap();
     assert_eq!((report.outcome, report.epochs), (Outcome::Finished, 2));
     assert!(run.file("model.bpk").is_file(), "the stopped run's weights are written");
+}
+
+#[test]
+fn accumulating_two_batches_of_20_trains_as_batches_of_40() {
+    let _rng = rng_lock();
+    let device = Device::flex();
+    let tmp = tempfile::tempdir().unwrap();
+    // 400 pictures, 360 of them trained on: 9 batches of 40, or 18 of 20 in 9 steps of two.
+    let train = |name: &str, fit: FitConfig| {
+        let run = RunDir::create(Some(&tmp.path().join(name)), "two-heads").unwrap();
+        let mut training = ImageTraining::new("two-heads", fit, TwoHeadTrainer::new(&device, 1.0), squares(400));
+        trainer::fit(&run, &mut training, None).unwrap();
+        run
+    };
+    let whole = train("whole", fit_settings(2).with_batch_size(40));
+    let accumulated = train("accumulated", fit_settings(2).with_batch_size(20).with_accumulate_batches(2));
+    let single = train("single", fit_settings(2).with_batch_size(20));
+    for (epoch, split, name) in [(1, "train", "Class Loss"), (2, "train", "Box Loss"), (2, "valid", "Box Loss")] {
+        let (a, b) = (metric(&whole, epoch, split, name), metric(&accumulated, epoch, split, name));
+        assert!((a - b).abs() <= 1e-5 * a.abs().max(1e-3), "epoch {epoch} {split} {name}: {a} vs {b}");
+    }
+    // Without accumulation, batches of 20 take twice the steps and land elsewhere.
+    let (a, c) = (metric(&whole, 2, "valid", "Box Loss"), metric(&single, 2, "valid", "Box Loss"));
+    assert!((a - c).abs() > 1e-4 * a.abs(), "{a} vs {c}");
 }

@@ -12,6 +12,7 @@ use burn::prelude::*;
 use burn::train::ClassificationOutput;
 use zoo_data::ImageSet;
 
+use crate::accumulate::HeldGradients;
 use crate::checkpoint::{load_model_and_optimizer, module_bytes, optimizer_bytes};
 use crate::dashboard::MetricSpec;
 use crate::error::Result;
@@ -82,6 +83,7 @@ impl<R: ClassifierRecipe> ImageRecipe for R {
         ClassifierTrainer {
             model: Classifier::new(self.init(&train_device)),
             optimizer: self.fit().build_optimizer(self.optimizer(), self.regularization().weight_decay),
+            held: HeldGradients::default(),
             recipe: self.clone(),
             train_device,
             device: device.clone(),
@@ -127,6 +129,8 @@ impl<R: ClassifierRecipe> ImageRecipe for R {
 pub struct ClassifierTrainer<R: ClassifierRecipe> {
     pub model: Classifier<R::Net>,
     optimizer: ModuleOptimizer,
+    /// Gradients gathered for the next optimiser step (`fit.accumulate_batches`).
+    held: HeldGradients,
     recipe: R,
     train_device: Device,
     device: Device,
@@ -155,7 +159,7 @@ impl<R: ClassifierRecipe> ImageTrainer for ClassifierTrainer<R> {
         metrics
     }
 
-    fn train_batch(&mut self, batch: ImageBatch, lr: &ModuleLearningRate) -> Vec<(&'static str, f64)> {
+    fn train_batch(&mut self, batch: ImageBatch, lr: Option<&ModuleLearningRate>) -> Vec<(&'static str, f64)> {
         let size = batch.targets.dims()[0];
         let output = self.model.forward_classification(batch);
         // The loss reported stays the data's cross-entropy, comparable with validation's; the
@@ -166,7 +170,7 @@ impl<R: ClassifierRecipe> ImageTrainer for ClassifierTrainer<R> {
             None => output.loss.clone(),
         };
         let grads = GradientsParams::from_grads(objective.backward(), &self.model);
-        self.model = self.optimizer.step(lr.clone(), self.model.clone(), grads);
+        self.model = self.held.step(&mut self.optimizer, self.model.clone(), grads, lr);
         let mut values = metrics(output, size);
         if let Some(penalty) = penalty {
             values.push((PENALTY, f64::from(penalty.into_scalar::<f32>())));

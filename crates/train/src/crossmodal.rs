@@ -17,6 +17,7 @@ use zoo_data::rng::splitmix_step;
 use zoo_data::{ImageSet, SplitMix64};
 use zoo_models::{CrossModal, CrossModalConfig};
 
+use crate::accumulate::HeldGradients;
 use crate::checkpoint::{load_model_and_optimizer, module_bytes, optimizer_bytes, read_module};
 use crate::dashboard::MetricSpec;
 use crate::error::{Result, ZooError};
@@ -79,6 +80,7 @@ impl ImageRecipe for CrossModalRecipe {
         CrossModalTrainer {
             model: self.model.init(&train_device),
             optimizer: self.fit.build_optimizer(&self.optimizer, 0.0),
+            held: HeldGradients::default(),
             recipe: self.clone(),
             names: tokenizer.name_ids(),
             tokenizer,
@@ -158,6 +160,8 @@ fn digits(targets: &Tensor<1, Int>) -> Vec<u8> {
 pub struct CrossModalTrainer {
     pub model: CrossModal,
     optimizer: ModuleOptimizer,
+    /// Gradients gathered for the next optimiser step (`fit.accumulate_batches`).
+    held: HeldGradients,
     recipe: CrossModalRecipe,
     tokenizer: CaptionTokenizer,
     /// The ids of the digits' names, which word noise keeps.
@@ -191,7 +195,7 @@ impl ImageTrainer for CrossModalTrainer {
         self.device.clone()
     }
 
-    fn train_batch(&mut self, batch: ImageBatch, lr: &ModuleLearningRate) -> Vec<(&'static str, f64)> {
+    fn train_batch(&mut self, batch: ImageBatch, lr: Option<&ModuleLearningRate>) -> Vec<(&'static str, f64)> {
         let pairs: Vec<Pair> = digits(&batch.targets)
             .into_iter()
             .enumerate()
@@ -203,7 +207,7 @@ impl ImageTrainer for CrossModalTrainer {
         let (loss, accuracy) = Self::step(&self.model, batch.images, tokens, labels);
         let value = f64::from(loss.clone().into_scalar::<f32>());
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
-        self.model = self.optimizer.step(lr.clone(), self.model.clone(), grads);
+        self.model = self.held.step(&mut self.optimizer, self.model.clone(), grads, lr);
         vec![("Loss", value), ("Accuracy", accuracy)]
     }
 

@@ -42,9 +42,14 @@ pub struct FitConfig {
     /// Passes over the training data.
     #[config(default = 5)]
     pub epochs: usize,
-    /// Samples per optimiser step.
+    /// Samples per batch (an optimiser step takes `accumulate_batches` batches).
     #[config(default = 64)]
     pub batch_size: usize,
+    /// Gradient accumulation: each optimiser step takes the mean gradient of this many
+    /// batches (an epoch's last step what is left of it), so `batch_size x accumulate_batches`
+    /// samples shape a step while memory holds one batch; 1: a step every batch.
+    #[config(default = 1)]
+    pub accumulate_batches: usize,
     /// Adam's step size.
     #[config(default = 1e-3)]
     pub learning_rate: f64,
@@ -207,6 +212,18 @@ impl FitConfig {
         }
     }
 
+    /// Optimiser steps in an epoch of `batches` batches.
+    pub fn optimiser_steps(&self, batches: usize) -> usize {
+        batches.div_ceil(self.accumulate_batches.max(1))
+    }
+
+    /// Whether the optimiser steps after batch `index` (from 0) of an epoch of `batches`: after
+    /// every `accumulate_batches`-th batch, and after the epoch's last, so a checkpoint never
+    /// falls inside a step.
+    pub fn step_due(&self, index: usize, batches: usize) -> bool {
+        (index + 1).is_multiple_of(self.accumulate_batches.max(1)) || index + 1 >= batches
+    }
+
     /// The learning-rate scheduler for a run of `steps_per_epoch` optimiser steps an epoch.
     pub fn scheduler(&self, steps_per_epoch: usize) -> Result<ModuleLrScheduler, String> {
         self.scheduler_after(steps_per_epoch, 0, &[])
@@ -291,6 +308,9 @@ impl FitConfig {
     }
 
     pub fn validate(&self) -> Result<(), String> {
+        if self.accumulate_batches == 0 {
+            return Err("fit.accumulate_batches must be at least 1 (1: a step every batch)".to_string());
+        }
         if let Optimizer::Sgd { momentum, nesterov } = self.optimizer
             && (!(0.0..1.0).contains(&momentum) || (nesterov && momentum == 0.0))
         {

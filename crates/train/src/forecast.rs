@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use zoo_data::series::{self, Errors, Normalizer, Series, TimeSplit};
 use zoo_models::{LstmForecaster, LstmForecasterConfig};
 
+use crate::accumulate::HeldGradients;
 use crate::checkpoint::{load_model_and_optimizer, module_bytes, optimizer_bytes, read_module, write_module};
 use crate::dashboard::MetricSpec;
 use crate::error::{Result, ResultExt, ZooError};
@@ -229,6 +230,8 @@ pub struct ForecastTraining {
     data: Prepared,
     model: LstmForecaster,
     optimizer: ModuleOptimizer,
+    /// Gradients gathered for the next optimiser step (`fit.accumulate_batches`).
+    held: HeldGradients,
     train_targets: Vec<usize>,
     valid_targets: Vec<usize>,
     device: Device,
@@ -242,6 +245,7 @@ impl ForecastTraining {
         Self {
             model: recipe.model.init(&train_device),
             optimizer: recipe.fit.build_optimizer(&recipe.optimizer, 0.0),
+            held: HeldGradients::default(),
             train_targets: data.part(data.split.train.clone()),
             valid_targets: data.part(data.split.valid.clone()),
             recipe,
@@ -300,13 +304,14 @@ impl Training for ForecastTraining {
         let mut order = self.train_targets.clone();
         shuffle(&mut order, fit.seed.wrapping_add(epoch as u64));
         let mse = MseLoss::new();
+        let batches = order.len().div_ceil(fit.batch_size);
         for (i, batch) in order.chunks(fit.batch_size).enumerate() {
-            let lr = report.learning_rate();
+            let lr = report.learning_rate_if(fit.step_due(i, batches));
             let predicted = self.model.forward(self.data.windows(batch, &self.train_device));
             let loss = mse.forward(predicted, self.data.targets(batch, &self.train_device), Reduction::Mean);
             report.value_over("Loss", f64::from(loss.clone().into_scalar::<f32>()), batch.len());
             let grads = GradientsParams::from_grads(loss.backward(), &self.model);
-            self.model = self.optimizer.step(lr, self.model.clone(), grads);
+            self.model = self.held.step(&mut self.optimizer, self.model.clone(), grads, lr.as_ref());
             if !report.progress(((i + 1) * fit.batch_size).min(order.len())) {
                 break;
             }

@@ -45,9 +45,11 @@ pub trait ImageTrainer {
     fn train_device(&self) -> Device;
     /// The plain device of validation and pictures.
     fn device(&self) -> Device;
-    /// One optimisation step on a batch (images `[batch, channels, height, width]` in
-    /// `[0, 1]`, and its targets); returns each metric's mean over the batch.
-    fn train_batch(&mut self, batch: ImageBatch, lr: &ModuleLearningRate) -> Vec<(&'static str, f64)>;
+    /// Learns from a batch (images `[batch, channels, height, width]` in `[0, 1]`, and its
+    /// targets): the optimiser steps with `lr` when a step is due, and the gradients wait in a
+    /// [`HeldGradients`](crate::accumulate::HeldGradients) without (`fit.accumulate_batches`).
+    /// Returns each metric's mean over the batch.
+    fn train_batch(&mut self, batch: ImageBatch, lr: Option<&ModuleLearningRate>) -> Vec<(&'static str, f64)>;
     /// Metrics of a validation batch, without training (plain device).
     fn valid_batch(&mut self, batch: ImageBatch) -> Vec<(&'static str, f64)>;
     /// Writes the epoch's pictures into the run folder (none by default).
@@ -237,8 +239,8 @@ impl<T: ImageTrainer> Training for ImageTraining<T> {
     }
 
     fn scheduler(&self, epochs_done: usize) -> Result<Option<ModuleLrScheduler>> {
-        let steps = self.train_len.div_ceil(self.fit.batch_size);
-        trainer::schedule_groups(&self.fit, steps, epochs_done, &self.trainer.lr_groups())
+        let batches = self.train_len.div_ceil(self.fit.batch_size);
+        trainer::schedule_groups(&self.fit, batches, epochs_done, &self.trainer.lr_groups())
     }
 
     fn early_stopping(&self) -> Option<EarlyStopping> {
@@ -268,12 +270,13 @@ impl<T: ImageTrainer> Training for ImageTraining<T> {
     fn train_epoch(&mut self, _epoch: usize, report: &mut Reporter) -> Result<()> {
         let mut done = 0;
         let mut batch_started = Instant::now();
-        for batch in self.train_loader.iter() {
+        let batches = self.train_len.div_ceil(self.fit.batch_size);
+        for (index, batch) in self.train_loader.iter().enumerate() {
             let batch = batch.map_err(|e| ZooError::runtime(e.to_string()))?;
             let size = batch.images.dims()[0];
             done += size;
-            let lr = report.learning_rate();
-            for (name, value) in self.trainer.train_batch(batch, &lr) {
+            let lr = report.learning_rate_if(self.fit.step_due(index, batches));
+            for (name, value) in self.trainer.train_batch(batch, lr.as_ref()) {
                 report.value_over(name, value, size);
             }
             // Data loading included: the time from one batch's end to the next.

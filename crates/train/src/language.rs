@@ -15,6 +15,7 @@ use zoo_data::corpus::{load_text, split_text};
 use zoo_data::{CharTokenizer, SplitMix64};
 use zoo_models::{CharLstm, CharLstmConfig, CharTransformer, CharTransformerConfig, LstmStates};
 
+use crate::accumulate::HeldGradients;
 use crate::checkpoint::{load_model_and_optimizer, module_bytes, optimizer_bytes, read_module, write_module};
 use crate::dashboard::MetricSpec;
 use crate::error::{Result, ResultExt, ZooError};
@@ -526,6 +527,8 @@ pub struct LanguageTraining<R: LanguageRecipe> {
     corpus: Corpus,
     model: R::Model,
     optimizer: ModuleOptimizer,
+    /// Gradients gathered for the next optimiser step (`fit.accumulate_batches`).
+    held: HeldGradients,
     loss: CrossEntropyLoss,
     device: Device,
     train_device: Device,
@@ -538,6 +541,7 @@ impl<R: LanguageRecipe> LanguageTraining<R> {
         Self {
             model: recipe.init_language_model(&train_device),
             optimizer: recipe.fit().build_optimizer(recipe.optimizer(), 0.0),
+            held: HeldGradients::default(),
             loss: CrossEntropyLossConfig::new().init(&train_device),
             recipe,
             corpus,
@@ -607,7 +611,7 @@ impl<R: LanguageRecipe> Training for LanguageTraining<R> {
         let epoch_start = Instant::now();
         let (mut loss_sum, mut steps) = (0.0, 0usize);
         for step in 0..self.steps() {
-            let lr = report.learning_rate();
+            let lr = report.learning_rate_if(fit.step_due(step, self.steps()));
             let (inputs, targets) = self.corpus.windows(&cursor.next(&mut rng), settings.context, &self.train_device);
             let (logits, next) = self.model.logits_from(inputs, state);
             state = next;
@@ -617,7 +621,7 @@ impl<R: LanguageRecipe> Training for LanguageTraining<R> {
             report.value("Loss", value);
             (loss_sum, steps) = (loss_sum + value, steps + 1);
             let grads = GradientsParams::from_grads(loss.backward(), &self.model);
-            self.model = self.optimizer.step(lr, self.model.clone(), grads);
+            self.model = self.held.step(&mut self.optimizer, self.model.clone(), grads, lr.as_ref());
             let chars = ((step + 1) * fit.batch_size * settings.context) as f64;
             report.value("Characters/s", chars / epoch_start.elapsed().as_secs_f64().max(1e-9));
             if !report.progress(step + 1) {

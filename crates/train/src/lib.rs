@@ -2,6 +2,7 @@
 //! every family plugs its steps into, data loaders, the run folder, crash-safe checkpoints,
 //! burn-train's dashboard, metric logs and plots.
 
+pub mod accumulate;
 pub mod augment;
 pub mod average;
 pub mod checkpoint;

@@ -16,6 +16,7 @@ use zoo_data::canvas::{CanvasSpec, make_canvases};
 use zoo_data::{ImageSet, Split};
 use zoo_models::{MultiTask, MultiTaskConfig, MultiTaskOutput};
 
+use crate::accumulate::HeldGradients;
 use crate::checkpoint::{load_model_and_optimizer, module_bytes, optimizer_bytes, read_module};
 use crate::dashboard::MetricSpec;
 use crate::error::{Result, ResultExt, ZooError};
@@ -129,6 +130,7 @@ impl ImageRecipe for MultiTaskRecipe {
         MultiTaskTrainer {
             model: self.model_config().init(&train_device),
             optimizer: self.fit.build_optimizer(&self.optimizer, 0.0),
+            held: HeldGradients::default(),
             recipe: self.clone(),
             train_device,
             device: device.clone(),
@@ -251,6 +253,8 @@ impl Step {
 pub struct MultiTaskTrainer {
     pub model: MultiTask,
     optimizer: ModuleOptimizer,
+    /// Gradients gathered for the next optimiser step (`fit.accumulate_batches`).
+    held: HeldGradients,
     recipe: MultiTaskRecipe,
     train_device: Device,
     device: Device,
@@ -273,12 +277,12 @@ impl ImageTrainer for MultiTaskTrainer {
         self.device.clone()
     }
 
-    fn train_batch(&mut self, batch: ImageBatch, lr: &ModuleLearningRate) -> Vec<(&'static str, f64)> {
+    fn train_batch(&mut self, batch: ImageBatch, lr: Option<&ModuleLearningRate>) -> Vec<(&'static str, f64)> {
         let step = Step::of(self.model.forward(batch.images.clone()), &batch, self.recipe.loss.box_loss);
         let loss = &self.recipe.loss;
         let objective = step.class_loss.clone() * loss.class_weight + step.box_loss.clone() * loss.box_weight;
         let grads = GradientsParams::from_grads(objective.backward(), &self.model);
-        self.model = self.optimizer.step(lr.clone(), self.model.clone(), grads);
+        self.model = self.held.step(&mut self.optimizer, self.model.clone(), grads, lr);
         step.metrics(batch.targets)
     }
 

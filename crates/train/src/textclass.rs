@@ -17,6 +17,7 @@ use zoo_data::corpus::{Chunk, DocumentSource, Part, chunk_documents, label_set, 
 use zoo_data::{SplitMix64, WordTokenizer};
 use zoo_models::{TextClassifier, TextClassifierConfig, padding_mask};
 
+use crate::accumulate::HeldGradients;
 use crate::checkpoint::{load_model_and_optimizer, module_bytes, optimizer_bytes, read_module, write_module};
 use crate::classifier::PENALTY;
 use crate::dashboard::MetricSpec;
@@ -376,6 +377,8 @@ pub struct TextClassTraining {
     data: TextData,
     model: TextClassifier,
     optimizer: ModuleOptimizer,
+    /// Gradients gathered for the next optimiser step (`fit.accumulate_batches`).
+    held: HeldGradients,
     loss: CrossEntropyLoss,
     /// The first `fit.limit` training chunks (all without a limit).
     train_chunks: usize,
@@ -395,6 +398,7 @@ impl TextClassTraining {
         Self {
             model: recipe.classifier.init(&train_device),
             optimizer: recipe.fit.build_optimizer(&recipe.optimizer, recipe.regularization.weight_decay),
+            held: HeldGradients::default(),
             loss: CrossEntropyLossConfig::new().init(&train_device),
             train_chunks: if limit > 0 { data.train.len().min(limit) } else { data.train.len() },
             best: -1.0,
@@ -476,8 +480,9 @@ impl Training for TextClassTraining {
         let fit = &self.recipe.fit;
         let mut order: Vec<usize> = (0..self.train_chunks).collect();
         shuffle(&mut order, fit.seed.wrapping_add(epoch as u64));
+        let batches = order.len().div_ceil(fit.batch_size);
         for (i, indices) in order.chunks(fit.batch_size).enumerate() {
-            let lr = report.learning_rate();
+            let lr = report.learning_rate_if(fit.step_due(i, batches));
             let chunks: Vec<&Chunk> = indices.iter().map(|&j| &self.data.train[j]).collect();
             let sequences: Vec<Vec<u32>> =
                 chunks.iter().map(|c| self.data.ids(c, self.recipe.classifier.max_len)).collect();
@@ -497,7 +502,7 @@ impl Training for TextClassTraining {
                 None => loss,
             };
             let grads = GradientsParams::from_grads(objective.backward(), &self.model);
-            self.model = self.optimizer.step(lr, self.model.clone(), grads);
+            self.model = self.held.step(&mut self.optimizer, self.model.clone(), grads, lr.as_ref());
             if !report.progress(((i + 1) * fit.batch_size).min(order.len())) {
                 break;
             }

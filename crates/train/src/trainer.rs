@@ -199,6 +199,12 @@ impl Reporter<'_> {
         lr
     }
 
+    /// [`learning_rate`](Self::learning_rate) when an optimiser step is `due` (see
+    /// [`FitConfig::step_due`]); None while a step's batches are still being gathered.
+    pub fn learning_rate_if(&mut self, due: bool) -> Option<ModuleLearningRate> {
+        due.then(|| self.learning_rate())
+    }
+
     /// One observation of `name`; the epoch's figure is the mean of them.
     pub fn value(&mut self, name: &'static str, value: f64) {
         self.value_over(name, value, 1);
@@ -464,20 +470,22 @@ fn keep_best_weights<T: Training>(
     ))
 }
 
-/// A fit setting's learning-rate schedule for `steps_per_epoch` optimiser steps an epoch,
-/// brought to where `epochs_done` epochs left it.
-pub fn schedule(fit: &FitConfig, steps_per_epoch: usize, epochs_done: usize) -> Result<Option<ModuleLrScheduler>> {
-    schedule_groups(fit, steps_per_epoch, epochs_done, &[])
+/// A fit setting's learning-rate schedule for epochs of `batches_per_epoch` batches (the
+/// optimiser steps of which [`FitConfig::optimiser_steps`] counts), brought to where
+/// `epochs_done` epochs left it.
+pub fn schedule(fit: &FitConfig, batches_per_epoch: usize, epochs_done: usize) -> Result<Option<ModuleLrScheduler>> {
+    schedule_groups(fit, batches_per_epoch, epochs_done, &[])
 }
 
 /// [`schedule`] with parameter groups that learn at a share of the rate: `(group, share)`.
 pub fn schedule_groups(
     fit: &FitConfig,
-    steps_per_epoch: usize,
+    batches_per_epoch: usize,
     epochs_done: usize,
     groups: &[(burn::module::ParamGroup, f64)],
 ) -> Result<Option<ModuleLrScheduler>> {
-    fit.scheduler_after(steps_per_epoch, epochs_done, groups).map(Some).map_err(ZooError::usage)
+    let steps = fit.optimiser_steps(batches_per_epoch);
+    fit.scheduler_after(steps, epochs_done, groups).map(Some).map_err(ZooError::usage)
 }
 
 /// `epochs` epochs, as the closing line says it.

@@ -14,6 +14,7 @@ use zoo_models::{Autoencoder, AutoencoderConfig, IMAGE_SIDE, bernoulli_nll};
 use super::{
     image_batch, load_model_and_optimizer, module_bytes, optimizer_bytes, picture_path, read_module, test_set, to_vec,
 };
+use crate::accumulate::HeldGradients;
 use crate::dashboard::MetricSpec;
 use crate::error::{Result, ResultExt};
 use crate::fit::{FitConfig, LrSchedule};
@@ -56,6 +57,7 @@ impl ImageRecipe for AutoencoderRecipe {
         AutoencoderTrainer {
             model: self.model.init(&train_device),
             optimizer: self.fit.build_optimizer(&self.optimizer, 0.0),
+            held: HeldGradients::default(),
             config: self.model.clone(),
             train_device,
             device: device.clone(),
@@ -66,6 +68,8 @@ impl ImageRecipe for AutoencoderRecipe {
 pub struct AutoencoderTrainer {
     pub model: Autoencoder,
     optimizer: ModuleOptimizer,
+    /// Gradients gathered for the next optimiser step (`fit.accumulate_batches`).
+    held: HeldGradients,
     config: AutoencoderConfig,
     train_device: Device,
     device: Device,
@@ -87,12 +91,12 @@ impl ImageTrainer for AutoencoderTrainer {
         self.device.clone()
     }
 
-    fn train_batch(&mut self, batch: ImageBatch, lr: &ModuleLearningRate) -> Vec<(&'static str, f64)> {
+    fn train_batch(&mut self, batch: ImageBatch, lr: Option<&ModuleLearningRate>) -> Vec<(&'static str, f64)> {
         let images = batch.images;
         let loss = bce_per_pixel(self.model.forward(images.clone()), images);
         let value = f64::from(loss.clone().into_scalar::<f32>());
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
-        self.model = self.optimizer.step(lr.clone(), self.model.clone(), grads);
+        self.model = self.held.step(&mut self.optimizer, self.model.clone(), grads, lr);
         vec![("Loss", value)]
     }
 

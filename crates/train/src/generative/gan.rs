@@ -13,6 +13,7 @@ use zoo_data::ImageSet;
 use zoo_models::{Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, IMAGE_SIDE, bernoulli_nll};
 
 use super::{load_module, load_optimizer, module_bytes, optimizer_bytes, picture_path, read_module, to_vec};
+use crate::accumulate::HeldGradients;
 use crate::average::update_average;
 use crate::dashboard::MetricSpec;
 use crate::error::{Result, ResultExt};
@@ -105,6 +106,8 @@ impl ImageRecipe for GanRecipe {
             discriminator: self.discriminator.init(&train_device),
             optimizer_g: self.fit.build_optimizer(&self.optimizer, 0.0),
             optimizer_d: self.fit.build_optimizer(&self.optimizer, 0.0),
+            held_g: HeldGradients::default(),
+            held_d: HeldGradients::default(),
             recipe: self.clone(),
             fixed,
             train_device,
@@ -123,6 +126,9 @@ pub struct GanTrainer {
     pub discriminator: Discriminator,
     optimizer_g: ModuleOptimizer,
     optimizer_d: ModuleOptimizer,
+    /// Each player's gradients gathered for its next step (`fit.accumulate_batches`).
+    held_g: HeldGradients,
+    held_d: HeldGradients,
     recipe: GanRecipe,
     /// 64 fixed noise vectors: the same digits drawn every epoch.
     fixed: Tensor<2>,
@@ -202,12 +208,17 @@ impl GanTrainer {
         (loss, sigmoid(real_logits).mean(), sigmoid(fake_logits).mean())
     }
 
-    /// One discriminator update.
-    pub fn discriminator_step(&mut self, real: Tensor<4>, fake: Tensor<4>, lr: &ModuleLearningRate) -> StepMetrics {
+    /// One discriminator update (with `lr`; without, its gradients wait for the next step).
+    pub fn discriminator_step(
+        &mut self,
+        real: Tensor<4>,
+        fake: Tensor<4>,
+        lr: Option<&ModuleLearningRate>,
+    ) -> StepMetrics {
         let (loss, d_real, d_fake) = self.discriminator_loss(real, fake);
         let metrics = StepMetrics { loss: scalar(loss.clone()), d_real: scalar(d_real), d_fake: scalar(d_fake) };
         let grads = GradientsParams::from_grads(loss.backward(), &self.discriminator);
-        self.discriminator = self.optimizer_d.step(lr.clone(), self.discriminator.clone(), grads);
+        self.discriminator = self.held_d.step(&mut self.optimizer_d, self.discriminator.clone(), grads, lr);
         metrics
     }
 
@@ -219,12 +230,15 @@ impl GanTrainer {
 
     /// One generator update on `fake` (from [`generate`](Self::generate), graph attached): the
     /// generator learns to make D call its images real. Only the generator's optimiser steps,
-    /// so no discriminator parameter changes.
-    pub fn generator_step(&mut self, fake: Tensor<4>, lr: &ModuleLearningRate) -> f64 {
+    /// so no discriminator parameter changes. Without `lr` the gradients wait for the next step.
+    pub fn generator_step(&mut self, fake: Tensor<4>, lr: Option<&ModuleLearningRate>) -> f64 {
         let loss = bce_against(self.discriminator.forward(fake), true);
         let value = scalar(loss.clone());
         let grads = GradientsParams::from_grads(loss.backward(), &self.generator);
-        self.generator = self.optimizer_g.step(lr.clone(), self.generator.clone(), grads);
+        self.generator = self.held_g.step(&mut self.optimizer_g, self.generator.clone(), grads, lr);
+        if lr.is_none() {
+            return value;
+        }
         if let (Some(average), Some(decay)) = (self.average.take(), self.recipe.decay()) {
             let decay = GanRecipe::decay_at(decay, self.average_updates);
             self.average = Some(update_average(average, &self.generator, decay));
@@ -262,7 +276,7 @@ impl ImageTrainer for GanTrainer {
         self.device.clone()
     }
 
-    fn train_batch(&mut self, batch: ImageBatch, lr: &ModuleLearningRate) -> Vec<(&'static str, f64)> {
+    fn train_batch(&mut self, batch: ImageBatch, lr: Option<&ModuleLearningRate>) -> Vec<(&'static str, f64)> {
         let images = batch.images;
         let batch = images.dims()[0];
         let fake = self.generate(self.noise(batch));

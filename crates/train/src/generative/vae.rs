@@ -17,6 +17,7 @@ use super::autoencoder::write_pairs;
 use super::{
     image_batch, load_model_and_optimizer, module_bytes, optimizer_bytes, picture_path, read_module, test_set, to_vec,
 };
+use crate::accumulate::HeldGradients;
 use crate::dashboard::MetricSpec;
 use crate::error::{Result, ResultExt};
 use crate::fit::{FitConfig, LrSchedule};
@@ -64,6 +65,7 @@ impl ImageRecipe for VaeRecipe {
         VaeTrainer {
             model,
             optimizer: self.fit.build_optimizer(&self.optimizer, 0.0),
+            held: HeldGradients::default(),
             config: self.model.clone(),
             beta: self.beta,
             fixed,
@@ -76,6 +78,8 @@ impl ImageRecipe for VaeRecipe {
 pub struct VaeTrainer {
     pub model: Vae,
     optimizer: ModuleOptimizer,
+    /// Gradients gathered for the next optimiser step (`fit.accumulate_batches`).
+    held: HeldGradients,
     config: VaeConfig,
     beta: f64,
     fixed: Tensor<2>,
@@ -108,7 +112,7 @@ impl ImageTrainer for VaeTrainer {
         self.device.clone()
     }
 
-    fn train_batch(&mut self, batch: ImageBatch, lr: &ModuleLearningRate) -> Vec<(&'static str, f64)> {
+    fn train_batch(&mut self, batch: ImageBatch, lr: Option<&ModuleLearningRate>) -> Vec<(&'static str, f64)> {
         let images = batch.images;
         let (reconstruction, kl) = elbo_terms(&self.model, images);
         let loss = reconstruction.clone() + kl.clone() * self.beta;
@@ -116,7 +120,7 @@ impl ImageTrainer for VaeTrainer {
         let metrics =
             vec![("Loss", scalar(loss.clone())), ("Reconstruction", scalar(reconstruction)), ("KL", scalar(kl))];
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
-        self.model = self.optimizer.step(lr.clone(), self.model.clone(), grads);
+        self.model = self.held.step(&mut self.optimizer, self.model.clone(), grads, lr);
         metrics
     }
 
