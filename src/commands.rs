@@ -153,7 +153,8 @@ pub fn eval_classifier<R: ClassifierRecipe>(args: EvalArgs) -> Result<()> {
     let report = image::eval::<R>(&args.run, args.data.as_deref(), split, &device)?;
     let set = if args.train_split { "training set" } else { "test set" };
     println!("{} {}: {set} of {} images from {}", report.model, args.run.display(), report.images, report.data);
-    println!("loss {:.4}  accuracy {:.2} %", report.loss, report.accuracy);
+    let top5 = report.top5_accuracy.map(|top5| format!("  top-5 {top5:.2} %")).unwrap_or_default();
+    println!("loss {:.4}  accuracy {:.2} %{top5}", report.loss, report.accuracy);
     println!("confusion matrix (rows: true class, columns: predicted class)");
     print!("{}", confusion_table(&report.confusion));
     Ok(())
@@ -213,6 +214,7 @@ pub fn eval_language<R: LanguageRecipe>(args: EvalArgs) -> Result<()> {
         r.bits_per_char,
         r.nats_per_char.exp()
     );
+    println!("next character: the top guess {:.2} %, among the five best {:.2} %", r.accuracy, r.top5_accuracy);
     Ok(())
 }
 

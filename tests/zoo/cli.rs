@@ -65,7 +65,11 @@ fn mlp_train_eval_predict_resume() {
     // 2,700 training images, one epoch: far better than the 10 % of chance.
     assert!(accuracy > 70.0, "accuracy {accuracy}");
     assert!(text.contains("confusion matrix"));
-    assert!(run.join("eval.json").is_file());
+    // Ten classes: the top-5 accuracy too, at least the top-1's.
+    let eval: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("eval.json")).unwrap()).unwrap();
+    let top5 = eval["top5_accuracy"].as_f64().expect("top-5 accuracy in eval.json");
+    assert!(top5 >= accuracy - 0.01 && top5 <= 100.0 && text.contains("top-5 "), "{top5} {text}");
 
     let seven = fixture("digit-7.png");
     let out = zoo(&["predict", "mlp", "--run", run_s, "--device", "cpu", seven.to_str().unwrap()]);

@@ -324,6 +324,9 @@ fn language_models_train_resume_eval_and_sample_through_the_binary() {
         let nats = eval["nats_per_char"].as_f64().unwrap();
         assert!(nats > 0.5 && nats < 4.6, "{model}: {nats}");
         assert!(eval["valid_chars"].as_u64().unwrap() > 100_000, "the whole held-out tenth");
+        // Next-character accuracy: the five best guesses hold the top one, and more.
+        let (top1, top5) = (eval["accuracy"].as_f64().unwrap(), eval["top5_accuracy"].as_f64().unwrap());
+        assert!(top1 > 0.0 && top5 > top1 && top5 <= 100.0, "{model}: {top1} {top5}");
         // Perplexity is the exponential of the epoch's loss, train and valid.
         let metrics = zoo_train::metrics_log::read_metrics(&run.join("metrics.csv")).unwrap();
         let figure = |split: &str, name: &str| {
@@ -333,6 +336,7 @@ fn language_models_train_resume_eval_and_sample_through_the_binary() {
             let (loss, perplexity) = (figure(split, "Loss"), figure(split, "Perplexity"));
             assert!((perplexity - loss.exp()).abs() < 1e-6 * perplexity, "{model} {split}: {loss} -> {perplexity}");
         }
+        assert!(figure("valid", "Top-5 Accuracy") > figure("valid", "Accuracy"), "{model}");
         let out_file = tmp.path().join(format!("{model}.txt"));
         let out = zoo(&[
             "sample",

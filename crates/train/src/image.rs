@@ -18,6 +18,7 @@ use crate::error::{Result, ResultExt, ZooError};
 use crate::fit::{FitConfig, FitOverrides};
 use crate::image_training::ImageTraining;
 use crate::loader::ImageLoader;
+use crate::read;
 use crate::run::{RunDir, timestamp_iso};
 use crate::source::DataSource;
 
@@ -126,6 +127,10 @@ pub struct EvalReport {
     pub loss: f64,
     /// In percent.
     pub accuracy: f64,
+    /// Test images whose class is among the model's five best guesses, in percent (models of
+    /// more than five classes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top5_accuracy: Option<f64>,
     /// `confusion[true][predicted]` counts.
     pub confusion: Vec<Vec<u64>>,
     pub seconds: f64,
@@ -172,14 +177,18 @@ pub fn eval<R: ClassifierRecipe>(
     let loader = ImageLoader::sequential(Arc::new(test_set), 500, device);
     let mut confusion = vec![vec![0u64; classes]; classes];
     let (mut loss_sum, mut count) = (0.0f64, 0usize);
+    let mut ranks = Vec::new();
     for batch in loader.iter() {
         let batch = batch.map_err(|e| ZooError::runtime(e.to_string()))?;
         let size = batch.targets.dims()[0];
         let output = model.forward_classification(batch);
         loss_sum += f64::from(output.loss.into_scalar::<f32>()) * size as f64;
         count += size;
-        let predicted = to_i64(output.output.argmax(1).flatten::<1>(0, 1))?;
-        let truth = to_i64(output.targets)?;
+        if classes > 5 {
+            ranks.extend(crate::topk::target_ranks(output.output.clone(), output.targets.clone())?);
+        }
+        let predicted = read::ints(output.output.argmax(1).flatten::<1>(0, 1))?;
+        let truth = read::ints(output.targets)?;
         for (t, p) in truth.iter().zip(&predicted) {
             confusion[*t as usize][*p as usize] += 1;
         }
@@ -191,20 +200,13 @@ pub fn eval<R: ClassifierRecipe>(
         images: count,
         loss: loss_sum / count.max(1) as f64,
         accuracy: 100.0 * correct as f64 / count.max(1) as f64,
+        top5_accuracy: (classes > 5).then(|| crate::topk::top_k_accuracy(&ranks, 5)),
         confusion,
         seconds: started.elapsed().as_secs_f64(),
         evaluated: timestamp_iso(),
     };
     run.write_json(file, &report)?;
     Ok(report)
-}
-
-fn to_i64(tensor: Tensor<1, Int>) -> Result<Vec<i64>> {
-    tensor
-        .into_data()
-        .convert::<i64>()
-        .try_into_vec::<i64>()
-        .map_err(|e| ZooError::runtime(format!("reading predictions: {e:?}")))
 }
 
 /// The confusion matrix as a text table, rows the true class and columns the prediction.

@@ -28,6 +28,10 @@ use crate::trainer::{self, EarlyStopping, FitReport, Reporter, Training, epochs_
 /// Per-character perplexity: `exp` of the cross-entropy in nats, how many characters the model
 /// hesitates between on average.
 pub const PERPLEXITY: &str = "Perplexity";
+/// Validation only: held-out next characters that were the model's top guess (percent).
+pub const ACCURACY: &str = "Accuracy";
+/// Validation only: held-out next characters among the model's five best guesses (percent).
+pub const TOP5_ACCURACY: &str = "Top-5 Accuracy";
 
 /// What a character language model learns from; `config.json` under `language`.
 #[derive(Config, Debug)]
@@ -370,17 +374,20 @@ impl Cursor {
     }
 }
 
-/// Log-likelihood of each target under `logits`, in nats.
+/// Negative log-likelihood of each target under `logits`, in nats, and its rank among the
+/// vocabulary (0: the model's top guess).
 ///
 /// # Shapes
-/// - logits: `[batch, len, vocab]`; targets: `batch * len` ids; output: `batch * len` values
-fn target_nats(logits: Tensor<3>, targets: &[u32]) -> Result<Vec<f64>> {
-    let [batch, len, _] = logits.dims();
+/// - logits: `[batch, len, vocab]`; targets: `batch * len` ids; outputs: `batch * len` values each
+fn target_nats(logits: Tensor<3>, targets: &[u32]) -> Result<(Vec<f64>, Vec<usize>)> {
+    let [batch, len, vocab] = logits.dims();
     let device = logits.device();
     let targets: Vec<i64> = targets.iter().map(|&i| i64::from(i)).collect();
-    let targets = Tensor::<3, Int>::from_data(TensorData::new(targets, [batch, len, 1]), &device);
-    let picked = burn::tensor::activation::log_softmax(logits, 2).gather(2, targets);
-    Ok(crate::read::floats(picked)?.into_iter().map(|x| -f64::from(x)).collect())
+    let targets = Tensor::<1, Int>::from_data(TensorData::new(targets, [batch * len]), &device);
+    let log_probs = burn::tensor::activation::log_softmax(logits.reshape([batch * len, vocab]), 1);
+    let picked = log_probs.clone().gather(1, targets.clone().reshape([batch * len, 1]));
+    let ranks = crate::topk::target_ranks(log_probs, targets)?;
+    Ok((crate::read::floats(picked)?.into_iter().map(|x| -f64::from(x)).collect(), ranks))
 }
 
 /// Mean negative log-likelihood in nats per character of `ids`: every character but the first
@@ -395,11 +402,34 @@ pub fn nats_per_char<M: CharModel>(
     batch: usize,
     device: &Device,
 ) -> Result<f64> {
+    Ok(char_scores(model, ids, context, batch, device)?.nats)
+}
+
+/// How well a model predicts each next character of a held-out text.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CharScores {
+    /// Mean negative log-likelihood, nats per character.
+    pub nats: f64,
+    /// Next characters that were the model's top guess, in percent.
+    pub accuracy: f64,
+    /// Next characters among the model's five best guesses, in percent.
+    pub top5_accuracy: f64,
+}
+
+/// [`nats_per_char`] with the top-1 and top-5 accuracy of the same predictions.
+pub fn char_scores<M: CharModel>(
+    model: &M,
+    ids: &[u32],
+    context: usize,
+    batch: usize,
+    device: &Device,
+) -> Result<CharScores> {
     let targets = ids.len().saturating_sub(1);
     if targets == 0 {
-        return Ok(0.0);
+        return Ok(CharScores { nats: 0.0, accuracy: 0.0, top5_accuracy: 0.0 });
     }
     let (mut total, mut count) = (0.0, 0usize);
+    let mut ranks = Vec::with_capacity(targets);
     if M::CARRIES_STATE {
         // Streams of `per_row` targets each; the few left over form one more, shorter stream.
         let rows = batch.min(targets).max(1);
@@ -415,7 +445,9 @@ pub fn nats_per_char<M: CharModel>(
             }
             let (logits, next) = model.logits_from(ids_tensor(&inputs, rows, device), state);
             state = next;
-            total += target_nats(logits, &expected)?.iter().sum::<f64>();
+            let (nats, rank) = target_nats(logits, &expected)?;
+            total += nats.iter().sum::<f64>();
+            ranks.extend(rank);
             count += expected.len();
         }
         let mut rest_state = None;
@@ -423,7 +455,9 @@ pub fn nats_per_char<M: CharModel>(
             let end = (from + context).min(targets);
             let (logits, next) = model.logits_from(ids_tensor(&ids[from..end], 1, device), rest_state);
             rest_state = next;
-            total += target_nats(logits, &ids[from + 1..end + 1])?.iter().sum::<f64>();
+            let (nats, rank) = target_nats(logits, &ids[from + 1..end + 1])?;
+            total += nats.iter().sum::<f64>();
+            ranks.extend(rank);
             count += end - from;
         }
     } else {
@@ -448,15 +482,20 @@ pub fn nats_per_char<M: CharModel>(
                 inputs.extend_from_slice(&ids[start..start + len]);
                 expected.extend_from_slice(&ids[start + 1..start + len + 1]);
             }
-            let nats = target_nats(model.logits(ids_tensor(&inputs, group.len(), device)), &expected)?;
+            let (nats, rank) = target_nats(model.logits(ids_tensor(&inputs, group.len(), device)), &expected)?;
             for (row, &(_, _, from)) in group.iter().enumerate() {
                 total += nats[row * len + from..(row + 1) * len].iter().sum::<f64>();
+                ranks.extend_from_slice(&rank[row * len + from..(row + 1) * len]);
                 count += len - from;
             }
         }
     }
-    debug_assert_eq!(count, targets);
-    Ok(total / count.max(1) as f64)
+    debug_assert_eq!((count, ranks.len()), (targets, targets));
+    Ok(CharScores {
+        nats: total / count.max(1) as f64,
+        accuracy: crate::topk::top_k_accuracy(&ranks, 1),
+        top5_accuracy: crate::topk::top_k_accuracy(&ranks, 5),
+    })
 }
 
 const VOCAB_FILE: &str = "vocab.txt";
@@ -566,6 +605,8 @@ impl<R: LanguageRecipe> Training for LanguageTraining<R> {
         vec![
             MetricSpec::lower("Loss"),
             MetricSpec::lower(PERPLEXITY),
+            MetricSpec::higher(ACCURACY),
+            MetricSpec::higher(TOP5_ACCURACY),
             MetricSpec::lower(trainer::LEARNING_RATE),
             MetricSpec::higher("Characters/s"),
         ]
@@ -645,9 +686,11 @@ impl<R: LanguageRecipe> Training for LanguageTraining<R> {
             0 => &self.corpus.valid[..],
             n => &self.corpus.valid[..n.min(self.corpus.valid.len())],
         };
-        let nats = nats_per_char(&self.model.valid(), valid_ids, settings.context, VALID_STREAMS, &self.device)?;
-        report.value("Loss", nats);
-        report.value(PERPLEXITY, nats.exp());
+        let scores = char_scores(&self.model.valid(), valid_ids, settings.context, VALID_STREAMS, &self.device)?;
+        report.value("Loss", scores.nats);
+        report.value(PERPLEXITY, scores.nats.exp());
+        report.value(ACCURACY, scores.accuracy);
+        report.value(TOP5_ACCURACY, scores.top5_accuracy);
         report.progress(1);
         Ok(())
     }
@@ -703,6 +746,12 @@ pub struct LanguageEval {
     pub valid_chars: usize,
     pub nats_per_char: f64,
     pub bits_per_char: f64,
+    /// Next characters that were the model's top guess, in percent.
+    #[serde(default)]
+    pub accuracy: f64,
+    /// Next characters among its five best guesses, in percent.
+    #[serde(default)]
+    pub top5_accuracy: f64,
     pub context: usize,
     /// How the held-out text was read: contiguous streams with the state carried (recurrent
     /// models) or half-overlapping windows of `context` characters.
@@ -714,13 +763,15 @@ pub fn eval<R: LanguageRecipe>(run_dir: &Path, device: &Device) -> Result<Langua
     let (run, recipe, tokenizer, model) = load::<R>(run_dir, device)?;
     let corpus = Corpus::new(recipe.language(), recipe.fit().valid_fraction, Some(tokenizer))?;
     let context = recipe.language().context;
-    let nats = nats_per_char(&model, &corpus.valid, context, VALID_STREAMS, device)?;
+    let scores = char_scores(&model, &corpus.valid, context, VALID_STREAMS, device)?;
     let report = LanguageEval {
         model: R::NAME.into(),
         text: corpus.source,
         valid_chars: corpus.valid.len() - 1,
-        nats_per_char: nats,
-        bits_per_char: nats / std::f64::consts::LN_2,
+        nats_per_char: scores.nats,
+        bits_per_char: scores.nats / std::f64::consts::LN_2,
+        accuracy: scores.accuracy,
+        top5_accuracy: scores.top5_accuracy,
         context,
         reading: if R::Model::CARRIES_STATE {
             format!("{VALID_STREAMS} contiguous streams, state carried")

@@ -33,6 +33,7 @@ pub mod run;
 pub mod source;
 pub mod tensorboard;
 pub mod textclass;
+pub mod topk;
 pub mod trainer;
 pub mod transfer;
 pub mod weights;
