@@ -128,7 +128,7 @@ fn resume_without_checkpoint_is_refused() {
     let run = temp.path().join("empty-run");
     hand_made_mlp_run(&run, &stdout(&zoo(&["config", "mlp"])));
     let out = zoo(&["train", "mlp", "--resume", run.to_str().unwrap(), "--device", "cpu"]);
-    assert_clean_error(&out, 2, "no complete checkpoint");
+    assert_clean_error(&out, 2, "no usable checkpoint");
 }
 
 /// A run folder made before fields were added to its recipe still rebuilds (they take their

@@ -9,6 +9,7 @@ mod kernels;
 mod models;
 mod multimodal;
 mod primitives;
+mod reliability;
 mod rl;
 mod sequence;
 mod toolkit;

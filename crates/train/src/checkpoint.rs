@@ -33,7 +33,10 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// The checkpoints of the training loop (`crate::trainer`): per epoch, one file per record
 /// (`online.bpk` is written as `online-<epoch>.bpk`), then `progress-<epoch>.json`, whose
-/// presence marks the epoch's checkpoint complete. The two newest epochs are kept.
+/// presence marks the epoch's checkpoint complete and which records each record's length and
+/// CRC-32C, so a record damaged after it was written (a truncated copy, a bad disk) is told
+/// from a good one. The two newest epochs are kept: when the newest is damaged, the one
+/// before stands in.
 pub struct EpochCheckpoints {
     directory: PathBuf,
 }
@@ -49,14 +52,22 @@ impl EpochCheckpoints {
         self.directory.join(format!("{stem}-{epoch}.{ext}"))
     }
 
-    /// Writes every part, then the progress record, each atomically; drops epoch - 2.
+    /// Writes every part, then the progress record with the parts' sums, each atomically;
+    /// drops epoch - 2.
     pub fn save<P: serde::Serialize>(&self, epoch: usize, parts: &[(&str, Vec<u8>)], progress: &P) -> Result<()> {
+        let mut sums = serde_json::Map::new();
         for (name, bytes) in parts {
             let path = self.path(name, epoch);
             atomic_write(&path, bytes).with_path(&path)?;
+            let sum = PartSum { bytes: bytes.len() as u64, crc32c: crate::tensorboard::crc32c(bytes) };
+            sums.insert((*name).to_string(), serde_json::to_value(sum).expect("two numbers"));
         }
         let path = self.path("progress.json", epoch);
-        let text = serde_json::to_string_pretty(progress).map_err(|e| ZooError::runtime(e.to_string()))?;
+        let mut record = serde_json::to_value(progress).map_err(|e| ZooError::runtime(e.to_string()))?;
+        if let Some(fields) = record.as_object_mut() {
+            fields.insert(PART_SUMS.to_string(), serde_json::Value::Object(sums));
+        }
+        let text = serde_json::to_string_pretty(&record).map_err(|e| ZooError::runtime(e.to_string()))?;
         atomic_write(&path, text.as_bytes()).with_path(&path)?;
         if epoch >= 2 {
             for (name, _) in parts {
@@ -67,16 +78,65 @@ impl EpochCheckpoints {
         Ok(())
     }
 
-    /// The latest epoch with a progress record and every part in `names`.
+    /// The latest epoch with a progress record and every part in `names` (present; see
+    /// [`latest_intact`](Self::latest_intact) for a check of their contents).
     pub fn latest(&self, names: &[&str]) -> Option<usize> {
-        fs::read_dir(&self.directory)
-            .ok()?
+        self.epochs_with_progress()
+            .into_iter()
+            .filter(|&epoch| names.iter().all(|n| self.path(n, epoch).is_file()))
+            .max()
+    }
+
+    /// Epochs with a progress record, newest first.
+    fn epochs_with_progress(&self) -> Vec<usize> {
+        let Ok(entries) = fs::read_dir(&self.directory) else { return Vec::new() };
+        let mut epochs: Vec<usize> = entries
             .filter_map(|e| {
                 let name = e.ok()?.file_name().into_string().ok()?;
                 name.strip_prefix("progress-")?.strip_suffix(".json")?.parse().ok()
             })
-            .filter(|&epoch| names.iter().all(|n| self.path(n, epoch).is_file()))
-            .max()
+            .collect();
+        epochs.sort_unstable_by(|a, b| b.cmp(a));
+        epochs
+    }
+
+    /// The newest epoch whose progress record parses and whose parts in `names` are all there
+    /// with the length and CRC-32C the record gives; and, for each newer one, why it was passed
+    /// over (`"checkpoint/model-5.bpk: 812 bytes where 40960 were written"`).
+    pub fn latest_intact(&self, names: &[&str]) -> (Option<usize>, Vec<String>) {
+        let mut damaged = Vec::new();
+        for epoch in self.epochs_with_progress() {
+            match self.check(epoch, names) {
+                Ok(()) => return (Some(epoch), damaged),
+                Err(why) => damaged.push(why),
+            }
+        }
+        (None, damaged)
+    }
+
+    /// Whether the checkpoint of `epoch` is whole: why not, naming the file.
+    pub fn check(&self, epoch: usize, names: &[&str]) -> std::result::Result<(), String> {
+        let progress = self.path("progress.json", epoch);
+        let record: serde_json::Value = fs::read_to_string(&progress)
+            .map_err(|e| e.to_string())
+            .and_then(|text| serde_json::from_str(&text).map_err(|e| e.to_string()))
+            .map_err(|e| format!("{}: unreadable ({e})", progress.display()))?;
+        // Checkpoints from before the sums were recorded are checked for presence only.
+        let sums = record.get(PART_SUMS);
+        for name in names {
+            let path = self.path(name, epoch);
+            let bytes = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let Some(sum) = sums.and_then(|s| s.get(*name)) else { continue };
+            let sum: PartSum =
+                serde_json::from_value(sum.clone()).map_err(|e| format!("{}: unreadable ({e})", progress.display()))?;
+            if bytes.len() as u64 != sum.bytes {
+                return Err(format!("{}: {} bytes where {} were written", path.display(), bytes.len(), sum.bytes));
+            }
+            if crate::tensorboard::crc32c(&bytes) != sum.crc32c {
+                return Err(format!("{}: its contents changed after it was written (CRC-32C differs)", path.display()));
+            }
+        }
+        Ok(())
     }
 
     pub fn read(&self, name: &str, epoch: usize) -> Result<Vec<u8>> {
@@ -87,9 +147,24 @@ impl EpochCheckpoints {
     pub fn read_progress<P: serde::de::DeserializeOwned>(&self, epoch: usize) -> Result<P> {
         let path = self.path("progress.json", epoch);
         let text = fs::read_to_string(&path).with_path(&path)?;
-        serde_json::from_str(&text)
-            .map_err(|e| ZooError::runtime(format!("{}: damaged ({e}); start a new run", path.display())))
+        let damaged =
+            |e: serde_json::Error| ZooError::runtime(format!("{}: damaged ({e}); start a new run", path.display()));
+        let mut record: serde_json::Value = serde_json::from_str(&text).map_err(damaged)?;
+        if let Some(fields) = record.as_object_mut() {
+            fields.remove(PART_SUMS);
+        }
+        serde_json::from_value(record).map_err(damaged)
     }
+}
+
+/// The key of `progress-<epoch>.json` under which each part's sum is kept.
+const PART_SUMS: &str = "checkpoint_parts";
+
+/// A checkpoint part's length and CRC-32C as written.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PartSum {
+    bytes: u64,
+    crc32c: u32,
 }
 
 /// A module's weights as bytes (the format of `model.bpk` and the checkpoints).

@@ -73,7 +73,7 @@ impl TrainRequest {
         }
         let Some(epoch) = latest else {
             return Err(ZooError::usage(format!(
-                "{}: no complete checkpoint in {}; the run stopped before its first epoch ended, so start a new run",
+                "{}: no usable checkpoint in {}: the run stopped before its first epoch ended, or its checkpoints are damaged (said above); start a new run",
                 run.path().display(),
                 run.checkpoint_dir().display()
             )));

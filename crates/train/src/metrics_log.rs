@@ -74,17 +74,61 @@ pub struct EpochMetric {
 /// Reads `metrics.csv`; rows that do not parse are skipped (a crash can cut the last line).
 pub fn read_metrics(path: &Path) -> std::io::Result<Vec<EpochMetric>> {
     let text = std::fs::read_to_string(path)?;
-    Ok(text
-        .lines()
-        .skip(1)
-        .filter_map(|line| {
-            let mut fields = line.splitn(4, ',');
-            Some(EpochMetric {
-                epoch: fields.next()?.parse().ok()?,
-                split: fields.next()?.to_string(),
-                metric: fields.next()?.to_string(),
-                value: fields.next()?.parse().ok()?,
-            })
-        })
-        .collect())
+    Ok(text.lines().skip(1).filter_map(parse_row).collect())
+}
+
+fn parse_row(line: &str) -> Option<EpochMetric> {
+    let mut fields = line.splitn(4, ',');
+    Some(EpochMetric {
+        epoch: fields.next()?.parse().ok()?,
+        split: fields.next()?.to_string(),
+        metric: fields.next()?.to_string(),
+        value: fields.next()?.parse().ok()?,
+    })
+}
+
+/// Before a run resumes after `epoch`: keeps the rows of epochs up to `epoch` and drops the
+/// rest (epochs trained again, whose rows a crash left behind, and a line a crash cut short),
+/// rewriting the file atomically when anything goes. Returns how many lines went.
+pub fn keep_epochs_up_to(path: &Path, epoch: usize) -> std::io::Result<usize> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut kept = format!("{HEADER}\n");
+    let mut dropped = 0;
+    for line in text.lines().skip(1) {
+        if parse_row(line).is_some_and(|row| row.epoch <= epoch) {
+            kept.push_str(line);
+            kept.push('\n');
+        } else {
+            dropped += 1;
+        }
+    }
+    if dropped > 0 || !text.starts_with(HEADER) {
+        crate::checkpoint::atomic_write(path, kept.as_bytes())?;
+    }
+    Ok(dropped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_resume_keeps_the_rows_of_its_epochs_and_drops_a_cut_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metrics.csv");
+        let text = format!("{HEADER}\n1,train,Loss,0.5\n2,train,Loss,0.4\n3,train,Loss,0.3\n3,valid,Accur");
+        std::fs::write(&path, text).unwrap();
+        assert_eq!(keep_epochs_up_to(&path, 2).unwrap(), 2);
+        let rows = read_metrics(&path).unwrap();
+        assert_eq!(rows.iter().map(|r| r.epoch).collect::<Vec<_>>(), vec![1, 2]);
+        // Appending after the rewrite starts on a fresh line.
+        append_rows(&path, &["3,train,Loss,0.2".to_string()]).unwrap();
+        assert_eq!(read_metrics(&path).unwrap().len(), 3);
+        assert_eq!(keep_epochs_up_to(&path, 3).unwrap(), 0, "nothing to drop");
+        assert_eq!(keep_epochs_up_to(&dir.path().join("none.csv"), 1).unwrap(), 0);
+    }
 }

@@ -197,6 +197,17 @@ impl RunDir {
     pub fn open_to_train(path: &Path, model: &str) -> Result<(Self, RunInfo)> {
         let (mut run, info) = Self::open(path, model)?;
         run.lock = Some(std::sync::Arc::new(RunLock::acquire(path)?));
+        // With the lock held no other zoo writes here: a temporary file is what a killed
+        // run's interrupted write left (`crate::checkpoint::atomic_write`), never a part.
+        for dir in [run.path.clone(), run.checkpoint_dir()] {
+            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with('.') && name.contains(".tmp-") {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
         Ok((run, info))
     }
 

@@ -150,9 +150,19 @@ pub fn state_field<T: serde::de::DeserializeOwned>(state: &Map<String, Value>, k
     })
 }
 
-/// The latest complete checkpoint of a run of `T`.
+/// The latest complete and undamaged checkpoint of a run of `T`. A newer one that is damaged
+/// (a part truncated, changed or missing, its progress record unreadable) is passed over with
+/// a line on stderr saying which file and which epoch stands in.
 pub fn latest_checkpoint<T: Training>(run: &RunDir) -> Option<usize> {
-    EpochCheckpoints::new(&run.checkpoint_dir()).latest(T::PARTS)
+    let (latest, damaged) = EpochCheckpoints::new(&run.checkpoint_dir()).latest_intact(T::PARTS);
+    for why in damaged {
+        let instead = match latest {
+            Some(epoch) => format!("using the checkpoint of epoch {epoch}, the one before"),
+            None => "no older checkpoint is left".to_string(),
+        };
+        eprintln!("warning: damaged checkpoint passed over: {why}; {instead}");
+    }
+    latest
 }
 
 /// How a run of [`fit`] ended.
@@ -247,6 +257,10 @@ pub fn fit<T: Training>(run: &RunDir, training: &mut T, resume_from: Option<usiz
             training.load(parts, epoch)?;
             let progress: Progress = checkpoints.read_progress(epoch)?;
             training.restore(&progress.state, epoch)?;
+            // Rows of epochs after the checkpoint (a crash between the rows and the checkpoint,
+            // or a fallback past a damaged checkpoint) go: those epochs are trained again.
+            let csv = run.file("metrics.csv");
+            crate::metrics_log::keep_epochs_up_to(&csv, epoch).with_path(&csv)?;
             (best, since_best, best_epoch) = (
                 progress.early_stopping_best,
                 progress.epochs_without_improvement.unwrap_or(0),
@@ -346,8 +360,10 @@ pub fn fit<T: Training>(run: &RunDir, training: &mut T, resume_from: Option<usiz
             early_stopping_best_epoch: best_epoch,
             state: training.state(),
         };
-        checkpoints.save(epoch, &parts, &progress)?;
+        // The epoch's rows before its checkpoint: a crash between the two retrains the epoch,
+        // and the resume drops the rows, so metrics.csv holds each epoch once.
         dashboard.end_epoch(epoch).with_path(&csv)?;
+        checkpoints.save(epoch, &parts, &progress)?;
         last_epoch = epoch;
         if training.finished_early() {
             break;

@@ -297,7 +297,7 @@ pub fn train(request: &RlTrainRequest) -> Result<FitReport> {
             let mut recipe: DqnRecipe = run.read_recipe()?;
             let Some(epoch) = trainer::latest_checkpoint::<DqnTraining>(&run) else {
                 return Err(ZooError::usage(format!(
-                    "{}: no complete checkpoint in {}; the run stopped before its first epoch ended, so start a new run",
+                    "{}: no usable checkpoint in {}: the run stopped before its first epoch ended, or its checkpoints are damaged (said above); start a new run",
                     dir.display(),
                     run.checkpoint_dir().display()
                 )));

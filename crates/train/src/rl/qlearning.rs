@@ -156,7 +156,7 @@ pub fn train(request: &RlTrainRequest) -> Result<QLearningReport> {
             }
             let Some(epoch) = trainer::latest_checkpoint::<QLearningTraining>(&run) else {
                 return Err(ZooError::usage(format!(
-                    "{}: no complete checkpoint; the run stopped before its first epoch ended, so start a new run",
+                    "{}: no usable checkpoint: the run stopped before its first epoch ended, or its checkpoints are damaged (said above); start a new run",
                     dir.display()
                 )));
             };

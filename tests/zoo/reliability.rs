@@ -1,0 +1,129 @@
+//! What a crash or a damaged run folder leaves: `kill -9` at random moments of a real run,
+//! resumed each time, ends with every epoch in `metrics.csv` once and weights that load; a
+//! damaged newest checkpoint gives way to the one before it, and says so.
+//! (`benches/kill.sh` runs the long version over every family.)
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::common::{assert_clean_error, stderr, zoo};
+
+/// `zoo train mlp` in the background: a new run into `run`, or a resume of it to `epochs`.
+fn spawn_mlp(run: &Path, epochs: usize, resume: bool) -> std::process::Child {
+    let run = run.to_str().unwrap();
+    let epochs = epochs.to_string();
+    let mut args = vec!["train", "mlp", "--device", "cpu", "--epochs", &epochs];
+    if resume {
+        args.extend(["--resume", run]);
+    } else {
+        args.extend(["--run-dir", run]);
+    }
+    Command::new(env!("CARGO_BIN_EXE_zoo"))
+        .args(&args)
+        .env_remove("ZOO_DEVICE")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the zoo binary runs")
+}
+
+/// How many rows of `split`'s `metric` each epoch has in the run's `metrics.csv`.
+fn rows_per_epoch(run: &Path, split: &str, metric: &str) -> Vec<(usize, usize)> {
+    let rows = zoo_train::metrics_log::read_metrics(&run.join("metrics.csv")).unwrap();
+    let mut counts = std::collections::BTreeMap::new();
+    for row in rows.iter().filter(|r| r.split == split && r.metric == metric) {
+        *counts.entry(row.epoch).or_insert(0) += 1;
+    }
+    counts.into_iter().collect()
+}
+
+#[test]
+fn a_run_killed_at_random_moments_resumes_to_its_end_with_each_epoch_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("killed");
+    // 10 epochs of the embedded extract's 12,000 images: about 2.5 s on 2 cores.
+    let epochs = 10;
+    let mut state = 0x5EED_u64;
+    let (mut kills, mut finished) = (0, false);
+    for _ in 0..6 {
+        // A new run until one has a checkpoint to resume from.
+        let resume = run.join("checkpoint").is_dir()
+            && std::fs::read_dir(run.join("checkpoint"))
+                .unwrap()
+                .any(|e| e.unwrap().file_name().to_string_lossy().starts_with("progress-"));
+        if !resume && run.exists() {
+            std::fs::remove_dir_all(&run).unwrap();
+        }
+        let mut child = spawn_mlp(&run, epochs, resume);
+        state = zoo_data::rng::splitmix_step(state);
+        // 0.1 to 1.3 s: start-up, a step, validation or a checkpoint write.
+        std::thread::sleep(Duration::from_millis(100 + state % 1200));
+        if child.try_wait().unwrap().is_some() {
+            finished = true;
+            break;
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        kills += 1;
+    }
+    if !finished {
+        let out = zoo(&["train", "mlp", "--resume", run.to_str().unwrap(), "--device", "cpu"]);
+        assert!(out.status.success(), "after {kills} kills: {}", stderr(&out));
+    }
+    assert!(kills > 0, "no kill landed: the run is too short to test anything");
+    let once: Vec<(usize, usize)> = (1..=epochs).map(|e| (e, 1)).collect();
+    for split in ["train", "valid"] {
+        assert_eq!(rows_per_epoch(&run, split, "Loss"), once, "{split} rows after {kills} kills");
+    }
+    let out = zoo(&["eval", "mlp", "--run", run.to_str().unwrap(), "--device", "cpu"]);
+    assert!(out.status.success(), "eval after {kills} kills: {}", stderr(&out));
+    // A resume clears what interrupted writes left.
+    for dir in [run.clone(), run.join("checkpoint")] {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            assert!(!name.contains(".tmp-"), "{name} left behind");
+        }
+    }
+}
+
+#[test]
+fn a_damaged_newest_checkpoint_gives_way_to_the_one_before() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("damaged");
+    let run_s = run.to_str().unwrap();
+    let train = zoo(&["train", "mlp", "--device", "cpu", "--limit", "1000", "--epochs", "3", "--run-dir", run_s]);
+    assert!(train.status.success(), "{}", stderr(&train));
+
+    // Cut the newest checkpoint's weights short: the resume takes epoch 2's and says why.
+    let newest = run.join("checkpoint/model-3.bpk");
+    let bytes = std::fs::read(&newest).unwrap();
+    std::fs::write(&newest, &bytes[..bytes.len() / 2]).unwrap();
+    let resumed = zoo(&["train", "mlp", "--resume", run_s, "--epochs", "4", "--device", "cpu"]);
+    let err = stderr(&resumed);
+    assert!(resumed.status.success(), "{err}");
+    assert!(
+        err.contains("damaged checkpoint passed over") && err.contains("model-3.bpk") && err.contains("epoch 2"),
+        "{err}"
+    );
+    let once: Vec<(usize, usize)> = (1..=4).map(|e| (e, 1)).collect();
+    assert_eq!(rows_per_epoch(&run, "valid", "Loss"), once, "epoch 3 trained again, its rows once");
+
+    // The same number of bytes with one flipped: the CRC tells.
+    let newest = run.join("checkpoint/optim-4.bpk");
+    let mut bytes = std::fs::read(&newest).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    std::fs::write(&newest, &bytes).unwrap();
+    std::fs::remove_file(run.join("checkpoint/progress-3.json")).unwrap();
+    let resumed = zoo(&["train", "mlp", "--resume", run_s, "--epochs", "5", "--device", "cpu"]);
+    let err = stderr(&resumed);
+    assert_eq!(resumed.status.code(), Some(2), "{err}");
+    assert!(err.contains("optim-4.bpk: its contents changed") && err.contains("no usable checkpoint"), "{err}");
+
+    // Damaged final weights: eval names the file and exits 1, without a panic.
+    let weights = run.join("model.bpk");
+    std::fs::write(&weights, b"not weights").unwrap();
+    let eval = zoo(&["eval", "mlp", "--run", run_s, "--device", "cpu"]);
+    assert_clean_error(&eval, 1, "model.bpk");
+}
