@@ -19,6 +19,16 @@ pub fn zoo(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_zoo")).args(args).env_remove("ZOO_DEVICE").output().expect("the zoo binary runs")
 }
 
+/// [`zoo`] run in the folder `dir`.
+pub fn zoo_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_zoo"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("ZOO_DEVICE")
+        .output()
+        .expect("the zoo binary runs")
+}
+
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }

@@ -2,6 +2,7 @@
 //! (`Device::flex()`), from the embedded MNIST extract and the fixtures in `tests/fixtures`.
 
 mod attention;
+mod bad_inputs;
 mod cli;
 mod common;
 mod generative;

@@ -136,7 +136,9 @@ impl RunDir {
                 path
             }
         };
-        std::fs::create_dir_all(&path).with_path(&path)?;
+        std::fs::create_dir_all(&path).map_err(|e| {
+            ZooError::usage(format!("{}: cannot create the run folder ({e}); pick another --run-dir", path.display()))
+        })?;
         let lock = Some(std::sync::Arc::new(RunLock::acquire(&path)?));
         Ok(Self { path, lock })
     }

@@ -42,6 +42,12 @@ pub fn export_safetensors<M: Module>(module: &M, path: &Path, names: Names) -> R
 pub fn import<M: Module>(module: M, path: &Path) -> Result<M> {
     let extension = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
     let failed = |e: &dyn std::fmt::Display| ZooError::usage(format!("{}: cannot read weights ({e})", path.display()));
+    if path.is_dir() {
+        return Err(ZooError::usage(format!(
+            "{}: is a folder; --init-from takes a .pt, .pth or .safetensors file (a zoo run's backbone goes to `zoo train transfer --from RUN`)",
+            path.display()
+        )));
+    }
     if !path.is_file() {
         return Err(ZooError::usage(format!(
             "{}: no such weights file; give a .pt, .pth or .safetensors file",
