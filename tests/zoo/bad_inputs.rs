@@ -83,7 +83,7 @@ const CATALOGUE: &[(&str, &str, i32, &str)] = &[
     // --- run folders
     ("a new run into a folder holding one", "train mlp --run-dir {run}", 2, "already holds a run"),
     ("a run folder below a file", "train mlp --run-dir {tmp}/series-text.csv/run", 2, "cannot create the run folder"),
-    ("a resume with recipe flags", "train mlp --resume {run} --lr 0.1", 2, "only --epochs"),
+    ("a resume with recipe flags", "train mlp --resume {run} --batch-size 8", 2, "only --epochs"),
     ("a resume of a folder that is not a run", "train mlp --resume {tmp}/empty", 2, "no run.json"),
     ("a resume of a finished run", "train mlp --resume {run}", 2, "all 1 epochs are done"),
     ("a run folder that does not exist", "eval mlp --run {tmp}/no-run", 2, "no-run"),

@@ -127,3 +127,30 @@ fn a_damaged_newest_checkpoint_gives_way_to_the_one_before() {
     let eval = zoo(&["eval", "mlp", "--run", run_s, "--device", "cpu"]);
     assert_clean_error(&eval, 1, "model.bpk");
 }
+
+#[test]
+fn a_diverged_run_keeps_its_last_good_checkpoint_and_resumes_at_a_lower_rate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("diverged");
+    let run_s = run.to_str().unwrap();
+    // One calm epoch of SGD with heavy momentum, then the rate raised to 1: the forecaster's
+    // loss overflows in epoch 2.
+    let sgd = r#"fit.optimizer={"Sgd": {"momentum": 0.99, "nesterov": false}}"#;
+    let calm =
+        zoo(&["train", "lstm", "--device", "cpu", "--epochs", "1", "--lr", "0.001", "--set", sgd, "--run-dir", run_s]);
+    assert!(calm.status.success(), "{}", stderr(&calm));
+    let wild = zoo(&["train", "lstm", "--resume", run_s, "--epochs", "3", "--lr", "1", "--device", "cpu"]);
+    assert_clean_error(&wild, 1, "training diverged: the Loss became");
+    let err = stderr(&wild);
+    assert!(err.contains("in epoch 2, optimiser step"), "{err}");
+    assert!(err.contains(&format!("`zoo train lstm --resume {run_s} --lr 0.1`")), "{err}");
+    assert!(run.join("checkpoint/progress-1.json").is_file(), "the last good checkpoint stays");
+    assert!(!run.join("checkpoint/progress-2.json").exists(), "no checkpoint of the diverged epoch");
+
+    let lower = zoo(&["train", "lstm", "--resume", run_s, "--epochs", "3", "--lr", "0.001", "--device", "cpu"]);
+    assert!(lower.status.success(), "{}", stderr(&lower));
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["fit"]["learning_rate"], 0.001, "config.json records the rate the run went on with");
+    assert_eq!(rows_per_epoch(&run, "train", "Loss"), vec![(1, 1), (2, 1), (3, 1)]);
+}

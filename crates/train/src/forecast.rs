@@ -275,6 +275,9 @@ impl Training for ForecastTraining {
     fn epochs(&self) -> usize {
         self.recipe.fit.epochs
     }
+    fn learning_rate(&self) -> Option<f64> {
+        Some(self.recipe.fit.learning_rate)
+    }
     fn early_stopping(&self) -> Option<EarlyStopping> {
         Some(self.recipe.fit.early_stopping.clone()).filter(EarlyStopping::is_on)
     }

@@ -57,7 +57,6 @@ impl TrainRequest {
     pub fn resume_epoch(&self, run: &RunDir, latest: Option<usize>, fit: &mut FitConfig) -> Result<usize> {
         let o = &self.overrides;
         if o.batch_size.is_some()
-            || o.learning_rate.is_some()
             || o.seed.is_some()
             || o.limit.is_some()
             || self.config_file.is_some()
@@ -68,7 +67,7 @@ impl TrainRequest {
             || self.run_dir.is_some()
         {
             return Err(ZooError::usage(
-                "--resume continues a run with its own recipe and data; only --epochs (and --device) may be given with it",
+                "--resume continues a run with its own recipe and data; only --epochs, --lr (and --device) may be given with it",
             ));
         }
         let Some(epoch) = latest else {
@@ -80,6 +79,11 @@ impl TrainRequest {
         };
         if let Some(epochs) = o.epochs {
             fit.epochs = epochs;
+        }
+        // A lower rate after a divergence (the run's config.json records it).
+        if let Some(rate) = o.learning_rate {
+            fit.learning_rate = rate;
+            fit.validate().map_err(ZooError::usage)?;
         }
         if epoch >= fit.epochs {
             return Err(ZooError::usage(format!(

@@ -237,6 +237,9 @@ impl<T: ImageTrainer> Training for ImageTraining<T> {
     fn epochs(&self) -> usize {
         self.fit.epochs
     }
+    fn learning_rate(&self) -> Option<f64> {
+        Some(self.fit.learning_rate)
+    }
 
     fn scheduler(&self, epochs_done: usize) -> Result<Option<ModuleLrScheduler>> {
         let batches = self.train_len.div_ceil(self.fit.batch_size);

@@ -449,6 +449,9 @@ impl Training for TextClassTraining {
     fn epochs(&self) -> usize {
         self.recipe.fit.epochs
     }
+    fn learning_rate(&self) -> Option<f64> {
+        Some(self.recipe.fit.learning_rate)
+    }
     fn scheduler(&self, epochs_done: usize) -> Result<Option<ModuleLrScheduler>> {
         trainer::schedule(&self.recipe.fit, self.train_chunks.div_ceil(self.recipe.fit.batch_size), epochs_done)
     }

@@ -67,6 +67,11 @@ pub trait Training {
     }
     /// Epochs of the whole run.
     fn epochs(&self) -> usize;
+    /// The recipe's base learning rate, when it has one (the divergence message offers a
+    /// tenth of it).
+    fn learning_rate(&self) -> Option<f64> {
+        None
+    }
     /// The learning-rate schedule, stepped once per optimiser step through
     /// [`Reporter::learning_rate`], brought to where `epochs_done` epochs left it.
     fn scheduler(&self, _epochs_done: usize) -> Result<Option<ModuleLrScheduler>> {
@@ -190,8 +195,10 @@ pub struct Reporter<'a> {
     scheduler: Option<&'a mut ModuleLrScheduler>,
     training: bool,
     stop: bool,
-    /// The first non-finite training loss: `(metric, value)`.
-    diverged: Option<(&'static str, f64)>,
+    /// The first non-finite training loss: `(metric, value, optimiser step of the epoch)`.
+    diverged: Option<(&'static str, f64, usize)>,
+    /// Optimiser steps taken this epoch (learning rates handed out).
+    steps: usize,
     /// When memory is next sampled (training only, then once a second); None: not at all.
     next_memory_sample: Option<Instant>,
 }
@@ -205,6 +212,7 @@ impl Reporter<'_> {
     pub fn learning_rate(&mut self) -> ModuleLearningRate {
         let scheduler = self.scheduler.as_mut().expect("Training::scheduler gave no schedule");
         let lr = scheduler.step();
+        self.steps += 1;
         self.dashboard.value(LEARNING_RATE, lr.base(), 1);
         lr
     }
@@ -226,7 +234,7 @@ impl Reporter<'_> {
         // The NaN/Inf guard: a training loss that is not finite ends the run before its
         // weights overwrite the last good checkpoint.
         if self.training && !value.is_finite() && name.contains("Loss") && self.diverged.is_none() {
-            self.diverged = Some((name, value));
+            self.diverged = Some((name, value, self.steps));
         }
         self.dashboard.value(name, value, items);
     }
@@ -300,6 +308,7 @@ pub fn fit<T: Training>(run: &RunDir, training: &mut T, resume_from: Option<usiz
             training: true,
             stop: false,
             diverged: None,
+            steps: 0,
             // The first sample at the first progress report.
             next_memory_sample: memory.then(Instant::now),
         };
@@ -325,6 +334,7 @@ pub fn fit<T: Training>(run: &RunDir, training: &mut T, resume_from: Option<usiz
                 training: false,
                 stop: false,
                 diverged: None,
+                steps: 0,
                 next_memory_sample: None,
             };
             let result = training.validate(epoch, &mut report);
@@ -386,14 +396,19 @@ pub fn fit<T: Training>(run: &RunDir, training: &mut T, resume_from: Option<usiz
     let rows = if csv.is_file() { read_metrics(&csv).with_path(&csv)? } else { Vec::new() };
     let picture = run.file("curves.png");
     training_curves(&picture, &training.title(run), &rows, &training.curves()).with_path(&picture)?;
-    if let Some((epoch, (metric, value))) = diverged {
-        return Err(ZooError::runtime(format!(
-            "training diverged: the {metric} became {value} in epoch {epoch}; {} lower the learning rate (--lr) and start again",
-            match checkpoints.latest(T::PARTS) {
-                Some(e) => format!("the checkpoint of epoch {e} in {} is kept;", run.checkpoint_dir().display()),
-                None => "no epoch finished;".to_string(),
-            }
-        )));
+    if let Some((epoch, (metric, value, step))) = diverged {
+        // A tenth of the rate the run had: a rate that diverged is rarely off by less.
+        let lower = format_rate(training.learning_rate().unwrap_or(1e-3) / 10.0);
+        let at = if step > 0 { format!("epoch {epoch}, optimiser step {step}") } else { format!("epoch {epoch}") };
+        let next = match checkpoints.latest(T::PARTS) {
+            Some(e) => format!(
+                "the checkpoint of epoch {e} is kept; continue from it at a lower rate: `zoo train {} --resume {} --lr {lower}`",
+                training.name(),
+                run.path().display()
+            ),
+            None => format!("no epoch finished; start again at a lower rate (--lr {lower})"),
+        };
+        return Err(ZooError::runtime(format!("training diverged: the {metric} became {value} in {at}; {next}")));
     }
     let outcome = if stopped {
         if checkpoints.latest(T::PARTS).is_none() {
@@ -421,6 +436,11 @@ pub fn fit<T: Training>(run: &RunDir, training: &mut T, resume_from: Option<usiz
         Outcome::Finished
     };
     Ok(FitReport { outcome, epochs: last_epoch, seconds })
+}
+
+/// A learning rate as a flag takes it: `0.0001`, `1e-7`.
+fn format_rate(rate: f64) -> String {
+    if rate >= 1e-4 { format!("{}", (rate * 1e6).round() / 1e6) } else { format!("{rate:e}") }
 }
 
 /// The metric early stopping reports each epoch: epochs since the watched metric last improved.
