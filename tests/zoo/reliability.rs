@@ -154,3 +154,60 @@ fn a_diverged_run_keeps_its_last_good_checkpoint_and_resumes_at_a_lower_rate() {
     assert_eq!(config["fit"]["learning_rate"], 0.001, "config.json records the rate the run went on with");
     assert_eq!(rows_per_epoch(&run, "train", "Loss"), vec![(1, 1), (2, 1), (3, 1)]);
 }
+
+/// A small tmpfs mounted at a folder for as long as it lives (root only).
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(at: &Path, size: &str) -> Option<Self> {
+        std::fs::create_dir_all(at).unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs", at.to_str().unwrap()])
+            .stderr(Stdio::null())
+            .status()
+            .ok()?;
+        status.success().then(|| Self(at.to_path_buf()))
+    }
+
+    fn resize(&self, size: &str) {
+        let options = format!("remount,size={size}");
+        let status = Command::new("mount").args(["-o", &options, self.0.to_str().unwrap()]).status().unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_stops_the_run_with_its_last_checkpoint_intact() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 2 MiB: the mlp's first checkpoint (1.2 MB) fits, the second does not.
+    let Some(disk) = SmallDisk::mount(&tmp.path().join("disk"), "2m") else {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN)");
+        return;
+    };
+    let run = disk.0.join("run");
+    let run_s = run.to_str().unwrap();
+    let full = zoo(&["train", "mlp", "--device", "cpu", "--limit", "1000", "--epochs", "3", "--run-dir", run_s]);
+    assert_clean_error(&full, 1, "the disk is full");
+    let err = stderr(&full);
+    assert!(err.contains("checkpoint/") && err.contains("No space left on device"), "{err}");
+    assert!(run.join("checkpoint/progress-1.json").is_file(), "epoch 1's checkpoint stays");
+    let leftovers: Vec<String> = std::fs::read_dir(run.join("checkpoint"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "a failed write removes its temporary file: {leftovers:?}");
+
+    // Space freed: the run continues from epoch 1, with no damaged checkpoint to pass over.
+    disk.resize("16m");
+    let resumed = zoo(&["train", "mlp", "--resume", run_s, "--device", "cpu"]);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert!(!stderr(&resumed).contains("damaged"), "{}", stderr(&resumed));
+    assert_eq!(rows_per_epoch(&run, "valid", "Loss"), vec![(1, 1), (2, 1), (3, 1)]);
+}

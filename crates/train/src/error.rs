@@ -74,7 +74,17 @@ pub type Result<T, E = ZooError> = std::result::Result<T, E>;
 
 /// Adds the file name to an I/O error: "`path`: what went wrong".
 pub fn io_error(path: &std::path::Path, error: std::io::Error) -> ZooError {
-    ZooError::runtime(format!("{}: {error}", path.display()))
+    use std::io::ErrorKind;
+    let fix = match error.kind() {
+        ErrorKind::StorageFull => {
+            "; the disk is full: free some space and run the command again (a run keeps its last complete checkpoint; `zoo train MODEL --resume RUN` continues it)"
+        }
+        ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem => {
+            "; check its permissions, or use a folder you can write to (--run-dir)"
+        }
+        _ => "",
+    };
+    ZooError::runtime(format!("{}: {error}{fix}", path.display()))
 }
 
 /// Names the file in an I/O error: `fs::read(&path).with_path(&path)?`.
