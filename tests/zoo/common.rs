@@ -71,3 +71,48 @@ pub fn real_batch(n: usize, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
 pub fn floats<const D: usize>(tensor: burn::prelude::Tensor<D>) -> Vec<f32> {
     zoo_train::read::floats(tensor).expect("tensor read-back")
 }
+
+/// The test binary's allocator: the system's, which also notes the largest single allocation
+/// a thread makes while [`largest_allocation`] watches it (the readers' property tests bound
+/// what a damaged file can make them allocate).
+pub struct Tracking;
+
+thread_local! {
+    static WATCHING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static LARGEST: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+fn note(size: usize) {
+    let _ = WATCHING.try_with(|watching| {
+        if watching.get() {
+            let _ = LARGEST.try_with(|largest| largest.set(largest.get().max(size)));
+        }
+    });
+}
+
+unsafe impl std::alloc::GlobalAlloc for Tracking {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        note(layout.size());
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        note(layout.size());
+        unsafe { std::alloc::System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        note(new_size);
+        unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+}
+
+/// Runs `f` and returns its result with the largest single allocation this thread made in it.
+pub fn largest_allocation<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    LARGEST.with(|largest| largest.set(0));
+    WATCHING.with(|watching| watching.set(true));
+    let result = f();
+    WATCHING.with(|watching| watching.set(false));
+    (result, LARGEST.with(std::cell::Cell::get))
+}

@@ -9,6 +9,7 @@ mod generative;
 mod kernels;
 mod models;
 mod multimodal;
+mod mutations;
 mod primitives;
 mod reliability;
 mod rl;
@@ -18,3 +19,6 @@ mod training_loop;
 mod transfer;
 mod weights;
 mod wgpu;
+
+#[global_allocator]
+static ALLOCATOR: common::Tracking = common::Tracking;

@@ -114,7 +114,14 @@ fn decode(path: &Path) -> Result<DynamicImage, ImageError> {
     let open_error = |source: io::Error| ImageError::Open { path: path.to_path_buf(), source };
     // Guessing from the content first means a PNG named `.jpg` still works, and anything that
     // is not a PNG gets the decoder's own reason.
-    let reader = ImageReader::open(path).map_err(open_error)?;
+    let mut reader = ImageReader::open(path).map_err(open_error)?;
+    // A header can claim any size: what the decoder may allocate is bounded by what the file
+    // could hold (deflate expands at most about 1,000-fold; a photo's JPEG far less), so a
+    // damaged or hostile 300-byte file cannot ask for gigabytes.
+    let file_len = std::fs::metadata(path).map_err(open_error)?.len();
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(file_len.saturating_mul(2048).clamp(64 << 20, 2 << 30));
+    reader.limits(limits);
     let reader = reader.with_guessed_format().map_err(open_error)?;
     reader.decode().map_err(|err: image::ImageError| ImageError::NotPng {
         path: path.to_path_buf(),
