@@ -106,22 +106,33 @@ pub fn load_documents(source: &DocumentSource) -> Result<Vec<Document>, CorpusEr
     } else {
         (utf8(read_file(source.data)?, source.data)?, source.data)
     };
+    parse_documents(&text, name, source.text_field, source.label_field)
+}
+
+/// The documents of a JSONL text, or of a CSV one when `name` ends in `.csv` (`.csv.gz`);
+/// `name` also names the source in errors (`sotu` groups the addresses by year and speaker).
+pub fn parse_documents(
+    text: &str,
+    name: &str,
+    text_field: &str,
+    label_field: &str,
+) -> Result<Vec<Document>, CorpusError> {
     let records = if name.ends_with(".csv") || name.ends_with(".csv.gz") {
-        csv_records(&text, name)?
+        csv_records(text, name)?
     } else {
-        jsonl_records(&text, name)?
+        jsonl_records(text, name)?
     };
     let mut documents = Vec::new();
     for (line, record) in records {
         let field = |f: &str| record.get(f).cloned();
-        let (Some(text), Some(label)) = (field(source.text_field), field(source.label_field)) else {
+        let (Some(text), Some(label)) = (field(text_field), field(label_field)) else {
             let fields: Vec<&str> = record.keys().map(String::as_str).collect();
             return Err(CorpusError::Format {
                 source_name: name.into(),
                 message: format!(
                     "record {line} has no field `{}` or `{}` (it has {}); name them with --text-field and --label-field",
-                    source.text_field,
-                    source.label_field,
+                    text_field,
+                    label_field,
                     fields.join(", ")
                 ),
             });

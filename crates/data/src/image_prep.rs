@@ -55,6 +55,13 @@ pub fn load_as_mnist(path: &Path) -> Result<Vec<f32>, ImageError> {
     fit_to_mnist(&flatten_to_gray(&decoded), path)
 }
 
+/// [`load_as_mnist`] of a picture's bytes already in memory (an upload, a fuzzer's input);
+/// `source` names it in errors.
+pub fn mnist_from_bytes(bytes: &[u8], source: &Path) -> Result<Vec<f32>, ImageError> {
+    let decoded = decode_bytes(bytes, source)?;
+    fit_to_mnist(&flatten_to_gray(&decoded), source)
+}
+
 /// The MNIST preparation for a greyscale picture already in memory; `source` only names it in
 /// errors. Returns `[28 * 28]` values in `[0, 1]`, row-major.
 pub fn fit_to_mnist(gray: &GrayImage, source: &Path) -> Result<Vec<f32>, ImageError> {
@@ -111,22 +118,24 @@ pub fn load_as_canvas(path: &Path, side: usize) -> Result<PictureCanvas, ImageEr
 }
 
 fn decode(path: &Path) -> Result<DynamicImage, ImageError> {
-    let open_error = |source: io::Error| ImageError::Open { path: path.to_path_buf(), source };
+    let bytes = std::fs::read(path).map_err(|source| ImageError::Open { path: path.to_path_buf(), source })?;
+    decode_bytes(&bytes, path)
+}
+
+/// [`decode`] of a picture already in memory (an upload); `source` names it in errors.
+fn decode_bytes(bytes: &[u8], source: &Path) -> Result<DynamicImage, ImageError> {
+    let not_a_picture = |reason: String| ImageError::NotPng { path: source.to_path_buf(), reason };
     // Guessing from the content first means a PNG named `.jpg` still works, and anything that
     // is not a PNG gets the decoder's own reason.
-    let mut reader = ImageReader::open(path).map_err(open_error)?;
+    let mut reader =
+        ImageReader::new(io::Cursor::new(bytes)).with_guessed_format().map_err(|e| not_a_picture(e.to_string()))?;
     // A header can claim any size: what the decoder may allocate is bounded by what the file
     // could hold (deflate expands at most about 1,000-fold; a photo's JPEG far less), so a
     // damaged or hostile 300-byte file cannot ask for gigabytes.
-    let file_len = std::fs::metadata(path).map_err(open_error)?.len();
     let mut limits = image::Limits::default();
-    limits.max_alloc = Some(file_len.saturating_mul(2048).clamp(64 << 20, 2 << 30));
+    limits.max_alloc = Some((bytes.len() as u64).saturating_mul(2048).clamp(64 << 20, 2 << 30));
     reader.limits(limits);
-    let reader = reader.with_guessed_format().map_err(open_error)?;
-    reader.decode().map_err(|err: image::ImageError| ImageError::NotPng {
-        path: path.to_path_buf(),
-        reason: err.to_string().replace('\n', " "),
-    })
+    reader.decode().map_err(|err: image::ImageError| not_a_picture(err.to_string().replace('\n', " ")))
 }
 
 /// Greyscale (luma) with any transparency composited onto white, since a drawing exported
