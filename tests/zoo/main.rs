@@ -5,6 +5,7 @@ mod attention;
 mod bad_inputs;
 mod cli;
 mod common;
+mod determinism;
 mod generative;
 mod kernels;
 mod models;

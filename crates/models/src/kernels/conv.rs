@@ -342,12 +342,17 @@ fn input_gradient(g: ConvGeometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
     dx
 }
 
-/// `d_weight = Σ_images dy colᵀ`, the images split across the thread pool, each part
-/// summed into its own buffer.
+/// Parts the images of a weight gradient are summed in. A number fixed here, not the thread
+/// count, so the order of the sums (and every digit of a run's figures) is the same on any
+/// machine; the thread pool takes the parts as it can.
+const WEIGHT_GRADIENT_PARTS: usize = 16;
+
+/// `d_weight = Σ_images dy colᵀ`, the images split in [`WEIGHT_GRADIENT_PARTS`] parts across
+/// the thread pool, each part summed into its own buffer, the parts then in order.
 fn weight_gradient(g: ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
     let (patch, positions) = (g.patch(), g.positions());
     let size = g.c_out * patch;
-    let parts = rayon::current_num_threads().min(g.batch).max(1);
+    let parts = WEIGHT_GRADIENT_PARTS.min(g.batch).max(1);
     let per_part = g.batch.div_ceil(parts);
     let partials: Vec<Vec<f32>> = (0..parts)
         .into_par_iter()
