@@ -11,6 +11,7 @@ mod kernels;
 mod models;
 mod multimodal;
 mod mutations;
+mod parity;
 mod primitives;
 mod reliability;
 mod rl;

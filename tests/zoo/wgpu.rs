@@ -44,7 +44,7 @@ impl burn::module::ModuleVisitor for FirstGrad<'_> {
 }
 
 /// The software wgpu device, or `None` (with a message) where no adapter exists.
-fn wgpu_device() -> Option<Device> {
+pub fn wgpu_device() -> Option<Device> {
     let attempt = std::panic::catch_unwind(|| {
         let device = Device::wgpu(DeviceKind::Cpu);
         let probe = Tensor::<1>::from_floats([1.0, 2.0], &device).sum().into_scalar::<f32>();

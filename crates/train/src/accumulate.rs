@@ -110,7 +110,7 @@ mod tests {
     }
 
     fn weights(model: &Linear) -> Vec<f32> {
-        model.weight.val().into_data().to_vec().unwrap()
+        model.weight.val().into_data().try_to_vec::<f32>().unwrap()
     }
 
     #[test]
@@ -125,8 +125,8 @@ mod tests {
 
         let mut optimizer = SgdConfig::new().init();
         let mut held = HeldGradients::default();
-        let first = x.clone().slice([0..4]);
-        let second = x.slice([4..8]);
+        let first = x.clone().narrow(0, 0, 4);
+        let second = x.narrow(0, 4, 4);
         let unchanged = held.step(&mut optimizer, model.clone(), grads(&model, first), None);
         assert_eq!(weights(&unchanged), weights(&model), "a held batch does not step");
         assert!(!held.is_empty());
