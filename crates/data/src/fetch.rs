@@ -443,19 +443,19 @@ impl Drop for PartFile {
     }
 }
 
-/// Makes the rename itself durable where the platform allows syncing a directory; best
-/// effort, since the file is already complete and verified.
+/// Makes a rename into `path`'s folder durable where the platform allows syncing a directory
+/// (a crash right after it cannot bring the old file back); best effort, since the file
+/// itself is already complete and synced.
 #[cfg(unix)]
-fn sync_parent_dir(path: &Path) {
-    if let Some(dir) = path.parent()
-        && let Ok(handle) = File::open(dir)
-    {
+pub fn sync_parent_dir(path: &Path) {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if let Ok(handle) = File::open(dir) {
         let _ = handle.sync_all();
     }
 }
 
 #[cfg(not(unix))]
-fn sync_parent_dir(_path: &Path) {}
+pub fn sync_parent_dir(_path: &Path) {}
 
 fn io_error(path: &Path, source: io::Error) -> FetchError {
     FetchError::Io { path: path.to_path_buf(), source }

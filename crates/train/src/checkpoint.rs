@@ -1,6 +1,6 @@
 //! Crash-safe files: every run file and checkpoint is written to a temporary file in the same
-//! folder, synced, then renamed over the final name, so a crash leaves the old file or the new
-//! one, never half of one.
+//! folder, synced, then renamed over the final name and the folder synced, so a crash leaves
+//! the old file or the new one, never half of one.
 
 use std::fs;
 use std::io::Write;
@@ -23,7 +23,9 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let mut file = fs::File::create(&temp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
-        fs::rename(&temp, path)
+        fs::rename(&temp, path)?;
+        zoo_data::fetch::sync_parent_dir(path);
+        Ok(())
     })();
     if result.is_err() {
         let _ = fs::remove_file(&temp);
