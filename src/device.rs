@@ -54,7 +54,25 @@ pub fn select(name: &str) -> Result<Device, ZooError> {
             "--device {name} needs the `{feature}` backend, which this binary was built without; build with `cargo run --release --features {feature} -- ...`"
         )));
     }
-    Ok(build(name))
+    let device = build(name);
+    make_default(name);
+    Ok(device)
+}
+
+/// Makes the chosen device Burn's default too: Burn puts a loaded optimiser's state on its
+/// default device (`ModuleOptimizer::load_record`), which in a build with wgpu is wgpu's first
+/// adapter, so a `--resume` on the CPU would start a GPU (or a software rasteriser) only to
+/// move the state back. `BURN_DEVICE` is how Burn lets a program choose.
+fn make_default(name: &str) {
+    let burn_name = match name {
+        "cpu" => "flex",
+        "wgpu" | "wgpu-cpu" => "wgpu",
+        other => other,
+    };
+    // SAFETY: called while the command picks its device, before zoo starts any other thread
+    // (the thread pool, the dashboard, data loaders), so nothing reads the environment
+    // concurrently.
+    unsafe { std::env::set_var("BURN_DEVICE", burn_name) };
 }
 
 #[allow(unreachable_code, deprecated)]
