@@ -5,13 +5,17 @@
 # fuzz/artifacts/<target>/ and the script exits 1.
 #
 # Usage: benches/fuzz.sh [SECONDS] [TARGET...]   (defaults: 300, every target)
-# Needs: rustup's nightly toolchain and `cargo install cargo-fuzz`.
+# Needs: rustup's nightly toolchain and `cargo install cargo-fuzz`. The targets that read
+# through Burn (recipe_json, run_folder, checkpoint, weights) build without a sanitizer
+# (SANITIZER=none by default for them: Burn under ASan takes long to build; they look for
+# panics, aborts and memory blow-ups, which need none); ZOO seeds them from a tiny run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH=${1:-300}
 shift $(( $# > 0 ? 1 : 0 ))
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(idx series_csv documents picture)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(idx series_csv documents picture recipe_json run_folder checkpoint weights)
+ZOO=${ZOO:-${CARGO_TARGET_DIR:-target}/release/zoo}
 
 # Seeds: small real files of each format.
 seed() { mkdir -p "fuzz/corpus/$1"; cat >"fuzz/corpus/$1/$2"; }
@@ -38,11 +42,25 @@ open("fuzz/corpus/documents/speeches.jsonl", "w").write("".join(json.dumps(r) + 
 open("fuzz/corpus/documents/speeches.csv", "w").write("text,label\n" + "".join('"%s",%s\n' % (r["text"].replace('"', '""'), r["label"]) for r in records))
 PY
 mkdir -p fuzz/corpus/picture && cp tests/fixtures/digit-7.png tests/fixtures/digit-2.png fuzz/corpus/picture/
+mkdir -p fuzz/corpus/weights && cp tests/fixtures/weights/cnn.safetensors tests/fixtures/weights/cnn.pth fuzz/corpus/weights/
+mkdir -p fuzz/corpus/recipe_json && find recipes -name '*.json' | head -8 | while read -r f; do cp "$f" "fuzz/corpus/recipe_json/$(echo "$f" | tr / _)"; done
+# A tiny run's run.json, config.json and weights, where a zoo binary is at hand.
+if [ -x "$ZOO" ]; then
+  seed_run=$(mktemp -d)/run
+  "$ZOO" train mlp --device cpu --limit 200 --epochs 1 --set model.hidden=16 --run-dir "$seed_run" >/dev/null 2>&1
+  mkdir -p fuzz/corpus/run_folder fuzz/corpus/checkpoint
+  cp "$seed_run/run.json" fuzz/corpus/run_folder/ && cp "$seed_run/config.json" fuzz/corpus/recipe_json/
+  cp "$seed_run/model.bpk" "$seed_run"/checkpoint/optim-1.bpk fuzz/corpus/checkpoint/
+fi
 
 status=0
 for target in "${TARGETS[@]}"; do
   log="fuzz/$target.log"
-  cargo +nightly fuzz run "$target" -- -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 -malloc_limit_mb=1024 >"$log" 2>&1
+  case $target in
+    recipe_json|run_folder|checkpoint|weights) sanitizer=(-s "${SANITIZER:-none}") ;;
+    *) sanitizer=() ;;
+  esac
+  cargo +nightly fuzz run "${sanitizer[@]}" "$target" -- -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 -malloc_limit_mb=1024 >"$log" 2>&1
   code=$?
   runs=$(grep -o 'Done [0-9]* runs' "$log" | grep -o '[0-9]*' | tail -n1)
   [ -n "$runs" ] || runs=$(grep -o '^#[0-9]*' "$log" | tail -n1 | tr -d '#')
