@@ -6,9 +6,9 @@
 #
 # Usage: benches/fuzz.sh [SECONDS] [TARGET...]   (defaults: 300, every target)
 # Needs: rustup's nightly toolchain and `cargo install cargo-fuzz`. The targets that read
-# through Burn (recipe_json, run_folder, checkpoint, weights) build without a sanitizer
-# (SANITIZER=none by default for them: Burn under ASan takes long to build; they look for
-# panics, aborts and memory blow-ups, which need none); ZOO seeds them from a tiny run.
+# through Burn (recipe_json, run_folder, checkpoint, weights) build without a sanitizer, on
+# the stable toolchain (Burn under ASan takes long to build; they look for panics, aborts and
+# memory blow-ups, which need none); ZOO seeds them from a tiny run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH=${1:-300}
@@ -16,6 +16,9 @@ shift $(( $# > 0 ? 1 : 0 ))
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(idx series_csv documents picture recipe_json run_folder checkpoint weights)
 ZOO=${ZOO:-${CARGO_TARGET_DIR:-target}/release/zoo}
+
+# The workspace's versions of every crate (a newer systemstat breaks burn-train's build).
+[ -f fuzz/Cargo.lock ] || cp Cargo.lock fuzz/Cargo.lock
 
 # Seeds: small real files of each format.
 seed() { mkdir -p "fuzz/corpus/$1"; cat >"fuzz/corpus/$1/$2"; }
@@ -57,10 +60,11 @@ status=0
 for target in "${TARGETS[@]}"; do
   log="fuzz/$target.log"
   case $target in
-    recipe_json|run_folder|checkpoint|weights) sanitizer=(-s "${SANITIZER:-none}") ;;
-    *) sanitizer=() ;;
+    # Without a sanitizer, so on the stable toolchain.
+    recipe_json|run_folder|checkpoint|weights) fuzz=(cargo fuzz run -s none) ;;
+    *) fuzz=(cargo +nightly fuzz run) ;;
   esac
-  cargo +nightly fuzz run "${sanitizer[@]}" "$target" -- -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 -malloc_limit_mb=1024 >"$log" 2>&1
+  "${fuzz[@]}" "$target" -- -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 -malloc_limit_mb=1024 >"$log" 2>&1
   code=$?
   runs=$(grep -o 'Done [0-9]* runs' "$log" | grep -o '[0-9]*' | tail -n1)
   [ -n "$runs" ] || runs=$(grep -o '^#[0-9]*' "$log" | tail -n1 | tr -d '#')
