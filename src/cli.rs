@@ -47,6 +47,10 @@ pub enum Command {
     /// Write a trained classifier's weights as safetensors (PyTorch's names and layouts, or
     /// zoo's), with the recipe beside it as JSON.
     Export(ExportArgs),
+    /// A local web page to try trained runs by hand (draw a digit, walk the VAE's latent
+    /// plane, sample the GAN, classify a text, continue a prompt, watch the agent) and browse
+    /// every run's curves, with a JSON API.
+    Serve(ServeArgs),
     /// Print a model's default recipe as JSON (edit it and pass it back with --config).
     Config {
         /// The model (`zoo list` says what each is).
@@ -418,4 +422,34 @@ impl SampleArgs {
             ))
         })
     }
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// A folder of runs to list and load (each subfolder with a run.json, two levels deep:
+    /// runs/<model>/<time>/ as `zoo train` makes them) [default: runs, when no --run is given]
+    #[arg(long, value_name = "DIR")]
+    pub runs: Vec<PathBuf>,
+    /// One run folder to serve (repeat for more).
+    #[arg(long, value_name = "RUN")]
+    pub run: Vec<PathBuf>,
+    /// Address to listen on; loopback unless told otherwise (0.0.0.0:8080 shows the page to
+    /// the network).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: String,
+    /// Classify requests answered together in one forward pass, at most.
+    #[arg(long, default_value_t = 32, value_name = "N")]
+    pub batch_size: usize,
+    /// How long a classify request waits for others to share its forward pass (0: only those
+    /// already queued).
+    #[arg(long, default_value_t = 2, value_name = "MS")]
+    pub batch_wait_ms: u64,
+    /// Largest request body in bytes (a bigger one gets 413).
+    #[arg(long, default_value_t = 4 << 20, value_name = "BYTES")]
+    pub max_body: usize,
+    /// Seconds a request may take before it gets 503.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub timeout: u64,
+    #[command(flatten)]
+    pub device: DeviceArg,
 }

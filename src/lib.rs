@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod device;
 pub mod registry;
+pub mod serve;
 
 use cli::{Cli, Command, DataCommand, Dataset, EvalArgs, SampleArgs, TrainArgs};
 use registry::Verb;
@@ -49,6 +50,7 @@ pub fn run(cli: Cli) -> Result<()> {
             let entry = registry::find(&args.model, Verb::Cv)?;
             entry.cv.map_or(Ok(()), |cv| cv(args))
         }
+        Command::Serve(args) => serve::serve(args),
         Command::Config { model } => {
             println!("{}", (registry::find(&model, Verb::Train)?.config)());
             Ok(())

@@ -10,6 +10,7 @@ use zoo_train::forecast::LstmRecipe;
 use zoo_train::generative::autoencoder::AutoencoderRecipe;
 use zoo_train::generative::gan::GanRecipe;
 use zoo_train::generative::vae::VaeRecipe;
+use zoo_train::inference;
 use zoo_train::language::{CharLstmRecipe, GptRecipe, LanguageRecipe};
 use zoo_train::multitask::MultiTaskRecipe;
 use zoo_train::recipes::{CnnRecipe, MlpRecipe, Recipe, ResNetRecipe, RnnRecipe, default_json};
@@ -66,6 +67,8 @@ pub struct Entry {
     pub play: Option<fn(PlayArgs) -> Result<()>>,
     pub cv: Option<fn(CvArgs) -> Result<()>>,
     pub export: Option<fn(ExportArgs) -> Result<()>>,
+    /// `zoo serve`: loads a trained run to answer requests (None: the run is only listed).
+    pub serve: Option<crate::serve::worker::Loader>,
 }
 
 /// The flags of an image model's `train`.
@@ -98,6 +101,7 @@ impl Entry {
             play: None,
             cv: None,
             export: None,
+            serve: None,
         }
     }
 
@@ -130,31 +134,38 @@ impl Entry {
         self.export = Some(export);
         self
     }
+
+    fn serve(mut self, load: crate::serve::worker::Loader) -> Self {
+        self.serve = Some(load);
+        self
+    }
 }
 
 /// The flags of an image classifier's `train`.
 const CLASSIFIER_TRAIN: &[&str] = &["--epochs", "--batch-size", "--lr", "--seed", "--limit", "--data", "--init-from"];
 
 /// An image classifier's row.
-fn classifier<R: ClassifierRecipe>(summary: &'static str) -> Entry {
+fn classifier<R: ClassifierRecipe + 'static>(summary: &'static str) -> Entry {
     classifier_with::<R>(summary, CLASSIFIER_TRAIN)
 }
 
 /// An image classifier's row whose `train` takes `train_flags`.
-fn classifier_with<R: ClassifierRecipe>(summary: &'static str, train_flags: &'static [&'static str]) -> Entry {
+fn classifier_with<R: ClassifierRecipe + 'static>(summary: &'static str, train_flags: &'static [&'static str]) -> Entry {
     Entry::new::<R>(summary, run::train_image::<R>, train_flags)
         .eval(run::eval_classifier::<R>, &["--data", "--train-split"])
         .sample(run::sample_augmented::<R>, &["--augmented", "--n", "--seed", "--config", "--data"])
         .predict(run::predict_classifier::<R>, &[])
         .cv(run::cv_classifier::<R>)
         .export(run::export_classifier::<R>)
+        .serve(inference::classifier::<R>)
 }
 
 /// A character language model's row.
-fn language<R: LanguageRecipe>(summary: &'static str) -> Entry {
+fn language<R: LanguageRecipe + 'static>(summary: &'static str) -> Entry {
     Entry::new::<R>(summary, run::train_language::<R>, &["--epochs", "--batch-size", "--lr", "--seed", "--data"])
         .eval(run::eval_language::<R>, &[])
         .sample(run::sample_language::<R>, TEXT)
+        .serve(inference::language::<R>)
 }
 
 /// Every model, in the order `zoo list` shows them.
@@ -194,14 +205,16 @@ pub fn models() -> Vec<Entry> {
             IMAGE_TRAIN,
         )
         .eval(run::eval_vae, &["--data"])
-        .sample(run::sample_vae, PICTURES),
+        .sample(run::sample_vae, PICTURES)
+        .serve(inference::vae),
         Entry::new::<GanRecipe>(
             "DCGAN: transposed-convolution generator from 100-d noise, convolutional discriminator (items 6, 8, 15)",
             run::train_image::<GanRecipe>,
             IMAGE_TRAIN,
         )
         .eval(run::eval_gan, &["--judge", "--samples", "--seed", "--trained"])
-        .sample(run::sample_gan, &["--n", "--seed", "--trained"]),
+        .sample(run::sample_gan, &["--n", "--seed", "--trained"])
+        .serve(inference::gan),
         Entry::new::<MultiTaskRecipe>(
             "multi-task network: a shared conv trunk, one head for the digit, one for its box, on 64x64 canvases (item 30)",
             run::train_image::<MultiTaskRecipe>,
@@ -209,7 +222,8 @@ pub fn models() -> Vec<Entry> {
         )
         .eval(run::eval_multitask, &["--data"])
         .sample(run::sample_multitask, &["--n"])
-        .predict(run::predict_multitask, &["--out"]),
+        .predict(run::predict_multitask, &["--out"])
+        .serve(inference::multitask),
         Entry::new::<CrossModalRecipe>(
             "cross-modal matching: does an English or Chinese caption describe this digit? text LSTM + image conv towers (item 29)",
             run::train_image::<CrossModalRecipe>,
@@ -229,14 +243,16 @@ pub fn models() -> Vec<Entry> {
             &["--steps", "--batch-size", "--lr", "--seed"],
         )
         .eval(run::eval_dqn, &["--episodes", "--seed"])
-        .play(run::play_dqn),
+        .play(run::play_dqn)
+        .serve(inference::dqn),
         Entry::new::<AttentionRecipe>(
             "transformer text classifier with attention pooling: speeches by party, or your JSONL/CSV (item 24)",
             run::train_attention,
             &["--epochs", "--batch-size", "--lr", "--seed", "--limit", "--data", "--text-field", "--label-field"],
         )
         .eval(run::eval_attention, &[])
-        .predict(run::predict_attention, &[]),
+        .predict(run::predict_attention, &[])
+        .serve(inference::text_classifier),
         language::<GptRecipe>(
             "small GPT: causal self-attention character language model (item 24's attention on Moby Dick)",
         ),

@@ -16,6 +16,7 @@ mod primitives;
 mod reliability;
 mod rl;
 mod sequence;
+mod serve;
 mod toolkit;
 mod training_loop;
 mod transfer;

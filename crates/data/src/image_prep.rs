@@ -17,6 +17,10 @@ pub const MNIST_SIDE: usize = 28;
 /// `MNIST_SIDE * MNIST_SIDE`, the length of [`load_as_mnist`]'s output.
 pub const MNIST_PIXELS: usize = MNIST_SIDE * MNIST_SIDE;
 
+/// The largest picture side zoo decodes: a header claiming more is refused before any pixel
+/// is decoded (a 100-byte file can claim 100,000 x 100,000 pixels).
+pub const MAX_PICTURE_SIDE: u32 = 8192;
+
 /// Longer side of the ink's box after scaling, as in MNIST.
 const FIT_SIDE: u32 = 20;
 /// Where the centre of mass goes, in pixel-index coordinates (MNIST's convention).
@@ -40,6 +44,12 @@ pub enum ImageError {
         .path.display()
     )]
     NotPng { path: PathBuf, reason: String },
+
+    #[error(
+        "{}: the picture claims {width} x {height} pixels; zoo reads pictures of at most {MAX_PICTURE_SIDE} pixels a side: scale it down first",
+        .path.display()
+    )]
+    TooLarge { path: PathBuf, width: u32, height: u32 },
 
     #[error(
         "{}: no ink found (the picture is blank or has almost no contrast); give a picture of one drawn figure, dark on light or light on dark",
@@ -100,7 +110,16 @@ impl PictureCanvas {
 /// Reads a picture (PNG, JPEG) as a `side` x `side` canvas: the whole picture, not a crop to
 /// its ink, since where the ink is is what `multitask` tells.
 pub fn load_as_canvas(path: &Path, side: usize) -> Result<PictureCanvas, ImageError> {
-    let decoded = decode(path)?;
+    canvas_of(decode(path)?, path, side)
+}
+
+/// [`load_as_canvas`] of a picture's bytes already in memory (an upload); `source` names it in
+/// errors.
+pub fn canvas_from_bytes(bytes: &[u8], source: &Path, side: usize) -> Result<PictureCanvas, ImageError> {
+    canvas_of(decode_bytes(bytes, source)?, source, side)
+}
+
+fn canvas_of(decoded: DynamicImage, path: &Path, side: usize) -> Result<PictureCanvas, ImageError> {
     let ink = ink_map(&flatten_to_gray(&decoded)).ok_or_else(|| ImageError::NoInk { path: path.to_path_buf() })?;
     let (width, height) = ink.dimensions();
     let square = width.max(height);
@@ -132,7 +151,16 @@ fn decode_bytes(bytes: &[u8], source: &Path) -> Result<DynamicImage, ImageError>
     // A header can claim any size: what the decoder may allocate is bounded by what the file
     // could hold (deflate expands at most about 1,000-fold; a photo's JPEG far less), so a
     // damaged or hostile 300-byte file cannot ask for gigabytes.
+    let claimed = ImageReader::new(io::Cursor::new(bytes))
+        .with_guessed_format()
+        .ok()
+        .and_then(|reader| reader.into_dimensions().ok());
+    if let Some((width, height)) = claimed.filter(|&(w, h)| w.max(h) > MAX_PICTURE_SIDE) {
+        return Err(ImageError::TooLarge { path: source.to_path_buf(), width, height });
+    }
     let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_PICTURE_SIDE);
+    limits.max_image_height = Some(MAX_PICTURE_SIDE);
     limits.max_alloc = Some((bytes.len() as u64).saturating_mul(2048).clamp(64 << 20, 2 << 30));
     reader.limits(limits);
     reader.decode().map_err(|err: image::ImageError| not_a_picture(err.to_string().replace('\n', " ")))

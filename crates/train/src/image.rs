@@ -239,32 +239,46 @@ pub const CLASS_NAMES: &str = "classes.json";
 /// A picture and its likeliest classes, most likely first: `(file, [(class, probability)])`.
 pub type Ranked = (PathBuf, Vec<(String, f32)>);
 
+/// The names of a run's classes: a run on some classes only names them as its data did (class
+/// 0 of `[5, ..]` is a 5), and a run on a folder of pictures by its class folders' names.
+pub struct ClassLabels {
+    classes: Vec<u8>,
+    names: Option<Vec<String>>,
+}
+
+impl ClassLabels {
+    pub fn of<R: ClassifierRecipe>(run: &RunDir, recipe: &R) -> Result<Self> {
+        let names = if run.file(CLASS_NAMES).is_file() { Some(run.read_json(CLASS_NAMES)?) } else { None };
+        Ok(Self { classes: recipe.fit().classes.clone(), names })
+    }
+
+    /// The name of the network's output `class`.
+    pub fn label(&self, class: usize) -> String {
+        let class = self.classes.get(class).map_or(class, |&c| usize::from(c));
+        self.names.as_ref().and_then(|n| n.get(class).cloned()).unwrap_or_else(|| class.to_string())
+    }
+
+    /// Every class of `probabilities` (one picture's), most likely first.
+    pub fn ranked(&self, probabilities: &[f32]) -> Vec<(String, f32)> {
+        let mut ranked: Vec<(String, f32)> =
+            probabilities.iter().enumerate().map(|(c, &p)| (self.label(c), p)).collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+        ranked
+    }
+}
+
 /// The three likeliest classes of each picture.
 pub fn predict<R: ClassifierRecipe>(run_dir: &Path, files: &[PathBuf], device: &Device) -> Result<Vec<Ranked>> {
     let (run, _) = RunDir::open(run_dir, R::NAME)?;
     let (recipe, model) = load_classifier::<R>(&run, device)?;
     let model = model.valid();
-    // A run on some classes only names them as its data did (class 0 of `[5, ..]` is a 5), and
-    // a run on a folder of pictures by its class folders' names.
-    let names: Option<Vec<String>> =
-        if run.file(CLASS_NAMES).is_file() { Some(run.read_json(CLASS_NAMES)?) } else { None };
-    let label = |class: usize| {
-        let class = recipe.fit().classes.get(class).map_or(class, |&c| usize::from(c));
-        names.as_ref().and_then(|n| n.get(class).cloned()).unwrap_or_else(|| class.to_string())
-    };
+    let labels = ClassLabels::of(&run, &recipe)?;
     let mut answers = Vec::with_capacity(files.len());
     for file in files {
         let pixels = zoo_data::image_prep::load_as_mnist(file)?;
         let side = zoo_models::IMAGE_SIDE;
         let images = Tensor::<4>::from_data(TensorData::new(pixels, [1, 1, side, side]), device);
-        let probabilities = softmax(model.net.logits(images), 1)
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .map_err(|e| ZooError::runtime(format!("reading probabilities: {e:?}")))?;
-        let mut ranked: Vec<(String, f32)> =
-            probabilities.into_iter().enumerate().map(|(c, p)| (label(c), p)).collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let mut ranked = labels.ranked(&read::floats(softmax(model.net.logits(images), 1))?);
         ranked.truncate(3);
         answers.push((file.clone(), ranked));
     }

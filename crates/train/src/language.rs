@@ -73,8 +73,20 @@ pub trait CharModel: Module + Sized {
     /// cut from the graph that made it.
     fn logits_from(&self, ids: Tensor<2, Int>, state: Option<Self::State>) -> (Tensor<3>, Option<Self::State>);
 
-    /// `len` characters continuing `prompt` (ids), each drawn from the softmax of the logits
-    /// divided by `temperature`.
+    /// Up to `len` characters continuing `prompt` (ids), each drawn from the softmax of the
+    /// logits divided by `temperature` and handed to `emit` as soon as it is drawn; `emit`
+    /// returning false stops early (a reader that went away).
+    fn generate_each(
+        &self,
+        prompt: &[u32],
+        len: usize,
+        temperature: f64,
+        rng: &mut SplitMix64,
+        device: &Device,
+        emit: &mut dyn FnMut(u32) -> bool,
+    ) -> Result<()>;
+
+    /// `len` characters continuing `prompt`, as [`generate_each`](Self::generate_each) draws them.
     fn generate(
         &self,
         prompt: &[u32],
@@ -82,7 +94,14 @@ pub trait CharModel: Module + Sized {
         temperature: f64,
         rng: &mut SplitMix64,
         device: &Device,
-    ) -> Result<Vec<u32>>;
+    ) -> Result<Vec<u32>> {
+        let mut out = Vec::with_capacity(len);
+        self.generate_each(prompt, len, temperature, rng, device, &mut |id| {
+            out.push(id);
+            true
+        })?;
+        Ok(out)
+    }
 }
 
 /// One character drawn from `softmax(logits / temperature)`; temperature 0 takes the most
@@ -124,25 +143,27 @@ impl CharModel for CharLstm {
     }
 
     /// Reads the prompt once, then carries the recurrent state from character to character.
-    fn generate(
+    fn generate_each(
         &self,
         prompt: &[u32],
         len: usize,
         temperature: f64,
         rng: &mut SplitMix64,
         device: &Device,
-    ) -> Result<Vec<u32>> {
+        emit: &mut dyn FnMut(u32) -> bool,
+    ) -> Result<()> {
         let start = if prompt.is_empty() { vec![CharTokenizer::UNKNOWN] } else { prompt.to_vec() };
         let (logits, mut state): (Tensor<3>, LstmStates) = self.forward_with_state(ids_tensor(&start, 1, device), None);
         let mut next = draw(&last_logits(logits)?, temperature, rng);
-        let mut out = Vec::with_capacity(len);
-        for _ in 0..len {
-            out.push(next);
+        for drawn in 0..len {
+            if !emit(next) || drawn + 1 == len {
+                break;
+            }
             let (logits, s) = self.forward_with_state(ids_tensor(&[next], 1, device), Some(state));
             state = s;
             next = draw(&last_logits(logits)?, temperature, rng);
         }
-        Ok(out)
+        Ok(())
     }
 }
 
@@ -155,22 +176,26 @@ impl CharModel for CharTransformer {
     }
 
     /// Each character sees the last `context` characters before it.
-    fn generate(
+    fn generate_each(
         &self,
         prompt: &[u32],
         len: usize,
         temperature: f64,
         rng: &mut SplitMix64,
         device: &Device,
-    ) -> Result<Vec<u32>> {
+        emit: &mut dyn FnMut(u32) -> bool,
+    ) -> Result<()> {
         let mut history = if prompt.is_empty() { vec![CharTokenizer::UNKNOWN] } else { prompt.to_vec() };
         let context = self.context();
         for _ in 0..len {
             let window = &history[history.len().saturating_sub(context)..];
             let next = draw(&last_logits(self.forward(ids_tensor(window, 1, device)))?, temperature, rng);
             history.push(next);
+            if !emit(next) {
+                break;
+            }
         }
-        Ok(history.split_off(history.len() - len))
+        Ok(())
     }
 }
 

@@ -18,6 +18,7 @@ pub mod forecast;
 pub mod generative;
 pub mod image;
 pub mod image_training;
+pub mod inference;
 pub mod language;
 pub mod loader;
 pub mod logging;

@@ -458,6 +458,24 @@ pub struct Located {
     pub bounds: [f32; 4],
 }
 
+/// The likeliest class of a prepared picture, its probability, and its box
+/// `[x_min, y_min, x_max, y_max]` in the picture's pixels.
+pub fn locate(
+    model: &MultiTask,
+    recipe: &MultiTaskRecipe,
+    canvas: &zoo_data::image_prep::PictureCanvas,
+    device: &Device,
+) -> Result<(String, f32, [f32; 4])> {
+    let side = recipe.canvas.side;
+    let images = Tensor::<4>::from_data(TensorData::new(canvas.pixels.clone(), [1, 1, side, side]), device);
+    let output = model.forward(images);
+    let (class, probability) = best(&to_vec(softmax(output.logits, 1))?);
+    let fractions = to_vec(output.boxes)?;
+    let bounds = canvas.to_picture(corners(std::array::from_fn(|k| fractions[k])), side);
+    let class = recipe.fit.classes.get(class).map_or(class.to_string(), |c| c.to_string());
+    Ok((class, probability, bounds))
+}
+
 /// The class, its probability and the box of each picture; with `out`, the (single) picture
 /// with its box and label drawn on it.
 pub fn predict(run_dir: &Path, files: &[PathBuf], out: Option<&Path>, device: &Device) -> Result<Vec<Located>> {
@@ -469,12 +487,7 @@ pub fn predict(run_dir: &Path, files: &[PathBuf], out: Option<&Path>, device: &D
     let mut answers = Vec::with_capacity(files.len());
     for file in files {
         let canvas = zoo_data::image_prep::load_as_canvas(file, side)?;
-        let images = Tensor::<4>::from_data(TensorData::new(canvas.pixels.clone(), [1, 1, side, side]), device);
-        let output = model.forward(images);
-        let (class, probability) = best(&to_vec(softmax(output.logits, 1))?);
-        let fractions = to_vec(output.boxes)?;
-        let bounds = canvas.to_picture(corners(std::array::from_fn(|k| fractions[k])), side);
-        let class = recipe.fit.classes.get(class).map_or(class.to_string(), |c| c.to_string());
+        let (class, probability, bounds) = locate(&model, &recipe, &canvas, device)?;
         if let Some(path) = out {
             // Small pictures are drawn larger so the label can be read.
             let longer = canvas.original.width().max(canvas.original.height()) as usize;

@@ -95,6 +95,12 @@ impl Drop for RunLock {
     }
 }
 
+/// The zoo process training the run in `dir` now, if one is (its lock is held and not stale).
+pub fn training_process(dir: &Path) -> Option<u32> {
+    let holder = std::fs::read_to_string(dir.join(LOCK)).ok()?.trim().parse::<u32>().ok()?;
+    (holder != std::process::id() && zoo_is_running(holder)).then_some(holder)
+}
+
 /// Whether process `pid` is alive and a zoo (the same executable name as this one), as far as
 /// the system tells; where it cannot tell (no /proc), a lock is taken as held.
 fn zoo_is_running(pid: u32) -> bool {
@@ -162,6 +168,14 @@ impl RunDir {
         run.write_json("run.json", &info)?;
         run.write_json("config.json", recipe)?;
         Ok(run)
+    }
+
+    /// What `run.json` of the run folder `path` says, whatever its model.
+    pub fn read_info(path: &Path) -> Result<RunInfo> {
+        let run = Self { path: path.to_path_buf(), lock: None };
+        let mut info: RunInfo = run.read_json("run.json")?;
+        info.model = run.current_name(&info.model);
+        Ok(info)
     }
 
     /// Opens an existing run folder of `model`.

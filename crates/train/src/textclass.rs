@@ -756,35 +756,68 @@ pub struct TextPrediction {
     pub top_tokens: Vec<(String, f64)>,
 }
 
+/// One text as the classifier reads it: the classes and every word it read with the weight the
+/// pooling query gave it, in the text's order.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TextAnswer {
+    /// `(label, probability)`, most likely first.
+    pub probabilities: Vec<(String, f64)>,
+    /// `(word, attention weight)` of the words read (a word outside the vocabulary is marked
+    /// `(unknown)`); the weights sum to 1.
+    pub attended: Vec<(String, f64)>,
+    /// Words in the text; the model reads at most its `max_len` first.
+    pub words: usize,
+}
+
+/// Classifies one text with a loaded classifier.
+pub fn classify_text(
+    model: &TextClassifier,
+    labels: &[String],
+    vocab: &WordTokenizer,
+    text: &str,
+    device: &Device,
+) -> Result<TextAnswer> {
+    let words = zoo_data::text::words(text);
+    if words.is_empty() {
+        let shown: String = text.chars().take(40).collect();
+        return Err(ZooError::usage(format!("\"{shown}\": no words to classify; give some text")));
+    }
+    let mut ids = vocab.encode(text);
+    ids.truncate(model.max_len());
+    let (x, padding) = batch(std::slice::from_ref(&ids), device);
+    let (logits, weights) = model.forward(x, padding);
+    let probs = crate::read::floats(softmax(logits, 1))?;
+    let weights = crate::read::floats(weights)?;
+    let mut probabilities: Vec<(String, f64)> =
+        labels.iter().cloned().zip(probs.iter().map(|&p| f64::from(p))).collect();
+    probabilities.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let attended = words
+        .iter()
+        .take(ids.len())
+        .zip(&weights)
+        .zip(&ids)
+        .map(|((w, &a), &id)| {
+            (if id == WordTokenizer::UNKNOWN { format!("{w} (unknown)") } else { w.clone() }, f64::from(a))
+        })
+        .collect();
+    Ok(TextAnswer { probabilities, attended, words: words.len() })
+}
+
 pub fn predict(run_dir: &Path, texts: &[String], top: usize, device: &Device) -> Result<Vec<TextPrediction>> {
     let (_, recipe, vocab, model) = load(run_dir, device)?;
     let mut out = Vec::new();
     for text in texts {
-        let words = zoo_data::text::words(text);
-        if words.is_empty() {
-            return Err(ZooError::usage(format!("\"{text}\": no words to classify; give some text")));
-        }
-        let mut ids = vocab.encode(text);
-        ids.truncate(model.max_len());
-        let (x, padding) = batch(std::slice::from_ref(&ids), device);
-        let (logits, weights) = model.forward(x, padding);
-        let probs = crate::read::floats(softmax(logits, 1))?;
-        let weights = crate::read::floats(weights)?;
-        let mut probabilities: Vec<(String, f64)> =
-            recipe.classify.labels.iter().cloned().zip(probs.iter().map(|&p| f64::from(p))).collect();
-        probabilities.sort_by(|a, b| b.1.total_cmp(&a.1));
-        let mut tokens: Vec<(String, f64)> = words
-            .iter()
-            .take(ids.len())
-            .zip(&weights)
-            .zip(&ids)
-            .map(|((w, &a), &id)| {
-                (if id == WordTokenizer::UNKNOWN { format!("{w} (unknown)") } else { w.clone() }, f64::from(a))
-            })
-            .collect();
+        let answer = classify_text(&model, &recipe.classify.labels, &vocab, text, device)?;
+        let used_words = answer.attended.len();
+        let mut tokens = answer.attended;
         tokens.sort_by(|a, b| b.1.total_cmp(&a.1));
         tokens.truncate(top);
-        out.push(TextPrediction { words: words.len(), used_words: ids.len(), probabilities, top_tokens: tokens });
+        out.push(TextPrediction {
+            words: answer.words,
+            used_words,
+            probabilities: answer.probabilities,
+            top_tokens: tokens,
+        });
     }
     Ok(out)
 }
