@@ -13,7 +13,7 @@ function el(tag, attrs = {}, ...children) {
     else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
     else node.setAttribute(key, value);
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child !== null && child !== undefined) node.append(child instanceof Node ? child : String(child));
   }
   return node;
@@ -38,7 +38,7 @@ function postJson(path, value) {
 }
 
 function fmt(value) {
-  if (typeof value !== "number") return String(value);
+  if (typeof value !== "number" || Number.isInteger(value)) return String(value);
   if (Math.abs(value) >= 1000) return value.toFixed(0);
   if (Math.abs(value) >= 10) return value.toFixed(2);
   return value.toPrecision(4);
@@ -259,7 +259,7 @@ const PANELS = {
   classify(run) {
     const pad = el("canvas", { class: "draw", width: 280, height: 280, "aria-label": "draw a digit" });
     const seen = el("canvas", { class: "pixels", width: 112, height: 112, title: "what the network sees (28 x 28)" });
-    const answer = el("div", { class: "bars", "data-answer": "classify" }, el("p", { class: "muted" }, "Draw a digit with the mouse or a finger."));
+    const answer = el("div", { "data-answer": "classify", style: "min-width:320px" }, el("p", { class: "muted" }, "Draw a digit with the mouse or a finger."));
     const g = pad.getContext("2d");
     function clear() { g.fillStyle = "#000"; g.fillRect(0, 0, pad.width, pad.height); }
     clear();
@@ -363,7 +363,8 @@ const PANELS = {
     }
     const again = el("button", { class: "primary", onclick: () => { seed.value = String((Number(seed.value) || 0) + 1); draw(); } }, "New samples");
     draw();
-    return [el("h2", {}, "Samples"), el("p", {}, again, " ", el("label", {}, "seed"), seed, " ", digit, " ",
+    // Only a class-conditional generator can be asked for a digit.
+    return [el("h2", {}, "Samples"), el("p", {}, again, " ", el("label", {}, "seed"), seed, " ", run.conditional ? digit : null, " ",
       el("button", { onclick: draw }, "Draw")), grid, note];
   },
 
@@ -377,7 +378,7 @@ const PANELS = {
         const shaded = el("p", { class: "words" }, result.words.map((w) =>
           [el("span", { title: w.weight.toFixed(4), style: `background:rgba(37,99,235,${(0.85 * w.weight / top).toFixed(3)})` }, w.word), " "]));
         const more = result.words.length < result.words_total ? el("p", { class: "muted" }, `read the first ${result.words.length} of ${result.words_total} words`) : null;
-        answer.replaceChildren(bars(result.classes), el("p", { class: "muted" }, "Words shaded by attention weight:"), shaded, more);
+        answer.replaceChildren(...[bars(result.classes), el("p", { class: "muted" }, "Words shaded by attention weight:"), shaded, more].filter(Boolean));
       } catch (error) { answer.replaceChildren(el("p", { class: "error" }, error.message)); }
     }
     return [el("h2", {}, "Classify a text"), text, el("p", {}, el("button", { class: "primary", onclick: ask }, "Classify")), answer];

@@ -281,3 +281,40 @@ fn serve_refuses_a_bad_command_line() {
     assert_clean_error(&zoo(&["serve", "--runs", temp.path().to_str().unwrap(), "--addr", "localhost"]), 2, "--addr");
     assert_clean_error(&zoo(&["serve", "--runs", temp.path().to_str().unwrap(), "--batch-size", "0"]), 2, "--batch-size");
 }
+
+/// The page in Debian's headless Chromium, driven by `tests/browser/serve.mjs` (playwright-core):
+/// the runs view lists the runs, strokes of a 7 drawn on the canvas are classified 7, a click on
+/// the VAE's plane changes the picture, the GAN draws new samples, the text classifier shades
+/// words, the language model streams, the agent plays, two runs share a chart, and nothing is
+/// logged to the console as an error. Needs node, /usr/bin/chromium and `npm ci --prefix
+/// tests/browser`; skipped without them unless ZOO_REQUIRE_BROWSER=1 (CI sets it).
+#[test]
+fn the_page_works_in_headless_chromium() {
+    let browser_dir = Path::new(&crate::common::manifest_dir()).join("tests/browser");
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let ready = Path::new(&chromium).is_file()
+        && browser_dir.join("node_modules/playwright-core").is_dir()
+        && Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !ready {
+        assert!(
+            std::env::var("ZOO_REQUIRE_BROWSER").is_err(),
+            "ZOO_REQUIRE_BROWSER is set but node, {chromium} or tests/browser/node_modules is missing"
+        );
+        eprintln!("skipped: no Chromium or playwright-core here (apt-get install chromium; npm ci --prefix tests/browser)");
+        return;
+    }
+    let server = start(&[]);
+    let shots = std::env::var("ZOO_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| tempfile::tempdir().unwrap().keep().join("screenshots"));
+    let out = Command::new("node")
+        .arg(browser_dir.join("serve.mjs"))
+        .arg(&server.base)
+        .arg(&shots)
+        .env("CHROMIUM", &chromium)
+        .output()
+        .expect("node runs");
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{said} (screenshots in {})", shots.display());
+    assert!(said.contains("browser checks passed"), "{said}");
+}
