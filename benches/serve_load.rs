@@ -114,7 +114,11 @@ fn cpu_model() -> String {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
     let value = |flag: &str, default: usize| {
-        args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
     };
     let Some(run) = args.iter().find(|a| !a.starts_with("--") && a.parse::<usize>().is_err()) else {
         eprintln!("usage: cargo bench --bench serve_load -- RUN [--requests 10000] [--concurrency 32]");

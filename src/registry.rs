@@ -150,7 +150,10 @@ fn classifier<R: ClassifierRecipe + 'static>(summary: &'static str) -> Entry {
 }
 
 /// An image classifier's row whose `train` takes `train_flags`.
-fn classifier_with<R: ClassifierRecipe + 'static>(summary: &'static str, train_flags: &'static [&'static str]) -> Entry {
+fn classifier_with<R: ClassifierRecipe + 'static>(
+    summary: &'static str,
+    train_flags: &'static [&'static str],
+) -> Entry {
     Entry::new::<R>(summary, run::train_image::<R>, train_flags)
         .eval(run::eval_classifier::<R>, &["--data", "--train-split"])
         .sample(run::sample_augmented::<R>, &["--augmented", "--n", "--seed", "--config", "--data"])

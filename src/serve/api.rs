@@ -6,6 +6,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path as UrlPath, Request, State};
@@ -13,7 +14,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -124,9 +124,9 @@ fn page(content_type: &'static str, text: &'static str) -> Response {
 }
 
 fn find<'a>(app: &'a App, id: &str) -> Answer<&'a ServedRun> {
-    app.catalog
-        .find(id)
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no run `{id}` is served here; GET /api/runs lists them")))
+    app.catalog.find(id).ok_or_else(|| {
+        ApiError::new(StatusCode::NOT_FOUND, format!("no run `{id}` is served here; GET /api/runs lists them"))
+    })
 }
 
 /// The run's worker, when it can do `capability`.
@@ -153,8 +153,9 @@ fn worker_for<'a>(app: &'a App, id: &str, capability: Capability) -> Answer<&'a 
 fn json_body<T: DeserializeOwned>(body: std::result::Result<Bytes, BytesRejection>) -> Answer<T> {
     let body = body?;
     let body: &[u8] = if body.is_empty() { b"{}" } else { &body };
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("the body is not the JSON this endpoint takes: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(StatusCode::BAD_REQUEST, format!("the body is not the JSON this endpoint takes: {e}"))
+    })
 }
 
 async fn list_runs(State(app): State<App>) -> Json<Value> {
@@ -164,8 +165,10 @@ async fn list_runs(State(app): State<App>) -> Json<Value> {
 
 fn metrics(run: &ServedRun) -> Value {
     let rows = zoo_train::metrics_log::read_metrics(&run.path.join("metrics.csv")).unwrap_or_default();
-    let rows: Vec<Value> =
-        rows.into_iter().map(|r| json!({"epoch": r.epoch, "split": r.split, "metric": r.metric, "value": r.value})).collect();
+    let rows: Vec<Value> = rows
+        .into_iter()
+        .map(|r| json!({"epoch": r.epoch, "split": r.split, "metric": r.metric, "value": r.value}))
+        .collect();
     json!(rows)
 }
 
@@ -253,7 +256,10 @@ async fn classify(
     } else {
         let body = body?;
         if body.is_empty() {
-            return Err(ApiError::new(StatusCode::BAD_REQUEST, "empty body: send a PNG or JPEG picture, or JSON pixels"));
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "empty body: send a PNG or JPEG picture, or JSON pixels",
+            ));
         }
         // Decoding is CPU work: off the runtime's threads.
         tokio::task::spawn_blocking(move || zoo_data::image_prep::mnist_from_bytes(&body, Path::new("the picture")))
@@ -441,11 +447,12 @@ async fn locate(
     let run = find(&app, &id)?;
     let worker = worker_for(&app, &id, Capability::Locate)?;
     let (body, side) = (body?, run.canvas_side);
-    let canvas =
-        tokio::task::spawn_blocking(move || zoo_data::image_prep::canvas_from_bytes(&body, Path::new("the picture"), side))
-            .await
-            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-            .map_err(picture_error)?;
+    let canvas = tokio::task::spawn_blocking(move || {
+        zoo_data::image_prep::canvas_from_bytes(&body, Path::new("the picture"), side)
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    .map_err(picture_error)?;
     let (width, height) = (canvas.original.width(), canvas.original.height());
     let found = worker.call(move |model| model.locate(&canvas)).await?;
     Ok(Json(json!({

@@ -115,7 +115,12 @@ fn run_id(path: &Path, root: Option<&Path>, taken: &mut HashSet<String>) -> Stri
 impl Catalog {
     /// Finds the runs, starts a worker for each that answers requests and waits until every
     /// worker has loaded its model (or said why it cannot).
-    pub fn open(folders: &[PathBuf], runs: &[PathBuf], device: &burn::prelude::Device, settings: &Settings) -> Result<Self> {
+    pub fn open(
+        folders: &[PathBuf],
+        runs: &[PathBuf],
+        device: &burn::prelude::Device,
+        settings: &Settings,
+    ) -> Result<Self> {
         let mut listed: Vec<(PathBuf, Option<PathBuf>)> = Vec::new();
         for folder in folders {
             if !folder.is_dir() {

@@ -43,9 +43,8 @@ pub fn serve(args: ServeArgs) -> Result<()> {
     let catalog = catalog::Catalog::open(&folders, &args.run, &device, &settings)?;
     let loaded = catalog.runs.iter().filter(|r| r.worker.is_some()).count();
     eprintln!(
-        "{} runs listed, {loaded} loaded on device {device_name} ({} batched up to {} per pass, waiting {} ms)",
+        "{} runs listed, {loaded} loaded on device {device_name} (classify requests batched up to {} per pass, waiting {} ms)",
         catalog.runs.len(),
-        "classify requests",
         settings.batch_size,
         args.batch_wait_ms
     );
@@ -60,9 +59,9 @@ pub fn serve(args: ServeArgs) -> Result<()> {
         .build()
         .map_err(|e| ZooError::runtime(format!("starting the server's runtime: {e}")))?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-            ZooError::usage(format!("--addr {addr}: cannot listen there ({e}); choose another port"))
-        })?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| ZooError::usage(format!("--addr {addr}: cannot listen there ({e}); choose another port")))?;
         let local = listener.local_addr().map_err(|e| ZooError::runtime(e.to_string()))?;
         // The line a script or a test waits for.
         println!("serving on http://{local}/");

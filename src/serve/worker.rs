@@ -7,7 +7,7 @@ use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, TryRecvError};
+use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -29,9 +29,12 @@ pub struct Loaded {
 /// Classes of one picture, most likely first.
 pub type Classes = Vec<(String, f32)>;
 
+/// A question for the model, answered in the worker's thread.
+type Ask = Box<dyn FnOnce(&dyn Served) + Send>;
+
 enum Job {
     Classify { pixels: Vec<f32>, reply: tokio::sync::oneshot::Sender<zoo_train::Result<Classes>> },
-    Call(Box<dyn FnOnce(&dyn Served) + Send>),
+    Call(Ask),
 }
 
 /// How many classify requests the worker answered and in how many forward passes.
@@ -82,7 +85,8 @@ impl Worker {
         let (jobs, queue) = mpsc::channel();
         let (report, ready) = mpsc::channel();
         let counts = Arc::new(Counts::default());
-        let (path, device, batch_size, wait) = (path.to_path_buf(), device.clone(), settings.batch_size, settings.batch_wait);
+        let (path, device, batch_size, wait) =
+            (path.to_path_buf(), device.clone(), settings.batch_size, settings.batch_wait);
         let thread_counts = counts.clone();
         let spawned = std::thread::Builder::new().name(format!("serve {}", path.display())).spawn(move || {
             let model = match load(&path, &device) {
@@ -161,10 +165,7 @@ fn answer_jobs(model: &dyn Served, queue: &Receiver<Job>, batch_size: usize, wai
                         Err(TryRecvError::Disconnected) => None,
                         Err(TryRecvError::Empty) => {
                             let left = deadline.saturating_duration_since(Instant::now());
-                            match queue.recv_timeout(left) {
-                                Ok(job) => Some(job),
-                                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
-                            }
+                            queue.recv_timeout(left).ok()
                         }
                     };
                     match next {

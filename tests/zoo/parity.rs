@@ -28,6 +28,8 @@ fn floats<const D: usize>(shape: [usize; D], seed: u64, device: &Device) -> Tens
     Tensor::from_data(TensorData::new(values(shape.iter().product(), seed), shape), device)
 }
 
+// Used by the ndarray and wgpu tests only.
+#[cfg_attr(not(any(feature = "ndarray", feature = "wgpu")), allow(dead_code))]
 fn ids(shape: [usize; 2], vocab: usize, device: &Device) -> Tensor<2, Int> {
     let ids: Vec<i64> =
         values(shape[0] * shape[1], 5).iter().map(|v| ((v + 1.0) * 0.5 * vocab as f32) as i64).collect();
@@ -129,6 +131,8 @@ fn same_on<M: Module + Clone>(
 }
 
 /// Every model against flex on `device`.
+// Used by the ndarray and wgpu tests only.
+#[cfg_attr(not(any(feature = "ndarray", feature = "wgpu")), allow(dead_code))]
 fn every_model_on(backend: &str, device: &Device) {
     let _rng = rng_lock();
     let other = (backend, device);

@@ -18,7 +18,11 @@ const RUNS: &[(&str, &str, &str)] = &[
     ("vae", "vae", "--limit 300 --epochs 1"),
     ("gan", "gan", "--limit 128 --epochs 1 --batch-size 64 --set average=null"),
     ("attention", "attention", "--limit 60 --epochs 1"),
-    ("char-lstm", "char-lstm", "--epochs 1 --batch-size 8 --set language.steps_per_epoch=3 --set language.valid_chars=2000"),
+    (
+        "char-lstm",
+        "char-lstm",
+        "--epochs 1 --batch-size 8 --set language.steps_per_epoch=3 --set language.valid_chars=2000",
+    ),
     ("dqn", "dqn", "--steps 300"),
     ("multitask", "multitask", "--limit 128 --epochs 1"),
     ("lstm", "lstm", "--epochs 1"),
@@ -167,7 +171,8 @@ fn serve_lists_the_runs_and_answers_each_kind_of_model() {
     let images = decoded["images"].as_array().unwrap();
     assert_eq!((images.len(), images[0].as_array().unwrap().len()), (2, 784));
     assert_ne!(images[0], images[1]);
-    let sample = |run: &str, seed: u64| post(&server, &format!("/api/runs/{run}/sample"), json!({"n": 4, "seed": seed}));
+    let sample =
+        |run: &str, seed: u64| post(&server, &format!("/api/runs/{run}/sample"), json!({"n": 4, "seed": seed}));
     for run in ["vae", "gan"] {
         let (status, first) = sample(run, 1);
         assert_eq!(status, 200, "{first}");
@@ -178,7 +183,8 @@ fn serve_lists_the_runs_and_answers_each_kind_of_model() {
     }
 
     // Text classifier: probabilities and a weight for every word read, summing to 1.
-    let (status, text) = post(&server, "/api/runs/attention/classify-text", json!({"text": "the economy and our taxes"}));
+    let (status, text) =
+        post(&server, "/api/runs/attention/classify-text", json!({"text": "the economy and our taxes"}));
     assert_eq!(status, 200, "{text}");
     let words = text["words"].as_array().unwrap();
     assert_eq!(words.len(), 5);
@@ -222,7 +228,8 @@ fn serve_refuses_bad_requests_with_json_errors() {
     let server = start(&["--max-body", "200000"]);
     let not_png = std::fs::read(fixture("not-an-image.png")).unwrap();
     let error = |(status, body): (u16, Vec<u8>)| (status, serde_json::from_slice(&body).unwrap_or(Value::Null));
-    let classify = |content_type: &str, body: &[u8]| error(call(&server, "POST", "/api/runs/cnn/classify", content_type, body));
+    let classify =
+        |content_type: &str, body: &[u8]| error(call(&server, "POST", "/api/runs/cnn/classify", content_type, body));
     assert_error(classify("image/png", &not_png), 400, "not a PNG or JPEG");
     assert_error(classify("image/png", b""), 400, "empty body");
     assert_error(classify("application/json", b"{\"pixels\": [1, 2"), 400, "not the JSON");
@@ -231,9 +238,7 @@ fn serve_refuses_bad_requests_with_json_errors() {
     assert_error(classify("image/png", &vec![0u8; 300_000]), 413, "--max-body");
     // A small PNG whose header claims 100,000 x 100,000 pixels: refused before decoding.
     let mut huge = Vec::new();
-    image::codecs::png::PngEncoder::new(&mut huge)
-        .write_image(&[0u8; 4], 2, 2, image::ExtendedColorType::L8)
-        .unwrap();
+    image::codecs::png::PngEncoder::new(&mut huge).write_image(&[0u8; 4], 2, 2, image::ExtendedColorType::L8).unwrap();
     huge[16..20].copy_from_slice(&100_000u32.to_be_bytes());
     huge[20..24].copy_from_slice(&100_000u32.to_be_bytes());
     // The header chunk's CRC (over its type and data) made right again.
@@ -279,7 +284,11 @@ fn serve_refuses_a_bad_command_line() {
     assert_clean_error(&zoo(&["serve", "--runs", missing.to_str().unwrap()]), 2, "no such folder");
     assert_clean_error(&zoo(&["serve", "--run", temp.path().to_str().unwrap()]), 2, "no run.json");
     assert_clean_error(&zoo(&["serve", "--runs", temp.path().to_str().unwrap(), "--addr", "localhost"]), 2, "--addr");
-    assert_clean_error(&zoo(&["serve", "--runs", temp.path().to_str().unwrap(), "--batch-size", "0"]), 2, "--batch-size");
+    assert_clean_error(
+        &zoo(&["serve", "--runs", temp.path().to_str().unwrap(), "--batch-size", "0"]),
+        2,
+        "--batch-size",
+    );
 }
 
 /// The page in Debian's headless Chromium, driven by `tests/browser/serve.mjs` (playwright-core):
@@ -300,7 +309,9 @@ fn the_page_works_in_headless_chromium() {
             std::env::var("ZOO_REQUIRE_BROWSER").is_err(),
             "ZOO_REQUIRE_BROWSER is set but node, {chromium} or tests/browser/node_modules is missing"
         );
-        eprintln!("skipped: no Chromium or playwright-core here (apt-get install chromium; npm ci --prefix tests/browser)");
+        eprintln!(
+            "skipped: no Chromium or playwright-core here (apt-get install chromium; npm ci --prefix tests/browser)"
+        );
         return;
     }
     let server = start(&[]);

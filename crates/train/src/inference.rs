@@ -381,8 +381,9 @@ impl Served for ServedDqn {
             episode.states.push(step.next_state);
             episode.total_return += step.reward;
             if step.done || step.truncated {
-                episode.ended = if step.done { "the pole fell or the cart left the track" } else { "the 500-step limit" }
-                    .to_string();
+                episode.ended =
+                    if step.done { "the pole fell or the cart left the track" } else { "the 500-step limit" }
+                        .to_string();
                 return Ok(episode);
             }
         }
