@@ -59,6 +59,9 @@ pub enum Command {
     },
     /// Name every model with one line on what it is.
     List,
+    /// The devices this build can run on: each backend compiled in, the GPUs it sees (physical or
+    /// software), and the backends it was built without.
+    Devices,
     /// A worked example, with every number, of a building block written from scratch.
     Explain {
         #[arg(value_enum)]

@@ -421,9 +421,15 @@ pub fn sample_gan(args: SampleArgs) -> Result<()> {
     Ok(())
 }
 
+/// `--device` as given, else the default: a physical GPU when the build has a GPU backend and
+/// finds one, else the CPU.
 pub fn pick_device(arg: &DeviceArg) -> Result<(burn::prelude::Device, String)> {
-    let name = arg.device.clone().unwrap_or_else(|| device::default_name().to_string());
-    Ok((device::select(&name)?, name))
+    let (device, name) = match &arg.device {
+        Some(name) => (device::select(name)?, name.clone()),
+        None => device::select_default()?,
+    };
+    zoo_train::run::set_device_description(device::describe(&name, &device));
+    Ok((device, name))
 }
 
 /// `--device` of `zoo train`: as given, else, when resuming, the device the run was started on
@@ -437,9 +443,11 @@ fn pick_train_device(arg: &DeviceArg, resume: Option<&Path>) -> Result<(burn::pr
         serde_json::from_str::<zoo_train::run::RunInfo>(&text).ok().map(|info| info.device)
     });
     match recorded {
-        Some(name) if device::available().contains(&name.as_str()) => {
+        Some(name) if device::accepts(&name) => {
             eprintln!("resuming on device {name}, as the run was started (--device or ZOO_DEVICE changes it)");
-            Ok((device::select(&name)?, name))
+            let device = device::select(&name)?;
+            zoo_train::run::set_device_description(device::describe(&name, &device));
+            Ok((device, name))
         }
         Some(name) => {
             let (device, default) = pick_device(arg)?;

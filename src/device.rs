@@ -1,5 +1,10 @@
 //! The one place that turns `--device` into a Burn device. Backends are Cargo features of the
-//! root package; a name whose feature is not compiled in gets the command that builds it.
+//! root package; a name whose feature is not compiled in gets the command that builds it. A GPU
+//! name (`wgpu`, `vulkan`, `metal`) must find a physical GPU: a machine without one offers only
+//! a software rasteriser (Mesa's lavapipe), tens of times slower than the CPU backend, which is
+//! used only when asked for by name (`wgpu-cpu`).
+
+use std::io::IsTerminal;
 
 use burn::prelude::*;
 use zoo_train::ZooError;
@@ -11,7 +16,7 @@ pub const DEVICES: &[(&str, &str, &str)] = &[
     ("wgpu", "wgpu", "the best GPU wgpu finds (Vulkan, Metal or DirectX)"),
     ("wgpu-cpu", "wgpu", "wgpu on a software adapter such as Mesa lavapipe (slow; for checks)"),
     ("vulkan", "vulkan", "wgpu pinned to Vulkan with SPIR-V kernels"),
-    ("cuda", "cuda", "NVIDIA GPU 0 through CUDA"),
+    ("cuda", "cuda", "NVIDIA GPU through CUDA (cuda:N for GPU N; cuda is cuda:0)"),
     ("metal", "metal", "Apple GPU through Metal"),
 ];
 
@@ -33,6 +38,97 @@ pub fn available() -> Vec<&'static str> {
     DEVICES.iter().filter(|d| compiled(d.1)).map(|d| d.0).collect()
 }
 
+/// Whether this binary accepts the `--device` value `name` (`cuda:1` is a `cuda` device).
+pub fn accepts(name: &str) -> bool {
+    available().contains(&base_name(name))
+}
+
+/// `cuda` of `cuda:1`.
+fn base_name(name: &str) -> &str {
+    name.split_once(':').map_or(name, |(base, _)| base)
+}
+
+/// What a device runs on, as its backend reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Adapter {
+    /// The part's name (`NVIDIA H200`, `llvmpipe (LLVM 15.0.6, 256 bits)`).
+    pub name: String,
+    /// A card on a bus; false for a software rasteriser.
+    pub physical: bool,
+}
+
+/// The adapter behind a GPU backend's device (opening it); `None` for the CPU backends, and
+/// for a GPU backend that finds no adapter at all (no driver), whose panic is kept quiet.
+#[cfg(any(feature = "wgpu", feature = "vulkan", feature = "cuda", feature = "metal"))]
+pub fn adapter(device: &Device) -> Option<Adapter> {
+    let identity = zoo_train::error::catch_panic(|| device.identity());
+    identity.ok().flatten().map(|id| Adapter { name: id.name, physical: id.physical.is_some() })
+}
+
+#[cfg(not(any(feature = "wgpu", feature = "vulkan", feature = "cuda", feature = "metal")))]
+pub fn adapter(_device: &Device) -> Option<Adapter> {
+    None
+}
+
+/// The device in one line, for the start of a run and `run.json`: `wgpu: NVIDIA H200 (GPU)`,
+/// `wgpu-cpu: llvmpipe (...) (software adapter, no GPU)`, `cpu: AMD EPYC, 2 threads`.
+pub fn describe(name: &str, device: &Device) -> String {
+    match adapter(device) {
+        Some(Adapter { name: part, physical: true }) => format!("{name}: {part} (GPU)"),
+        Some(Adapter { name: part, physical: false }) => format!("{name}: {part} (software adapter, no GPU)"),
+        None => {
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            format!("{name}: {}, {threads} threads", cpu_model())
+        }
+    }
+}
+
+/// The CPU's model name, where the system says it.
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+}
+
+/// Whether `name` asks for a GPU that must be a physical one.
+fn wants_physical_gpu(name: &str) -> bool {
+    matches!(name, "wgpu" | "vulkan" | "metal")
+}
+
+/// The device of a command without `--device`: the first GPU backend compiled in when it finds
+/// a physical GPU, else (said in one line) the CPU backend.
+pub fn select_default() -> Result<(Device, String), ZooError> {
+    let name = default_name();
+    if wants_physical_gpu(name) && compiled("flex") {
+        let device = build(name)?;
+        match adapter(&device) {
+            Some(Adapter { physical: true, .. }) => {
+                make_default(name);
+                return Ok((device, name.to_string()));
+            }
+            found => {
+                let offered = found
+                    .map_or("no adapter at all".to_string(), |a| format!("only the software adapter `{}`", a.name));
+                // Said to a person at a terminal; a script reads the device in run.json (and
+                // a test's one-line errors stay one line).
+                if std::io::stderr().is_terminal() {
+                    eprintln!(
+                        "no physical GPU found ({name} offers {offered}); running on the CPU backend (--device wgpu-cpu runs on the software adapter anyway)"
+                    );
+                }
+                return Ok((select("cpu")?, "cpu".to_string()));
+            }
+        }
+    }
+    Ok((select(name)?, name.to_string()))
+}
+
 /// The default `--device`: the first GPU backend compiled in, else the CPU.
 pub fn default_name() -> &'static str {
     ["cuda", "metal", "vulkan", "wgpu", "cpu", "ndarray"]
@@ -43,7 +139,7 @@ pub fn default_name() -> &'static str {
 
 /// Turns a `--device` name into a device.
 pub fn select(name: &str) -> Result<Device, ZooError> {
-    let Some(&(_, feature, _)) = DEVICES.iter().find(|d| d.0 == name) else {
+    let Some(&(_, feature, _)) = DEVICES.iter().find(|d| d.0 == base_name(name)) else {
         return Err(ZooError::usage(format!(
             "unknown device `{name}`; this build accepts: {}",
             available().join(", ")
@@ -54,7 +150,21 @@ pub fn select(name: &str) -> Result<Device, ZooError> {
             "--device {name} needs the `{feature}` backend, which this binary was built without; build with `cargo run --release --features {feature} -- ...`"
         )));
     }
-    let device = build(name);
+    let device = build(name)?;
+    if wants_physical_gpu(name) {
+        match adapter(&device) {
+            Some(Adapter { physical: true, .. }) => {}
+            found => {
+                let offered = found
+                    .map_or("no adapter at all".to_string(), |a| format!("only the software adapter `{}`", a.name));
+                let instead: Vec<&str> = ["cpu", "wgpu-cpu"].into_iter().filter(|n| available().contains(n)).collect();
+                return Err(ZooError::usage(format!(
+                    "--device {name}: no physical GPU here ({offered}); use --device {} (a software adapter is tens of times slower than the CPU backend)",
+                    instead.join(" or --device ")
+                )));
+            }
+        }
+    }
     make_default(name);
     Ok(device)
 }
@@ -64,7 +174,7 @@ pub fn select(name: &str) -> Result<Device, ZooError> {
 /// adapter, so a `--resume` on the CPU would start a GPU (or a software rasteriser) only to
 /// move the state back. `BURN_DEVICE` is how Burn lets a program choose.
 fn make_default(name: &str) {
-    let burn_name = match name {
+    let burn_name = match base_name(name) {
         "cpu" => "flex",
         "wgpu" | "wgpu-cpu" => "wgpu",
         other => other,
@@ -76,8 +186,17 @@ fn make_default(name: &str) {
 }
 
 #[allow(unreachable_code, deprecated)]
-fn build(name: &str) -> Device {
-    match name {
+fn build(name: &str) -> Result<Device, ZooError> {
+    if let Some(index) = name.strip_prefix("cuda:") {
+        let index: usize = index.parse().map_err(|_| {
+            ZooError::usage(format!("--device {name}: give cuda:N with N the GPU's number (cuda:0, cuda:1, ...)"))
+        })?;
+        #[cfg(feature = "cuda")]
+        return Ok(Device::cuda(index));
+        #[cfg(not(feature = "cuda"))]
+        let _ = index;
+    }
+    Ok(match name {
         #[cfg(feature = "flex")]
         "cpu" => Device::flex(),
         #[cfg(feature = "ndarray")]
@@ -93,5 +212,37 @@ fn build(name: &str) -> Device {
         #[cfg(feature = "metal")]
         "metal" => Device::metal(DeviceKind::DefaultDevice),
         _ => unreachable!("select() checked that `{name}` is compiled in"),
+    })
+}
+
+/// `zoo devices`: every `--device` name with what it finds here, or the build that has it.
+pub fn report() -> String {
+    let mut out = String::new();
+    for &(name, feature, what) in DEVICES {
+        let line = if !compiled(feature) {
+            format!("not in this build (cargo build --release --features {feature})")
+        } else {
+            match name {
+                "cpu" | "ndarray" => format!("{}; {what}", describe(name, &build(name).expect("a CPU backend builds"))),
+                _ => match build(name).ok().as_ref().and_then(adapter) {
+                    Some(Adapter { name: part, physical: true }) => format!("{part} (GPU); {what}"),
+                    Some(Adapter { name: part, physical: false }) if name == "wgpu-cpu" => {
+                        format!("{part} (software adapter); {what}")
+                    }
+                    Some(Adapter { name: part, physical: false }) => {
+                        format!("no physical GPU: only the software adapter {part} (--device wgpu-cpu)")
+                    }
+                    None => {
+                        "no adapter found (no GPU driver: install one, or Mesa's for a software adapter)".to_string()
+                    }
+                },
+            }
+        };
+        out.push_str(&format!("{name:<10} {line}\n"));
     }
+    let chosen = default_name();
+    let fallback =
+        if wants_physical_gpu(chosen) && compiled("flex") { " when it finds a physical GPU, else cpu" } else { "" };
+    out.push_str(&format!("default: {chosen}{fallback} (--device or ZOO_DEVICE chooses another)\n"));
+    out
 }

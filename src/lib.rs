@@ -55,6 +55,10 @@ pub fn run(cli: Cli) -> Result<()> {
             println!("{}", (registry::find(&model, Verb::Train)?.config)());
             Ok(())
         }
+        Command::Devices => {
+            print!("{}", device::report());
+            Ok(())
+        }
         Command::List => {
             for entry in registry::models() {
                 println!("{:<12} {}  [{}]", entry.name, entry.summary, entry.verbs());

@@ -211,3 +211,26 @@ fn a_full_disk_stops_the_run_with_its_last_checkpoint_intact() {
     assert!(!stderr(&resumed).contains("damaged"), "{}", stderr(&resumed));
     assert_eq!(rows_per_epoch(&run, "valid", "Loss"), vec![(1, 1), (2, 1), (3, 1)]);
 }
+
+/// Records that parse but do not fit (found by fuzzing the checkpoint reader: an optimiser
+/// record whose state has another rank made Burn's Adam panic) are errors that say so.
+#[test]
+fn records_that_do_not_fit_the_model_are_errors_not_panics() {
+    use burn::optim::AdamConfig;
+    use burn::prelude::*;
+    use zoo_models::MlpConfig;
+    use zoo_train::checkpoint::{load_module, load_optimizer, module_bytes};
+
+    let bytes = std::fs::read(crate::common::fixture("optim-wrong-rank.bpk")).unwrap();
+    let error = load_optimizer(AdamConfig::new().init(), bytes).err().expect("an error, not a loaded optimiser");
+    assert!(error.to_string().contains("does not fit this model"), "{error}");
+    assert_eq!(error.exit_code(), 1);
+
+    let device = Device::flex();
+    let small = module_bytes(&MlpConfig::new().with_hidden(16).init(&device)).unwrap();
+    let error = load_module(MlpConfig::new().with_hidden(32).init(&device), small, Path::new("model.bpk"))
+        .err()
+        .expect("16 hidden units do not load into 32");
+    assert!(error.to_string().starts_with("model.bpk: "), "{error}");
+    assert_eq!(error.to_string().lines().count(), 1, "{error}");
+}

@@ -139,6 +139,8 @@ fn serve_lists_the_runs_and_answers_each_kind_of_model() {
     assert_eq!(status, 200);
     assert!(detail["metrics"].as_array().unwrap().iter().any(|r| r["split"] == "valid" && r["epoch"] == 2));
     assert_eq!(detail["config"]["fit"]["epochs"], 2);
+    let (status, metrics) = get(&server, "/api/runs/cnn/metrics");
+    assert_eq!((status, &metrics), (200, &detail["metrics"]));
     let pictures = detail["pictures"].as_array().unwrap();
     assert!(pictures.contains(&json!("curves.png")), "{pictures:?}");
     let (status, png) = call(&server, "GET", "/api/runs/cnn/files/curves.png", "", b"");

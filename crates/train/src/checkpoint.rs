@@ -190,7 +190,14 @@ pub fn load_module<M: Module>(module: M, bytes: Vec<u8>, what: &Path) -> Result<
         ZooError::runtime(format!("{}: damaged weights ({e}); retrain or use another run", what.display()))
     };
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(damaged)?;
-    module.try_load_record(record).map_err(damaged)
+    crate::error::catch_panic(|| module.try_load_record(record))
+        .map_err(|why| {
+            ZooError::runtime(format!(
+                "{}: weights that do not fit this model ({why}); retrain or use another run",
+                what.display()
+            ))
+        })?
+        .map_err(damaged)
 }
 
 /// Reads a weights file into `module`; a missing file is the user's to fix.
@@ -214,8 +221,14 @@ pub fn optimizer_bytes(optimizer: &ModuleOptimizer) -> Result<Vec<u8>> {
 /// Loads an optimiser's state. Burn puts it on the default device; each parameter's state
 /// moves to that parameter's device at the first step.
 pub fn load_optimizer(optimizer: ModuleOptimizer, bytes: Vec<u8>) -> Result<ModuleOptimizer> {
-    optimizer
-        .from_bytes(Bytes::from_bytes_vec(bytes))
+    // A record that parses but holds state of other shapes than the model's (another run's,
+    // or damaged in a way its checksum missed) makes Burn's Adam panic: an error instead.
+    crate::error::catch_panic(|| optimizer.from_bytes(Bytes::from_bytes_vec(bytes)))
+        .map_err(|why| {
+            ZooError::runtime(format!(
+                "optimiser checkpoint that does not fit this model ({why}); start a new run or resume the run it came from"
+            ))
+        })?
         .map_err(|e| ZooError::runtime(format!("damaged optimiser checkpoint ({e}); start a new run")))
 }
 

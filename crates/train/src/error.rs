@@ -97,3 +97,28 @@ impl<T> ResultExt<T> for std::result::Result<T, std::io::Error> {
         self.map_err(|e| io_error(path, e))
     }
 }
+
+/// Runs `work`, turning a panic into its message instead of a crash, with the panic hook
+/// silenced meanwhile (so the message is not also printed). For calls into Burn that panic on
+/// input they cannot use (a record whose tensors have other shapes than the model's) and for
+/// probing a GPU driver; not for zoo's own code, which returns errors.
+pub fn catch_panic<T>(work: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+    std::panic::set_hook(hook);
+    outcome.map_err(|payload| {
+        let message = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "unknown panic".into());
+        // Burn's messages span lines; the first that says something is enough.
+        message
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with("==="))
+            .unwrap_or("unknown panic")
+            .to_string()
+    })
+}

@@ -33,6 +33,22 @@ pub struct RunInfo {
     /// UTC time of creation, `YYYY-MM-DDTHH:MM:SSZ`.
     pub created: String,
     pub zoo_version: String,
+    /// What the device is (`wgpu: NVIDIA H200 (GPU)`, `cpu: AMD EPYC, 2 threads`); absent in
+    /// runs of older zoos.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<String>,
+}
+
+/// The chosen device in one line, as `--device` turned out here: recorded in the `run.json` of
+/// runs this process starts. One device per process, chosen before any run starts.
+static DEVICE_DESCRIPTION: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+pub fn set_device_description(description: String) {
+    *DEVICE_DESCRIPTION.lock().unwrap_or_else(|p| p.into_inner()) = Some(description);
+}
+
+fn device_description() -> Option<String> {
+    DEVICE_DESCRIPTION.lock().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
 #[derive(Clone, Debug)]
@@ -164,7 +180,11 @@ impl RunDir {
             device: device.to_string(),
             created: timestamp_iso(),
             zoo_version: env!("CARGO_PKG_VERSION").to_string(),
+            adapter: device_description(),
         };
+        if let Some(adapter) = &info.adapter {
+            println!("device {adapter}");
+        }
         run.write_json("run.json", &info)?;
         run.write_json("config.json", recipe)?;
         Ok(run)
