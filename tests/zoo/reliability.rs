@@ -229,8 +229,7 @@ fn records_that_do_not_fit_the_model_are_errors_not_panics() {
     let device = Device::flex();
     let small = module_bytes(&MlpConfig::new().with_hidden(16).init(&device)).unwrap();
     let error = load_module(MlpConfig::new().with_hidden(32).init(&device), small, Path::new("model.bpk"))
-        .err()
-        .expect("16 hidden units do not load into 32");
+        .expect_err("16 hidden units do not load into 32");
     assert!(error.to_string().starts_with("model.bpk: "), "{error}");
     assert_eq!(error.to_string().lines().count(), 1, "{error}");
 }
