@@ -87,8 +87,9 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct DeviceArg {
-    /// Backend device: cpu, ndarray, wgpu, wgpu-cpu, vulkan, cuda or metal, as compiled in
-    /// [default: the first GPU backend compiled in, else cpu; `train --resume`: the run's own]
+    /// Backend device: cpu, ndarray, wgpu, wgpu-cpu, vulkan, cuda (cuda:N) or metal, as compiled
+    /// in (`zoo devices` lists them) [default: a physical GPU of the first GPU backend compiled
+    /// in, else cpu; `train --resume`: the run's own]
     #[arg(long, env = "ZOO_DEVICE")]
     pub device: Option<String>,
 }

@@ -41,6 +41,7 @@ function fmt(value) {
   if (typeof value !== "number" || Number.isInteger(value)) return String(value);
   if (Math.abs(value) >= 1000) return value.toFixed(0);
   if (Math.abs(value) >= 10) return value.toFixed(2);
+  if (value !== 0 && Math.abs(value) < 0.01) return value.toExponential(2);
   return value.toPrecision(4);
 }
 
@@ -156,7 +157,7 @@ function lineChart(title, series, xLabel = "epoch") {
   let [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
   if (x0 === x1) { x0 -= 1; x1 += 1; }
   if (y0 === y1) { y0 -= Math.abs(y0) * 0.1 + 1e-6; y1 += Math.abs(y1) * 0.1 + 1e-6; }
-  const pad = { left: 56, right: 12, top: 8, bottom: 26 };
+  const pad = { left: 62, right: 12, top: 8, bottom: 26 };
   let place = null;
   function draw(hoverX) {
     const width = canvas.clientWidth || 340, height = canvas.clientHeight || 220, ratio = window.devicePixelRatio || 1;
