@@ -313,6 +313,10 @@ pub struct SampleArgs {
     /// Draw with the trained generator instead of its moving average (gan).
     #[arg(long)]
     pub trained: bool,
+    /// Only this digit (a class-conditional gan run: recipes/gan-conditional.json); without
+    /// it such a run draws a row per digit.
+    #[arg(long, value_name = "0-9")]
+    pub digit: Option<u8>,
     /// Seed of the noise, of the drawn characters, or of the augmentation.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

@@ -359,6 +359,10 @@ pub fn eval_gan(args: EvalArgs) -> Result<()> {
     println!("classified with ≥ 90 % confidence: {:.1} %", r.confident_percent);
     let classes: Vec<String> = r.class_percent.iter().enumerate().map(|(c, p)| format!("{c}: {p:.1} %")).collect();
     println!("classes: {}", classes.join("  "));
+    if !r.asked_percent.is_empty() {
+        let asked: Vec<String> = r.asked_percent.iter().enumerate().map(|(c, p)| format!("{c}: {p:.1} %")).collect();
+        println!("asked for a digit, judged that digit: {}", asked.join("  "));
+    }
     Ok(())
 }
 
@@ -410,11 +414,15 @@ pub fn sample_vae(args: SampleArgs) -> Result<()> {
 
 pub fn sample_gan(args: SampleArgs) -> Result<()> {
     let (device, _) = pick_device(&args.device)?;
+    if let Some(digit) = args.digit.filter(|d| *d > 9) {
+        return Err(ZooError::usage(format!("--digit {digit}: give a digit from 0 to 9")));
+    }
     print_written(gan::sample(
         args.run_dir()?,
         pictures(&args)?,
         args.seed,
         args.trained,
+        args.digit,
         args.out.as_deref(),
         &device,
     )?);

@@ -61,7 +61,8 @@ pub struct Adapter {
 /// for a GPU backend that finds no adapter at all (no driver), whose panic is kept quiet.
 #[cfg(any(feature = "wgpu", feature = "vulkan", feature = "cuda", feature = "metal"))]
 pub fn adapter(device: &Device) -> Option<Adapter> {
-    let identity = zoo_train::error::catch_panic(|| device.identity());
+    // Opening the device starts the driver, whose libraries may print to stderr themselves.
+    let identity = zoo_train::error::without_stderr(|| zoo_train::error::catch_panic(|| device.identity()));
     identity.ok().flatten().map(|id| Adapter { name: id.name, physical: id.physical.is_some() })
 }
 

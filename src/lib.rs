@@ -135,6 +135,7 @@ fn sample_flags(args: &SampleArgs) -> Vec<&'static str> {
     let given = [
         (args.n.is_some(), "--n"),
         (args.trained, "--trained"),
+        (args.digit.is_some(), "--digit"),
         (args.prompt.is_some(), "--prompt"),
         (args.len.is_some(), "--len"),
         (args.temperature.is_some(), "--temperature"),

@@ -216,7 +216,7 @@ pub fn models() -> Vec<Entry> {
             IMAGE_TRAIN,
         )
         .eval(run::eval_gan, &["--judge", "--samples", "--seed", "--trained"])
-        .sample(run::sample_gan, &["--n", "--seed", "--trained"])
+        .sample(run::sample_gan, &["--n", "--seed", "--trained", "--digit"])
         .serve(inference::gan),
         Entry::new::<MultiTaskRecipe>(
             "multi-task network: a shared conv trunk, one head for the digit, one for its box, on 64x64 canvases (item 30)",

@@ -29,6 +29,8 @@ pub struct ServedRun {
     pub latent: usize,
     /// Side of the canvas a `locate` picture is scaled to, 0 otherwise.
     pub canvas_side: usize,
+    /// Whether `sample` takes a digit (a class-conditional GAN).
+    pub conditional: bool,
 }
 
 /// A run's line in the list.
@@ -50,6 +52,7 @@ pub struct RunSummary {
     pub capabilities: Vec<Capability>,
     pub latent: usize,
     pub canvas_side: usize,
+    pub conditional: bool,
     pub problem: Option<String>,
 }
 
@@ -157,6 +160,7 @@ impl Catalog {
                 capabilities: Vec::new(),
                 latent: 0,
                 canvas_side: 0,
+                conditional: false,
             };
             match RunDir::read_info(&path) {
                 Err(e) => run.problem = Some(e.to_string()),
@@ -181,6 +185,7 @@ impl Catalog {
                     run.capabilities = loaded.capabilities;
                     run.latent = loaded.latent;
                     run.canvas_side = loaded.canvas_side;
+                    run.conditional = loaded.conditional;
                     run.worker = Some(worker);
                 }
                 Err(problem) => run.problem = Some(problem),
@@ -216,6 +221,7 @@ impl ServedRun {
             capabilities: self.capabilities.clone(),
             latent: self.latent,
             canvas_side: self.canvas_side,
+            conditional: self.conditional,
             problem: self.problem.clone(),
         }
     }

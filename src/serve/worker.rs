@@ -24,6 +24,7 @@ pub struct Loaded {
     pub capabilities: Vec<Capability>,
     pub latent: usize,
     pub canvas_side: usize,
+    pub conditional: bool,
 }
 
 /// Classes of one picture, most likely first.
@@ -100,6 +101,7 @@ impl Worker {
                 capabilities: model.capabilities().to_vec(),
                 latent: model.latent(),
                 canvas_side: model.canvas_side(),
+                conditional: model.conditional(),
             };
             let _ = report.send(Ok(loaded));
             answer_jobs(model.as_ref(), &queue, batch_size, wait, &thread_counts);

@@ -390,3 +390,76 @@ fn the_gans_moving_average_needs_a_decay_below_one() {
     assert!((GanRecipe::decay_at(0.999, 0) - 0.1).abs() < 1e-12);
     assert_eq!(GanRecipe::decay_at(0.999, 100_000), 0.999);
 }
+
+/// A class-conditional GAN (issue 20's digits on request): the generator's pictures depend on
+/// the digit asked for and on the noise, the projection discriminator's logits on the label;
+/// an unconditional one ignores labels.
+#[test]
+fn a_conditional_gan_reads_the_label_in_both_networks() {
+    let _rng = rng_lock();
+    let device = Device::flex();
+    let generator = GeneratorConfig::new().with_classes(10).init(&device).valid();
+    assert_eq!(generator.classes(), 10);
+    let noise = Tensor::<2>::random([2, 100], burn::tensor::Distribution::Normal(0.0, 1.0), &device);
+    let labels = |digits: [i64; 2]| Some(Tensor::<1, Int>::from_data(TensorData::new(digits.to_vec(), [2]), &device));
+    let draw = |digits: [i64; 2]| floats(generator.forward_with(noise.clone(), labels(digits)));
+    let (threes, fives) = (draw([3, 3]), draw([5, 5]));
+    assert_ne!(threes, fives, "the label changes the picture");
+    assert_ne!(threes[..784], threes[784..], "the noise changes the picture");
+    assert_eq!(floats(generator.forward(noise.clone())), draw([0, 1]), "without labels: the classes in turn");
+
+    let discriminator = DiscriminatorConfig::new().with_classes(10).with_dropout(0.0).init(&device);
+    let (images, _) = real_batch(2, &device);
+    let judged = |digits: [i64; 2]| floats(discriminator.forward_with(images.clone(), labels(digits)));
+    assert_ne!(judged([3, 3]), judged([5, 5]), "the label changes the logit");
+
+    let plain = GeneratorConfig::new().init(&device).valid();
+    assert_eq!(plain.classes(), 0);
+    assert_eq!(
+        floats(plain.forward_with(noise.clone(), labels([3, 3]))),
+        floats(plain.forward(noise)),
+        "an unconditional generator ignores labels"
+    );
+}
+
+#[test]
+fn a_conditional_gan_trains_samples_digits_on_request_and_is_judged_per_digit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gan = tmp.path().join("cgan");
+    let recipe = Path::new(&crate::common::manifest_dir()).join("recipes/gan-conditional.json");
+    train("gan", &gan, &["--config", recipe.to_str().unwrap(), "--batch-size", "64", "--set", "average=null"]);
+    let run = gan.to_str().unwrap();
+    // Without --digit: a row per digit (64 pictures: 7 a row).
+    let out = zoo(&["sample", "gan", "--run", run, "--device", "cpu"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(png_size(&gan.join("samples.png")), (7 * 58 + 2, 10 * 58 + 2));
+    let seven = tmp.path().join("sevens.png");
+    let out = zoo(&["sample", "gan", "--run", run, "--digit", "7", "--n", "16", "--out", seven.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(png_size(&seven), (8 * 58 + 2, 2 * 58 + 2));
+    assert_clean_error(
+        &zoo(&["sample", "gan", "--run", run, "--digit", "12"]),
+        2,
+        "--digit 12: give a digit from 0 to 9",
+    );
+
+    let judge = tmp.path().join("judge");
+    train("cnn", &judge, &[]);
+    let out =
+        zoo(&["eval", "gan", "--run", run, "--judge", judge.to_str().unwrap(), "--samples", "200", "--device", "cpu"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("asked for a digit, judged that digit: 0: "), "{}", stdout(&out));
+    let eval: Value = serde_json::from_str(&std::fs::read_to_string(gan.join("eval.json")).unwrap()).unwrap();
+    let asked = eval["asked_percent"].as_array().unwrap();
+    assert_eq!(asked.len(), 10);
+    assert!(asked.iter().all(|p| (0.0..=100.0).contains(&p.as_f64().unwrap())));
+
+    // An unconditional run cannot be asked for a digit.
+    let plain = tmp.path().join("gan");
+    train("gan", &plain, &["--batch-size", "64", "--set", "average=null"]);
+    assert_clean_error(
+        &zoo(&["sample", "gan", "--run", plain.to_str().unwrap(), "--digit", "3", "--device", "cpu"]),
+        2,
+        "not class-conditional",
+    );
+}

@@ -98,3 +98,37 @@ fn wgpu_mlp_matches_cpu() {
 fn wgpu_cnn_matches_cpu() {
     matches_cpu(CnnRecipe::default_recipe());
 }
+
+/// Where wgpu finds only a software adapter (CI's lavapipe), `--device wgpu` is refused naming
+/// the devices that work, the default falls back to the CPU backend and says so in run.json,
+/// and `zoo devices` names the adapter; `wgpu-cpu` still runs on it when asked by name.
+#[test]
+fn without_a_physical_gpu_wgpu_is_refused_and_the_default_is_the_cpu() {
+    use crate::common::{assert_clean_error, stdout, zoo};
+    if wgpu_device().is_none() {
+        return;
+    }
+    let devices = stdout(&zoo(&["devices"]));
+    let wgpu_line = devices.lines().find(|l| l.starts_with("wgpu ")).expect("zoo devices lists wgpu").to_string();
+    if wgpu_line.contains("(GPU)") {
+        eprintln!("skipped: this machine has a physical GPU ({wgpu_line})");
+        return;
+    }
+    assert!(wgpu_line.contains("no physical GPU"), "{devices}");
+    assert!(devices.lines().any(|l| l.starts_with("wgpu-cpu") && l.contains("(software adapter)")), "{devices}");
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let run_s = run.to_str().unwrap();
+    assert_clean_error(
+        &zoo(&["train", "mlp", "--device", "wgpu", "--limit", "100", "--epochs", "1", "--run-dir", run_s]),
+        2,
+        "no physical GPU here",
+    );
+    let out = zoo(&["train", "mlp", "--limit", "200", "--epochs", "1", "--run-dir", run_s]);
+    assert!(out.status.success(), "{}", crate::common::stderr(&out));
+    let info: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    assert_eq!(info["device"], "cpu", "{info}");
+    assert!(info["adapter"].as_str().unwrap().starts_with("cpu: "), "{info}");
+    assert!(stdout(&out).contains("device cpu: "), "{}", stdout(&out));
+}

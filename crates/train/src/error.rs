@@ -122,3 +122,35 @@ pub fn catch_panic<T>(work: impl FnOnce() -> T) -> std::result::Result<T, String
             .to_string()
     })
 }
+
+/// Runs `work` with the process's standard error sent to `/dev/null` (Unix; elsewhere as is).
+/// For probing a GPU driver, whose libraries print their own complaints (Mesa's "XDG_RUNTIME_DIR
+/// is invalid") that say nothing to a zoo user and would break zoo's one-line errors; the
+/// probe's outcome is reported by zoo instead.
+pub fn without_stderr<T>(work: impl FnOnce() -> T) -> T {
+    #[cfg(unix)]
+    {
+        // SAFETY: plain descriptor calls on the process's own table: the standard error is
+        // duplicated, pointed at /dev/null, and restored from the duplicate afterwards.
+        unsafe {
+            let saved = libc::dup(2);
+            let null = libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY);
+            if saved < 0 || null < 0 {
+                for fd in [saved, null] {
+                    if fd >= 0 {
+                        libc::close(fd);
+                    }
+                }
+                return work();
+            }
+            libc::dup2(null, 2);
+            libc::close(null);
+            let outcome = work();
+            libc::dup2(saved, 2);
+            libc::close(saved);
+            outcome
+        }
+    }
+    #[cfg(not(unix))]
+    work()
+}

@@ -94,6 +94,11 @@ pub trait Served {
         0
     }
 
+    /// Whether [`sample`](Self::sample) can be asked for a digit.
+    fn conditional(&self) -> bool {
+        false
+    }
+
     /// Pictures `[n * 28 * 28]` in `[0, 1]` decoded from `n` latent points `[n * latent]`.
     fn decode(&self, _codes: &[f32], _n: usize) -> Result<Vec<f32>> {
         Err(cannot("decode latent points", self.model()))
@@ -261,17 +266,29 @@ impl Served for ServedGan {
         &[Capability::Sample]
     }
 
+    fn conditional(&self) -> bool {
+        self.generator.classes() > 0
+    }
+
     fn sample(&self, n: usize, seed: u64, digit: Option<u8>) -> Result<Vec<f32>> {
-        if digit.is_some() {
-            return Err(ZooError::usage(
-                "this gan run's generator is not class-conditional; it cannot be asked for a digit".to_string(),
-            ));
-        }
+        let classes = self.generator.classes();
+        let labels = match digit {
+            Some(_) if classes == 0 => {
+                return Err(ZooError::usage(
+                    "this gan run's generator is not class-conditional; it cannot be asked for a digit".to_string(),
+                ));
+            }
+            Some(d) if usize::from(d) >= classes => {
+                return Err(ZooError::usage(format!("digit {d}: this generator draws classes 0 to {}", classes - 1)));
+            }
+            Some(d) => Some(Tensor::<1, Int>::full([n], i64::from(d), &self.device)),
+            None => None,
+        };
         check_pictures(n)?;
         let size = self.generator.noise_size();
         let noise = normal_noise(&mut SplitMix64::new(seed), n * size);
         let noise = Tensor::<2>::from_data(TensorData::new(noise, [n, size]), &self.device);
-        to_vec(gan::to_pixels(self.generator.forward(noise)))
+        to_vec(gan::to_pixels(self.generator.forward_with(noise, labels)))
     }
 }
 

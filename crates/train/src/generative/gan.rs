@@ -86,6 +86,15 @@ crate::fit_recipe!(GanRecipe);
 impl ImageRecipe for GanRecipe {
     type Trainer = GanTrainer;
     fn validate(&self) -> std::result::Result<(), String> {
+        let (g, d) = (self.generator.classes, self.discriminator.classes);
+        if g != d {
+            return Err(format!(
+                "generator.classes {g} and discriminator.classes {d}: a conditional GAN's two networks read the same classes (0 for neither)"
+            ));
+        }
+        if g > 0 && !self.fit.classes.is_empty() && g != self.fit.classes.len() {
+            return Err(format!("generator.classes {g}: fit.classes keeps {} classes", self.fit.classes.len()));
+        }
         match self.average {
             Some(decay) if !(0.0..1.0).contains(&decay) => {
                 Err(format!("average {decay}: the moving average's decay must be at least 0 and below 1 (0: none)"))
@@ -96,7 +105,11 @@ impl ImageRecipe for GanRecipe {
     fn trainer(&self, device: &Device) -> GanTrainer {
         device.seed(self.fit.seed);
         let train_device = device.clone().autodiff();
-        let fixed = Tensor::<2>::random([64, self.generator.noise], Distribution::Normal(0.0, 1.0), device);
+        // A conditional run's pictures: a row of 8 per class.
+        let classes = self.generator.classes;
+        let pictures = if classes > 0 { 8 * classes } else { 64 };
+        let fixed = Tensor::<2>::random([pictures, self.generator.noise], Distribution::Normal(0.0, 1.0), device);
+        let fixed_labels = (classes > 0).then(|| row_labels(classes, 8, device));
         let generator = self.generator.init(&train_device);
         GanTrainer {
             // `valid` copies to the plain device with running statistics of its own.
@@ -110,6 +123,7 @@ impl ImageRecipe for GanRecipe {
             held_d: HeldGradients::default(),
             recipe: self.clone(),
             fixed,
+            fixed_labels,
             train_device,
             device: device.clone(),
         }
@@ -130,8 +144,10 @@ pub struct GanTrainer {
     held_g: HeldGradients,
     held_d: HeldGradients,
     recipe: GanRecipe,
-    /// 64 fixed noise vectors: the same digits drawn every epoch.
+    /// Fixed noise vectors: the same digits drawn every epoch (64, or 8 per class).
     fixed: Tensor<2>,
+    /// The classes of `fixed` (conditional runs): 8 of each, row by row.
+    fixed_labels: Option<Tensor<1, Int>>,
     train_device: Device,
     device: Device,
 }
@@ -171,6 +187,23 @@ pub fn standing_statistics(generator: Generator, device: &Device) -> Generator {
     generator.valid()
 }
 
+/// `per_row` of class 0, then `per_row` of class 1, ...: the labels of a grid with one row per
+/// class.
+///
+/// # Shapes
+/// - output: `[classes * per_row]`
+pub fn row_labels(classes: usize, per_row: usize, device: &Device) -> Tensor<1, Int> {
+    Tensor::<1, Int>::arange(0..(classes * per_row) as i64, device).div_scalar(per_row as i64)
+}
+
+/// `batch` classes drawn uniformly from `0..classes` on `device`.
+fn random_labels(batch: usize, classes: usize, device: &Device) -> Tensor<1, Int> {
+    Tensor::<1>::random([batch], Distribution::Uniform(0.0, classes as f64), device)
+        .floor()
+        .int()
+        .clamp(0, classes as i64 - 1)
+}
+
 fn scalar(t: Tensor<1>) -> f64 {
     f64::from(t.into_scalar::<f32>())
 }
@@ -199,11 +232,28 @@ impl GanTrainer {
         self.generator.forward(noise)
     }
 
+    /// Classes of a conditional GAN (0: unconditional).
+    pub fn classes(&self) -> usize {
+        self.recipe.generator.classes
+    }
+
     /// The discriminator's loss on `real` images (in `[-1, 1]`) and on `fake` ones, which it
     /// detaches: this loss sends no gradient into the generator.
     pub fn discriminator_loss(&self, real: Tensor<4>, fake: Tensor<4>) -> (Tensor<1>, Tensor<1>, Tensor<1>) {
-        let real_logits = self.discriminator.forward(real);
-        let fake_logits = self.discriminator.forward(fake.detach());
+        self.discriminator_loss_with(real, fake, None)
+    }
+
+    /// [`discriminator_loss`](Self::discriminator_loss) of a conditional GAN: `labels` are the
+    /// real images' classes and those the fakes were asked for.
+    pub fn discriminator_loss_with(
+        &self,
+        real: Tensor<4>,
+        fake: Tensor<4>,
+        labels: Option<(Tensor<1, Int>, Tensor<1, Int>)>,
+    ) -> (Tensor<1>, Tensor<1>, Tensor<1>) {
+        let (real_labels, fake_labels) = labels.map_or((None, None), |(r, f)| (Some(r), Some(f)));
+        let real_logits = self.discriminator.forward_with(real, real_labels);
+        let fake_logits = self.discriminator.forward_with(fake.detach(), fake_labels);
         let loss = bce_against(real_logits.clone(), true) + bce_against(fake_logits.clone(), false);
         (loss, sigmoid(real_logits).mean(), sigmoid(fake_logits).mean())
     }
@@ -215,7 +265,18 @@ impl GanTrainer {
         fake: Tensor<4>,
         lr: Option<&ModuleLearningRate>,
     ) -> StepMetrics {
-        let (loss, d_real, d_fake) = self.discriminator_loss(real, fake);
+        self.discriminator_step_with(real, fake, None, lr)
+    }
+
+    /// [`discriminator_step`](Self::discriminator_step) with the classes of a conditional GAN.
+    pub fn discriminator_step_with(
+        &mut self,
+        real: Tensor<4>,
+        fake: Tensor<4>,
+        labels: Option<(Tensor<1, Int>, Tensor<1, Int>)>,
+        lr: Option<&ModuleLearningRate>,
+    ) -> StepMetrics {
+        let (loss, d_real, d_fake) = self.discriminator_loss_with(real, fake, labels);
         let metrics = StepMetrics { loss: scalar(loss.clone()), d_real: scalar(d_real), d_fake: scalar(d_fake) };
         let grads = GradientsParams::from_grads(loss.backward(), &self.discriminator);
         self.discriminator = self.held_d.step(&mut self.optimizer_d, self.discriminator.clone(), grads, lr);
@@ -232,7 +293,18 @@ impl GanTrainer {
     /// generator learns to make D call its images real. Only the generator's optimiser steps,
     /// so no discriminator parameter changes. Without `lr` the gradients wait for the next step.
     pub fn generator_step(&mut self, fake: Tensor<4>, lr: Option<&ModuleLearningRate>) -> f64 {
-        let loss = bce_against(self.discriminator.forward(fake), true);
+        self.generator_step_with(fake, None, lr)
+    }
+
+    /// [`generator_step`](Self::generator_step) of a conditional GAN: `labels` are the classes
+    /// the fakes were asked for, which the discriminator judges them as.
+    pub fn generator_step_with(
+        &mut self,
+        fake: Tensor<4>,
+        labels: Option<Tensor<1, Int>>,
+        lr: Option<&ModuleLearningRate>,
+    ) -> f64 {
+        let loss = bce_against(self.discriminator.forward_with(fake, labels), true);
         let value = scalar(loss.clone());
         let grads = GradientsParams::from_grads(loss.backward(), &self.generator);
         self.generator = self.held_g.step(&mut self.optimizer_g, self.generator.clone(), grads, lr);
@@ -277,21 +349,26 @@ impl ImageTrainer for GanTrainer {
     }
 
     fn train_batch(&mut self, batch: ImageBatch, lr: Option<&ModuleLearningRate>) -> Vec<(&'static str, f64)> {
-        let images = batch.images;
+        let (images, targets) = (batch.images, batch.targets);
         let batch = images.dims()[0];
-        let fake = self.generate(self.noise(batch));
-        let d = self.discriminator_step(to_gan_range(images), fake.clone(), lr);
-        let g = self.generator_step(fake, lr);
+        // A conditional GAN asks for classes drawn at random and shows D each image's class.
+        let asked = (self.classes() > 0).then(|| random_labels(batch, self.classes(), &self.train_device));
+        let fake = self.generator.forward_with(self.noise(batch), asked.clone());
+        let labels = asked.clone().map(|asked| (targets, asked));
+        let d = self.discriminator_step_with(to_gan_range(images), fake.clone(), labels, lr);
+        let g = self.generator_step_with(fake, asked, lr);
         vec![("D Loss", d.loss), ("G Loss", g), ("D(x)", d.d_real), ("D(G(z))", d.d_fake)]
     }
 
     fn valid_batch(&mut self, batch: ImageBatch) -> Vec<(&'static str, f64)> {
-        let images = batch.images;
+        let (images, targets) = (batch.images, batch.targets);
         let batch = images.dims()[0];
         let (generator, discriminator) = (self.generator.valid(), self.discriminator.valid());
         let noise = Tensor::random([batch, self.recipe.generator.noise], Distribution::Normal(0.0, 1.0), &self.device);
-        let fake_logits = discriminator.forward(generator.forward(noise));
-        let real_logits = discriminator.forward(to_gan_range(images));
+        let conditional = self.classes() > 0;
+        let asked = conditional.then(|| random_labels(batch, self.classes(), &self.device));
+        let fake_logits = discriminator.forward_with(generator.forward_with(noise, asked.clone()), asked);
+        let real_logits = discriminator.forward_with(to_gan_range(images), conditional.then_some(targets));
         let d_loss = bce_against(real_logits.clone(), true) + bce_against(fake_logits.clone(), false);
         vec![
             ("D Loss", scalar(d_loss)),
@@ -307,7 +384,7 @@ impl ImageTrainer for GanTrainer {
             self.average = Some(standing_statistics(average, &self.device));
         }
         let path = run.file(&format!("samples/epoch-{epoch:03}.png"));
-        let pixels = to_vec(to_pixels(self.drawing().forward(self.fixed.clone())))?;
+        let pixels = to_vec(to_pixels(self.drawing().forward_with(self.fixed.clone(), self.fixed_labels.clone())))?;
         image_grid(&path, &pixels, IMAGE_SIDE, 8, 2).with_path(&path)
     }
 
@@ -395,22 +472,51 @@ pub fn generate(generator: &Generator, n: usize, device: &Device) -> Vec<Tensor<
         .collect()
 }
 
-/// `zoo sample gan`: a grid of `n` new images.
+/// `zoo sample gan`: a grid of `n` new images; of a conditional run, `n` of `digit`, or without
+/// one a row per class.
 pub fn sample(
     run_dir: &Path,
     n: usize,
     seed: u64,
     trained: bool,
+    digit: Option<u8>,
     out: Option<&Path>,
     device: &Device,
 ) -> Result<Vec<PathBuf>> {
     // Seeded first: the standing statistics of an averaged generator draw noise too.
     device.seed(seed);
     let (run, _, generator, _) = load_generator(run_dir, trained, device)?;
-    let pixels: Vec<f32> =
-        generate(&generator, n, device).into_iter().map(to_vec).collect::<Result<Vec<_>>>()?.concat();
+    let classes = generator.classes();
     let path = picture_path(&run, out, "samples.png");
-    image_grid(&path, &pixels, IMAGE_SIDE, 8, 2).with_path(&path)?;
+    let (labels, columns) = match (digit, classes) {
+        (Some(_), 0) => {
+            return Err(crate::error::ZooError::usage(format!(
+                "--digit: the generator of {} is not class-conditional; train one with `zoo train gan --config recipes/gan-conditional.json`",
+                run_dir.display()
+            )));
+        }
+        (Some(d), classes) if usize::from(d) >= classes => {
+            return Err(crate::error::ZooError::usage(format!(
+                "--digit {d}: this generator draws classes 0 to {}",
+                classes - 1
+            )));
+        }
+        (Some(d), _) => (Some(Tensor::<1, Int>::full([n], i64::from(d), device)), 8),
+        (None, 0) => (None, 8),
+        (None, classes) => {
+            let per_row = n.div_ceil(classes);
+            (Some(row_labels(classes, per_row, device)), per_row)
+        }
+    };
+    let pixels = match labels {
+        None => generate(&generator, n, device).into_iter().map(to_vec).collect::<Result<Vec<_>>>()?.concat(),
+        Some(labels) => {
+            let noise =
+                Tensor::<2>::random([labels.dims()[0], generator.noise_size()], Distribution::Normal(0.0, 1.0), device);
+            to_vec(to_pixels(generator.forward_with(noise, Some(labels))))?
+        }
+    };
+    image_grid(&path, &pixels, IMAGE_SIDE, columns, 2).with_path(&path)?;
     Ok(vec![path])
 }
 

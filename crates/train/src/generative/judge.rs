@@ -46,6 +46,10 @@ pub struct GanEval {
     pub confident_percent: f64,
     /// Share of generated images per class, in percent.
     pub class_percent: Vec<f64>,
+    /// A class-conditional generator's: for each class, the share of the images asked for it
+    /// that the judge calls it, in percent (empty for an unconditional one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub asked_percent: Vec<f64>,
     pub evaluated: String,
 }
 
@@ -212,12 +216,20 @@ pub fn eval(run_dir: &Path, judge_dir: &Path, n: usize, seed: u64, trained: bool
     let (mut features, mut confident) = (Vec::new(), 0usize);
     let classes = crate::classifier::ClassifierRecipe::num_classes(&judge_recipe);
     let mut histogram = vec![0usize; classes];
+    // A conditional generator draws the classes in turn within each chunk (`Generator::forward`):
+    // image k of a chunk was asked for class k % asked_classes.
+    let asked_classes = generator.classes();
+    let (mut asked, mut asked_right) = (vec![0usize; asked_classes], vec![0usize; asked_classes]);
     for images in generate(&generator, n, device) {
         let (f, p) = judge_batch(&judge, images)?;
         features.extend(f);
-        for row in p.chunks(classes) {
+        for (k, row) in p.chunks(classes).enumerate() {
             let (best, probability) =
                 row.iter().enumerate().fold((0, 0.0f32), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
+            if asked_classes > 0 {
+                asked[k % asked_classes] += 1;
+                asked_right[k % asked_classes] += usize::from(best == k % asked_classes);
+            }
             histogram[best] += 1;
             if probability >= CONFIDENT {
                 confident += 1;
@@ -240,6 +252,7 @@ pub fn eval(run_dir: &Path, judge_dir: &Path, n: usize, seed: u64, trained: bool
         ratio: distance / floor.max(1e-12),
         confident_percent: 100.0 * confident as f64 / n as f64,
         class_percent: histogram.iter().map(|&c| 100.0 * c as f64 / n as f64).collect(),
+        asked_percent: asked.iter().zip(&asked_right).map(|(&a, &r)| 100.0 * r as f64 / a.max(1) as f64).collect(),
         evaluated: timestamp_iso(),
     };
     run.write_json("eval.json", &report)?;
