@@ -39,7 +39,17 @@ pub fn serve(args: ServeArgs) -> Result<()> {
         max_body: args.max_body,
         timeout: Duration::from_secs(args.timeout.max(1)),
     };
-    let folders = if args.runs.is_empty() && args.run.is_empty() { vec!["runs".into()] } else { args.runs };
+    let folders = if args.runs.is_empty() && args.run.is_empty() {
+        let default = std::path::PathBuf::from("runs");
+        if !default.is_dir() {
+            return Err(ZooError::usage(
+                "no runs/ folder here: train a model first (`zoo train cnn`), or pass --runs DIR or --run RUN",
+            ));
+        }
+        vec![default]
+    } else {
+        args.runs
+    };
     let catalog = catalog::Catalog::open(&folders, &args.run, &device, &settings)?;
     let loaded = catalog.runs.iter().filter(|r| r.worker.is_some()).count();
     eprintln!(

@@ -284,6 +284,7 @@ fn serve_refuses_a_bad_command_line() {
     let temp = tempfile::tempdir().unwrap();
     let missing = temp.path().join("missing");
     assert_clean_error(&zoo(&["serve", "--runs", missing.to_str().unwrap()]), 2, "no such folder");
+    assert_clean_error(&crate::common::zoo_in(temp.path(), &["serve"]), 2, "no runs/ folder here");
     assert_clean_error(&zoo(&["serve", "--run", temp.path().to_str().unwrap()]), 2, "no run.json");
     assert_clean_error(&zoo(&["serve", "--runs", temp.path().to_str().unwrap(), "--addr", "localhost"]), 2, "--addr");
     assert_clean_error(
