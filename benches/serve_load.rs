@@ -102,15 +102,6 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[index].as_secs_f64() * 1000.0
 }
 
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split(':').nth(1))
-        .map_or_else(|| "unknown CPU".into(), |m| m.trim().to_string())
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
     let value = |flag: &str, default: usize| {
@@ -129,7 +120,7 @@ fn main() {
     println!(
         "zoo serve, {requests} classify requests (a {} byte PNG) at concurrency {concurrency}, run {run}; {} ({} threads)",
         picture.len(),
-        cpu_model(),
+        zoo::device::cpu_model(),
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!("| batching | requests/s | p50 ms | p99 ms | errors | forward passes | server RSS after warm-up / end |");

@@ -102,30 +102,37 @@ fn wants_physical_gpu(name: &str) -> bool {
     matches!(name, "wgpu" | "vulkan" | "metal")
 }
 
+/// `Ok` when `device` (of `--device name`) is fine to run on: any device but a GPU name's,
+/// which must be a physical GPU; else what the backend offers instead, for the message.
+fn check_physical(name: &str, device: &Device) -> Result<(), String> {
+    if !wants_physical_gpu(name) {
+        return Ok(());
+    }
+    match adapter(device) {
+        Some(Adapter { physical: true, .. }) => Ok(()),
+        Some(software) => Err(format!("only the software adapter `{}`", software.name)),
+        None => Err("no adapter at all".to_string()),
+    }
+}
+
 /// The device of a command without `--device`: the first GPU backend compiled in when it finds
 /// a physical GPU, else (said in one line) the CPU backend.
 pub fn select_default() -> Result<(Device, String), ZooError> {
     let name = default_name();
     if wants_physical_gpu(name) && compiled("flex") {
         let device = build(name)?;
-        match adapter(&device) {
-            Some(Adapter { physical: true, .. }) => {
-                make_default(name);
-                return Ok((device, name.to_string()));
+        if let Err(offered) = check_physical(name, &device) {
+            // Said to a person at a terminal; a script reads the device in run.json (and a
+            // test's one-line errors stay one line).
+            if std::io::stderr().is_terminal() {
+                eprintln!(
+                    "no physical GPU found ({name} offers {offered}); running on the CPU backend (--device wgpu-cpu runs on the software adapter anyway)"
+                );
             }
-            found => {
-                let offered = found
-                    .map_or("no adapter at all".to_string(), |a| format!("only the software adapter `{}`", a.name));
-                // Said to a person at a terminal; a script reads the device in run.json (and
-                // a test's one-line errors stay one line).
-                if std::io::stderr().is_terminal() {
-                    eprintln!(
-                        "no physical GPU found ({name} offers {offered}); running on the CPU backend (--device wgpu-cpu runs on the software adapter anyway)"
-                    );
-                }
-                return Ok((select("cpu")?, "cpu".to_string()));
-            }
+            return Ok((select("cpu")?, "cpu".to_string()));
         }
+        make_default(name);
+        return Ok((device, name.to_string()));
     }
     Ok((select(name)?, name.to_string()))
 }
@@ -152,19 +159,12 @@ pub fn select(name: &str) -> Result<Device, ZooError> {
         )));
     }
     let device = build(name)?;
-    if wants_physical_gpu(name) {
-        match adapter(&device) {
-            Some(Adapter { physical: true, .. }) => {}
-            found => {
-                let offered = found
-                    .map_or("no adapter at all".to_string(), |a| format!("only the software adapter `{}`", a.name));
-                let instead: Vec<&str> = ["cpu", "wgpu-cpu"].into_iter().filter(|n| available().contains(n)).collect();
-                return Err(ZooError::usage(format!(
-                    "--device {name}: no physical GPU here ({offered}); use --device {} (a software adapter is tens of times slower than the CPU backend)",
-                    instead.join(" or --device ")
-                )));
-            }
-        }
+    if let Err(offered) = check_physical(name, &device) {
+        let instead: Vec<&str> = ["cpu", "wgpu-cpu"].into_iter().filter(|n| available().contains(n)).collect();
+        return Err(ZooError::usage(format!(
+            "--device {name}: no physical GPU here ({offered}); use --device {} (a software adapter is tens of times slower than the CPU backend)",
+            instead.join(" or --device ")
+        )));
     }
     make_default(name);
     Ok(device)

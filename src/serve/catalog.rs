@@ -255,7 +255,7 @@ impl ServedRun {
         }
         let rows = zoo_train::metrics_log::read_metrics(&self.path.join("metrics.csv")).ok()?;
         let last = rows.iter().map(|r| r.epoch).max()?;
-        let pick = |split: &str| rows.iter().filter(|r| r.epoch == last && r.split == split).find(|_| true);
+        let pick = |split: &str| rows.iter().find(|r| r.epoch == last && r.split == split);
         let row = rows
             .iter()
             .find(|r| r.epoch == last && r.split == "valid" && r.metric == "Accuracy")

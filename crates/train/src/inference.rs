@@ -271,20 +271,8 @@ impl Served for ServedGan {
     }
 
     fn sample(&self, n: usize, seed: u64, digit: Option<u8>) -> Result<Vec<f32>> {
-        let classes = self.generator.classes();
-        let labels = match digit {
-            Some(_) if classes == 0 => {
-                return Err(ZooError::usage(
-                    "this gan run's generator is not class-conditional; it cannot be asked for a digit".to_string(),
-                ));
-            }
-            Some(d) if usize::from(d) >= classes => {
-                return Err(ZooError::usage(format!("digit {d}: this generator draws classes 0 to {}", classes - 1)));
-            }
-            Some(d) => Some(Tensor::<1, Int>::full([n], i64::from(d), &self.device)),
-            None => None,
-        };
         check_pictures(n)?;
+        let labels = digit.map(|d| gan::asked_digit(&self.generator, d, n, &self.device)).transpose()?;
         let size = self.generator.noise_size();
         let noise = normal_noise(&mut SplitMix64::new(seed), n * size);
         let noise = Tensor::<2>::from_data(TensorData::new(noise, [n, size]), &self.device);

@@ -472,6 +472,24 @@ pub fn generate(generator: &Generator, n: usize, device: &Device) -> Vec<Tensor<
         .collect()
 }
 
+/// The labels of `n` pictures of `digit`, for `generator`: a usage error when it is not
+/// class-conditional or has no such class.
+///
+/// # Shapes
+/// - output: `[n]`
+pub fn asked_digit(generator: &Generator, digit: u8, n: usize, device: &Device) -> Result<Tensor<1, Int>> {
+    match generator.classes() {
+        0 => Err(crate::error::ZooError::usage(
+            "this gan run's generator is not class-conditional; to ask for a digit, train one with `zoo train gan --config recipes/gan-conditional.json`",
+        )),
+        classes if usize::from(digit) >= classes => Err(crate::error::ZooError::usage(format!(
+            "digit {digit}: this generator draws classes 0 to {}",
+            classes - 1
+        ))),
+        _ => Ok(Tensor::<1, Int>::full([n], i64::from(digit), device)),
+    }
+}
+
 /// `zoo sample gan`: a grid of `n` new images; of a conditional run, `n` of `digit`, or without
 /// one a row per class.
 pub fn sample(
@@ -489,19 +507,7 @@ pub fn sample(
     let classes = generator.classes();
     let path = picture_path(&run, out, "samples.png");
     let (labels, columns) = match (digit, classes) {
-        (Some(_), 0) => {
-            return Err(crate::error::ZooError::usage(format!(
-                "--digit: the generator of {} is not class-conditional; train one with `zoo train gan --config recipes/gan-conditional.json`",
-                run_dir.display()
-            )));
-        }
-        (Some(d), classes) if usize::from(d) >= classes => {
-            return Err(crate::error::ZooError::usage(format!(
-                "--digit {d}: this generator draws classes 0 to {}",
-                classes - 1
-            )));
-        }
-        (Some(d), _) => (Some(Tensor::<1, Int>::full([n], i64::from(d), device)), 8),
+        (Some(d), _) => (Some(asked_digit(&generator, d, n, device)?), 8),
         (None, 0) => (None, 8),
         (None, classes) => {
             let per_row = n.div_ceil(classes);
