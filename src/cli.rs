@@ -155,6 +155,11 @@ pub struct TrainArgs {
     /// state dict (.pt, .pth) or a .safetensors file with the model's parameter names.
     #[arg(long, value_name = "FILE")]
     pub init_from: Option<PathBuf>,
+    /// Train data-parallel on several devices, a shard of every batch on each: `cuda:0,cuda:1`,
+    /// `wgpu:0,wgpu:1`, `cpu,ndarray`, or `all` (every GPU found). The first device keeps the
+    /// optimiser and validates; the gradients are summed there (mlp, cnn, rnn; replaces --device).
+    #[arg(long, value_name = "LIST")]
+    pub devices: Option<String>,
     /// Continue an interrupted run from its last checkpoint (with --epochs or --steps, train further).
     #[arg(long, value_name = "RUN_DIR")]
     pub resume: Option<PathBuf>,

@@ -23,7 +23,14 @@ use crate::device;
 
 /// The request of an epoch-based `zoo train`.
 fn train_request(args: TrainArgs) -> Result<TrainRequest> {
-    let (device, device_name) = pick_train_device(&args.device, args.resume.as_deref())?;
+    let devices = args.devices.clone().or_else(|| recorded_device_list(&args.device, args.resume.as_deref()));
+    let (device, device_name, replicas) = match &devices {
+        Some(list) => pick_devices(list)?,
+        None => {
+            let (device, name) = pick_train_device(&args.device, args.resume.as_deref())?;
+            (device, name, Vec::new())
+        }
+    };
     Ok(TrainRequest {
         config_file: args.config,
         sets: args.set,
@@ -39,6 +46,7 @@ fn train_request(args: TrainArgs) -> Result<TrainRequest> {
         resume: args.resume,
         device,
         device_name,
+        replicas,
         from: args.from,
         init_from: args.init_from,
     })
@@ -65,6 +73,7 @@ pub fn cv_classifier<R: ClassifierRecipe>(args: CvArgs) -> Result<()> {
         run_dir: args.run_dir,
         resume: args.resume,
         device: args.device,
+        devices: None,
         from: None,
         init_from: None,
     })?;
@@ -438,6 +447,29 @@ pub fn pick_device(arg: &DeviceArg) -> Result<(burn::prelude::Device, String)> {
     };
     zoo_train::run::set_device_description(device::describe(&name, &device));
     Ok((device, name))
+}
+
+/// The `--devices` list a run was started with (its `run.json`), when it is resumed without
+/// `--device` or `--devices`.
+fn recorded_device_list(arg: &DeviceArg, resume: Option<&Path>) -> Option<String> {
+    let run = resume.filter(|_| arg.device.is_none())?;
+    let text = std::fs::read_to_string(run.join("run.json")).ok()?;
+    let recorded = serde_json::from_str::<zoo_train::run::RunInfo>(&text).ok()?.device;
+    recorded.contains(',').then(|| {
+        eprintln!("resuming on devices {recorded}, as the run was started (--device or --devices changes it)");
+        recorded
+    })
+}
+
+/// `--devices LIST`: the main device, the list's names as `run.json` records them
+/// (`cpu,ndarray`, which `--resume` reads back) and the other devices.
+fn pick_devices(list: &str) -> Result<(burn::prelude::Device, String, Vec<burn::prelude::Device>)> {
+    let mut devices = device::select_list(list)?;
+    let names: Vec<String> = devices.iter().map(|(_, name)| name.clone()).collect();
+    let described: Vec<String> = devices.iter().map(|(device, name)| device::describe(name, device)).collect();
+    zoo_train::run::set_device_description(described.join(" + "));
+    let (main, _) = devices.remove(0);
+    Ok((main, names.join(","), devices.into_iter().map(|(device, _)| device).collect()))
 }
 
 /// `--device` of `zoo train`: as given, else, when resuming, the device the run was started on

@@ -170,6 +170,60 @@ pub fn select(name: &str) -> Result<Device, ZooError> {
     Ok(device)
 }
 
+/// Turns `--devices LIST` into its devices with their names, the main device (optimiser,
+/// validation) first: names as `--device` takes them, comma-separated, or `all`, every GPU
+/// found. A list needs two distinct devices: Burn's CPU backend is one device however many
+/// times it is named.
+pub fn select_list(list: &str) -> Result<Vec<(Device, String)>, ZooError> {
+    let names: Vec<String> = if list.trim() == "all" {
+        all_gpus()
+    } else {
+        list.split(',').map(|n| n.trim().to_string()).filter(|n| !n.is_empty()).collect()
+    };
+    let mut devices: Vec<(Device, String)> = Vec::new();
+    for name in names {
+        let device = select(&name)?;
+        if let Some((_, same)) = devices.iter().find(|(d, _)| *d == device) {
+            return Err(ZooError::usage(format!(
+                "--devices {list}: {name} is the same device as {same}; name distinct devices (cuda:0,cuda:1, or cpu,ndarray on a CPU)"
+            )));
+        }
+        devices.push((device, name));
+    }
+    if let Some((_, main)) = devices.first() {
+        make_default(main);
+    }
+    if devices.len() < 2 {
+        let found = if list.trim() == "all" { format!(" found {} GPU(s)", devices.len()) } else { String::new() };
+        return Err(ZooError::usage(format!(
+            "--devices {list}{found}: data-parallel training needs two devices or more (cuda:0,cuda:1, or cpu,ndarray on a CPU); one device is --device"
+        )));
+    }
+    Ok(devices)
+}
+
+/// `--devices all`: CUDA's GPUs in a CUDA build, else the discrete GPUs wgpu finds.
+fn all_gpus() -> Vec<String> {
+    #[cfg(feature = "cuda")]
+    {
+        let count = Device::enumerate(burn::tensor::DeviceType::Cuda).into_vec().len();
+        return (0..count).map(|i| format!("cuda:{i}")).collect();
+    }
+    #[allow(unreachable_code)]
+    let mut names = Vec::new();
+    if compiled("wgpu") {
+        // wgpu numbers discrete GPUs from 0: the first index without one ends the list.
+        for index in 0..16 {
+            let name = format!("wgpu:{index}");
+            match build(&name).ok().as_ref().and_then(adapter) {
+                Some(Adapter { physical: true, .. }) => names.push(name),
+                _ => break,
+            }
+        }
+    }
+    names
+}
+
 /// Makes the chosen device Burn's default too: Burn puts a loaded optimiser's state on its
 /// default device (`ModuleOptimizer::load_record`), which in a build with wgpu is wgpu's first
 /// adapter, so a `--resume` on the CPU would start a GPU (or a software rasteriser) only to
@@ -186,16 +240,28 @@ fn make_default(name: &str) {
     unsafe { std::env::set_var("BURN_DEVICE", burn_name) };
 }
 
-#[allow(unreachable_code, deprecated)]
+#[allow(unreachable_code, deprecated, unused_variables)]
 fn build(name: &str) -> Result<Device, ZooError> {
-    if let Some(index) = name.strip_prefix("cuda:") {
-        let index: usize = index.parse().map_err(|_| {
-            ZooError::usage(format!("--device {name}: give cuda:N with N the GPU's number (cuda:0, cuda:1, ...)"))
-        })?;
-        #[cfg(feature = "cuda")]
-        return Ok(Device::cuda(index));
-        #[cfg(not(feature = "cuda"))]
-        let _ = index;
+    // `cuda:N` is CUDA's GPU N; `wgpu:N` and `vulkan:N` are the Nth discrete GPU wgpu finds.
+    if let Some((base, index)) = name.split_once(':') {
+        let index: usize = match (base, index.parse()) {
+            ("cuda" | "wgpu" | "vulkan", Ok(index)) => index,
+            ("cuda" | "wgpu" | "vulkan", Err(_)) => {
+                return Err(ZooError::usage(format!(
+                    "--device {name}: give {base}:N with N the GPU's number ({base}:0, {base}:1, ...)"
+                )));
+            }
+            _ => return Err(ZooError::usage(format!("--device {name}: only cuda, wgpu and vulkan take a GPU number"))),
+        };
+        match base {
+            #[cfg(feature = "cuda")]
+            "cuda" => return Ok(Device::cuda(index)),
+            #[cfg(feature = "wgpu")]
+            "wgpu" => return Ok(Device::wgpu(DeviceKind::DiscreteGpu(index))),
+            #[cfg(feature = "vulkan")]
+            "vulkan" => return Ok(Device::vulkan(DeviceKind::DiscreteGpu(index))),
+            _ => unreachable!("select() checked that `{base}` is compiled in"),
+        }
     }
     Ok(match name {
         #[cfg(feature = "flex")]

@@ -111,6 +111,7 @@ fn train_flags(args: &TrainArgs) -> Vec<&'static str> {
         (args.from.is_some(), "--from"),
         (args.init_from.is_some(), "--init-from"),
         (args.season.is_some(), "--season"),
+        (args.devices.is_some(), "--devices"),
     ];
     given.into_iter().filter_map(|(given, flag)| given.then_some(flag)).collect()
 }

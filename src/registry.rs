@@ -142,7 +142,8 @@ impl Entry {
 }
 
 /// The flags of an image classifier's `train`.
-const CLASSIFIER_TRAIN: &[&str] = &["--epochs", "--batch-size", "--lr", "--seed", "--limit", "--data", "--init-from"];
+const CLASSIFIER_TRAIN: &[&str] =
+    &["--epochs", "--batch-size", "--lr", "--seed", "--limit", "--data", "--init-from", "--devices"];
 
 /// An image classifier's row.
 fn classifier<R: ClassifierRecipe + 'static>(summary: &'static str) -> Entry {

@@ -6,6 +6,7 @@ mod bad_inputs;
 mod cli;
 mod common;
 mod determinism;
+mod devices;
 mod generative;
 mod kernels;
 mod models;

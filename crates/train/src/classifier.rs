@@ -15,7 +15,8 @@ use zoo_data::ImageSet;
 use crate::accumulate::HeldGradients;
 use crate::checkpoint::{load_model_and_optimizer, module_bytes, optimizer_bytes};
 use crate::dashboard::MetricSpec;
-use crate::error::Result;
+use crate::error::{Result, ZooError};
+use crate::parallel;
 use crate::image_training::{ImageRecipe, ImageTrainer};
 use crate::loader::ImageBatch;
 use crate::recipes::FitRecipe;
@@ -87,6 +88,7 @@ impl<R: ClassifierRecipe> ImageRecipe for R {
             recipe: self.clone(),
             train_device,
             device: device.clone(),
+            replicas: Vec::new(),
         }
     }
 
@@ -134,6 +136,8 @@ pub struct ClassifierTrainer<R: ClassifierRecipe> {
     recipe: R,
     train_device: Device,
     device: Device,
+    /// The other devices of `--devices` (autodiff), each taking a shard of every batch.
+    replicas: Vec<Device>,
 }
 
 impl<R: ClassifierRecipe> ImageTrainer for ClassifierTrainer<R> {
@@ -160,6 +164,9 @@ impl<R: ClassifierRecipe> ImageTrainer for ClassifierTrainer<R> {
     }
 
     fn train_batch(&mut self, batch: ImageBatch, lr: Option<&ModuleLearningRate>) -> Vec<(&'static str, f64)> {
+        if !self.replicas.is_empty() {
+            return self.train_batch_on_devices(batch, lr);
+        }
         let size = batch.targets.dims()[0];
         let output = self.model.forward_classification(batch);
         // The loss reported stays the data's cross-entropy, comparable with validation's; the
@@ -176,6 +183,17 @@ impl<R: ClassifierRecipe> ImageTrainer for ClassifierTrainer<R> {
             values.push((PENALTY, f64::from(penalty.into_scalar::<f32>())));
         }
         values
+    }
+
+    fn spread_over(&mut self, replicas: &[Device]) -> Result<()> {
+        if parallel::has_running_statistics(&self.model) {
+            return Err(ZooError::usage(format!(
+                "--devices: {} has batch normalisation, whose running statistics Burn 0.22.1 shares between a model's copies on several devices; train it on one device (--device)",
+                R::NAME
+            )));
+        }
+        self.replicas = replicas.iter().map(|device| device.clone().autodiff()).collect();
+        Ok(())
     }
 
     fn valid_batch(&mut self, batch: ImageBatch) -> Vec<(&'static str, f64)> {
@@ -200,10 +218,41 @@ impl<R: ClassifierRecipe> ImageTrainer for ClassifierTrainer<R> {
     }
 }
 
+impl<R: ClassifierRecipe> ClassifierTrainer<R> {
+    /// [`train_batch`](ImageTrainer::train_batch) with the batch spread over the main device
+    /// and the replicas (`--devices`); see [`parallel`].
+    fn train_batch_on_devices(&mut self, batch: ImageBatch, lr: Option<&ModuleLearningRate>) -> Vec<(&'static str, f64)> {
+        let regularization = self.recipe.regularization();
+        let (grads, shards) = parallel::gradients(&self.model, batch, &self.replicas, |model, shard, share, main| {
+            let size = shard.targets.dims()[0];
+            let output = model.forward_classification(shard);
+            let penalty = if main { regularization.penalty(model) } else { None };
+            let mut objective = output.loss.clone() * share;
+            if let Some(penalty) = &penalty {
+                objective = objective + penalty.clone();
+            }
+            let grads = GradientsParams::from_grads(objective.backward(), model);
+            let mut values = metrics(output, size);
+            if let Some(penalty) = penalty {
+                // Only the main shard reports the penalty (a term of the weights alone), and
+                // the shards' metrics are averaged by size: divided by its share, it comes out
+                // whole.
+                values.push((PENALTY, f64::from(penalty.into_scalar::<f32>()) / share));
+            }
+            (grads, values)
+        });
+        self.model = self.held.step(&mut self.optimizer, self.model.clone(), grads, lr);
+        parallel::combine_metrics(shards)
+    }
+}
+
 /// The loss and accuracy of a batch of `size`, read back from the device.
 fn metrics(output: ClassificationOutput, size: usize) -> Vec<(&'static str, f64)> {
     let loss = f64::from(output.loss.into_scalar::<f32>());
     let predicted = output.output.argmax(1).flatten::<1>(0, 1);
-    let correct = predicted.equal(output.targets).int().sum().into_scalar::<i64>();
+    // Backends differ in the integer type argmax returns (ndarray: i64, flex: i32), and
+    // targets moved from another device keep theirs.
+    let targets = output.targets.cast(predicted.dtype());
+    let correct = predicted.equal(targets).int().sum().into_scalar::<i64>();
     vec![("Loss", loss), ("Accuracy", 100.0 * correct as f64 / size.max(1) as f64)]
 }

@@ -34,6 +34,9 @@ pub struct TrainRequest {
     pub resume: Option<PathBuf>,
     pub device: Device,
     pub device_name: String,
+    /// The devices after the first of `--devices`: each trains on a shard of every batch
+    /// (data-parallel, see [`crate::parallel`]); empty on one device.
+    pub replicas: Vec<Device>,
     /// `--from`: the pretrained network a `transfer` run starts from (a run folder or a
     /// weights file).
     pub from: Option<PathBuf>,

@@ -62,6 +62,13 @@ pub trait ImageTrainer {
     fn load(&mut self, parts: Vec<Vec<u8>>) -> Result<()>;
     /// The final weights: `(file name in the run folder, bytes)`.
     fn final_weights(&self) -> Result<Vec<(&'static str, Vec<u8>)>>;
+    /// Trains on `replicas` too (`--devices`: the devices after the first), a shard of every
+    /// batch on each; see [`crate::parallel`]. Families that train on one device only say so.
+    fn spread_over(&mut self, _replicas: &[Device]) -> Result<()> {
+        Err(ZooError::usage(
+            "--devices: this model trains on one device; data-parallel training covers the image classifiers without batch normalisation (mlp, cnn, rnn)",
+        ))
+    }
     /// What else the run folder holds for a person (`pictures samples/`).
     fn describe_outputs(&self) -> &'static str {
         ""
@@ -108,7 +115,15 @@ pub fn train<R: ImageRecipe>(request: &TrainRequest) -> Result<FitReport> {
         let selected = recipe.fit().select_training(source.load(Split::Train)?).map_err(ZooError::usage)?;
         recipe.prepare(selected, Split::Train)
     };
-    let (run, recipe, train_set, resume_from) = match &request.resume {
+    // The trainer on the request's device, spread over `--devices`' others.
+    let new_trainer = |recipe: &R| -> Result<R::Trainer> {
+        let mut trainer = recipe.trainer(&request.device);
+        if !request.replicas.is_empty() {
+            trainer.spread_over(&request.replicas)?;
+        }
+        Ok(trainer)
+    };
+    let (run, recipe, train_set, resume_from, mut trainer) = match &request.resume {
         Some(dir) => {
             let (run, info) = RunDir::open_to_train(dir, R::NAME)?;
             if let Some(cv) = crate::cv::enclosing_cross_validation(&run) {
@@ -131,7 +146,8 @@ pub fn train<R: ImageRecipe>(request: &TrainRequest) -> Result<FitReport> {
                 recipe.fit().epochs
             );
             let train_set = training_images(&recipe, &DataSource::from_record(&info.data)?)?;
-            (run, recipe, train_set, Some(epoch))
+            let trainer = new_trainer(&recipe)?;
+            (run, recipe, train_set, Some(epoch), trainer)
         }
         None => {
             let mut recipe: R = recipe_or_default(request.config_file.as_deref(), &request.sets)?;
@@ -142,6 +158,8 @@ pub fn train<R: ImageRecipe>(request: &TrainRequest) -> Result<FitReport> {
             let source = DataSource::from_arg(request.data.as_deref())?;
             let train_set = training_images(&recipe, &source)?;
             recipe.adapt_to(&train_set);
+            // Before the run folder exists: a device list the model cannot use is refused.
+            let trainer = new_trainer(&recipe)?;
             let run = RunDir::start(request.run_dir.as_deref(), &recipe, &source.to_record(), &request.device_name)?;
             if let Some(names) = source.class_names()? {
                 run.write_json(crate::image::CLASS_NAMES, &names)?;
@@ -155,10 +173,9 @@ pub fn train<R: ImageRecipe>(request: &TrainRequest) -> Result<FitReport> {
                 source.describe(),
                 run.path().display()
             );
-            (run, recipe, train_set, None)
+            (run, recipe, train_set, None, trainer)
         }
     };
-    let mut trainer = recipe.trainer(&request.device);
     if resume_from.is_none() {
         recipe.initialise(&mut trainer, request)?;
     }

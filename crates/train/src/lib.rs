@@ -24,6 +24,7 @@ pub mod loader;
 pub mod logging;
 pub mod metrics_log;
 pub mod multitask;
+pub mod parallel;
 pub mod plot;
 pub mod read;
 pub mod recipes;
