@@ -4,7 +4,7 @@ the same network (conv 32 and 64 3x3, max-pool, dense 128), Adam 1e-3 (epsilon 1
 54,000 training images (the other 6,000 held out, as zoo does). After every epoch the test set is
 scored; the training time (scoring excluded) is printed with it.
 
-    python3 benches/cnn_recipe_pytorch.py MNIST_DIR [--threads 2] [--epochs 12]
+    python3 benches/cnn_recipe_pytorch.py MNIST_DIR [--threads 2] [--epochs 12] [--device cuda]
 
 Prints `epoch,train_seconds,test_accuracy` lines, then the seconds to the first epoch at 99 %.
 """
@@ -60,7 +60,9 @@ def main():
     parser.add_argument("mnist")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     args = parser.parse_args()
+    device = torch.device(args.device)
     torch.set_num_threads(args.threads)
     torch.manual_seed(42)
     generator = torch.Generator().manual_seed(42)
@@ -68,10 +70,11 @@ def main():
     order = torch.randperm(len(images), generator=generator)
     train_x, train_y = images[order[:54000]], labels[order[:54000]]
     test_x, test_y = load(args.mnist, "test")
+    train_x, train_y, test_x, test_y = (t.to(device) for t in (train_x, train_y, test_x, test_y))
     model = nn.Sequential(
         nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(64 * 5 * 5, 128), nn.ReLU(), nn.Linear(128, 10))
+        nn.Flatten(), nn.Linear(64 * 5 * 5, 128), nn.ReLU(), nn.Linear(128, 10)).to(device)
     optim = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
     batch = 64
     steps = args.epochs * math.ceil(len(train_x) / batch)
@@ -82,12 +85,14 @@ def main():
         model.train()
         perm = torch.randperm(len(train_x), generator=generator)
         for i in range(0, len(train_x), batch):
-            index = perm[i:i + batch]
-            x = shifted(train_x[index], 2, generator)
+            index = perm[i:i + batch].to(device)
+            x = shifted(train_x[index].cpu(), 2, generator).to(device)
             optim.zero_grad(set_to_none=True)
             F.cross_entropy(model(x), train_y[index]).backward()
             optim.step()
             schedule.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
         trained += time.perf_counter() - start
         model.eval()
         with torch.no_grad():

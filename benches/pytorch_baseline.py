@@ -31,13 +31,18 @@ CASES = [("mlp", 64), ("mlp", 256), ("cnn", 64), ("cnn", 256), ("resnet", 64), (
          ("gan", 256)]
 
 
+# Where the networks run: `cpu`, or `cuda` (`--device`); every tensor made without a device
+# lands there (torch.set_default_device).
+DEVICE = "cpu"
+
+
 def mnist_batch(n):
     raw = gzip.open(os.path.join(ASSETS, "train-images-idx3-ubyte.gz")).read()[16:]
     labels = gzip.open(os.path.join(ASSETS, "train-labels-idx1-ubyte.gz")).read()[8:]
-    images = torch.frombuffer(bytearray(raw), dtype=torch.uint8).float().div(255).view(-1, 1, 28, 28)
-    labels = torch.tensor(list(labels), dtype=torch.long)
-    index = torch.arange(n) % len(labels)
-    return images[index], labels[index]
+    images = torch.frombuffer(bytearray(raw), dtype=torch.uint8).float().div(255).view(-1, 1, 28, 28).cpu()
+    labels = torch.tensor(list(labels), dtype=torch.long, device="cpu")
+    index = torch.arange(n, device="cpu") % len(labels)
+    return images[index].to(DEVICE), labels[index].to(DEVICE)
 
 
 def adam(params, lr=1e-3):
@@ -220,7 +225,11 @@ def main():
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--case", nargs=2, metavar=("MODEL", "BATCH"))
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     args = parser.parse_args()
+    global DEVICE
+    DEVICE = args.device
+    torch.set_default_device(DEVICE)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     cases = [(args.case[0], int(args.case[1]))] if args.case else CASES

@@ -7,7 +7,9 @@
 //! bench re-runs itself with `--case MODEL BATCH BACKEND`), so its peak RSS is its own.
 //! Environment: `ZOO_BENCH_SECS` seconds per case (default 8), `ZOO_BENCH_ONLY=cnn,lstm` a subset
 //! of models, `ZOO_PYTHON` the Python that has torch, `ZOO_MNIST_DIR` the full MNIST for the
-//! data-pipeline line.
+//! data-pipeline line, `ZOO_BENCH_BACKENDS=cuda,wgpu` the backends (a GPU build; each step ends
+//! by reading its loss, so a GPU's queue is drained every step) and `ZOO_BENCH_TORCH_DEVICE=cuda`
+//! PyTorch's (`benches/gpu.sh` sets them).
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -38,16 +40,30 @@ fn device(backend: &str) -> Device {
         #[cfg(feature = "ndarray")]
         #[allow(deprecated)]
         "ndarray" => Device::ndarray(),
+        #[cfg(feature = "wgpu")]
+        "wgpu" => Device::wgpu(DeviceKind::DefaultDevice),
+        #[cfg(feature = "cuda")]
+        "cuda" => Device::cuda(0),
         _ => Device::flex(),
     }
 }
 
-fn backends() -> Vec<&'static str> {
+/// The backends measured: `ZOO_BENCH_BACKENDS=cuda,wgpu` (as compiled in), else every CPU
+/// backend compiled in.
+fn backends() -> Vec<String> {
+    if let Ok(list) = std::env::var("ZOO_BENCH_BACKENDS") {
+        return list.split(',').map(|b| b.trim().to_string()).filter(|b| !b.is_empty()).collect();
+    }
     #[allow(unused_mut)]
-    let mut list = vec!["flex"];
+    let mut list = vec!["flex".to_string()];
     #[cfg(feature = "ndarray")]
-    list.push("ndarray");
+    list.push("ndarray".to_string());
     list
+}
+
+/// Where PyTorch's side runs: `ZOO_BENCH_TORCH_DEVICE=cuda` for a GPU table, else the CPU.
+fn torch_device() -> String {
+    std::env::var("ZOO_BENCH_TORCH_DEVICE").unwrap_or_else(|_| "cpu".to_string())
 }
 
 /// Where the measured steps spent their time.
@@ -256,7 +272,16 @@ fn pytorch(model: &str, batch: usize, secs: f64) -> Result<(f64, f64), String> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/pytorch_baseline.py");
     let python = std::env::var("ZOO_PYTHON").unwrap_or_else(|_| "python3".to_string());
     let out = Command::new(&python)
-        .args([script, "--seconds", &secs.to_string(), "--case", model, &batch.to_string()])
+        .args([
+            script,
+            "--seconds",
+            &secs.to_string(),
+            "--case",
+            model,
+            &batch.to_string(),
+            "--device",
+            &torch_device(),
+        ])
         .output()
         .map_err(|e| format!("{python} not found ({e})"))?;
     if !out.status.success() {
@@ -325,6 +350,7 @@ fn main() {
             torch_missing.get_or_insert_with(|| why.clone());
         }
         for backend in backends() {
+            let backend = backend.as_str();
             match child(model, batch, backend, secs) {
                 Ok(f) => {
                     let (torch_rate, ratio, torch_mb) = match &torch {

@@ -51,6 +51,10 @@ pub enum Command {
     /// plane, sample the GAN, classify a text, continue a prompt, watch the agent) and browse
     /// every run's curves, with a JSON API.
     Serve(ServeArgs),
+    /// Host this machine's devices for another machine's zoo (`--device remote:ADDR` there),
+    /// through Burn's remote backend: Iroh by default, WebSocket on a trusted network. The token
+    /// comes from $ZOO_WORKER_TOKEN or a file, the same on both sides.
+    Worker(WorkerArgs),
     /// Print a model's default recipe as JSON (edit it and pass it back with --config).
     Config {
         /// The model (`zoo list` says what each is).
@@ -435,6 +439,35 @@ impl SampleArgs {
             ))
         })
     }
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub device: DeviceArg,
+    /// Host several devices, one backend's (`cuda:0,cuda:1`); a client picks one with
+    /// `remote:ADDR#N` [default: --device's one].
+    #[arg(long, value_name = "LIST")]
+    pub devices: Option<String>,
+    /// Serve over WebSocket (unencrypted: a trusted network only) instead of Iroh.
+    #[arg(long)]
+    pub websocket: bool,
+    /// Where to listen: the WebSocket's address, or Iroh's UDP port (its address part is
+    /// ignored: Iroh listens on every interface).
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:7878")]
+    pub listen: String,
+    /// Iroh's relays: `public` (n0's: clients find the worker by its id anywhere), `disabled`
+    /// (direct connections: clients give the address), or a relay URL of your own.
+    #[arg(long, value_name = "public|disabled|URL", default_value = "public")]
+    pub relays: String,
+    /// The Iroh key file, whose public half is the worker's id (created when missing)
+    /// [default: <cache>/worker.key].
+    #[arg(long, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+    /// A file holding the token clients must present [default: $ZOO_WORKER_TOKEN_FILE's file,
+    /// else $ZOO_WORKER_TOKEN].
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

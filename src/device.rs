@@ -18,6 +18,11 @@ pub const DEVICES: &[(&str, &str, &str)] = &[
     ("vulkan", "vulkan", "wgpu pinned to Vulkan with SPIR-V kernels"),
     ("cuda", "cuda", "NVIDIA GPU through CUDA (cuda:N for GPU N; cuda is cuda:0)"),
     ("metal", "metal", "Apple GPU through Metal"),
+    (
+        "remote",
+        "remote",
+        "a zoo worker's device on another machine: remote:ws://HOST:PORT, remote:ID or remote:ID@HOST:PORT as `zoo worker` prints it, #N for its device N",
+    ),
 ];
 
 /// Whether the backend of `feature` is compiled into this binary.
@@ -29,6 +34,7 @@ pub fn compiled(feature: &str) -> bool {
         "vulkan" => cfg!(feature = "vulkan"),
         "cuda" => cfg!(feature = "cuda"),
         "metal" => cfg!(feature = "metal"),
+        "remote" => cfg!(feature = "remote"),
         _ => false,
     }
 }
@@ -74,6 +80,9 @@ pub fn adapter(_device: &Device) -> Option<Adapter> {
 /// The device in one line, for the start of a run and `run.json`: `wgpu: NVIDIA H200 (GPU)`,
 /// `wgpu-cpu: llvmpipe (...) (software adapter, no GPU)`, `cpu: AMD EPYC, 2 threads`.
 pub fn describe(name: &str, device: &Device) -> String {
+    if name.starts_with("remote:") {
+        return format!("{name}: a zoo worker's device, through Burn's remote backend");
+    }
     match adapter(device) {
         Some(Adapter { name: part, physical: true }) => format!("{name}: {part} (GPU)"),
         Some(Adapter { name: part, physical: false }) => format!("{name}: {part} (software adapter, no GPU)"),
@@ -230,6 +239,8 @@ fn all_gpus() -> Vec<String> {
 /// move the state back. `BURN_DEVICE` is how Burn lets a program choose.
 fn make_default(name: &str) {
     let burn_name = match base_name(name) {
+        // A remote device has no default form (it needs its address): Burn's default stays.
+        "remote" => return,
         "cpu" => "flex",
         "wgpu" | "wgpu-cpu" => "wgpu",
         other => other,
@@ -242,6 +253,9 @@ fn make_default(name: &str) {
 
 #[allow(unreachable_code, deprecated, unused_variables)]
 fn build(name: &str) -> Result<Device, ZooError> {
+    if base_name(name) == "remote" {
+        return remote(name);
+    }
     // `cuda:N` is CUDA's GPU N; `wgpu:N` and `vulkan:N` are the Nth discrete GPU wgpu finds.
     if let Some((base, index)) = name.split_once(':') {
         let index: usize = match (base, index.parse()) {
@@ -291,6 +305,7 @@ pub fn report() -> String {
         } else {
             match name {
                 "cpu" | "ndarray" => format!("{}; {what}", describe(name, &build(name).expect("a CPU backend builds"))),
+                "remote" => format!("compiled in; {what}"),
                 _ => match build(name).ok().as_ref().and_then(adapter) {
                     Some(Adapter { name: part, physical: true }) => format!("{part} (GPU); {what}"),
                     Some(Adapter { name: part, physical: false }) if name == "wgpu-cpu" => {
@@ -311,5 +326,70 @@ pub fn report() -> String {
     let fallback =
         if wants_physical_gpu(chosen) && compiled("flex") { " when it finds a physical GPU, else cpu" } else { "" };
     out.push_str(&format!("default: {chosen}{fallback} (--device or ZOO_DEVICE chooses another)\n"));
+    out.push_str("several: zoo train <classifier> --devices cuda:0,cuda:1 (data-parallel; cpu,ndarray on a CPU)\n");
     out
+}
+
+/// `--device remote:ADDR[#N]`: device N (0) of the `zoo worker` at ADDR, connected now, with the
+/// token of `$ZOO_WORKER_TOKEN` or `$ZOO_WORKER_TOKEN_FILE`'s file.
+#[cfg(feature = "remote")]
+fn remote(name: &str) -> Result<Device, ZooError> {
+    use burn::remote::{ConnectError, EndpointId, IrohHost, IrohRelays, RemoteHost};
+    use std::net::ToSocketAddrs;
+
+    let usage = |what: String| ZooError::usage(format!("--device {name}: {what}"));
+    let Some(spec) = name.strip_prefix("remote:").filter(|s| !s.is_empty()) else {
+        return Err(usage("give the worker's address: remote:ws://HOST:PORT, remote:ID or remote:ID@HOST:PORT, as `zoo worker` prints it".to_string()));
+    };
+    let (address, index) = match spec.rsplit_once('#') {
+        Some((address, index)) => (
+            address,
+            index.parse::<usize>().map_err(|_| usage(format!("`#{index}`: the worker's device number is a number")))?,
+        ),
+        None => (spec, 0),
+    };
+    let token = crate::worker::token(None)?;
+    let host = if address.starts_with("ws://") || address.starts_with("wss://") {
+        RemoteHost::websocket(address)
+    } else {
+        let (id, direct) = match address.split_once('@') {
+            Some((id, direct)) => (id, Some(direct)),
+            None => (address, None),
+        };
+        let id: EndpointId = id.parse().map_err(|_| {
+            usage(format!("`{id}` is neither a worker's Iroh id (`zoo worker` prints it) nor ws://HOST:PORT"))
+        })?;
+        let mut host = IrohHost::new(id);
+        if let Some(direct) = direct {
+            let addresses: Vec<_> = direct
+                .to_socket_addrs()
+                .map_err(|e| usage(format!("`{direct}` is not a HOST:PORT this machine can resolve ({e})")))?
+                .collect();
+            host = host.with_relays(IrohRelays::Disabled);
+            for address in addresses {
+                host = host.with_address(address);
+            }
+        }
+        RemoteHost::iroh(host)
+    };
+    Device::remote_options(&host.with_credential(token)).device_index(index).init().map_err(|e| match e {
+        ConnectError::Unauthorized => usage(
+            "the worker refused the token; set ZOO_WORKER_TOKEN (or ZOO_WORKER_TOKEN_FILE) to the worker's token"
+                .to_string(),
+        ),
+        ConnectError::NoSuchDevice { device_count } => {
+            usage(format!("the worker hosts {device_count} device(s), numbered from #0"))
+        }
+        ConnectError::Unreachable { reason } => {
+            usage(format!("no worker answers there ({reason}); start one with `zoo worker` on that machine"))
+        }
+        other => ZooError::runtime(format!("--device {name}: {other}")),
+    })
+}
+
+#[cfg(not(feature = "remote"))]
+fn remote(name: &str) -> Result<Device, ZooError> {
+    Err(ZooError::usage(format!(
+        "--device {name} needs the `remote` backend, which this binary was built without; build with `cargo run --release --features remote -- ...`"
+    )))
 }

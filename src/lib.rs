@@ -9,6 +9,7 @@ pub mod commands;
 pub mod device;
 pub mod registry;
 pub mod serve;
+pub mod worker;
 
 use cli::{Cli, Command, DataCommand, Dataset, EvalArgs, SampleArgs, TrainArgs};
 use registry::Verb;
@@ -55,6 +56,7 @@ pub fn run(cli: Cli) -> Result<()> {
             println!("{}", (registry::find(&model, Verb::Train)?.config)());
             Ok(())
         }
+        Command::Worker(args) => worker::worker(args),
         Command::Devices => {
             print!("{}", device::report());
             Ok(())

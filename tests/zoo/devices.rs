@@ -65,7 +65,8 @@ fn same_trajectory(model: &str, extra: &[&str], tolerance: f64) {
     let loss = |epoch: &str| one_curves[&(epoch.to_string(), "train".to_string(), "Loss".to_string())];
     assert!(loss("2") < loss("1"), "the loss falls: {one_curves:?}");
 
-    let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(two.join("run.json")).unwrap()).unwrap();
+    let info: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(two.join("run.json")).unwrap()).unwrap();
     assert_eq!(info["device"], "cpu,ndarray");
     let adapter = info["adapter"].as_str().unwrap();
     assert!(adapter.starts_with("cpu: ") && adapter.contains(" + ndarray: "), "{adapter}");
@@ -102,7 +103,10 @@ fn device_lists_that_cannot_work_are_clear_errors() {
         (&["train", "mlp", "--devices", "cpu", "--run-dir", run], "needs two devices or more"),
         (&["train", "mlp", "--devices", "cpu,cpu", "--run-dir", run], "cpu is the same device as cpu"),
         (&["train", "mlp", "--devices", "cpu,tpu", "--run-dir", run], "unknown device `tpu`"),
-        (&["train", "vae", "--devices", "cpu,ndarray", "--run-dir", run], "--devices does not apply to `zoo train vae`"),
+        (
+            &["train", "vae", "--devices", "cpu,ndarray", "--run-dir", run],
+            "--devices does not apply to `zoo train vae`",
+        ),
         (&["train", "resnet", "--devices", "cpu,ndarray", "--run-dir", run], "batch normalisation"),
     ];
     for (args, mentions) in cases {

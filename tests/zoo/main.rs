@@ -23,6 +23,7 @@ mod training_loop;
 mod transfer;
 mod weights;
 mod wgpu;
+mod worker;
 
 #[global_allocator]
 static ALLOCATOR: common::Tracking = common::Tracking;

@@ -16,9 +16,9 @@ use crate::accumulate::HeldGradients;
 use crate::checkpoint::{load_model_and_optimizer, module_bytes, optimizer_bytes};
 use crate::dashboard::MetricSpec;
 use crate::error::{Result, ZooError};
-use crate::parallel;
 use crate::image_training::{ImageRecipe, ImageTrainer};
 use crate::loader::ImageBatch;
+use crate::parallel;
 use crate::recipes::FitRecipe;
 use crate::regularize::Regularization;
 
@@ -221,7 +221,11 @@ impl<R: ClassifierRecipe> ImageTrainer for ClassifierTrainer<R> {
 impl<R: ClassifierRecipe> ClassifierTrainer<R> {
     /// [`train_batch`](ImageTrainer::train_batch) with the batch spread over the main device
     /// and the replicas (`--devices`); see [`parallel`].
-    fn train_batch_on_devices(&mut self, batch: ImageBatch, lr: Option<&ModuleLearningRate>) -> Vec<(&'static str, f64)> {
+    fn train_batch_on_devices(
+        &mut self,
+        batch: ImageBatch,
+        lr: Option<&ModuleLearningRate>,
+    ) -> Vec<(&'static str, f64)> {
         let regularization = self.recipe.regularization();
         let (grads, shards) = parallel::gradients(&self.model, batch, &self.replicas, |model, shard, share, main| {
             let size = shard.targets.dims()[0];

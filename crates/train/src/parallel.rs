@@ -63,7 +63,12 @@ fn shard(batch: &ImageBatch, start: usize, len: usize, device: &Device) -> Image
 ///
 /// Returns the gradients on the main device and each shard's output with its size, main
 /// first.
-pub fn gradients<M, O, F>(model: &M, batch: ImageBatch, replicas: &[Device], step: F) -> (GradientsParams, Vec<(O, usize)>)
+pub fn gradients<M, O, F>(
+    model: &M,
+    batch: ImageBatch,
+    replicas: &[Device],
+    step: F,
+) -> (GradientsParams, Vec<(O, usize)>)
 where
     M: Module + 'static,
     O: Send,
@@ -150,7 +155,10 @@ mod tests {
 
     #[test]
     fn metrics_are_weighted_by_shard_size() {
-        let combined = combine_metrics(vec![(vec![("Loss", 1.0), ("Accuracy", 100.0)], 3), (vec![("Loss", 2.0), ("Accuracy", 0.0)], 1)]);
+        let combined = combine_metrics(vec![
+            (vec![("Loss", 1.0), ("Accuracy", 100.0)], 3),
+            (vec![("Loss", 2.0), ("Accuracy", 0.0)], 1),
+        ]);
         assert_eq!(combined, vec![("Loss", 1.25), ("Accuracy", 75.0)]);
     }
 }

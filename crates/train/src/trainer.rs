@@ -24,7 +24,7 @@ use serde_json::{Map, Value};
 
 use crate::checkpoint::EpochCheckpoints;
 use crate::dashboard::{Dashboard, MetricSpec};
-use crate::error::{Result, ResultExt, ZooError};
+use crate::error::{Result, ResultExt, ZooError, catch_panic};
 pub use crate::fit::EarlyStopping;
 use crate::fit::FitConfig;
 use crate::metrics_log::read_metrics;
@@ -255,6 +255,33 @@ impl Reporter<'_> {
     }
 }
 
+/// The error of an epoch that failed on the way (a device lost: a GPU reset, a `zoo worker`
+/// that stopped), saying which checkpoint a `--resume` continues from.
+fn failed_in<T: Training>(
+    epoch: usize,
+    panic: &str,
+    training: &T,
+    run: &RunDir,
+    checkpoints: &EpochCheckpoints,
+) -> ZooError {
+    let next = match checkpoints.latest(T::PARTS) {
+        Some(e) => format!(
+            "the checkpoint of epoch {e} is kept: continue with `zoo train {} --resume {}`",
+            training.name(),
+            run.path().display()
+        ),
+        None => "no epoch finished, so nothing to resume".to_string(),
+    };
+    // Burn reports a device that stopped answering as a failed read with advice for its own
+    // API (`try_into_scalar`), which says nothing to a zoo user.
+    let what = if panic.contains("Error while reading data") || panic.contains("Execution(") {
+        "the device stopped answering while the step's results were read back (a zoo worker that stopped or lost its network, a GPU that was reset)"
+    } else {
+        panic
+    };
+    ZooError::runtime(format!("training failed in epoch {epoch}: {what}; {next}"))
+}
+
 /// Trains `training` from the checkpoint of `resume_from` (or from scratch) to its last epoch.
 pub fn fit<T: Training>(run: &RunDir, training: &mut T, resume_from: Option<usize>) -> Result<FitReport> {
     let checkpoints = EpochCheckpoints::new(&run.checkpoint_dir());
@@ -312,7 +339,8 @@ pub fn fit<T: Training>(run: &RunDir, training: &mut T, resume_from: Option<usiz
             // The first sample at the first progress report.
             next_memory_sample: memory.then(Instant::now),
         };
-        let result = training.train_epoch(epoch, &mut report);
+        let result = catch_panic(|| training.train_epoch(epoch, &mut report))
+            .unwrap_or_else(|panic| Err(failed_in(epoch, &panic, &*training, run, &checkpoints)));
         let (stop, nan) = (report.stop, report.diverged);
         dashboard.end_split();
         result?;
@@ -337,7 +365,8 @@ pub fn fit<T: Training>(run: &RunDir, training: &mut T, resume_from: Option<usiz
                 steps: 0,
                 next_memory_sample: None,
             };
-            let result = training.validate(epoch, &mut report);
+            let result = catch_panic(|| training.validate(epoch, &mut report))
+                .unwrap_or_else(|panic| Err(failed_in(epoch, &panic, &*training, run, &checkpoints)));
             if let Some((rule, watched)) = &early
                 && let Some(value) = dashboard.epoch_mean("valid", watched.name)
             {
