@@ -4,11 +4,16 @@ norm per dense feature), glorot-uniform initialisation, Keras' batch-norm settin
 grid of 64 samples from fixed noise after each epoch (generator in inference mode, as the
 tutorial draws them), to compare by eye with zoo's `samples/epoch-NNN.png`:
 
-    python3 benches/dcgan_pytorch.py MNIST_DIR EPOCHS OUT_DIR
+    python3 benches/dcgan_pytorch.py MNIST_DIR EPOCHS OUT_DIR [JUDGE_EVERY]
+
+With JUDGE_EVERY (e.g. 5), every JUDGE_EVERY-th epoch and the last also write 10,000 samples of
+the generator in inference mode as `OUT_DIR/samples-NNN.idx` (MNIST's IDX format, 8-bit), for
+zoo's judge: `zoo eval gan --images OUT_DIR/samples-NNN.idx --judge CNN_RUN`.
 """
 import gzip, math, os, sys, time, struct, zlib, torch, torch.nn as nn
 torch.set_num_threads(2); torch.manual_seed(0)
 MNIST, EPOCHS, OUT = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+JUDGE_EVERY = int(sys.argv[4]) if len(sys.argv) > 4 else 0
 raw = gzip.open(os.path.join(MNIST, 'train-images-idx3-ubyte.gz')).read()[16:]
 X = torch.frombuffer(bytearray(raw), dtype=torch.uint8).reshape(-1, 1, 28, 28).float()
 X = (X - 127.5) / 127.5
@@ -43,6 +48,12 @@ def png(path, imgs, cols=8):
     raw = b''.join(b'\x00' + bytes(pix[y * W:(y + 1) * W]) for y in range(H))
     chunk = lambda t, d: struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d) & 0xffffffff)
     open(path, 'wb').write(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', W, H, 8, 0, 0, 0, 0)) + chunk(b'IDAT', zlib.compress(raw)) + chunk(b'IEND', b''))
+def idx(path, imgs):
+    """Pictures in [-1, 1] as an IDX file of 8-bit 28x28 images (what zoo's judge reads)."""
+    pixels = ((imgs.clamp(-1, 1) + 1) / 2 * 255).round().to(torch.uint8).reshape(-1).numpy().tobytes()
+    with open(path + '.tmp', 'wb') as f:
+        f.write(struct.pack('>IIII', 0x803, imgs.shape[0], 28, 28) + pixels)
+    os.replace(path + '.tmp', path)
 os.makedirs(OUT, exist_ok=True)
 t0 = time.time()
 for epoch in range(1, EPOCHS + 1):
@@ -58,7 +69,10 @@ for epoch in range(1, EPOCHS + 1):
         for p, gr in zip(D.parameters(), dg): p.grad = gr
         og.step(); od.step()
     g.eval()
-    with torch.no_grad(): png(os.path.join(OUT, f'epoch-{epoch:03d}.png'), g(fixed))
+    with torch.no_grad():
+        png(os.path.join(OUT, f'epoch-{epoch:03d}.png'), g(fixed))
+        if JUDGE_EVERY and (epoch % JUDGE_EVERY == 0 or epoch == EPOCHS):
+            idx(os.path.join(OUT, f'samples-{epoch:03d}.idx'), torch.cat([g(torch.randn(500, 100)) for _ in range(20)]))
     g.train()
     print(f'epoch {epoch} g {gl.item():.3f} d {dl.item():.3f} {time.time() - t0:.0f}s', flush=True)
     torch.save(g.state_dict(), os.path.join(OUT, 'generator.pt'))

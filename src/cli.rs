@@ -91,8 +91,8 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct DeviceArg {
-    /// Backend device: cpu, ndarray, wgpu, wgpu-cpu, vulkan, cuda (cuda:N) or metal, as compiled
-    /// in (`zoo devices` lists them) [default: a physical GPU of the first GPU backend compiled
+    /// Backend device: cpu, ndarray, wgpu (wgpu:N), wgpu-cpu, vulkan, cuda (cuda:N), metal or
+    /// remote:ADDR (a `zoo worker`), as compiled in (`zoo devices` lists them) [default: a physical GPU of the first GPU backend compiled
     /// in, else cpu; `train --resume`: the run's own]
     #[arg(long, env = "ZOO_DEVICE")]
     pub device: Option<String>,
@@ -267,8 +267,8 @@ pub struct EvalArgs {
     #[arg(value_parser = registry::model_arg(Some(Verb::Eval)))]
     pub model: String,
     /// Run folder made by `zoo train`.
-    #[arg(long, value_name = "DIR")]
-    pub run: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "images")]
+    pub run: Option<PathBuf>,
     /// Evaluate on this folder's test split [default: the run's own data].
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
@@ -292,8 +292,21 @@ pub struct EvalArgs {
     /// Judge the trained generator instead of its moving average (gan).
     #[arg(long)]
     pub trained: bool,
+    /// Judge these pictures instead of a run's generator (gan): an MNIST-format IDX file of
+    /// 28x28 bytes (.gz too), as `zoo sample gan --out FILE.idx` or another program writes it.
+    #[arg(long, value_name = "FILE.idx")]
+    pub images: Option<PathBuf>,
     #[command(flatten)]
     pub device: DeviceArg,
+}
+
+impl EvalArgs {
+    /// `--run`, which every evaluation but the judge of an image file needs.
+    pub fn run_dir(&self) -> zoo_train::Result<&std::path::Path> {
+        self.run.as_deref().ok_or_else(|| {
+            zoo_train::ZooError::usage(format!("zoo eval {} needs --run DIR, a folder made by `zoo train`", self.model))
+        })
+    }
 }
 
 #[derive(Debug, Args)]
@@ -330,7 +343,8 @@ pub struct SampleArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// The PNG to write [default: in the run folder]; the VAE's other pictures go beside it.
-    /// For text: a file to write besides printing it.
+    /// For text: a file to write besides printing it. gan: a name ending in .idx writes the
+    /// pictures `zoo eval gan` judges as an IDX file instead (for `eval gan --images`).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// The text to continue (char-lstm, gpt) [default: "Call me"].

@@ -159,9 +159,9 @@ pub fn train_qlearning(args: TrainArgs) -> Result<()> {
 pub fn eval_classifier<R: ClassifierRecipe>(args: EvalArgs) -> Result<()> {
     let (device, _) = pick_device(&args.device)?;
     let split = if args.train_split { zoo_data::Split::Train } else { zoo_data::Split::Test };
-    let report = image::eval::<R>(&args.run, args.data.as_deref(), split, &device)?;
+    let report = image::eval::<R>(args.run_dir()?, args.data.as_deref(), split, &device)?;
     let set = if args.train_split { "training set" } else { "test set" };
-    println!("{} {}: {set} of {} images from {}", report.model, args.run.display(), report.images, report.data);
+    println!("{} {}: {set} of {} images from {}", report.model, args.run_dir()?.display(), report.images, report.data);
     let top5 = report.top5_accuracy.map(|top5| format!("  top-5 {top5:.2} %")).unwrap_or_default();
     println!("loss {:.4}  accuracy {:.2} %{top5}", report.loss, report.accuracy);
     println!("confusion matrix (rows: true class, columns: predicted class)");
@@ -181,12 +181,12 @@ pub fn predict_classifier<R: ClassifierRecipe>(args: PredictArgs) -> Result<()> 
 
 pub fn eval_dqn(args: EvalArgs) -> Result<()> {
     let (device, _) = pick_device(&args.device)?;
-    print_returns(&args, &dqn::eval(&args.run, args.episodes.unwrap_or(100), args.seed.unwrap_or(0), &device)?);
+    print_returns(&args, &dqn::eval(args.run_dir()?, args.episodes.unwrap_or(100), args.seed.unwrap_or(0), &device)?);
     Ok(())
 }
 
 pub fn eval_qlearning(args: EvalArgs) -> Result<()> {
-    let (stats, table) = qlearning::eval(&args.run, args.episodes.unwrap_or(100), args.seed.unwrap_or(0))?;
+    let (stats, table) = qlearning::eval(args.run_dir()?, args.episodes.unwrap_or(100), args.seed.unwrap_or(0))?;
     let optimal = table.optimal.iter().filter(|o| **o).count();
     println!("greedy policy optimal from {optimal} of {} interior states", table.optimal.len());
     print_returns(&args, &stats);
@@ -197,7 +197,7 @@ fn print_returns(args: &EvalArgs, stats: &ReturnStats) {
     println!(
         "{} {}: {} greedy episodes of {} (starts seeded {}): return {:.1} ± {:.1} (min {}, max {})",
         stats.model,
-        args.run.display(),
+        args.run.as_deref().unwrap_or(std::path::Path::new("")).display(),
         stats.episodes,
         stats.environment,
         stats.seed,
@@ -215,8 +215,15 @@ pub fn play_dqn(args: PlayArgs) -> Result<()> {
 
 pub fn eval_language<R: LanguageRecipe>(args: EvalArgs) -> Result<()> {
     let (device, _) = pick_device(&args.device)?;
-    let r = language::eval::<R>(&args.run, &device)?;
-    println!("{} {}: {} held-out characters of {} ({})", r.model, args.run.display(), r.valid_chars, r.text, r.reading);
+    let r = language::eval::<R>(args.run_dir()?, &device)?;
+    println!(
+        "{} {}: {} held-out characters of {} ({})",
+        r.model,
+        args.run_dir()?.display(),
+        r.valid_chars,
+        r.text,
+        r.reading
+    );
     println!(
         "validation loss {:.4} nats per character ({:.3} bits per character, perplexity {:.2})",
         r.nats_per_char,
@@ -238,11 +245,11 @@ pub fn sample_language<R: LanguageRecipe>(args: SampleArgs) -> Result<()> {
 
 pub fn eval_attention(args: EvalArgs) -> Result<()> {
     let (device, _) = pick_device(&args.device)?;
-    let r = textclass::eval(&args.run, &device)?;
+    let r = textclass::eval(args.run_dir()?, &device)?;
     println!(
         "{} {}: {} test chunks from {} documents of {} ({})",
         args.model,
-        args.run.display(),
+        args.run_dir()?.display(),
         r.test_chunks,
         r.test_documents,
         r.data,
@@ -292,11 +299,11 @@ pub fn predict_attention(args: PredictArgs) -> Result<()> {
 
 pub fn eval_forecast(args: EvalArgs) -> Result<()> {
     let (device, _) = pick_device(&args.device)?;
-    let r = forecast::eval(&args.run, &device)?;
+    let r = forecast::eval(args.run_dir()?, &device)?;
     println!(
         "{} {}: {} test steps of {}; multi-step horizon {}; season {} ({})",
         args.model,
-        args.run.display(),
+        args.run_dir()?.display(),
         r.test_steps,
         r.series,
         r.horizon,
@@ -314,23 +321,23 @@ pub fn eval_forecast(args: EvalArgs) -> Result<()> {
     println!(
         "one-step RMSE {:.1} % below seasonal naive; forecast against truth in {}",
         100.0 * (1.0 - lstm.one_step_rmse / seasonal.one_step_rmse),
-        args.run.join("forecast.png").display()
+        args.run_dir()?.join("forecast.png").display()
     );
     Ok(())
 }
 
 pub fn eval_autoencoder(args: EvalArgs) -> Result<()> {
     let (device, _) = pick_device(&args.device)?;
-    let r = autoencoder::eval(&args.run, args.data.as_deref(), &device)?;
-    println!("{} {}: test set of {} images from {}", args.model, args.run.display(), r.images, r.data);
+    let r = autoencoder::eval(args.run_dir()?, args.data.as_deref(), &device)?;
+    println!("{} {}: test set of {} images from {}", args.model, args.run_dir()?.display(), r.images, r.data);
     println!("binary cross-entropy {:.4} nats per pixel  (mean squared error {:.4})", r.bce_per_pixel, r.mse_per_pixel);
     Ok(())
 }
 
 pub fn eval_vae(args: EvalArgs) -> Result<()> {
     let (device, _) = pick_device(&args.device)?;
-    let r = vae::eval(&args.run, args.data.as_deref(), &device)?;
-    println!("{} {}: test set of {} images from {}", args.model, args.run.display(), r.images, r.data);
+    let r = vae::eval(args.run_dir()?, args.data.as_deref(), &device)?;
+    println!("{} {}: test set of {} images from {}", args.model, args.run_dir()?.display(), r.images, r.data);
     println!(
         "negative ELBO {:.2} nats per image = reconstruction {:.2} + KL {:.2}  (latent {}, one sampled code per image)",
         r.negative_elbo, r.reconstruction, r.kl, r.latent
@@ -345,22 +352,32 @@ pub fn eval_gan(args: EvalArgs) -> Result<()> {
         ));
     };
     let (device, _) = pick_device(&args.device)?;
-    let r = gan::judge_eval(
-        &args.run,
-        judge,
-        args.samples.unwrap_or(10_000),
-        args.seed.unwrap_or(0),
-        args.trained,
-        &device,
-    )?;
-    println!(
-        "{} {}: {} images from its {} generator judged by {}",
-        args.model,
-        args.run.display(),
-        r.generated,
-        r.generator,
-        r.judge
-    );
+    let r = match &args.images {
+        Some(file) => {
+            let r = zoo_train::generative::judge::eval_file(file, judge, args.samples, &device)?;
+            println!("{} {} judged by {}", r.generated, r.generator, r.judge);
+            r
+        }
+        None => {
+            let r = gan::judge_eval(
+                args.run_dir()?,
+                judge,
+                args.samples.unwrap_or(10_000),
+                args.seed.unwrap_or(0),
+                args.trained,
+                &device,
+            )?;
+            println!(
+                "{} {}: {} images from its {} generator judged by {}",
+                args.model,
+                args.run_dir()?.display(),
+                r.generated,
+                r.generator,
+                r.judge
+            );
+            r
+        }
+    };
     println!(
         "Fréchet distance to the test set {:.2} (real training images: {:.2}; ratio {:.2})",
         r.frechet_distance, r.frechet_floor, r.ratio
@@ -500,8 +517,8 @@ fn pick_train_device(arg: &DeviceArg, resume: Option<&Path>) -> Result<(burn::pr
 
 pub fn eval_multitask(args: EvalArgs) -> Result<()> {
     let (device, _) = pick_device(&args.device)?;
-    let report = multitask::eval(&args.run, args.data.as_deref(), &device)?;
-    println!("{} {}: {} test canvases from {}", report.model, args.run.display(), report.canvases, report.data);
+    let report = multitask::eval(args.run_dir()?, args.data.as_deref(), &device)?;
+    println!("{} {}: {} test canvases from {}", report.model, args.run_dir()?.display(), report.canvases, report.data);
     println!(
         "class accuracy {:.2} %  mean IoU {:.4}  IoU > 0.5 on {:.2} %",
         report.accuracy, report.mean_iou, report.iou_above_half
@@ -538,11 +555,11 @@ pub fn sample_multitask(args: SampleArgs) -> Result<()> {
 
 pub fn eval_crossmodal(args: EvalArgs) -> Result<()> {
     let (device, _) = pick_device(&args.device)?;
-    let report = crossmodal::eval(&args.run, args.data.as_deref(), &device)?;
+    let report = crossmodal::eval(args.run_dir()?, args.data.as_deref(), &device)?;
     println!(
         "{} {}: {} test pairs of {} images from {}",
         report.model,
-        args.run.display(),
+        args.run_dir()?.display(),
         report.pairs,
         report.images,
         report.data

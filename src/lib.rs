@@ -128,6 +128,7 @@ fn eval_flags(args: &EvalArgs) -> Vec<&'static str> {
         (args.samples.is_some(), "--samples"),
         (args.trained, "--trained"),
         (args.train_split, "--train-split"),
+        (args.images.is_some(), "--images"),
     ];
     given.into_iter().filter_map(|(given, flag)| given.then_some(flag)).collect()
 }

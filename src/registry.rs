@@ -216,7 +216,7 @@ pub fn models() -> Vec<Entry> {
             run::train_image::<GanRecipe>,
             IMAGE_TRAIN,
         )
-        .eval(run::eval_gan, &["--judge", "--samples", "--seed", "--trained"])
+        .eval(run::eval_gan, &["--judge", "--samples", "--seed", "--trained", "--images"])
         .sample(run::sample_gan, &["--n", "--seed", "--trained", "--digit"])
         .serve(inference::gan),
         Entry::new::<MultiTaskRecipe>(

@@ -445,14 +445,55 @@ fn a_conditional_gan_trains_samples_digits_on_request_and_is_judged_per_digit() 
 
     let judge = tmp.path().join("judge");
     train("cnn", &judge, &[]);
-    let out =
+    let out_eval =
         zoo(&["eval", "gan", "--run", run, "--judge", judge.to_str().unwrap(), "--samples", "200", "--device", "cpu"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("asked for a digit, judged that digit: 0: "), "{}", stdout(&out));
+    assert!(out_eval.status.success(), "{}", stderr(&out_eval));
+    assert!(stdout(&out_eval).contains("asked for a digit, judged that digit: 0: "), "{}", stdout(&out_eval));
     let eval: Value = serde_json::from_str(&std::fs::read_to_string(gan.join("eval.json")).unwrap()).unwrap();
     let asked = eval["asked_percent"].as_array().unwrap();
     assert_eq!(asked.len(), 10);
     assert!(asked.iter().all(|p| (0.0..=100.0).contains(&p.as_f64().unwrap())));
+
+    // The same pictures written to a file (`zoo sample gan --out FILE.idx`, seeded as the
+    // judge is) get the same figures from `--images` as the judge gave in-process.
+    let pictures = tmp.path().join("pictures.idx");
+    let out =
+        zoo(&["sample", "gan", "--run", run, "--n", "200", "--out", pictures.to_str().unwrap(), "--device", "cpu"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::metadata(&pictures).unwrap().len(), 16 + 200 * 784, "an IDX file of 200 pictures");
+    let from_file = zoo(&[
+        "eval",
+        "gan",
+        "--images",
+        pictures.to_str().unwrap(),
+        "--judge",
+        judge.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    assert!(from_file.status.success(), "{}", stderr(&from_file));
+    let figures = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| {
+                l.starts_with("Fréchet distance") || l.starts_with("classified with") || l.starts_with("classes:")
+            })
+            .map(str::to_string)
+            .collect()
+    };
+    let in_process = figures(&stdout(&out_eval));
+    assert_eq!(in_process.len(), 3, "{}", stdout(&out_eval));
+    assert_eq!(figures(&stdout(&from_file)), in_process, "the file judged as the generator's own pictures");
+    // A file of other pictures is judged differently, so agreeing means something.
+    let other = tmp.path().join("other.idx");
+    let out = zoo(&["sample", "gan", "--run", run, "--n", "200", "--seed", "9", "--out", other.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = zoo(&["eval", "gan", "--images", other.to_str().unwrap(), "--judge", judge.to_str().unwrap()]);
+    assert_ne!(figures(&stdout(&out))[0], in_process[0]);
+    assert_clean_error(
+        &zoo(&["eval", "gan", "--images", "no-such.idx", "--judge", judge.to_str().unwrap()]),
+        2,
+        "no-such.idx",
+    );
 
     // An unconditional run cannot be asked for a digit.
     let plain = tmp.path().join("gan");

@@ -135,6 +135,27 @@ fn a_run_through_a_worker_matches_the_local_run() {
     assert!(info.contains(&device), "run.json names the worker: {info}");
 }
 
+/// Two workers (two machines, as far as zoo can tell) as the devices of one data-parallel run:
+/// the shards' gradients meet on the laptop, and the run follows the one-device run.
+#[test]
+fn two_workers_train_one_run_data_parallel() {
+    let (first, second) = (Worker::start(), Worker::start());
+    let temp = tempfile::tempdir().unwrap();
+    let (local, spread) = (temp.path().join("local"), temp.path().join("spread"));
+    let out = train(&mlp_run(local.to_str().unwrap(), "cpu", "2"), TOKEN, Duration::from_secs(120));
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let devices = format!("{},{}", first.device(), second.device());
+    let mut args = mlp_run(spread.to_str().unwrap(), "cpu", "2");
+    // `--devices LIST` in place of `--device cpu`.
+    args[2] = "--devices";
+    args[3] = &devices;
+    let out = train(&args, TOKEN, Duration::from_secs(300));
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    for ((key, a), (_, b)) in metric_rows(&local).iter().zip(&metric_rows(&spread)) {
+        assert!((a - b).abs() <= 1e-3 * a.abs().max(1.0), "{key}: one device {a}, two workers {b}");
+    }
+}
+
 #[test]
 fn a_wrong_token_is_refused_clearly() {
     let worker = Worker::start();

@@ -387,6 +387,18 @@ pub fn parse_images(bytes: &[u8], path: &Path) -> Result<(Vec<u8>, usize, usize,
     Ok((pixels.bytes, pixels.count, pixels.rows, pixels.cols))
 }
 
+/// An IDX image file's bytes (uncompressed) for `pixels` laid out `[count, rows, cols]`: what
+/// [`parse_images`] reads back.
+pub fn image_file_bytes(pixels: &[u8], rows: usize, cols: usize) -> Vec<u8> {
+    let count = pixels.len() / (rows * cols).max(1);
+    let mut bytes = Vec::with_capacity(16 + pixels.len());
+    for value in [IMAGE_MAGIC, count as u32, rows as u32, cols as u32] {
+        bytes.extend_from_slice(&value.to_be_bytes());
+    }
+    bytes.extend_from_slice(pixels);
+    bytes
+}
+
 /// Parses an IDX label file (raw or gzip) into its `[count]` labels.
 pub fn parse_labels(bytes: &[u8], path: &Path) -> Result<Vec<u8>, IdxError> {
     parse_label_bytes(decompress_if_gzip(bytes, path)?, path)

@@ -504,6 +504,18 @@ pub fn sample(
     // Seeded first: the standing statistics of an averaged generator draw noise too.
     device.seed(seed);
     let (run, _, generator, _) = load_generator(run_dir, trained, device)?;
+    if let Some(file) = out.filter(|o| o.extension().is_some_and(|e| e == "idx")) {
+        // The pictures `zoo eval gan --seed` judges, as bytes: seeded again as the judge is.
+        device.seed(seed);
+        let pictures: Vec<Vec<f32>> = generate(&generator, n, device)
+            .into_iter()
+            .map(|p| to_vec(super::judge::as_stored(p)))
+            .collect::<Result<_>>()?;
+        let bytes: Vec<u8> = pictures.concat().iter().map(|&v| (v * 255.0).round().clamp(0.0, 255.0) as u8).collect();
+        let idx = zoo_data::idx::image_file_bytes(&bytes, IMAGE_SIDE, IMAGE_SIDE);
+        crate::checkpoint::atomic_write(file, &idx).with_path(file)?;
+        return Ok(vec![file.to_path_buf()]);
+    }
     let classes = generator.classes();
     let path = picture_path(&run, out, "samples.png");
     let (labels, columns) = match (digit, classes) {

@@ -192,71 +192,140 @@ fn judge_set(judge: &Classifier<Cnn>, set: &ImageSet, device: &Device) -> Result
     Ok(features)
 }
 
+/// Pixels in `[0, 1]` as an 8-bit picture stores them (`round(255 x) / 255`): the judge scores
+/// a generator's pictures as a file of them would hold them, so that `zoo eval gan --run` and
+/// `--images` of the same pictures give the same figures.
+pub fn as_stored(images: Tensor<4>) -> Tensor<4> {
+    images.mul_scalar(255.0).round().div_scalar(255.0)
+}
+
+/// `zoo eval gan --run RUN --judge CNN_RUN`: `n` pictures of the run's generator (drawn from
+/// `seed`) judged; written to the run's `eval.json`.
 pub fn eval(run_dir: &Path, judge_dir: &Path, n: usize, seed: u64, trained: bool, device: &Device) -> Result<GanEval> {
     // Seeded before loading too: the standing statistics of an averaged generator draw noise.
     device.seed(seed);
     let (run, _, generator, kind) = load_generator(run_dir, trained, device)?;
-    let (judge_run, judge_info) = RunDir::open(judge_dir, CnnRecipe::NAME)?;
-    let (judge_recipe, judge) = load_classifier::<CnnRecipe>(&judge_run, device)?;
-    let judge = judge.valid();
-    // The judge's own data: its test split is the reference, its training split the floor.
-    let source = DataSource::from_record(&judge_info.data)?;
-    let test = source.load(Split::Test)?;
-    let n = n.min(test.len());
-    if n < 2 {
-        return Err(crate::error::ZooError::usage(format!(
-            "the judge needs at least 2 generated and 2 test images (--samples {n}, {} test images)",
-            test.len()
-        )));
-    }
-    let test = test.subset(0..n);
-    let train = source.load(Split::Train)?.subset(0..n);
-
+    let judge = Judge::open(judge_dir, device)?;
+    let n = judge.check_count(n)?;
     device.seed(seed);
-    let (mut features, mut confident) = (Vec::new(), 0usize);
-    let classes = crate::classifier::ClassifierRecipe::num_classes(&judge_recipe);
-    let mut histogram = vec![0usize; classes];
-    // A conditional generator draws the classes in turn within each chunk (`Generator::forward`):
-    // image k of a chunk was asked for class k % asked_classes.
-    let asked_classes = generator.classes();
-    let (mut asked, mut asked_right) = (vec![0usize; asked_classes], vec![0usize; asked_classes]);
-    for images in generate(&generator, n, device) {
-        let (f, p) = judge_batch(&judge, images)?;
-        features.extend(f);
-        for (k, row) in p.chunks(classes).enumerate() {
-            let (best, probability) =
-                row.iter().enumerate().fold((0, 0.0f32), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
-            if asked_classes > 0 {
-                asked[k % asked_classes] += 1;
-                asked_right[k % asked_classes] += usize::from(best == k % asked_classes);
-            }
-            histogram[best] += 1;
-            if probability >= CONFIDENT {
-                confident += 1;
-            }
-        }
-    }
-    let dim = features.len() / n;
-    let generated = Gaussian::fit(&features, dim);
-    let real_test = Gaussian::fit(&judge_set(&judge, &test, device)?, dim);
-    let real_train = Gaussian::fit(&judge_set(&judge, &train, device)?, dim);
-    let distance = frechet_distance(&generated, &real_test);
-    let floor = frechet_distance(&real_train, &real_test);
-    let report = GanEval {
-        model: super::gan::GanRecipe::NAME.into(),
-        generator: kind.into(),
-        judge: judge_dir.display().to_string(),
-        generated: n,
-        frechet_distance: distance,
-        frechet_floor: floor,
-        ratio: distance / floor.max(1e-12),
-        confident_percent: 100.0 * confident as f64 / n as f64,
-        class_percent: histogram.iter().map(|&c| 100.0 * c as f64 / n as f64).collect(),
-        asked_percent: asked.iter().zip(&asked_right).map(|(&a, &r)| 100.0 * r as f64 / a.max(1) as f64).collect(),
-        evaluated: timestamp_iso(),
-    };
+    let pictures = generate(&generator, n, device).into_iter().map(as_stored).collect();
+    let report = judge.score(pictures, n, generator.classes(), kind, device)?;
     run.write_json("eval.json", &report)?;
     Ok(report)
+}
+
+/// `zoo eval gan --images FILE --judge CNN_RUN`: the pictures of an IDX file (another
+/// program's generator, or `zoo sample gan --out FILE.idx`), the first `n` of them at most.
+pub fn eval_file(file: &Path, judge_dir: &Path, n: Option<usize>, device: &Device) -> Result<GanEval> {
+    let bytes = std::fs::read(file).map_err(|e| {
+        crate::error::ZooError::usage(format!(
+            "{}: cannot read the pictures ({e}); give an IDX file of 28x28 images",
+            file.display()
+        ))
+    })?;
+    let (pixels, count, rows, cols) = zoo_data::idx::parse_images(&bytes, file)?;
+    if (rows, cols) != (28, 28) {
+        return Err(crate::error::ZooError::usage(format!(
+            "{}: pictures of {rows}x{cols}; the judge reads 28x28 (MNIST's size)",
+            file.display()
+        )));
+    }
+    let judge = Judge::open(judge_dir, device)?;
+    let n = judge.check_count(n.unwrap_or(count).min(count))?;
+    let set = ImageSet::new(pixels[..n * 784].to_vec(), vec![0; n], 28, 28)?;
+    let pictures = (0..n).step_by(500).map(|start| {
+        let chunk = set.subset(start..(start + 500).min(n));
+        image_batch(&chunk, chunk.len(), device)
+    });
+    judge.score(pictures.collect(), n, 0, &format!("pictures of {}", file.display()), device)
+}
+
+/// A `cnn` run judging pictures, with its data's test and training images as the references.
+struct Judge {
+    dir: std::path::PathBuf,
+    net: Classifier<Cnn>,
+    classes: usize,
+    test: ImageSet,
+    train: ImageSet,
+}
+
+impl Judge {
+    fn open(judge_dir: &Path, device: &Device) -> Result<Self> {
+        let (judge_run, judge_info) = RunDir::open(judge_dir, CnnRecipe::NAME)?;
+        let (recipe, net) = load_classifier::<CnnRecipe>(&judge_run, device)?;
+        // The judge's own data: its test split is the reference, its training split the floor.
+        let source = DataSource::from_record(&judge_info.data)?;
+        Ok(Self {
+            dir: judge_dir.to_path_buf(),
+            net: net.valid(),
+            classes: crate::classifier::ClassifierRecipe::num_classes(&recipe),
+            test: source.load(Split::Test)?,
+            train: source.load(Split::Train)?,
+        })
+    }
+
+    /// `n` capped by the test images there are to compare with; an error below 2.
+    fn check_count(&self, n: usize) -> Result<usize> {
+        let n = n.min(self.test.len());
+        if n < 2 {
+            return Err(crate::error::ZooError::usage(format!(
+                "the judge needs at least 2 generated and 2 test images (--samples {n}, {} test images)",
+                self.test.len()
+            )));
+        }
+        Ok(n)
+    }
+
+    /// The figures of `n` pictures (pixels in `[0, 1]`, in batches). A conditional generator
+    /// draws the classes in turn within each batch (`Generator::forward`): picture k of a batch
+    /// was asked for class `k % asked_classes` (0: none asked).
+    fn score(
+        &self,
+        pictures: Vec<Tensor<4>>,
+        n: usize,
+        asked_classes: usize,
+        kind: &str,
+        device: &Device,
+    ) -> Result<GanEval> {
+        let (mut features, mut confident) = (Vec::new(), 0usize);
+        let mut histogram = vec![0usize; self.classes];
+        let (mut asked, mut asked_right) = (vec![0usize; asked_classes], vec![0usize; asked_classes]);
+        for images in pictures {
+            let (f, p) = judge_batch(&self.net, images)?;
+            features.extend(f);
+            for (k, row) in p.chunks(self.classes).enumerate() {
+                let (best, probability) =
+                    row.iter().enumerate().fold((0, 0.0f32), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
+                if asked_classes > 0 {
+                    asked[k % asked_classes] += 1;
+                    asked_right[k % asked_classes] += usize::from(best == k % asked_classes);
+                }
+                histogram[best] += 1;
+                if probability >= CONFIDENT {
+                    confident += 1;
+                }
+            }
+        }
+        let dim = features.len() / n;
+        let generated = Gaussian::fit(&features, dim);
+        let real_test = Gaussian::fit(&judge_set(&self.net, &self.test.subset(0..n), device)?, dim);
+        let real_train = Gaussian::fit(&judge_set(&self.net, &self.train.subset(0..n), device)?, dim);
+        let distance = frechet_distance(&generated, &real_test);
+        let floor = frechet_distance(&real_train, &real_test);
+        Ok(GanEval {
+            model: super::gan::GanRecipe::NAME.into(),
+            generator: kind.into(),
+            judge: self.dir.display().to_string(),
+            generated: n,
+            frechet_distance: distance,
+            frechet_floor: floor,
+            ratio: distance / floor.max(1e-12),
+            confident_percent: 100.0 * confident as f64 / n as f64,
+            class_percent: histogram.iter().map(|&c| 100.0 * c as f64 / n as f64).collect(),
+            asked_percent: asked.iter().zip(&asked_right).map(|(&a, &r)| 100.0 * r as f64 / a.max(1) as f64).collect(),
+            evaluated: timestamp_iso(),
+        })
+    }
 }
 
 #[cfg(test)]
