@@ -255,15 +255,30 @@ fn convolve(g: ConvGeometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>) ->
     y
 }
 
-/// `Σ dy` per output channel, over images and positions: `[c_out]`.
+/// `Σ dy` per output channel, over images and positions: `[c_out]`. The channels are spread
+/// over the thread pool (each summed in one fixed order, so the figures do not depend on the
+/// thread count), and each row is summed in 8 lanes that the compiler vectorises (on one
+/// thread, element by element, it was 4 % of a `cnn` step with the other core idle).
 fn bias_gradient(batch_rows: usize, channels: usize, positions: usize, dy: &[f32]) -> Vec<f32> {
     let mut db = vec![0.0f32; channels];
-    for image in dy.chunks(channels * positions).take(batch_rows) {
-        for (o, row) in image.chunks(positions).enumerate() {
-            db[o] += row.iter().sum::<f32>();
+    db.par_iter_mut().enumerate().for_each(|(o, total)| {
+        for image in dy.chunks(channels * positions).take(batch_rows) {
+            *total += lane_sum(&image[o * positions..][..positions]);
+        }
+    });
+    db
+}
+
+/// The sum of `values` in 8 interleaved partial sums, added up at the end.
+fn lane_sum(values: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let mut chunks = values.chunks_exact(8);
+    for chunk in &mut chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane += v;
         }
     }
-    db
+    lanes.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>()
 }
 
 /// The patches of one image: `[c_in kh kw, oh ow]`, zeros outside the image.
