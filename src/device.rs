@@ -106,6 +106,15 @@ pub fn cpu_model() -> String {
         .unwrap_or_else(|| std::env::consts::ARCH.to_string())
 }
 
+/// The machine's memory in GiB (`MemTotal` of `/proc/meminfo`), where the system says it. Burn
+/// 0.22.1 reports no GPU's memory size, so `zoo devices` gives the CPU's only.
+fn system_memory_gib() -> Option<f64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kilobytes: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kilobytes / (1024.0 * 1024.0))
+}
+
 /// Whether `name` asks for a GPU that must be a physical one.
 fn wants_physical_gpu(name: &str) -> bool {
     matches!(name, "wgpu" | "vulkan" | "metal")
@@ -304,7 +313,13 @@ pub fn report() -> String {
             format!("not in this build (cargo build --release --features {feature})")
         } else {
             match name {
-                "cpu" | "ndarray" => format!("{}; {what}", describe(name, &build(name).expect("a CPU backend builds"))),
+                "cpu" | "ndarray" => {
+                    let device = describe(name, &build(name).expect("a CPU backend builds"));
+                    match system_memory_gib() {
+                        Some(gib) => format!("{device}, {gib:.0} GiB memory; {what}"),
+                        None => format!("{device}; {what}"),
+                    }
+                }
                 "remote" => format!("compiled in; {what}"),
                 _ => match build(name).ok().as_ref().and_then(adapter) {
                     Some(Adapter { name: part, physical: true }) => format!("{part} (GPU); {what}"),

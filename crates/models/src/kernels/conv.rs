@@ -36,7 +36,7 @@ use burn_autodiff::ops::{Backward, Ops};
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
-use super::{KernelBackend, autodiff_output, backend_of, enabled, flex_tensor, matmul, values};
+use super::{KernelBackend, autodiff_output, backend_of, enabled, flex_tensor, matmul, view};
 
 /// The geometry of one convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -163,25 +163,29 @@ fn run<B>(
 where
     B: Backward<Flex, 3, State = Arc<Saved>>,
 {
-    let values_of = |x: &FlexTensor, w: &FlexTensor, b: &FlexTensor| {
-        let f32_only = [x, w, b].iter().all(|t| t.dtype() == burn::tensor::DType::F32);
-        f32_only.then(|| (values(x), values(w), values(b)))
-    };
+    let f32_only = |tensors: [&FlexTensor; 3]| tensors.iter().all(|t| t.dtype() == burn::tensor::DType::F32);
     match backend_of(x)? {
         KernelBackend::Flex => {
             let flex = |t: Tensor<4>| t.try_into_primitive::<Flex>().ok();
-            let (x, weight, bias) =
-                values_of(&flex(x.clone())?, &flex(weight.clone())?, &bias.try_into_primitive::<Flex>().ok()?)?;
-            Some(Tensor::from_primitive::<Flex>(flex_tensor(compute(&x, &weight, &bias), out_shape)))
+            let (x, weight, bias) = (flex(x.clone())?, flex(weight.clone())?, bias.try_into_primitive::<Flex>().ok()?);
+            if !f32_only([&x, &weight, &bias]) {
+                return None;
+            }
+            let y = compute(&view(&x), &view(&weight), &view(&bias));
+            Some(Tensor::from_primitive::<Flex>(flex_tensor(y, out_shape)))
         }
         KernelBackend::AutodiffFlex => {
             type AdFlex = Autodiff<Flex>;
             let x = x.clone().try_into_primitive::<AdFlex>().ok()?;
             let w = weight.clone().try_into_primitive::<AdFlex>().ok()?;
             let b = bias.try_into_primitive::<AdFlex>().ok()?;
-            let (x_values, w_values, b_values) = values_of(x.primitive(), w.primitive(), b.primitive())?;
-            let output = flex_tensor(compute(&x_values, &w_values, &b_values), out_shape);
-            let saved = Arc::new(Saved { geometry, x: x_values, weight: w_values });
+            if !f32_only([x.primitive(), w.primitive(), b.primitive()]) {
+                return None;
+            }
+            let output =
+                flex_tensor(compute(&view(x.primitive()), &view(w.primitive()), &view(b.primitive())), out_shape);
+            // The tensors themselves (shared buffers), not copies of their values.
+            let saved = Arc::new(Saved { geometry, x: x.primitive().clone(), weight: w.primitive().clone() });
             Some(autodiff_output(backward, [x.node(), w.node(), b.node()], saved, output))
         }
     }
@@ -193,8 +197,8 @@ where
 #[derive(Debug)]
 struct Saved {
     geometry: ConvGeometry,
-    x: Vec<f32>,
-    weight: Vec<f32>,
+    x: FlexTensor,
+    weight: FlexTensor,
 }
 
 #[derive(Debug)]
@@ -205,15 +209,17 @@ impl Backward<Flex, 3> for ConvBackward {
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
         let [node_x, node_w, node_b] = ops.parents;
-        let dy = values(&grads.consume::<Flex>(&ops.node));
+        let dy = grads.consume::<Flex>(&ops.node);
+        let dy = view(&dy);
         let saved = ops.state;
         let g = saved.geometry;
+        let (x, weight) = (view(&saved.x), view(&saved.weight));
         if let Some(node) = node_x {
-            let dx = input_gradient(g, &saved.weight, &dy);
+            let dx = input_gradient(g, &weight, &dy);
             grads.register::<Flex>(node.id, flex_tensor(dx, vec![g.batch, g.c_in, g.height, g.width]));
         }
         if let Some(node) = node_w {
-            let dw = weight_gradient(g, &saved.x, &dy);
+            let dw = weight_gradient(g, &x, &dy);
             grads.register::<Flex>(node.id, flex_tensor(dw, vec![g.c_out, g.c_in, g.kernel[0], g.kernel[1]]));
         }
         if let Some(node) = node_b {
@@ -495,16 +501,18 @@ impl Backward<Flex, 3> for ConvTransposeBackward {
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
         let [node_x, node_w, node_b] = ops.parents;
-        let dy = values(&grads.consume::<Flex>(&ops.node));
+        let dy = grads.consume::<Flex>(&ops.node);
+        let dy = view(&dy);
         let saved = ops.state;
         // g maps this operation's output (g's input) onto its input (g's output).
         let g = saved.geometry;
+        let (x, weight) = (view(&saved.x), view(&saved.weight));
         if let Some(node) = node_x {
-            let dx = convolve(g, &dy, &saved.weight, None);
+            let dx = convolve(g, &dy, &weight, None);
             grads.register::<Flex>(node.id, flex_tensor(dx, vec![g.batch, g.c_out, g.out[0], g.out[1]]));
         }
         if let Some(node) = node_w {
-            let dw = weight_gradient(g, &dy, &saved.x);
+            let dw = weight_gradient(g, &dy, &x);
             grads.register::<Flex>(node.id, flex_tensor(dw, vec![g.c_out, g.c_in, g.kernel[0], g.kernel[1]]));
         }
         if let Some(node) = node_b {

@@ -23,7 +23,7 @@ use burn_autodiff::ops::{Backward, Ops};
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
-use super::{KernelBackend, autodiff_output, backend_of, enabled, flex_tensor, values};
+use super::{KernelBackend, autodiff_output, backend_of, enabled, flex_tensor, view};
 
 /// `layer.forward(input)`, by zoo's kernel where it applies (flex, f32, no padding, no
 /// dilation, floor mode), else by Burn.
@@ -97,7 +97,8 @@ impl Backward<Flex, 1> for PoolBackward {
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
         let [node] = ops.parents;
-        let dy = values(&grads.consume::<Flex>(&ops.node));
+        let dy = grads.consume::<Flex>(&ops.node);
+        let dy = view(&dy);
         let Some(node) = node else { return };
         let g = ops.state.geometry;
         let (plane, out_plane) = (g.height * g.width, g.out[0] * g.out[1]);
@@ -118,7 +119,7 @@ fn forward(g: Geometry, x: &FlexTensor) -> Option<(FlexTensor, Vec<u32>)> {
     if x.dtype() != burn::tensor::DType::F32 || g.height * g.width > u32::MAX as usize {
         return None;
     }
-    let x = values(x);
+    let x = view(x);
     let (plane, out_plane) = (g.height * g.width, g.out[0] * g.out[1]);
     let [kh, kw] = g.kernel;
     let [sh, sw] = g.stride;
