@@ -50,7 +50,7 @@ def png(path, imgs, cols=8):
     open(path, 'wb').write(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', W, H, 8, 0, 0, 0, 0)) + chunk(b'IDAT', zlib.compress(raw)) + chunk(b'IEND', b''))
 def idx(path, imgs):
     """Pictures in [-1, 1] as an IDX file of 8-bit 28x28 images (what zoo's judge reads)."""
-    pixels = ((imgs.clamp(-1, 1) + 1) / 2 * 255).round().to(torch.uint8).reshape(-1).numpy().tobytes()
+    pixels = bytes(((imgs.clamp(-1, 1) + 1) / 2 * 255).round().to(torch.uint8).reshape(-1).tolist())
     with open(path + '.tmp', 'wb') as f:
         f.write(struct.pack('>IIII', 0x803, imgs.shape[0], 28, 28) + pixels)
     os.replace(path + '.tmp', path)
