@@ -215,11 +215,7 @@ fn run_case(model: &str, batch: usize, backend: &str, budget: Duration) {
 
 /// The peak resident set of this process, from `/proc/self/status` (0 where there is none).
 fn peak_rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        .unwrap_or(0)
+    zoo_train::trainer::proc_kilobytes("/proc/self/status", "VmHWM:").map_or(0, |kb| kb as u64)
 }
 
 /// One case's figures, measured in a child process.

@@ -23,11 +23,16 @@ use crate::device;
 
 /// The request of an epoch-based `zoo train`.
 fn train_request(args: TrainArgs) -> Result<TrainRequest> {
-    let devices = args.devices.clone().or_else(|| recorded_device_list(&args.device, args.resume.as_deref()));
-    let (device, device_name, replicas) = match &devices {
-        Some(list) => pick_devices(list)?,
+    let recorded = recorded_device(&args.device, args.resume.as_deref());
+    // A run started on several devices resumes on them (run.json records `cpu,ndarray`).
+    let recorded_list = recorded.as_ref().filter(|r| r.contains(',')).map(|list| {
+        eprintln!("resuming on devices {list}, as the run was started (--device or --devices changes it)");
+        list.clone()
+    });
+    let (device, device_name, replicas) = match args.devices.clone().or(recorded_list) {
+        Some(list) => pick_devices(&list)?,
         None => {
-            let (device, name) = pick_train_device(&args.device, args.resume.as_deref())?;
+            let (device, name) = pick_train_device(&args.device, recorded)?;
             (device, name, Vec::new())
         }
     };
@@ -147,7 +152,7 @@ fn rl_request(args: TrainArgs, device: Option<(burn::prelude::Device, String)>) 
 }
 
 pub fn train_dqn(args: TrainArgs) -> Result<()> {
-    let device = pick_train_device(&args.device, args.resume.as_deref())?;
+    let device = pick_train_device(&args.device, recorded_device(&args.device, args.resume.as_deref()))?;
     dqn::train(&rl_request(args, Some(device))).map(|_| ())
 }
 
@@ -158,10 +163,11 @@ pub fn train_qlearning(args: TrainArgs) -> Result<()> {
 
 pub fn eval_classifier<R: ClassifierRecipe>(args: EvalArgs) -> Result<()> {
     let (device, _) = pick_device(&args.device)?;
+    let run = args.run_dir()?;
     let split = if args.train_split { zoo_data::Split::Train } else { zoo_data::Split::Test };
-    let report = image::eval::<R>(args.run_dir()?, args.data.as_deref(), split, &device)?;
+    let report = image::eval::<R>(run, args.data.as_deref(), split, &device)?;
     let set = if args.train_split { "training set" } else { "test set" };
-    println!("{} {}: {set} of {} images from {}", report.model, args.run_dir()?.display(), report.images, report.data);
+    println!("{} {}: {set} of {} images from {}", report.model, run.display(), report.images, report.data);
     let top5 = report.top5_accuracy.map(|top5| format!("  top-5 {top5:.2} %")).unwrap_or_default();
     println!("loss {:.4}  accuracy {:.2} %{top5}", report.loss, report.accuracy);
     println!("confusion matrix (rows: true class, columns: predicted class)");
@@ -181,23 +187,25 @@ pub fn predict_classifier<R: ClassifierRecipe>(args: PredictArgs) -> Result<()> 
 
 pub fn eval_dqn(args: EvalArgs) -> Result<()> {
     let (device, _) = pick_device(&args.device)?;
-    print_returns(&args, &dqn::eval(args.run_dir()?, args.episodes.unwrap_or(100), args.seed.unwrap_or(0), &device)?);
+    let run = args.run_dir()?;
+    print_returns(run, &dqn::eval(run, args.episodes.unwrap_or(100), args.seed.unwrap_or(0), &device)?);
     Ok(())
 }
 
 pub fn eval_qlearning(args: EvalArgs) -> Result<()> {
-    let (stats, table) = qlearning::eval(args.run_dir()?, args.episodes.unwrap_or(100), args.seed.unwrap_or(0))?;
+    let run = args.run_dir()?;
+    let (stats, table) = qlearning::eval(run, args.episodes.unwrap_or(100), args.seed.unwrap_or(0))?;
     let optimal = table.optimal.iter().filter(|o| **o).count();
     println!("greedy policy optimal from {optimal} of {} interior states", table.optimal.len());
-    print_returns(&args, &stats);
+    print_returns(run, &stats);
     Ok(())
 }
 
-fn print_returns(args: &EvalArgs, stats: &ReturnStats) {
+fn print_returns(run: &Path, stats: &ReturnStats) {
     println!(
         "{} {}: {} greedy episodes of {} (starts seeded {}): return {:.1} ± {:.1} (min {}, max {})",
         stats.model,
-        args.run.as_deref().unwrap_or(std::path::Path::new("")).display(),
+        run.display(),
         stats.episodes,
         stats.environment,
         stats.seed,
@@ -215,15 +223,9 @@ pub fn play_dqn(args: PlayArgs) -> Result<()> {
 
 pub fn eval_language<R: LanguageRecipe>(args: EvalArgs) -> Result<()> {
     let (device, _) = pick_device(&args.device)?;
-    let r = language::eval::<R>(args.run_dir()?, &device)?;
-    println!(
-        "{} {}: {} held-out characters of {} ({})",
-        r.model,
-        args.run_dir()?.display(),
-        r.valid_chars,
-        r.text,
-        r.reading
-    );
+    let run = args.run_dir()?;
+    let r = language::eval::<R>(run, &device)?;
+    println!("{} {}: {} held-out characters of {} ({})", r.model, run.display(), r.valid_chars, r.text, r.reading);
     println!(
         "validation loss {:.4} nats per character ({:.3} bits per character, perplexity {:.2})",
         r.nats_per_char,
@@ -245,11 +247,12 @@ pub fn sample_language<R: LanguageRecipe>(args: SampleArgs) -> Result<()> {
 
 pub fn eval_attention(args: EvalArgs) -> Result<()> {
     let (device, _) = pick_device(&args.device)?;
-    let r = textclass::eval(args.run_dir()?, &device)?;
+    let run = args.run_dir()?;
+    let r = textclass::eval(run, &device)?;
     println!(
         "{} {}: {} test chunks from {} documents of {} ({})",
         args.model,
-        args.run_dir()?.display(),
+        run.display(),
         r.test_chunks,
         r.test_documents,
         r.data,
@@ -299,11 +302,12 @@ pub fn predict_attention(args: PredictArgs) -> Result<()> {
 
 pub fn eval_forecast(args: EvalArgs) -> Result<()> {
     let (device, _) = pick_device(&args.device)?;
-    let r = forecast::eval(args.run_dir()?, &device)?;
+    let run = args.run_dir()?;
+    let r = forecast::eval(run, &device)?;
     println!(
         "{} {}: {} test steps of {}; multi-step horizon {}; season {} ({})",
         args.model,
-        args.run_dir()?.display(),
+        run.display(),
         r.test_steps,
         r.series,
         r.horizon,
@@ -321,23 +325,25 @@ pub fn eval_forecast(args: EvalArgs) -> Result<()> {
     println!(
         "one-step RMSE {:.1} % below seasonal naive; forecast against truth in {}",
         100.0 * (1.0 - lstm.one_step_rmse / seasonal.one_step_rmse),
-        args.run_dir()?.join("forecast.png").display()
+        run.join("forecast.png").display()
     );
     Ok(())
 }
 
 pub fn eval_autoencoder(args: EvalArgs) -> Result<()> {
     let (device, _) = pick_device(&args.device)?;
-    let r = autoencoder::eval(args.run_dir()?, args.data.as_deref(), &device)?;
-    println!("{} {}: test set of {} images from {}", args.model, args.run_dir()?.display(), r.images, r.data);
+    let run = args.run_dir()?;
+    let r = autoencoder::eval(run, args.data.as_deref(), &device)?;
+    println!("{} {}: test set of {} images from {}", args.model, run.display(), r.images, r.data);
     println!("binary cross-entropy {:.4} nats per pixel  (mean squared error {:.4})", r.bce_per_pixel, r.mse_per_pixel);
     Ok(())
 }
 
 pub fn eval_vae(args: EvalArgs) -> Result<()> {
     let (device, _) = pick_device(&args.device)?;
-    let r = vae::eval(args.run_dir()?, args.data.as_deref(), &device)?;
-    println!("{} {}: test set of {} images from {}", args.model, args.run_dir()?.display(), r.images, r.data);
+    let run = args.run_dir()?;
+    let r = vae::eval(run, args.data.as_deref(), &device)?;
+    println!("{} {}: test set of {} images from {}", args.model, run.display(), r.images, r.data);
     println!(
         "negative ELBO {:.2} nats per image = reconstruction {:.2} + KL {:.2}  (latent {}, one sampled code per image)",
         r.negative_elbo, r.reconstruction, r.kl, r.latent
@@ -359,8 +365,9 @@ pub fn eval_gan(args: EvalArgs) -> Result<()> {
             r
         }
         None => {
+            let run = args.run_dir()?;
             let r = gan::judge_eval(
-                args.run_dir()?,
+                run,
                 judge,
                 args.samples.unwrap_or(10_000),
                 args.seed.unwrap_or(0),
@@ -370,7 +377,7 @@ pub fn eval_gan(args: EvalArgs) -> Result<()> {
             println!(
                 "{} {}: {} images from its {} generator judged by {}",
                 args.model,
-                args.run_dir()?.display(),
+                run.display(),
                 r.generated,
                 r.generator,
                 r.judge
@@ -466,16 +473,13 @@ pub fn pick_device(arg: &DeviceArg) -> Result<(burn::prelude::Device, String)> {
     Ok((device, name))
 }
 
-/// The `--devices` list a run was started with (its `run.json`), when it is resumed without
-/// `--device` or `--devices`.
-fn recorded_device_list(arg: &DeviceArg, resume: Option<&Path>) -> Option<String> {
+/// The device a run was started with (its `run.json`: `cpu`, or `cpu,ndarray` for `--devices`),
+/// when it is resumed without `--device`. A folder that is not a run gives none here and its
+/// clear error from the trainer itself.
+fn recorded_device(arg: &DeviceArg, resume: Option<&Path>) -> Option<String> {
     let run = resume.filter(|_| arg.device.is_none())?;
     let text = std::fs::read_to_string(run.join("run.json")).ok()?;
-    let recorded = serde_json::from_str::<zoo_train::run::RunInfo>(&text).ok()?.device;
-    recorded.contains(',').then(|| {
-        eprintln!("resuming on devices {recorded}, as the run was started (--device or --devices changes it)");
-        recorded
-    })
+    serde_json::from_str::<zoo_train::run::RunInfo>(&text).ok().map(|info| info.device)
 }
 
 /// `--devices LIST`: the main device, the list's names as `run.json` records them
@@ -490,15 +494,10 @@ fn pick_devices(list: &str) -> Result<(burn::prelude::Device, String, Vec<burn::
 }
 
 /// `--device` of `zoo train`: as given, else, when resuming, the device the run was started on
-/// (its `run.json`) if this build has it, else the default. A run started with `--device cpu`
-/// thus continues on the CPU in a build that also has wgpu, rather than on wgpu's first
-/// adapter, which on a machine without a GPU is a software rasteriser.
-fn pick_train_device(arg: &DeviceArg, resume: Option<&Path>) -> Result<(burn::prelude::Device, String)> {
-    // A folder that is not a run gets its clear error from the trainer itself.
-    let recorded = resume.filter(|_| arg.device.is_none()).and_then(|run| {
-        let text = std::fs::read_to_string(run.join("run.json")).ok()?;
-        serde_json::from_str::<zoo_train::run::RunInfo>(&text).ok().map(|info| info.device)
-    });
+/// (`recorded`, from [`recorded_device`]) if this build has it, else the default. A run started
+/// with `--device cpu` thus continues on the CPU in a build that also has wgpu, rather than on
+/// wgpu's first adapter, which on a machine without a GPU is a software rasteriser.
+fn pick_train_device(arg: &DeviceArg, recorded: Option<String>) -> Result<(burn::prelude::Device, String)> {
     match recorded {
         Some(name) if device::accepts(&name) => {
             eprintln!("resuming on device {name}, as the run was started (--device or ZOO_DEVICE changes it)");
@@ -517,8 +516,9 @@ fn pick_train_device(arg: &DeviceArg, resume: Option<&Path>) -> Result<(burn::pr
 
 pub fn eval_multitask(args: EvalArgs) -> Result<()> {
     let (device, _) = pick_device(&args.device)?;
-    let report = multitask::eval(args.run_dir()?, args.data.as_deref(), &device)?;
-    println!("{} {}: {} test canvases from {}", report.model, args.run_dir()?.display(), report.canvases, report.data);
+    let run = args.run_dir()?;
+    let report = multitask::eval(run, args.data.as_deref(), &device)?;
+    println!("{} {}: {} test canvases from {}", report.model, run.display(), report.canvases, report.data);
     println!(
         "class accuracy {:.2} %  mean IoU {:.4}  IoU > 0.5 on {:.2} %",
         report.accuracy, report.mean_iou, report.iou_above_half
@@ -555,11 +555,12 @@ pub fn sample_multitask(args: SampleArgs) -> Result<()> {
 
 pub fn eval_crossmodal(args: EvalArgs) -> Result<()> {
     let (device, _) = pick_device(&args.device)?;
-    let report = crossmodal::eval(args.run_dir()?, args.data.as_deref(), &device)?;
+    let run = args.run_dir()?;
+    let report = crossmodal::eval(run, args.data.as_deref(), &device)?;
     println!(
         "{} {}: {} test pairs of {} images from {}",
         report.model,
-        args.run_dir()?.display(),
+        run.display(),
         report.pairs,
         report.images,
         report.data

@@ -109,10 +109,7 @@ pub fn cpu_model() -> String {
 /// The machine's memory in GiB (`MemTotal` of `/proc/meminfo`), where the system says it. Burn
 /// 0.22.1 reports no GPU's memory size, so `zoo devices` gives the CPU's only.
 fn system_memory_gib() -> Option<f64> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
-    let kilobytes: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kilobytes / (1024.0 * 1024.0))
+    Some(zoo_train::trainer::proc_kilobytes("/proc/meminfo", "MemTotal:")? / (1024.0 * 1024.0))
 }
 
 /// Whether `name` asks for a GPU that must be a physical one.

@@ -13,6 +13,14 @@ use crate::common::{assert_clean_error, stderr, stdout};
 
 const TOKEN: &str = "test-token-8f3a";
 
+/// The zoo binary with `args`, presenting `token` as both sides read it, on no device chosen by
+/// the environment.
+fn zoo_command(args: &[&str], token: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_zoo"));
+    command.args(args).env(zoo::worker::TOKEN_VARIABLE, token).env_remove("ZOO_DEVICE");
+    command
+}
+
 /// A `zoo worker` hosting the CPU over WebSocket on a free loopback port; killed when dropped.
 struct Worker {
     child: Child,
@@ -21,10 +29,7 @@ struct Worker {
 
 impl Worker {
     fn start() -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_zoo"))
-            .args(["worker", "--device", "cpu", "--websocket", "--listen", "127.0.0.1:0"])
-            .env(zoo::worker::TOKEN_VARIABLE, TOKEN)
-            .env_remove("ZOO_DEVICE")
+        let mut child = zoo_command(&["worker", "--device", "cpu", "--websocket", "--listen", "127.0.0.1:0"], TOKEN)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -55,14 +60,7 @@ impl Drop for Worker {
 
 /// `zoo train` with the token `token`, killed (and failed) after `limit`.
 fn train(args: &[&str], token: &str, limit: Duration) -> Output {
-    let child = Command::new(env!("CARGO_BIN_EXE_zoo"))
-        .args(args)
-        .env(zoo::worker::TOKEN_VARIABLE, token)
-        .env_remove("ZOO_DEVICE")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("zoo runs");
+    let child = zoo_command(args, token).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("zoo runs");
     let pid = child.id();
     let started = Instant::now();
     let waiter = std::thread::spawn(move || child.wait_with_output().unwrap());

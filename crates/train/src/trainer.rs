@@ -37,13 +37,18 @@ pub const LEARNING_RATE: &str = "Learning Rate";
 /// The process's resident memory in MB, sampled during training (where the system says it).
 pub const MEMORY: &str = "Memory MB";
 
+/// The kB figure of the line starting `key` (`VmRSS:`, `MemTotal:`) in a `/proc` file such as
+/// `/proc/self/status` or `/proc/meminfo`; None where there is no such file or line.
+pub fn proc_kilobytes(file: &str, key: &str) -> Option<f64> {
+    let text = std::fs::read_to_string(file).ok()?;
+    let line = text.lines().find(|l| l.starts_with(key))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// The resident set of this process in MB (`VmRSS` of `/proc/self/status`); None where there
 /// is no such file.
 pub fn resident_megabytes() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kilobytes: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kilobytes / 1024.0)
+    Some(proc_kilobytes("/proc/self/status", "VmRSS:")? / 1024.0)
 }
 
 /// One family's training, as [`fit`] drives it.

@@ -505,12 +505,10 @@ pub fn sample(
     device.seed(seed);
     let (run, _, generator, _) = load_generator(run_dir, trained, device)?;
     if let Some(file) = out.filter(|o| o.extension().is_some_and(|e| e == "idx")) {
-        // The pictures `zoo eval gan --seed` judges, as bytes: seeded again as the judge is.
+        // The pictures `zoo eval gan --seed` judges, as bytes: seeded again as the judge is, and
+        // rounded to 8 bits as its `as_stored` does.
         device.seed(seed);
-        let pictures: Vec<Vec<f32>> = generate(&generator, n, device)
-            .into_iter()
-            .map(|p| to_vec(super::judge::as_stored(p)))
-            .collect::<Result<_>>()?;
+        let pictures: Vec<Vec<f32>> = generate(&generator, n, device).into_iter().map(to_vec).collect::<Result<_>>()?;
         let bytes: Vec<u8> = pictures.concat().iter().map(|&v| (v * 255.0).round().clamp(0.0, 255.0) as u8).collect();
         let idx = zoo_data::idx::image_file_bytes(&bytes, IMAGE_SIDE, IMAGE_SIDE);
         crate::checkpoint::atomic_write(file, &idx).with_path(file)?;
