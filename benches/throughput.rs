@@ -1,7 +1,14 @@
-//! Training throughput of `mlp`, `cnn`, `resnet`, `lstm`, `vae` and `gan` against PyTorch: samples per
-//! second of full optimiser steps (forward, loss, backward, Adam) at the batch sizes of issue 7,
-//! on every CPU backend compiled in, with the peak memory of each case; then PyTorch's figures
-//! for the same networks and steps (`benches/pytorch_baseline.py`), side by side.
+//! Training throughput of every trained network against PyTorch: samples per second of full
+//! optimiser steps (forward, loss, backward, Adam) at the batch sizes of the default recipes, on
+//! every CPU backend compiled in, with the peak memory of each case; PyTorch's figures for the
+//! same networks and steps (`benches/pytorch_baseline.py`) beside them. A character model's
+//! sample is one window of text (64 characters for `char-lstm`, 128 for `gpt`).
+//!
+//! The header says where the figures were measured: the CPU, the instructions `gemm` runs,
+//! whether zoo's kernels are on (`ZOO_KERNELS=off`), the threads, and the machine's peak FP32
+//! rate (`benches/peak.rs`). Each row gives the FLOPs of its step (forward and backward
+//! products of every dense, convolution and attention layer, as PyTorch's `FlopCounterMode`
+//! counts them from the layer shapes) and the share of that peak each side reaches.
 //!
 //! `cargo bench --bench throughput [--features ndarray]`. Each case runs in a fresh process (this
 //! bench re-runs itself with `--case MODEL BATCH BACKEND`), so its peak RSS is its own.
@@ -10,6 +17,9 @@
 //! data-pipeline line, `ZOO_BENCH_BACKENDS=cuda,wgpu` the backends (a GPU build; each step ends
 //! by reading its loss, so a GPU's queue is drained every step) and `ZOO_BENCH_TORCH_DEVICE=cuda`
 //! PyTorch's (`benches/gpu.sh` sets them).
+
+#[path = "peak.rs"]
+mod peak;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -21,16 +31,33 @@ use burn::tensor::Distribution;
 use zoo_data::{Split, embedded};
 use zoo_train::classifier::ClassifierRecipe;
 use zoo_train::classifier::{Classifier, ImageNet};
+use zoo_train::crossmodal::CrossModalRecipe;
 use zoo_train::forecast::LstmRecipe;
 use zoo_train::generative::gan::GanRecipe;
 use zoo_train::generative::vae::{VaeRecipe, elbo_terms};
 use zoo_train::image_training::{ImageRecipe, ImageTrainer};
-use zoo_train::loader::ImageBatch;
+use zoo_train::language::{CharLstmRecipe, Corpus, GptRecipe, LanguageRecipe};
+use zoo_train::loader::{ImageBatch, ImageLoader};
+use zoo_train::multitask::MultiTaskRecipe;
 use zoo_train::recipes::{CnnRecipe, MlpRecipe, Recipe, ResNetRecipe};
 
-/// The cases of issue 7, and `resnet`'s default recipe: model and batch size.
-const CASES: [(&str, usize); 8] =
-    [("mlp", 64), ("mlp", 256), ("cnn", 64), ("cnn", 256), ("resnet", 64), ("lstm", 64), ("vae", 128), ("gan", 256)];
+/// The cases of issue 7, and the default recipes of the models added since: model and batch
+/// size (`char-lstm-512`: the character LSTM at 2 x 512).
+const CASES: [(&str, usize); 13] = [
+    ("mlp", 64),
+    ("mlp", 256),
+    ("cnn", 64),
+    ("cnn", 256),
+    ("resnet", 64),
+    ("lstm", 64),
+    ("vae", 128),
+    ("gan", 256),
+    ("char-lstm", 128),
+    ("char-lstm-512", 128),
+    ("gpt", 32),
+    ("multitask", 64),
+    ("crossmodal", 64),
+];
 
 /// The forecaster's window (item 9: 50 past values).
 const WINDOW: usize = 50;
@@ -104,13 +131,14 @@ impl<M: Module, L: FnMut(&M) -> Tensor<1>> Step for Single<M, L> {
     }
 }
 
-/// A generative trainer's own step (the GAN: one D and one G update); timed only as a whole.
-struct Generative<T> {
+/// An image trainer's own step (the GAN: one D and one G update; multitask, crossmodal);
+/// timed only as a whole.
+struct Whole<T> {
     trainer: T,
     batch: ImageBatch,
 }
 
-impl<T: ImageTrainer> Step for Generative<T> {
+impl<T: ImageTrainer> Step for Whole<T> {
     fn run(&mut self, _phases: &mut Phases) {
         self.trainer.train_batch(self.batch.clone(), Some(&1e-4.into()));
     }
@@ -183,10 +211,65 @@ fn step(model: &str, batch: usize, device: &Device) -> Box<dyn Step> {
         "gan" => {
             let trainer = GanRecipe::default_recipe().trainer(device);
             let (images, targets) = mnist(batch, &train_device);
-            Box::new(Generative { trainer, batch: ImageBatch::new(images, targets) })
+            Box::new(Whole { trainer, batch: ImageBatch::new(images, targets) })
+        }
+        "char-lstm" | "char-lstm-512" => {
+            let mut recipe = CharLstmRecipe::default_recipe();
+            if model == "char-lstm-512" {
+                recipe.char_model.hidden = 512;
+            }
+            language(recipe, batch, &train_device)
+        }
+        "gpt" => language(GptRecipe::default_recipe(), batch, &train_device),
+        "multitask" => {
+            let recipe = MultiTaskRecipe::default_recipe();
+            let digits = embedded::mnist_extract(Split::Train).expect("embedded extract");
+            let canvases = recipe.canvas.canvases(&digits, Split::Train).expect("canvases");
+            Box::new(Whole { trainer: recipe.trainer(device), batch: first_batch(canvases, batch, &train_device) })
+        }
+        "crossmodal" => {
+            let (images, targets) = mnist(batch, &train_device);
+            let trainer = CrossModalRecipe::default_recipe().trainer(device);
+            Box::new(Whole { trainer, batch: ImageBatch::new(images, targets) })
         }
         other => panic!("unknown model {other}"),
     }
+}
+
+/// The first `batch` images of `set` as the loader batches them (with their boxes).
+fn first_batch(set: zoo_data::ImageSet, batch: usize, device: &Device) -> ImageBatch {
+    let indices = (0..batch.min(set.len()) as u32).collect();
+    let loader = ImageLoader::new(std::sync::Arc::new(set), indices, batch, None, device);
+    burn::data::dataloader::DataLoader::iter(&loader).next().expect("one batch").expect("a batch of canvases")
+}
+
+/// A character model's step on `batch` windows of Moby Dick (its recipe's context), with the
+/// cross-entropy of every next character; each step starts from a fresh recurrent state.
+fn language<R: LanguageRecipe + 'static>(mut recipe: R, batch: usize, device: &Device) -> Box<dyn Step> {
+    use zoo_train::language::CharModel;
+    let settings = recipe.language().clone();
+    let corpus = Corpus::new(&settings, recipe.fit().valid_fraction, None).expect("the text");
+    recipe.set_vocab(corpus.tokenizer.vocab_size());
+    let context = settings.context;
+    let text = &corpus.train;
+    let window = |offset: usize| (0..batch * context).map(move |i| i64::from(corpus_id(text, i + offset)));
+    let ids = |offset| Tensor::<2, Int>::from_data(TensorData::new(window(offset).collect(), [batch, context]), device);
+    let (inputs, targets) = (ids(0), ids(1).reshape([batch * context]));
+    let loss_fn = CrossEntropyLossConfig::new().init(device);
+    Box::new(Single {
+        model: Some(recipe.init_language_model(device)),
+        optimizer: recipe.optimizer().init(),
+        loss: move |model: &R::Model| {
+            let logits = model.logits(inputs.clone());
+            let [b, t, vocab] = logits.dims();
+            loss_fn.forward(logits.reshape([b * t, vocab]), targets.clone())
+        },
+    })
+}
+
+/// The `i`th id of the text, wrapping around.
+fn corpus_id(ids: &[u32], i: usize) -> u32 {
+    ids[i % ids.len()]
 }
 
 /// Runs one case in this process: prints `rate forward_ms backward_ms update_ms peak_rss_kb`.
@@ -265,29 +348,74 @@ fn child(model: &str, batch: usize, backend: &str, secs: f64) -> Result<Figures,
 
 /// PyTorch's figures, `(model, batch) -> (samples/s, peak RSS MB)`, or why there are none.
 fn pytorch(model: &str, batch: usize, secs: f64) -> Result<(f64, f64), String> {
+    let out = python_baseline(&[
+        "--seconds",
+        &secs.to_string(),
+        "--case",
+        model,
+        &batch.to_string(),
+        "--device",
+        &torch_device(),
+    ])?;
+    let fields: Vec<&str> = out.trim().split(',').collect();
+    match fields[..] {
+        [_, _, rate, rss] => Ok((rate.parse().map_err(|_| "bad rate")?, rss.parse().map_err(|_| "bad rss")?)),
+        _ => Err(format!("unreadable line {out:?}")),
+    }
+}
+
+/// The FLOPs of one training step of `model` at `batch` (forward and backward), as PyTorch's
+/// `FlopCounterMode` counts them on the same network, or why there are none.
+fn step_flops(model: &str, batch: usize) -> Result<f64, String> {
+    let out = python_baseline(&["--flops", "--case", model, &batch.to_string()])?;
+    let fields: Vec<&str> = out.trim().split(',').collect();
+    match fields[..] {
+        [_, _, flops] => flops.parse().map_err(|_| format!("bad FLOP count {flops:?}")),
+        _ => Err(format!("unreadable line {out:?}")),
+    }
+}
+
+/// Runs `benches/pytorch_baseline.py` with `args`; its standard output, or why it failed.
+fn python_baseline(args: &[&str]) -> Result<String, String> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/pytorch_baseline.py");
     let python = std::env::var("ZOO_PYTHON").unwrap_or_else(|_| "python3".to_string());
-    let out = Command::new(&python)
-        .args([
-            script,
-            "--seconds",
-            &secs.to_string(),
-            "--case",
-            model,
-            &batch.to_string(),
-            "--device",
-            &torch_device(),
-        ])
-        .output()
-        .map_err(|e| format!("{python} not found ({e})"))?;
+    let out = Command::new(&python).arg(script).args(args).output().map_err(|e| format!("{python} not found ({e})"))?;
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).trim().lines().last().unwrap_or("").to_string());
     }
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let fields: Vec<&str> = stdout.trim().split(',').collect();
-    match fields[..] {
-        [_, _, rate, rss] => Ok((rate.parse().map_err(|_| "bad rate")?, rss.parse().map_err(|_| "bad rss")?)),
-        _ => Err(format!("unreadable line {stdout:?}")),
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The CPU's model name (`/proc/cpuinfo`), else the architecture.
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string()))
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+}
+
+/// The micro-kernel `gemm` 0.19 picks at run time (zoo builds it with `x86-v4`).
+fn gemm_instructions() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return "AVX-512";
+        }
+        if std::arch::is_x86_feature_detected!("fma") {
+            return "AVX2+FMA";
+        }
+        "scalar"
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        "NEON"
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        "scalar"
     }
 }
 
@@ -330,14 +458,39 @@ fn main() {
     }
     let only = std::env::var("ZOO_BENCH_ONLY").ok();
     let wanted = |model: &str| only.as_ref().is_none_or(|o| o.split(',').any(|m| m == model));
-    data_pipeline();
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let peak = peak::measure();
+    println!("CPU: {} ({} threads)", cpu_model(), peak.threads);
     println!(
-        "training throughput, samples/s of full Adam steps, {secs} s per case, {threads} cores, one process per case"
+        "peak FP32 (benches/peak.rs): {:.1} GFLOP/s on {} threads, {:.1} on one ({})",
+        peak.all_cores / 1e9,
+        peak.threads,
+        peak.one_core / 1e9,
+        peak.instructions
     );
     println!(
-        "{:<5} {:>5} {:<8} {:>9} {:>9} {:>6}  {:>8} {:>8} {:>8}  {:>7} {:>7}",
-        "model", "batch", "backend", "zoo", "pytorch", "ratio", "fwd ms", "bwd ms", "adam ms", "zoo MB", "pt MB"
+        "kernels: gemm 0.19 {}; zoo's CPU kernels {}; Burn's and gemm's pools {} threads",
+        gemm_instructions(),
+        if zoo_models::kernels::enabled() { "on" } else { "off (ZOO_KERNELS=off)" },
+        peak.threads
+    );
+    data_pipeline();
+    println!("training throughput, samples/s of full Adam steps, {secs} s per case, one process per case");
+    println!(
+        "{:<13} {:>5} {:<8} {:>9} {:>9} {:>6}  {:>8} {:>6} {:>6}  {:>8} {:>8} {:>8}  {:>7} {:>7}",
+        "model",
+        "batch",
+        "backend",
+        "zoo",
+        "pytorch",
+        "ratio",
+        "GFLOP",
+        "zoo %",
+        "pt %",
+        "fwd ms",
+        "bwd ms",
+        "adam ms",
+        "zoo MB",
+        "pt MB"
     );
     let mut torch_missing: Option<String> = None;
     for (model, batch) in CASES.into_iter().filter(|(m, _)| wanted(m)) {
@@ -345,27 +498,38 @@ fn main() {
         if let Err(why) = &torch {
             torch_missing.get_or_insert_with(|| why.clone());
         }
+        let flops = step_flops(model, batch).ok();
+        // The share of the peak a rate of `rate` samples/s reaches.
+        let share = |rate: f64| {
+            flops.map_or("-".to_string(), |f| format!("{:.1}", 100.0 * f * rate / batch as f64 / peak.all_cores))
+        };
         for backend in backends() {
             let backend = backend.as_str();
             match child(model, batch, backend, secs) {
                 Ok(f) => {
-                    let (torch_rate, ratio, torch_mb) = match &torch {
-                        Ok((rate, mb)) => (format!("{rate:.0}"), format!("{:.2}x", f.rate / rate), format!("{mb:.0}")),
-                        Err(_) => ("-".into(), "-".into(), "-".into()),
+                    let (torch_rate, ratio, torch_share, torch_mb) = match &torch {
+                        Ok((rate, mb)) => {
+                            (format!("{rate:.0}"), format!("{:.2}x", f.rate / rate), share(*rate), format!("{mb:.0}"))
+                        }
+                        Err(_) => ("-".into(), "-".into(), "-".into(), "-".into()),
                     };
                     let [fwd, bwd, adam] = f.phases_ms;
-                    // The GAN's step (two networks, two optimisers) is timed only as a whole.
-                    let phase = |ms: f64| if model == "gan" { "-".to_string() } else { format!("{ms:.1}") };
+                    // An image trainer's step (the GAN: two networks, two optimisers) is timed
+                    // only as a whole.
+                    let whole = matches!(model, "gan" | "multitask" | "crossmodal");
+                    let phase = |ms: f64| if whole { "-".to_string() } else { format!("{ms:.1}") };
+                    let gflop = flops.map_or("-".to_string(), |f| format!("{:.3}", f / 1e9));
                     println!(
-                        "{model:<5} {batch:>5} {backend:<8} {:>9.0} {torch_rate:>9} {ratio:>6}  {:>8} {:>8} {:>8}  {:>7.0} {torch_mb:>7}",
+                        "{model:<13} {batch:>5} {backend:<8} {:>9.0} {torch_rate:>9} {ratio:>6}  {gflop:>8} {:>6} {torch_share:>6}  {:>8} {:>8} {:>8}  {:>7.0} {torch_mb:>7}",
                         f.rate,
+                        share(f.rate),
                         phase(fwd),
                         phase(bwd),
                         phase(adam),
                         f.rss_mb
                     );
                 }
-                Err(why) => println!("{model:<5} {batch:>5} {backend:<8} failed: {why}"),
+                Err(why) => println!("{model:<13} {batch:>5} {backend:<8} failed: {why}"),
             }
         }
     }
