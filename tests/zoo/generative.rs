@@ -14,7 +14,7 @@ use zoo_models::{
     kl_divergence,
 };
 use zoo_train::generative::autoencoder::{AutoencoderRecipe, bce_per_pixel};
-use zoo_train::generative::gan::GanRecipe;
+use zoo_train::generative::gan::{GanRecipe, mode_seeking_term};
 use zoo_train::generative::vae::VaeRecipe;
 use zoo_train::image_training::{ImageRecipe, ImageTrainer};
 use zoo_train::loader::ImageBatch;
@@ -420,6 +420,36 @@ fn a_conditional_gan_reads_the_label_in_both_networks() {
         floats(plain.forward(noise)),
         "an unconditional generator ignores labels"
     );
+}
+
+/// The mode-seeking term (MSGAN): `1 / (mean |G(z1) - G(z2)| / mean |z1 - z2| + 1e-5)`, the
+/// first half of a batch against the second; it is what a conditional recipe with `diversity`
+/// adds to the generator's loss, reported as its own metric.
+#[test]
+fn the_mode_seeking_term_grows_as_two_noises_give_one_picture() {
+    let device = Device::flex();
+    // Noise halves 2 apart on average: |0 - 1| and |0 - 3|.
+    let noise = Tensor::<2>::from_data(TensorData::new(vec![0.0f32, 0.0, 1.0, 3.0], [2, 2]), &device);
+    let term = |first: f32, second: f32| {
+        let fake = Tensor::cat(
+            vec![Tensor::<4>::full([1, 1, 28, 28], first, &device), Tensor::<4>::full([1, 1, 28, 28], second, &device)],
+            0,
+        );
+        f64::from(mode_seeking_term(fake, noise.clone()).into_scalar::<f32>())
+    };
+    assert!((term(0.5, 0.5) - 1e5).abs() < 1.0, "one picture for two noises: 1 / 1e-5");
+    assert!((term(0.0, 0.5) - 1.0 / (0.25 + 1e-5)).abs() < 1e-3, "pictures 0.5 apart for noise 2 apart");
+    assert!(term(0.0, 1.0) < term(0.0, 0.5), "further apart, smaller");
+
+    let _rng = rng_lock();
+    let mut recipe = GanRecipe::default_recipe().with_diversity(Some(1.0));
+    (recipe.generator.classes, recipe.discriminator.classes) = (10, 10);
+    let mut trainer = recipe.trainer(&Device::flex());
+    assert!(trainer.metrics().iter().any(|m| m.name == "Mode Seeking"));
+    let (images, targets) = real_batch(16, &trainer.train_device());
+    let metrics = trainer.train_batch(ImageBatch::new(images, targets), Some(&lr(1e-4)));
+    let term = metrics.iter().find(|(name, _)| *name == "Mode Seeking").expect("the term is reported").1;
+    assert!(term.is_finite() && term > 0.0, "{term}");
 }
 
 #[test]

@@ -39,9 +39,20 @@ pub struct GanRecipe {
     /// over about the last 1,000 steps (4 epochs at batch 256); early steps use less (see
     /// [`GanRecipe::decay_at`]).
     pub average: Option<f64>,
+    /// Weight of the mode-seeking term (Mao et al. 2019, MSGAN) in the generator's loss: each
+    /// batch draws its fakes in pairs asked for the same classes from different noise, and the
+    /// generator's loss gains `weight / (mean |G(z1) - G(z2)| / mean |z1 - z2| + 1e-5)`, which
+    /// grows as two noises give the same picture. Against a class-conditional generator
+    /// drawing one picture per class. 0 or absent: off.
+    pub diversity: Option<f64>,
 }
 
 impl GanRecipe {
+    /// The mode-seeking term's weight, when the recipe asks for it.
+    pub fn diversity_weight(&self) -> Option<f64> {
+        self.diversity.filter(|weight| *weight > 0.0)
+    }
+
     /// The moving average's decay, when the recipe keeps an average.
     pub fn decay(&self) -> Option<f64> {
         self.average.filter(|decay| *decay > 0.0)
@@ -197,6 +208,30 @@ pub fn row_labels(classes: usize, per_row: usize, device: &Device) -> Tensor<1, 
 }
 
 /// `batch` classes drawn uniformly from `0..classes` on `device`.
+/// Labels for `batch` fakes drawn in pairs: the first `batch / 2` at random, the next `batch / 2`
+/// the same again (what the mode-seeking term compares), an odd last one at random.
+fn paired_labels(batch: usize, classes: usize, device: &Device) -> Tensor<1, Int> {
+    let half = random_labels(batch / 2, classes, device);
+    let mut parts = vec![half.clone(), half];
+    if batch % 2 == 1 {
+        parts.push(random_labels(1, classes, device));
+    }
+    Tensor::cat(parts, 0)
+}
+
+/// The mode-seeking term of `fake` images made from `noise`, the first half of the batch
+/// paired with the second: `1 / (mean |G(z1) - G(z2)| / mean |z1 - z2| + 1e-5)`.
+///
+/// # Shapes
+/// - fake: `[batch, 1, 28, 28]`; noise: `[batch, noise]` (batch ≥ 2); output: `[1]`
+pub fn mode_seeking_term(fake: Tensor<4>, noise: Tensor<2>) -> Tensor<1> {
+    let half = fake.dims()[0] / 2;
+    let apart = |t: Tensor<2>| (t.clone().narrow(0, 0, half) - t.narrow(0, half, half)).abs().mean();
+    let images_apart = apart(fake.flatten(1, 3));
+    let noise_apart = apart(noise);
+    (images_apart / noise_apart + 1e-5).recip()
+}
+
 fn random_labels(batch: usize, classes: usize, device: &Device) -> Tensor<1, Int> {
     Tensor::<1>::random([batch], Distribution::Uniform(0.0, classes as f64), device)
         .floor()
@@ -304,8 +339,24 @@ impl GanTrainer {
         labels: Option<Tensor<1, Int>>,
         lr: Option<&ModuleLearningRate>,
     ) -> f64 {
+        self.generator_update(fake, labels, None, lr)
+    }
+
+    /// The generator's update: its adversarial loss (the value returned), plus `extra` (the
+    /// weighted mode-seeking term) in what it descends.
+    fn generator_update(
+        &mut self,
+        fake: Tensor<4>,
+        labels: Option<Tensor<1, Int>>,
+        extra: Option<Tensor<1>>,
+        lr: Option<&ModuleLearningRate>,
+    ) -> f64 {
         let loss = bce_against(self.discriminator.forward_with(fake, labels), true);
         let value = scalar(loss.clone());
+        let loss = match extra {
+            Some(extra) => loss + extra,
+            None => loss,
+        };
         let grads = GradientsParams::from_grads(loss.backward(), &self.generator);
         self.generator = self.held_g.step(&mut self.optimizer_g, self.generator.clone(), grads, lr);
         if lr.is_none() {
@@ -341,6 +392,15 @@ impl ImageTrainer for GanTrainer {
     const PARTS: &'static [&'static str] =
         &["generator.bpk", "discriminator.bpk", "optim_g.bpk", "optim_d.bpk", "generator_average.bpk"];
 
+    fn metrics(&self) -> Vec<MetricSpec> {
+        let mut metrics = Self::METRICS.to_vec();
+        if self.recipe.diversity_weight().is_some() {
+            // The weighted term, training batches only.
+            metrics.push(MetricSpec::lower("Mode Seeking"));
+        }
+        metrics
+    }
+
     fn train_device(&self) -> Device {
         self.train_device.clone()
     }
@@ -352,12 +412,21 @@ impl ImageTrainer for GanTrainer {
         let (images, targets) = (batch.images, batch.targets);
         let batch = images.dims()[0];
         // A conditional GAN asks for classes drawn at random and shows D each image's class.
-        let asked = (self.classes() > 0).then(|| random_labels(batch, self.classes(), &self.train_device));
-        let fake = self.generator.forward_with(self.noise(batch), asked.clone());
+        // A conditional GAN asks for classes drawn at random and shows D each image's class;
+        // with the mode-seeking term, in pairs (two noises, one class).
+        let diversity = self.recipe.diversity_weight().filter(|_| batch >= 2);
+        let draw_labels = if diversity.is_some() { paired_labels } else { random_labels };
+        let asked = (self.classes() > 0).then(|| draw_labels(batch, self.classes(), &self.train_device));
+        let noise = self.noise(batch);
+        let fake = self.generator.forward_with(noise.clone(), asked.clone());
         let labels = asked.clone().map(|asked| (targets, asked));
         let d = self.discriminator_step_with(to_gan_range(images), fake.clone(), labels, lr);
-        let g = self.generator_step_with(fake, asked, lr);
-        vec![("D Loss", d.loss), ("G Loss", g), ("D(x)", d.d_real), ("D(G(z))", d.d_fake)]
+        let mode_seeking = diversity.map(|weight| mode_seeking_term(fake.clone(), noise) * weight);
+        let term = mode_seeking.as_ref().map(|t| scalar(t.clone()));
+        let g = self.generator_update(fake, asked, mode_seeking, lr);
+        let mut metrics = vec![("D Loss", d.loss), ("G Loss", g), ("D(x)", d.d_real), ("D(G(z))", d.d_fake)];
+        metrics.extend(term.map(|t| ("Mode Seeking", t)));
+        metrics
     }
 
     fn valid_batch(&mut self, batch: ImageBatch) -> Vec<(&'static str, f64)> {
