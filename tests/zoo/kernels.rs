@@ -237,19 +237,22 @@ fn conv_transpose2d_matches_burns_in_values_and_gradients() {
 fn batch_norm_leaky_relu_matches_burns_layers_in_values_gradients_and_running_statistics() {
     use burn::module::Param;
     use burn::nn::BatchNormConfig;
-    use zoo_models::kernels::batch_norm::batch_norm_leaky_relu;
+    use zoo_models::kernels::batch_norm::{batch_norm, batch_norm_leaky_relu};
     let _rng = rng_lock();
     let device = Device::flex().autodiff();
     device.seed(17);
     // The generator's three shapes (dense features, then channels of 7x7 and 14x14 maps) at a
     // small batch, a single row, and an input off zero mean (the kernel accumulates its
     // statistics in f64; Burn's f32 ones drift beyond the tolerance from a mean of about 300).
-    for (dims, offset) in [
-        (vec![8, 12544], 0.0),
-        (vec![5, 128, 7, 7], 0.0),
-        (vec![3, 64, 14, 14], 0.0),
-        (vec![1, 6, 3, 3], 0.0),
-        (vec![4, 5, 2, 3], 20.0),
+    // Slope 1: plain batch norm (`zoo_models::nn::BatchNorm::forward`), against Burn's layer alone.
+    for (dims, offset, slope) in [
+        (vec![8, 12544], 0.0, 0.3),
+        (vec![5, 128, 7, 7], 0.0, 0.3),
+        (vec![3, 64, 14, 14], 0.0, 0.3),
+        (vec![1, 6, 3, 3], 0.0, 0.3),
+        (vec![4, 5, 2, 3], 20.0, 0.3),
+        (vec![6, 32, 7, 7], 0.0, 1.0),
+        (vec![4, 5, 2, 3], 20.0, 1.0),
     ] {
         let channels = dims[1];
         // Non-trivial scale and shift, so every term of the gradient shows.
@@ -267,7 +270,11 @@ fn batch_norm_leaky_relu_matches_burns_layers_in_values_gradients_and_running_st
             layer.gamma = Param::from_tensor(gamma.clone());
             layer.beta = Param::from_tensor(beta.clone());
             let input = x.clone().reshape(pad4(&dims)).require_grad();
-            let out: Tensor<4> = batch_norm_leaky_relu(&layer, input.clone(), 0.3);
+            let out: Tensor<4> = if slope == 1.0 {
+                batch_norm(&layer, input.clone())
+            } else {
+                batch_norm_leaky_relu(&layer, input.clone(), slope)
+            };
             let weights = Tensor::<4>::ones(out.dims(), &device) + out.clone().detach().cos();
             let grads = (out.clone() * weights).sum().backward();
             let grad = |t: &Tensor<1>| t.grad(&grads).unwrap();
@@ -282,7 +289,7 @@ fn batch_norm_leaky_relu_matches_burns_layers_in_values_gradients_and_running_st
         };
         let (zoo, burn) = (run(true), run(false));
         kernels::set_enabled(true);
-        let case = format!("{dims:?}, mean {offset}");
+        let case = format!("{dims:?}, mean {offset}, slope {slope}");
         assert_close(&format!("output ({case})"), zoo.0, burn.0);
         assert_close(&format!("d x ({case})"), zoo.1, burn.1);
         assert_close(&format!("d gamma ({case})"), zoo.2, burn.2);

@@ -90,10 +90,13 @@ impl Cnn {
     /// - images: `[batch, 1, 28, 28]`
     /// - output: `[batch, conv2_channels * 5 * 5]`
     pub fn conv_features(&self, images: Tensor<4>) -> Tensor<2> {
-        let x = self.activation.forward(self.conv1.forward(images)); // [batch, 32, 26, 26]
-        let x = self.pool.forward(x); // [batch, 32, 13, 13]
-        let x = self.activation.forward(self.conv2.forward(x)); // [batch, 64, 11, 11]
-        let x = self.pool.forward(x); // [batch, 64, 5, 5]
+        // ReLU after the pooling, not before: the same values and gradients (the maximum of
+        // ReLUs is the ReLU of the maximum), on a quarter of the elements; Burn's ReLU and
+        // its backward pass run on one thread.
+        let x = self.pool.forward(self.conv1.forward(images)); // [batch, 32, 13, 13]
+        let x = self.activation.forward(x);
+        let x = self.pool.forward(self.conv2.forward(x)); // [batch, 64, 5, 5]
+        let x = self.activation.forward(x);
         x.flatten::<2>(1, 3) // [batch, 1600]
     }
 

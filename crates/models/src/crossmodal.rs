@@ -88,8 +88,9 @@ impl CrossModal {
     /// - images: `[batch, 1, 28, 28]`
     /// - output: `[batch, conv2_channels * 5 * 5]`
     pub fn image_features(&self, images: Tensor<4>) -> Tensor<2> {
-        let x = self.pool.forward(relu(self.conv1.forward(images))); // [batch, 32, 13, 13]
-        let x = self.pool.forward(relu(self.conv2.forward(x))); // [batch, 64, 5, 5]
+        // ReLU after the pooling: the same values and gradients on a quarter of the elements.
+        let x = relu(self.pool.forward(self.conv1.forward(images))); // [batch, 32, 13, 13]
+        let x = relu(self.pool.forward(self.conv2.forward(x))); // [batch, 64, 5, 5]
         x.flatten::<2>(1, 3) // [batch, 1600]
     }
 

@@ -162,12 +162,13 @@ zoo_layer!(
 );
 
 impl BatchNorm {
-    /// Burn's batch normalisation.
+    /// Batch normalisation: zoo's kernel in training on flex (the fused one at slope 1),
+    /// Burn's elsewhere.
     ///
     /// # Shapes
     /// - input: `[batch, features, ...]`; output: the input's shape
     pub fn forward<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
-        self.inner.forward(input)
+        kernels::batch_norm::batch_norm(&self.inner, input)
     }
 
     /// `leaky_relu(batch_norm(input), slope)`, as one kernel in training on flex.

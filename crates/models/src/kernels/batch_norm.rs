@@ -37,15 +37,25 @@ use super::{KernelBackend, autodiff_output, backend_of, enabled, flex_tensor, va
 /// # Shapes
 /// - input: `[batch, channels, ...]`; output: the same
 pub fn batch_norm_leaky_relu<const D: usize>(norm: &BatchNorm, input: Tensor<D>, slope: f64) -> Tensor<D> {
-    let training = norm.training.is_enabled() && backend_of(&input) == Some(KernelBackend::AutodiffFlex);
-    if enabled()
-        && training
-        && D >= 2
-        && let Some(output) = train_forward(norm, &input, slope)
-    {
-        return output;
+    match kernel_forward(norm, &input, slope) {
+        Some(output) => output,
+        None => leaky_relu(norm.forward(input), slope),
     }
-    leaky_relu(norm.forward(input), slope)
+}
+
+/// `norm.forward(input)`: the same kernel with slope 1 (the identity), where it applies; Burn's
+/// batch norm runs its statistics and normalisation as a chain of operations on one thread.
+///
+/// # Shapes
+/// - input: `[batch, features, ...]`; output: the input's shape
+pub fn batch_norm<const D: usize>(norm: &BatchNorm, input: Tensor<D>) -> Tensor<D> {
+    kernel_forward(norm, &input, 1.0).unwrap_or_else(|| norm.forward(input))
+}
+
+/// The kernel's output in training on flex (under autodiff) with zoo's kernels on, else None.
+fn kernel_forward<const D: usize>(norm: &BatchNorm, input: &Tensor<D>, slope: f64) -> Option<Tensor<D>> {
+    let training = norm.training.is_enabled() && backend_of(input) == Some(KernelBackend::AutodiffFlex);
+    if enabled() && training && D >= 2 { train_forward(norm, input, slope) } else { None }
 }
 
 /// The input as `[outer, channels, inner]`: channel `c`'s values are `outer` runs of `inner`
