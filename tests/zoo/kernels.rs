@@ -299,6 +299,44 @@ fn batch_norm_leaky_relu_matches_burns_layers_in_values_gradients_and_running_st
     }
 }
 
+#[test]
+fn relu_leaky_relu_and_the_residual_sum_match_burns_in_values_and_gradients() {
+    use zoo_models::nn::{add_relu, leaky_relu, relu};
+    let _rng = rng_lock();
+    let device = Device::flex().autodiff();
+    device.seed(23);
+    // Above and below the kernel's size threshold (32,768 values), and a strided (transposed) input.
+    for (dims, transposed) in [([3, 64, 14, 14], false), ([4, 32, 16, 16], true), ([2, 3, 5, 5], false)] {
+        let a = Tensor::<4>::random(dims, Distribution::Normal(0.0, 1.0), &device);
+        let b = Tensor::<4>::random(dims, Distribution::Normal(0.0, 1.0), &device);
+        let weights = Tensor::<4>::random(dims, Distribution::Uniform(0.5, 1.5), &device);
+        for (name, op) in [
+            ("relu", &(|a: Tensor<4>, _: Tensor<4>| relu(a)) as &dyn Fn(Tensor<4>, Tensor<4>) -> Tensor<4>),
+            ("leaky_relu 0.3", &|a, _| leaky_relu(a, 0.3)),
+            ("add_relu", &|a, b| add_relu(a, b)),
+        ] {
+            let run = |on: bool| {
+                kernels::set_enabled(on);
+                let (a, b) = (a.clone().require_grad(), b.clone().require_grad());
+                let input = if transposed { a.clone().swap_dims(2, 3) } else { a.clone() };
+                let other = if transposed { b.clone().swap_dims(2, 3) } else { b.clone() };
+                let out = op(input, other);
+                let grads = (out.clone() * weights.clone()).sum().backward();
+                (out.inner(), a.grad(&grads).unwrap(), b.grad(&grads))
+            };
+            let (zoo, burn) = (run(true), run(false));
+            kernels::set_enabled(true);
+            let case = format!("{name}, {dims:?}, transposed {transposed}");
+            assert_close(&format!("output ({case})"), zoo.0, burn.0);
+            assert_close(&format!("d a ({case})"), zoo.1, burn.1);
+            assert_eq!(zoo.2.is_some(), burn.2.is_some(), "d b exists ({case})");
+            if let (Some(z), Some(b)) = (zoo.2, burn.2) {
+                assert_close(&format!("d b ({case})"), z, b);
+            }
+        }
+    }
+}
+
 /// `dims` as four dimensions (trailing 1s), so one closure serves every case.
 fn pad4(dims: &[usize]) -> [usize; 4] {
     let mut out = [1; 4];

@@ -19,8 +19,7 @@ use burn::nn::{
 };
 use burn::prelude::*;
 
-use crate::nn::{BatchNorm, Conv2d, ConvTranspose2d, Dropout};
-use burn::tensor::activation::leaky_relu;
+use crate::nn::{BatchNorm, Conv2d, ConvTranspose2d, Dropout, leaky_relu};
 
 /// Keras' default LeakyReLU slope, which the tutorial uses.
 pub const LEAKY_SLOPE: f64 = 0.3;

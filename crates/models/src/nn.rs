@@ -179,3 +179,26 @@ impl BatchNorm {
         kernels::batch_norm::batch_norm_leaky_relu(&self.inner, input, slope)
     }
 }
+
+/// `relu(x)`: zoo's kernel across the thread pool on large flex tensors (Burn's runs on one
+/// thread), Burn's elsewhere.
+///
+/// # Shapes
+/// - x: any; output: x's
+pub fn relu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    kernels::activation::leaky_relu_fused(x, 0.0)
+}
+
+/// `leaky_relu(x, slope)`, as [`relu`] runs it.
+pub fn leaky_relu<const D: usize>(x: Tensor<D>, slope: f64) -> Tensor<D> {
+    kernels::activation::leaky_relu_fused(x, slope)
+}
+
+/// `relu(a + b)`: a residual block's closing sum and activation in one pass (zoo's kernel on
+/// large flex tensors).
+///
+/// # Shapes
+/// - a, b: the same shape; output: theirs
+pub fn add_relu<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<D> {
+    kernels::activation::add_leaky_relu(a, b, 0.0)
+}

@@ -12,9 +12,8 @@
 use burn::nn::conv::Conv2dConfig;
 use burn::nn::{BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 
-use crate::nn::{BatchNorm, Conv2d};
+use crate::nn::{BatchNorm, Conv2d, add_relu, relu};
 
 /// Configuration of [`ResNet`].
 #[derive(Config, Debug)]
@@ -113,7 +112,7 @@ impl ResidualBlock {
             }
             None => x,
         };
-        relu(y + shortcut)
+        add_relu(y, shortcut)
     }
 }
 

@@ -4,6 +4,7 @@
 //! everywhere else, and with `ZOO_KERNELS=off`, the models run Burn's operations instead, which
 //! is also what the tests compare the kernels against (values and gradients).
 
+pub mod activation;
 pub mod batch_norm;
 pub mod conv;
 pub mod dropout;

@@ -1,0 +1,160 @@
+//! ReLU and LeakyReLU, alone or after a residual sum, as one custom flex operation across the
+//! thread pool. Burn's flex backend runs an activation, its backward pass and a sum of two
+//! tensors below 4 million elements on the calling thread, one element at a time for the
+//! activations: on a residual block's `relu(y + shortcut)` at batch 64 (1.6 million values)
+//! and on the discriminator's LeakyReLUs the other core sat idle.
+//!
+//! # The operation
+//! `z = a + b` (or `z = a`), `y = z` where `z > 0`, else `slope z` (slope 0: ReLU).
+//!
+//! # Backward
+//! `d_a = d_b = d_y` where `y > 0`, else `slope d_y` (at `z = 0` the slope's side, as Burn's
+//! ReLU and LeakyReLU take it).
+
+use burn::prelude::*;
+use burn::tensor::activation::leaky_relu;
+use burn_autodiff::Autodiff;
+use burn_autodiff::checkpoint::base::Checkpointer;
+use burn_autodiff::grads::Gradients;
+use burn_autodiff::ops::{Backward, Ops};
+use burn_flex::{Flex, FlexTensor};
+use rayon::prelude::*;
+
+use super::{KernelBackend, autodiff_output, backend_of, enabled, flex_tensor, view};
+
+/// Below this many values a tensor stays with Burn's operations: the pool's start-up costs
+/// more than the pass.
+const SMALL: usize = 1 << 15;
+
+/// Values per task of the pool.
+const CHUNK: usize = 1 << 14;
+
+/// `leaky_relu(x, slope)` (slope 0: `relu(x)`), by zoo's kernel where it applies.
+///
+/// # Shapes
+/// - x: any; output: x's
+pub fn leaky_relu_fused<const D: usize>(x: Tensor<D>, slope: f64) -> Tensor<D> {
+    match kernel(&x, None, slope) {
+        Some(output) => output,
+        None => leaky_relu(x, slope),
+    }
+}
+
+/// `leaky_relu(a + b, slope)` (slope 0: a residual block's `relu(y + shortcut)`), by zoo's
+/// kernel where it applies.
+///
+/// # Shapes
+/// - a, b: the same shape; output: theirs
+pub fn add_leaky_relu<const D: usize>(a: Tensor<D>, b: Tensor<D>, slope: f64) -> Tensor<D> {
+    match kernel(&a, Some(&b), slope) {
+        Some(output) => output,
+        None => leaky_relu(a + b, slope),
+    }
+}
+
+/// The kernel's output on flex (plain or under autodiff) for f32 tensors of one shape and at
+/// least [`SMALL`] values with zoo's kernels on, else None.
+fn kernel<const D: usize>(a: &Tensor<D>, b: Option<&Tensor<D>>, slope: f64) -> Option<Tensor<D>> {
+    if !enabled() || a.shape().num_elements() < SMALL || b.is_some_and(|b| b.dims() != a.dims()) {
+        return None;
+    }
+    let backend = backend_of(a)?;
+    if b.is_some_and(|b| backend_of(b) != Some(backend)) {
+        return None;
+    }
+    let slope = slope as f32;
+    match backend {
+        KernelBackend::Flex => {
+            let a = a.clone().try_into_primitive::<Flex>().ok()?;
+            let b = match b {
+                Some(b) => Some(b.clone().try_into_primitive::<Flex>().ok()?),
+                None => None,
+            };
+            Some(Tensor::from_primitive::<Flex>(forward(&a, b.as_ref(), slope)?))
+        }
+        KernelBackend::AutodiffFlex => {
+            let a = a.clone().try_into_primitive::<Autodiff<Flex>>().ok()?;
+            match b {
+                Some(b) => {
+                    let b = b.clone().try_into_primitive::<Autodiff<Flex>>().ok()?;
+                    let output = forward(a.primitive(), Some(b.primitive()), slope)?;
+                    let saved = Saved { output: output.clone(), slope };
+                    Some(autodiff_output(ActivationBackward, [a.node(), b.node()], saved, output))
+                }
+                None => {
+                    let output = forward(a.primitive(), None, slope)?;
+                    let saved = Saved { output: output.clone(), slope };
+                    Some(autodiff_output(ActivationBackward, [a.node()], saved, output))
+                }
+            }
+        }
+    }
+}
+
+/// `y = leaky_relu(a + b)` in one pass across the pool.
+fn forward(a: &FlexTensor, b: Option<&FlexTensor>, slope: f32) -> Option<FlexTensor> {
+    let f32_only = a.dtype() == burn::tensor::DType::F32 && b.is_none_or(|b| b.dtype() == burn::tensor::DType::F32);
+    if !f32_only {
+        return None;
+    }
+    let activate = |z: f32| if z > 0.0 { z } else { slope * z };
+    let a_values = view(a);
+    let mut y = vec![0.0f32; a_values.len()];
+    match b.map(view) {
+        Some(b_values) => y
+            .par_chunks_mut(CHUNK)
+            .zip(a_values.par_chunks(CHUNK).zip(b_values.par_chunks(CHUNK)))
+            .for_each(|(y, (a, b))| {
+                for ((y, &a), &b) in y.iter_mut().zip(a).zip(b) {
+                    *y = activate(a + b);
+                }
+            }),
+        None => y.par_chunks_mut(CHUNK).zip(a_values.par_chunks(CHUNK)).for_each(|(y, a)| {
+            for (y, &a) in y.iter_mut().zip(a) {
+                *y = activate(a);
+            }
+        }),
+    }
+    Some(flex_tensor(y, a.layout().shape().clone()))
+}
+
+#[derive(Debug, Clone)]
+struct Saved {
+    /// The output (a shared buffer, not a copy): its sign picks each value's slope.
+    output: FlexTensor,
+    slope: f32,
+}
+
+#[derive(Debug)]
+struct ActivationBackward;
+
+/// `d_z = d_y` where `y > 0`, else `slope d_y`.
+fn backward_values(ops_state: &Saved, dy: &FlexTensor) -> FlexTensor {
+    let (dy_values, y_values) = (view(dy), view(&ops_state.output));
+    let slope = ops_state.slope;
+    let mut dz = vec![0.0f32; dy_values.len()];
+    dz.par_chunks_mut(CHUNK).zip(dy_values.par_chunks(CHUNK).zip(y_values.par_chunks(CHUNK))).for_each(
+        |(dz, (dy, y))| {
+            for ((dz, &dy), &y) in dz.iter_mut().zip(dy).zip(y) {
+                *dz = if y > 0.0 { dy } else { slope * dy };
+            }
+        },
+    );
+    flex_tensor(dz, dy.layout().shape().clone())
+}
+
+impl<const N: usize> Backward<Flex, N> for ActivationBackward {
+    type State = Saved;
+
+    fn backward(self, ops: Ops<Self::State, N>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let dy = grads.consume::<Flex>(&ops.node);
+        let parents: Vec<_> = ops.parents.into_iter().flatten().collect();
+        if parents.is_empty() {
+            return;
+        }
+        let dz = backward_values(&ops.state, &dy);
+        for parent in parents {
+            grads.register::<Flex>(parent.id, dz.clone());
+        }
+    }
+}
