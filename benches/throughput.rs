@@ -499,17 +499,20 @@ fn main() {
             torch_missing.get_or_insert_with(|| why.clone());
         }
         let flops = step_flops(model, batch).ok();
-        // The share of the peak a rate of `rate` samples/s reaches.
-        let share = |rate: f64| {
-            flops.map_or("-".to_string(), |f| format!("{:.1}", 100.0 * f * rate / batch as f64 / peak.all_cores))
+        // The share of the CPU's peak a rate of `rate` samples/s reaches (none for a GPU).
+        let share = |rate: f64, on_cpu: bool| match flops.filter(|_| on_cpu) {
+            Some(f) => format!("{:.1}", 100.0 * f * rate / batch as f64 / peak.all_cores),
+            None => "-".to_string(),
         };
+        let torch_on_cpu = torch_device() == "cpu";
         for backend in backends() {
             let backend = backend.as_str();
             match child(model, batch, backend, secs) {
                 Ok(f) => {
                     let (torch_rate, ratio, torch_share, torch_mb) = match &torch {
                         Ok((rate, mb)) => {
-                            (format!("{rate:.0}"), format!("{:.2}x", f.rate / rate), share(*rate), format!("{mb:.0}"))
+                            let torch_share = share(*rate, torch_on_cpu);
+                            (format!("{rate:.0}"), format!("{:.2}x", f.rate / rate), torch_share, format!("{mb:.0}"))
                         }
                         Err(_) => ("-".into(), "-".into(), "-".into(), "-".into()),
                     };
@@ -522,7 +525,7 @@ fn main() {
                     println!(
                         "{model:<13} {batch:>5} {backend:<8} {:>9.0} {torch_rate:>9} {ratio:>6}  {gflop:>8} {:>6} {torch_share:>6}  {:>8} {:>8} {:>8}  {:>7.0} {torch_mb:>7}",
                         f.rate,
-                        share(f.rate),
+                        share(f.rate, matches!(backend, "flex" | "ndarray")),
                         phase(fwd),
                         phase(bwd),
                         phase(adam),

@@ -441,6 +441,9 @@ fn the_mode_seeking_term_grows_as_two_noises_give_one_picture() {
     assert!((term(0.0, 0.5) - 1.0 / (0.25 + 1e-5)).abs() < 1e-3, "pictures 0.5 apart for noise 2 apart");
     assert!(term(0.0, 1.0) < term(0.0, 0.5), "further apart, smaller");
 
+    let negative = GanRecipe::default_recipe().with_diversity(Some(-1.0)).validate().unwrap_err();
+    assert!(negative.contains("diversity -1"), "{negative}");
+
     let _rng = rng_lock();
     let mut recipe = GanRecipe::default_recipe().with_diversity(Some(1.0));
     (recipe.generator.classes, recipe.discriminator.classes) = (10, 10);

@@ -305,10 +305,19 @@ fn relu_leaky_relu_and_the_residual_sum_match_burns_in_values_and_gradients() {
     let _rng = rng_lock();
     let device = Device::flex().autodiff();
     device.seed(23);
-    // Above and below the kernel's size threshold (32,768 values), and a strided (transposed) input.
-    for (dims, transposed) in [([3, 64, 14, 14], false), ([4, 32, 16, 16], true), ([2, 3, 5, 5], false)] {
-        let a = Tensor::<4>::random(dims, Distribution::Normal(0.0, 1.0), &device);
-        let b = Tensor::<4>::random(dims, Distribution::Normal(0.0, 1.0), &device);
+    // Above and below the kernel's size threshold (32,768 values), a strided (transposed) input,
+    // and whole numbers (many exact zeros, where ReLU's and LeakyReLU's gradients differ).
+    for (dims, transposed, whole) in [
+        ([3, 64, 14, 14], false, false),
+        ([4, 32, 16, 16], true, false),
+        ([2, 3, 5, 5], false, false),
+        ([3, 64, 14, 14], false, true),
+    ] {
+        let draw = || {
+            let t = Tensor::<4>::random(dims, Distribution::Normal(0.0, 1.0), &device);
+            if whole { t.round() } else { t }
+        };
+        let (a, b) = (draw(), draw());
         let weights = Tensor::<4>::random(dims, Distribution::Uniform(0.5, 1.5), &device);
         for (name, op) in [
             ("relu", &(|a: Tensor<4>, _: Tensor<4>| relu(a)) as &dyn Fn(Tensor<4>, Tensor<4>) -> Tensor<4>),
@@ -326,7 +335,7 @@ fn relu_leaky_relu_and_the_residual_sum_match_burns_in_values_and_gradients() {
             };
             let (zoo, burn) = (run(true), run(false));
             kernels::set_enabled(true);
-            let case = format!("{name}, {dims:?}, transposed {transposed}");
+            let case = format!("{name}, {dims:?}, transposed {transposed}, whole {whole}");
             assert_close(&format!("output ({case})"), zoo.0, burn.0);
             assert_close(&format!("d a ({case})"), zoo.1, burn.1);
             assert_eq!(zoo.2.is_some(), burn.2.is_some(), "d b exists ({case})");

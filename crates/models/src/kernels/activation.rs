@@ -8,11 +8,12 @@
 //! `z = a + b` (or `z = a`), `y = z` where `z > 0`, else `slope z` (slope 0: ReLU).
 //!
 //! # Backward
-//! `d_a = d_b = d_y` where `y > 0`, else `slope d_y` (at `z = 0` the slope's side, as Burn's
-//! ReLU and LeakyReLU take it).
+//! As Burn's: ReLU `d_z = d_y` where `z > 0`, else 0; LeakyReLU (slope > 0) `d_z = d_y` where
+//! `z >= 0`, else `slope d_y`; `d_a = d_b = d_z`. (The output's sign tells which side `z` was
+//! on, so the output is what the backward pass keeps.)
 
 use burn::prelude::*;
-use burn::tensor::activation::leaky_relu;
+use burn::tensor::activation::{leaky_relu, relu};
 use burn_autodiff::Autodiff;
 use burn_autodiff::checkpoint::base::Checkpointer;
 use burn_autodiff::grads::Gradients;
@@ -36,8 +37,13 @@ const CHUNK: usize = 1 << 14;
 pub fn leaky_relu_fused<const D: usize>(x: Tensor<D>, slope: f64) -> Tensor<D> {
     match kernel(&x, None, slope) {
         Some(output) => output,
-        None => leaky_relu(x, slope),
+        None => burn_activation(x, slope),
     }
+}
+
+/// Burn's ReLU (slope 0) or LeakyReLU: what the kernel reproduces.
+fn burn_activation<const D: usize>(x: Tensor<D>, slope: f64) -> Tensor<D> {
+    if slope == 0.0 { relu(x) } else { leaky_relu(x, slope) }
 }
 
 /// `leaky_relu(a + b, slope)` (slope 0: a residual block's `relu(y + shortcut)`), by zoo's
@@ -48,14 +54,15 @@ pub fn leaky_relu_fused<const D: usize>(x: Tensor<D>, slope: f64) -> Tensor<D> {
 pub fn add_leaky_relu<const D: usize>(a: Tensor<D>, b: Tensor<D>, slope: f64) -> Tensor<D> {
     match kernel(&a, Some(&b), slope) {
         Some(output) => output,
-        None => leaky_relu(a + b, slope),
+        None => burn_activation(a + b, slope),
     }
 }
 
 /// The kernel's output on flex (plain or under autodiff) for f32 tensors of one shape and at
-/// least [`SMALL`] values with zoo's kernels on, else None.
+/// least [`SMALL`] values with zoo's kernels on and a slope of 0 or more, else None.
 fn kernel<const D: usize>(a: &Tensor<D>, b: Option<&Tensor<D>>, slope: f64) -> Option<Tensor<D>> {
-    if !enabled() || a.shape().num_elements() < SMALL || b.is_some_and(|b| b.dims() != a.dims()) {
+    let small = a.shape().num_elements() < SMALL;
+    if !enabled() || small || slope < 0.0 || b.is_some_and(|b| b.dims() != a.dims()) {
         return None;
     }
     let backend = backend_of(a)?;
@@ -97,7 +104,16 @@ fn forward(a: &FlexTensor, b: Option<&FlexTensor>, slope: f32) -> Option<FlexTen
     if !f32_only {
         return None;
     }
-    let activate = |z: f32| if z > 0.0 { z } else { slope * z };
+    // ReLU writes 0, not `0 * z` (NaN for z = -inf).
+    let activate = |z: f32| {
+        if z > 0.0 {
+            z
+        } else if slope == 0.0 {
+            0.0
+        } else {
+            slope * z
+        }
+    };
     let a_values = view(a);
     let mut y = vec![0.0f32; a_values.len()];
     match b.map(view) {
@@ -128,7 +144,8 @@ struct Saved {
 #[derive(Debug)]
 struct ActivationBackward;
 
-/// `d_z = d_y` where `y > 0`, else `slope d_y`.
+/// ReLU: `d_z = d_y` where `y > 0`, else 0; LeakyReLU: `d_z = d_y` where `y >= 0`, else
+/// `slope d_y` (with slope > 0, `y` has `z`'s sign).
 fn backward_values(ops_state: &Saved, dy: &FlexTensor) -> FlexTensor {
     let (dy_values, y_values) = (view(dy), view(&ops_state.output));
     let slope = ops_state.slope;
@@ -136,7 +153,8 @@ fn backward_values(ops_state: &Saved, dy: &FlexTensor) -> FlexTensor {
     dz.par_chunks_mut(CHUNK).zip(dy_values.par_chunks(CHUNK).zip(y_values.par_chunks(CHUNK))).for_each(
         |(dz, (dy, y))| {
             for ((dz, &dy), &y) in dz.iter_mut().zip(dy).zip(y) {
-                *dz = if y > 0.0 { dy } else { slope * dy };
+                let positive = if slope == 0.0 { y > 0.0 } else { y >= 0.0 };
+                *dz = if positive { dy } else { slope * dy };
             }
         },
     );

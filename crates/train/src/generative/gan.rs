@@ -106,6 +106,9 @@ impl ImageRecipe for GanRecipe {
         if g > 0 && !self.fit.classes.is_empty() && g != self.fit.classes.len() {
             return Err(format!("generator.classes {g}: fit.classes keeps {} classes", self.fit.classes.len()));
         }
+        if let Some(weight) = self.diversity.filter(|w| !(w.is_finite() && *w >= 0.0)) {
+            return Err(format!("diversity {weight}: the mode-seeking term's weight must be 0 or more (0: off)"));
+        }
         match self.average {
             Some(decay) if !(0.0..1.0).contains(&decay) => {
                 Err(format!("average {decay}: the moving average's decay must be at least 0 and below 1 (0: none)"))
@@ -207,7 +210,6 @@ pub fn row_labels(classes: usize, per_row: usize, device: &Device) -> Tensor<1, 
     Tensor::<1, Int>::arange(0..(classes * per_row) as i64, device).div_scalar(per_row as i64)
 }
 
-/// `batch` classes drawn uniformly from `0..classes` on `device`.
 /// Labels for `batch` fakes drawn in pairs: the first `batch / 2` at random, the next `batch / 2`
 /// the same again (what the mode-seeking term compares), an odd last one at random.
 fn paired_labels(batch: usize, classes: usize, device: &Device) -> Tensor<1, Int> {
@@ -232,6 +234,7 @@ pub fn mode_seeking_term(fake: Tensor<4>, noise: Tensor<2>) -> Tensor<1> {
     (images_apart / noise_apart + 1e-5).recip()
 }
 
+/// `batch` classes drawn uniformly from `0..classes` on `device`.
 fn random_labels(batch: usize, classes: usize, device: &Device) -> Tensor<1, Int> {
     Tensor::<1>::random([batch], Distribution::Uniform(0.0, classes as f64), device)
         .floor()
@@ -411,7 +414,6 @@ impl ImageTrainer for GanTrainer {
     fn train_batch(&mut self, batch: ImageBatch, lr: Option<&ModuleLearningRate>) -> Vec<(&'static str, f64)> {
         let (images, targets) = (batch.images, batch.targets);
         let batch = images.dims()[0];
-        // A conditional GAN asks for classes drawn at random and shows D each image's class.
         // A conditional GAN asks for classes drawn at random and shows D each image's class;
         // with the mode-seeking term, in pairs (two noises, one class).
         let diversity = self.recipe.diversity_weight().filter(|_| batch >= 2);
