@@ -9,8 +9,7 @@
 //!
 //! # Backward
 //! As Burn's: ReLU `d_z = d_y` where `z > 0`, else 0; LeakyReLU (slope > 0) `d_z = d_y` where
-//! `z >= 0`, else `slope d_y`; `d_a = d_b = d_z`. (The output's sign tells which side `z` was
-//! on, so the output is what the backward pass keeps.)
+//! `z >= 0`, else `slope d_y`; `d_a = d_b = d_z`.
 
 use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, relu};
@@ -77,20 +76,20 @@ fn kernel<const D: usize>(a: &Tensor<D>, b: Option<&Tensor<D>>, slope: f64) -> O
                 Some(b) => Some(b.clone().try_into_primitive::<Flex>().ok()?),
                 None => None,
             };
-            Some(Tensor::from_primitive::<Flex>(forward(&a, b.as_ref(), slope)?))
+            Some(Tensor::from_primitive::<Flex>(forward(&a, b.as_ref(), slope, false)?.0))
         }
         KernelBackend::AutodiffFlex => {
             let a = a.clone().try_into_primitive::<Autodiff<Flex>>().ok()?;
             match b {
                 Some(b) => {
                     let b = b.clone().try_into_primitive::<Autodiff<Flex>>().ok()?;
-                    let output = forward(a.primitive(), Some(b.primitive()), slope)?;
-                    let saved = Saved { output: output.clone(), slope };
+                    let (output, passes) = forward(a.primitive(), Some(b.primitive()), slope, true)?;
+                    let saved = Saved { passes: passes.into(), slope };
                     Some(autodiff_output(ActivationBackward, [a.node(), b.node()], saved, output))
                 }
                 None => {
-                    let output = forward(a.primitive(), None, slope)?;
-                    let saved = Saved { output: output.clone(), slope };
+                    let (output, passes) = forward(a.primitive(), None, slope, true)?;
+                    let saved = Saved { passes: passes.into(), slope };
                     Some(autodiff_output(ActivationBackward, [a.node()], saved, output))
                 }
             }
@@ -98,8 +97,12 @@ fn kernel<const D: usize>(a: &Tensor<D>, b: Option<&Tensor<D>>, slope: f64) -> O
     }
 }
 
-/// `y = leaky_relu(a + b)` in one pass across the pool.
-fn forward(a: &FlexTensor, b: Option<&FlexTensor>, slope: f32) -> Option<FlexTensor> {
+/// `y = leaky_relu(a + b)` in one pass across the pool, and (`with_mask`) which values pass
+/// their gradient whole: 1 where `z > 0` (ReLU) or `z >= 0` (LeakyReLU), as Burn's backward
+/// passes take it. One byte a value is kept for the backward pass, not the output: a kept
+/// output is shared, so the operation after it (the discriminator's dropout) could no longer
+/// write into it in place (the GAN's peak memory rose 45 MB that way).
+fn forward(a: &FlexTensor, b: Option<&FlexTensor>, slope: f32, with_mask: bool) -> Option<(FlexTensor, Vec<u8>)> {
     let f32_only = a.dtype() == burn::tensor::DType::F32 && b.is_none_or(|b| b.dtype() == burn::tensor::DType::F32);
     if !f32_only {
         return None;
@@ -114,47 +117,49 @@ fn forward(a: &FlexTensor, b: Option<&FlexTensor>, slope: f32) -> Option<FlexTen
             slope * z
         }
     };
+    let passes = |z: f32| u8::from(if slope == 0.0 { z > 0.0 } else { z >= 0.0 });
     let a_values = view(a);
     let mut y = vec![0.0f32; a_values.len()];
-    match b.map(view) {
-        Some(b_values) => y
-            .par_chunks_mut(CHUNK)
-            .zip(a_values.par_chunks(CHUNK).zip(b_values.par_chunks(CHUNK)))
-            .for_each(|(y, (a, b))| {
-                for ((y, &a), &b) in y.iter_mut().zip(a).zip(b) {
-                    *y = activate(a + b);
-                }
-            }),
-        None => y.par_chunks_mut(CHUNK).zip(a_values.par_chunks(CHUNK)).for_each(|(y, a)| {
-            for (y, &a) in y.iter_mut().zip(a) {
-                *y = activate(a);
-            }
-        }),
+    // The mask costs a byte a value; inference (`with_mask` false) drops it.
+    let mut mask = vec![0u8; a_values.len()];
+    let b_values = b.map(view);
+    y.par_chunks_mut(CHUNK).zip(mask.par_chunks_mut(CHUNK)).enumerate().for_each(|(i, (y, mask))| {
+        let a = &a_values[i * CHUNK..][..y.len()];
+        let b = b_values.as_ref().map(|b| &b[i * CHUNK..][..y.len()]);
+        for (k, (y, whole)) in y.iter_mut().zip(mask).enumerate() {
+            let z = match b {
+                Some(b) => a[k] + b[k],
+                None => a[k],
+            };
+            *y = activate(z);
+            *whole = passes(z);
+        }
+    });
+    if !with_mask {
+        mask = Vec::new();
     }
-    Some(flex_tensor(y, a.layout().shape().clone()))
+    Some((flex_tensor(y, a.layout().shape().clone()), mask))
 }
 
 #[derive(Debug, Clone)]
 struct Saved {
-    /// The output (a shared buffer, not a copy): its sign picks each value's slope.
-    output: FlexTensor,
+    /// Per value, 1 where the gradient passes whole, 0 where it is scaled by the slope.
+    passes: std::sync::Arc<[u8]>,
     slope: f32,
 }
 
 #[derive(Debug)]
 struct ActivationBackward;
 
-/// ReLU: `d_z = d_y` where `y > 0`, else 0; LeakyReLU: `d_z = d_y` where `y >= 0`, else
-/// `slope d_y` (with slope > 0, `y` has `z`'s sign).
-fn backward_values(ops_state: &Saved, dy: &FlexTensor) -> FlexTensor {
-    let (dy_values, y_values) = (view(dy), view(&ops_state.output));
-    let slope = ops_state.slope;
+/// `d_z = d_y` where the forward pass let it through whole, else `slope d_y`.
+fn backward_values(saved: &Saved, dy: &FlexTensor) -> FlexTensor {
+    let dy_values = view(dy);
+    let slope = saved.slope;
     let mut dz = vec![0.0f32; dy_values.len()];
-    dz.par_chunks_mut(CHUNK).zip(dy_values.par_chunks(CHUNK).zip(y_values.par_chunks(CHUNK))).for_each(
-        |(dz, (dy, y))| {
-            for ((dz, &dy), &y) in dz.iter_mut().zip(dy).zip(y) {
-                let positive = if slope == 0.0 { y > 0.0 } else { y >= 0.0 };
-                *dz = if positive { dy } else { slope * dy };
+    dz.par_chunks_mut(CHUNK).zip(dy_values.par_chunks(CHUNK).zip(saved.passes.par_chunks(CHUNK))).for_each(
+        |(dz, (dy, passes))| {
+            for ((dz, &dy), &whole) in dz.iter_mut().zip(dy).zip(passes) {
+                *dz = if whole == 1 { dy } else { slope * dy };
             }
         },
     );
