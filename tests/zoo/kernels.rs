@@ -305,12 +305,14 @@ fn relu_leaky_relu_and_the_residual_sum_match_burns_in_values_and_gradients() {
     let _rng = rng_lock();
     let device = Device::flex().autodiff();
     device.seed(23);
-    // Above and below the kernel's size threshold (32,768 values), a strided (transposed) input,
-    // and whole numbers (many exact zeros, where ReLU's and LeakyReLU's gradients differ).
+    // Above and below the kernel's size threshold (32,768 values), a length that is no multiple
+    // of the mask's 64-bit words, a strided (transposed) input, and whole numbers (many exact
+    // zeros, where ReLU's and LeakyReLU's gradients differ).
     for (dims, transposed, whole) in [
         ([3, 64, 14, 14], false, false),
         ([4, 32, 16, 16], true, false),
         ([2, 3, 5, 5], false, false),
+        ([3, 61, 13, 15], false, false),
         ([3, 64, 14, 14], false, true),
     ] {
         let draw = || {

@@ -98,11 +98,12 @@ fn kernel<const D: usize>(a: &Tensor<D>, b: Option<&Tensor<D>>, slope: f64) -> O
 }
 
 /// `y = leaky_relu(a + b)` in one pass across the pool, and (`with_mask`) which values pass
-/// their gradient whole: 1 where `z > 0` (ReLU) or `z >= 0` (LeakyReLU), as Burn's backward
-/// passes take it. One byte a value is kept for the backward pass, not the output: a kept
-/// output is shared, so the operation after it (the discriminator's dropout) could no longer
-/// write into it in place (the GAN's peak memory rose 45 MB that way).
-fn forward(a: &FlexTensor, b: Option<&FlexTensor>, slope: f32, with_mask: bool) -> Option<(FlexTensor, Vec<u8>)> {
+/// their gradient whole: bit set where `z > 0` (ReLU) or `z >= 0` (LeakyReLU), as Burn's
+/// backward passes take it. One bit a value is kept for the backward pass, not the output: a
+/// kept output is shared, so the operation after it (the discriminator's dropout) could no
+/// longer write into it in place (the GAN's peak memory rose 45 MB that way; a byte a value
+/// still cost 12 MB).
+fn forward(a: &FlexTensor, b: Option<&FlexTensor>, slope: f32, with_mask: bool) -> Option<(FlexTensor, Vec<u64>)> {
     let f32_only = a.dtype() == burn::tensor::DType::F32 && b.is_none_or(|b| b.dtype() == burn::tensor::DType::F32);
     if !f32_only {
         return None;
@@ -120,19 +121,20 @@ fn forward(a: &FlexTensor, b: Option<&FlexTensor>, slope: f32, with_mask: bool) 
     let passes = |z: f32| u8::from(if slope == 0.0 { z > 0.0 } else { z >= 0.0 });
     let a_values = view(a);
     let mut y = vec![0.0f32; a_values.len()];
-    // The mask costs a byte a value; inference (`with_mask` false) drops it.
-    let mut mask = vec![0u8; a_values.len()];
+    // The mask is a bit a value (CHUNK is a multiple of 64, so each task owns whole words);
+    // inference (`with_mask` false) drops it.
+    let mut mask = vec![0u64; a_values.len().div_ceil(64)];
     let b_values = b.map(view);
-    y.par_chunks_mut(CHUNK).zip(mask.par_chunks_mut(CHUNK)).enumerate().for_each(|(i, (y, mask))| {
+    y.par_chunks_mut(CHUNK).zip(mask.par_chunks_mut(CHUNK / 64)).enumerate().for_each(|(i, (y, words))| {
         let a = &a_values[i * CHUNK..][..y.len()];
         let b = b_values.as_ref().map(|b| &b[i * CHUNK..][..y.len()]);
-        for (k, (y, whole)) in y.iter_mut().zip(mask).enumerate() {
+        for (k, y) in y.iter_mut().enumerate() {
             let z = match b {
                 Some(b) => a[k] + b[k],
                 None => a[k],
             };
             *y = activate(z);
-            *whole = passes(z);
+            words[k / 64] |= u64::from(passes(z)) << (k % 64);
         }
     });
     if !with_mask {
@@ -143,8 +145,9 @@ fn forward(a: &FlexTensor, b: Option<&FlexTensor>, slope: f32, with_mask: bool) 
 
 #[derive(Debug, Clone)]
 struct Saved {
-    /// Per value, 1 where the gradient passes whole, 0 where it is scaled by the slope.
-    passes: std::sync::Arc<[u8]>,
+    /// A bit per value (value `k`: bit `k % 64` of word `k / 64`), set where the gradient
+    /// passes whole, clear where it is scaled by the slope.
+    passes: std::sync::Arc<[u64]>,
     slope: f32,
 }
 
@@ -156,10 +159,11 @@ fn backward_values(saved: &Saved, dy: &FlexTensor) -> FlexTensor {
     let dy_values = view(dy);
     let slope = saved.slope;
     let mut dz = vec![0.0f32; dy_values.len()];
-    dz.par_chunks_mut(CHUNK).zip(dy_values.par_chunks(CHUNK).zip(saved.passes.par_chunks(CHUNK))).for_each(
-        |(dz, (dy, passes))| {
-            for ((dz, &dy), &whole) in dz.iter_mut().zip(dy).zip(passes) {
-                *dz = if whole == 1 { dy } else { slope * dy };
+    dz.par_chunks_mut(CHUNK).zip(dy_values.par_chunks(CHUNK).zip(saved.passes.par_chunks(CHUNK / 64))).for_each(
+        |(dz, (dy, words))| {
+            for (k, (dz, &dy)) in dz.iter_mut().zip(dy).enumerate() {
+                let whole = (words[k / 64] >> (k % 64)) & 1 == 1;
+                *dz = if whole { dy } else { slope * dy };
             }
         },
     );
