@@ -386,17 +386,6 @@ fn python_baseline(args: &[&str]) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// The CPU's model name (`/proc/cpuinfo`), else the architecture.
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string()))
-        })
-        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
-}
-
 /// The micro-kernel `gemm` 0.19 picks at run time (zoo builds it with `x86-v4`).
 fn gemm_instructions() -> &'static str {
     #[cfg(target_arch = "x86_64")]
@@ -459,7 +448,7 @@ fn main() {
     let only = std::env::var("ZOO_BENCH_ONLY").ok();
     let wanted = |model: &str| only.as_ref().is_none_or(|o| o.split(',').any(|m| m == model));
     let peak = peak::measure();
-    println!("CPU: {} ({} threads)", cpu_model(), peak.threads);
+    println!("CPU: {} ({} threads)", zoo::device::cpu_model(), peak.threads);
     println!(
         "peak FP32 (benches/peak.rs): {:.1} GFLOP/s on {} threads, {:.1} on one ({})",
         peak.all_cores / 1e9,

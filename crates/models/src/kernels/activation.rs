@@ -72,38 +72,30 @@ fn kernel<const D: usize>(a: &Tensor<D>, b: Option<&Tensor<D>>, slope: f64) -> O
     match backend {
         KernelBackend::Flex => {
             let a = a.clone().try_into_primitive::<Flex>().ok()?;
-            let b = match b {
-                Some(b) => Some(b.clone().try_into_primitive::<Flex>().ok()?),
-                None => None,
-            };
-            Some(Tensor::from_primitive::<Flex>(forward(&a, b.as_ref(), slope, false)?.0))
+            let b = b.map(|b| b.clone().try_into_primitive::<Flex>()).transpose().ok()?;
+            // Inference: the mask is dropped.
+            Some(Tensor::from_primitive::<Flex>(forward(&a, b.as_ref(), slope)?.0))
         }
         KernelBackend::AutodiffFlex => {
             let a = a.clone().try_into_primitive::<Autodiff<Flex>>().ok()?;
-            match b {
-                Some(b) => {
-                    let b = b.clone().try_into_primitive::<Autodiff<Flex>>().ok()?;
-                    let (output, passes) = forward(a.primitive(), Some(b.primitive()), slope, true)?;
-                    let saved = Saved { passes: passes.into(), slope };
-                    Some(autodiff_output(ActivationBackward, [a.node(), b.node()], saved, output))
-                }
-                None => {
-                    let (output, passes) = forward(a.primitive(), None, slope, true)?;
-                    let saved = Saved { passes: passes.into(), slope };
-                    Some(autodiff_output(ActivationBackward, [a.node()], saved, output))
-                }
-            }
+            let b = b.map(|b| b.clone().try_into_primitive::<Autodiff<Flex>>()).transpose().ok()?;
+            let (output, passes) = forward(a.primitive(), b.as_ref().map(|b| b.primitive()), slope)?;
+            let saved = Saved { passes: passes.into(), slope };
+            Some(match b {
+                Some(b) => autodiff_output(ActivationBackward, [a.node(), b.node()], saved, output),
+                None => autodiff_output(ActivationBackward, [a.node()], saved, output),
+            })
         }
     }
 }
 
-/// `y = leaky_relu(a + b)` in one pass across the pool, and (`with_mask`) which values pass
-/// their gradient whole: bit set where `z > 0` (ReLU) or `z >= 0` (LeakyReLU), as Burn's
+/// `y = leaky_relu(a + b)` in one pass across the pool, and which values pass their gradient
+/// whole (the mask): bit set where `z > 0` (ReLU) or `z >= 0` (LeakyReLU), as Burn's
 /// backward passes take it. One bit a value is kept for the backward pass, not the output: a
 /// kept output is shared, so the operation after it (the discriminator's dropout) could no
 /// longer write into it in place (the GAN's peak memory rose 45 MB that way; a byte a value
 /// still cost 12 MB).
-fn forward(a: &FlexTensor, b: Option<&FlexTensor>, slope: f32, with_mask: bool) -> Option<(FlexTensor, Vec<u64>)> {
+fn forward(a: &FlexTensor, b: Option<&FlexTensor>, slope: f32) -> Option<(FlexTensor, Vec<u64>)> {
     let f32_only = a.dtype() == burn::tensor::DType::F32 && b.is_none_or(|b| b.dtype() == burn::tensor::DType::F32);
     if !f32_only {
         return None;
@@ -121,8 +113,7 @@ fn forward(a: &FlexTensor, b: Option<&FlexTensor>, slope: f32, with_mask: bool) 
     let passes = |z: f32| u8::from(if slope == 0.0 { z > 0.0 } else { z >= 0.0 });
     let a_values = view(a);
     let mut y = vec![0.0f32; a_values.len()];
-    // The mask is a bit a value (CHUNK is a multiple of 64, so each task owns whole words);
-    // inference (`with_mask` false) drops it.
+    // The mask is a bit a value (CHUNK is a multiple of 64, so each task owns whole words).
     let mut mask = vec![0u64; a_values.len().div_ceil(64)];
     let b_values = b.map(view);
     y.par_chunks_mut(CHUNK).zip(mask.par_chunks_mut(CHUNK / 64)).enumerate().for_each(|(i, (y, words))| {
@@ -137,9 +128,6 @@ fn forward(a: &FlexTensor, b: Option<&FlexTensor>, slope: f32, with_mask: bool) 
             words[k / 64] |= u64::from(passes(z)) << (k % 64);
         }
     });
-    if !with_mask {
-        mask = Vec::new();
-    }
     Some((flex_tensor(y, a.layout().shape().clone()), mask))
 }
 
