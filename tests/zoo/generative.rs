@@ -455,6 +455,61 @@ fn the_mode_seeking_term_grows_as_two_noises_give_one_picture() {
     assert!(term.is_finite() && term > 0.0, "{term}");
 }
 
+/// The tutorial's order (`simultaneous`): both steps from the parameters before the batch, each
+/// equal to that step taken alone from them; the default order moves G against the updated D.
+/// `recipes/gan-tutorial.json` asks for it, with Keras' batch-norm settings.
+#[test]
+fn simultaneous_updates_take_both_steps_from_the_same_parameters() {
+    let _rng = rng_lock();
+    let device = Device::flex();
+    let trainer = |simultaneous: bool| {
+        let mut recipe = GanRecipe::default_recipe().with_simultaneous(Some(simultaneous)).with_average(None);
+        recipe.discriminator.dropout = 0.0;
+        recipe.trainer(&device)
+    };
+    let train_device = trainer(true).train_device();
+    let (images, targets) = real_batch(16, &train_device);
+    let real = images.clone() * 2.0 - 1.0;
+    let probe = Tensor::<2>::random([4, 100], burn::tensor::Distribution::Normal(0.0, 1.0), &train_device);
+    type Trainer = zoo_train::generative::gan::GanTrainer;
+    // Training-mode outputs: functions of the parameters only.
+    let generated = |t: &Trainer| floats(t.generator.forward(probe.clone()));
+    let judged = |t: &Trainer| floats(t.discriminator.valid().forward(real.clone().inner()));
+    let after_batch = |simultaneous: bool| {
+        let mut t = trainer(simultaneous);
+        device.seed(7);
+        t.train_batch(ImageBatch::new(images.clone(), targets.clone()), Some(&lr(1e-3)));
+        (generated(&t), judged(&t))
+    };
+    // The batch's fakes: its first draw after the seed.
+    let fakes = |t: &Trainer| {
+        device.seed(7);
+        t.generate(t.noise(16))
+    };
+    let mut d_alone = trainer(true);
+    let fake = fakes(&d_alone);
+    d_alone.discriminator_step(real.clone(), fake, Some(&lr(1e-3)));
+    let mut g_alone = trainer(true);
+    let fake = fakes(&g_alone);
+    g_alone.generator_step(fake, Some(&lr(1e-3)));
+
+    let (g, d) = after_batch(true);
+    assert!(d == judged(&d_alone), "simultaneous: D's step is the one from the batch's starting parameters");
+    assert!(g == generated(&g_alone), "simultaneous: G's step reads D before D's step");
+    let (g, d) = after_batch(false);
+    assert!(d == judged(&d_alone), "alternating: D steps first");
+    assert!(g != generated(&g_alone), "alternating: G's step reads the updated D");
+
+    let path = Path::new(&crate::common::manifest_dir()).join("recipes/gan-tutorial.json");
+    let tutorial: GanRecipe = zoo_train::recipes::load_recipe(&path).expect("the tutorial recipe loads");
+    assert_eq!(tutorial.simultaneous, Some(true));
+    assert_eq!((tutorial.generator.norm_epsilon, tutorial.generator.norm_momentum), (1e-3, 0.01));
+    let mut bad = GanRecipe::default_recipe();
+    bad.generator.norm_momentum = 0.0;
+    let error = bad.validate().unwrap_err();
+    assert!(error.contains("generator.norm_momentum 0"), "{error}");
+}
+
 #[test]
 fn a_conditional_gan_trains_samples_digits_on_request_and_is_judged_per_digit() {
     let tmp = tempfile::tempdir().unwrap();

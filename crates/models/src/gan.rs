@@ -39,6 +39,14 @@ pub struct GeneratorConfig {
     /// Size of the label's embedding read beside the noise (conditional only).
     #[config(default = 50)]
     pub label_features: usize,
+    /// Epsilon of every batch norm (Burn's and PyTorch's 1e-5; Keras', the tutorial's, 1e-3).
+    #[config(default = 1e-5)]
+    pub norm_epsilon: f64,
+    /// Momentum of every batch norm's running statistics, `running = (1 - momentum) running +
+    /// momentum batch` (Burn's and PyTorch's 0.1; Keras' `momentum=0.99`, the tutorial's, is
+    /// 0.01 here). The running statistics draw the pictures the judge scores.
+    #[config(default = 0.1)]
+    pub norm_momentum: f64,
 }
 
 /// Configuration of [`Discriminator`].
@@ -102,13 +110,20 @@ impl GeneratorConfig {
         let inputs = self.noise + label_features;
         let mut dense = LinearConfig::new(inputs, 7 * 7 * 256).with_bias(false).init(device);
         dense.weight = self.initializer.init_with([inputs, 7 * 7 * 256], Some(inputs), Some(7 * 7 * 256), device);
+        let norm = |features: usize| {
+            BatchNormConfig::new(features)
+                .with_epsilon(self.norm_epsilon)
+                .with_momentum(self.norm_momentum)
+                .init(device)
+                .into()
+        };
         Generator {
             dense,
-            norm0: BatchNormConfig::new(7 * 7 * 256).init(device).into(),
+            norm0: norm(7 * 7 * 256),
             up1: up_layer(256, 128, 1),
-            norm1: BatchNormConfig::new(128).init(device).into(),
+            norm1: norm(128),
             up2: up_layer(128, 64, 2),
-            norm2: BatchNormConfig::new(64).init(device).into(),
+            norm2: norm(64),
             output: up_layer(64, 1, 2),
             noise: self.noise,
             label: (self.classes > 0).then(|| EmbeddingConfig::new(self.classes, self.label_features).init(device)),
@@ -135,7 +150,7 @@ impl Generator {
         self.noise
     }
 
-    /// The momentum of the batch norms' running statistics (0.1 when built).
+    /// The momentum of the batch norms' running statistics (`norm_momentum` when built).
     pub fn norm_momentum(&self) -> f64 {
         self.norm0.momentum
     }

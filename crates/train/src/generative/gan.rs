@@ -1,5 +1,5 @@
-//! `gan` (items 6, 8, 15): the DCGAN recipe, its two-optimiser trainer with alternating
-//! updates, `zoo sample` (a grid of new digits) and `zoo eval --judge` (see `judge.rs`).
+//! `gan` (items 6, 8, 15): the DCGAN recipe, its two-optimiser trainer (alternating or
+//! simultaneous updates), `zoo sample` (a grid of new digits) and `zoo eval --judge` (see `judge.rs`).
 
 use std::path::{Path, PathBuf};
 
@@ -45,6 +45,11 @@ pub struct GanRecipe {
     /// grows as two noises give the same picture. Against a class-conditional generator
     /// drawing one picture per class. 0 or absent: off.
     pub diversity: Option<f64>,
+    /// Both players' steps from the same parameters, as the TensorFlow tutorial computes them
+    /// (true): G's loss reads D before D's step, and D's step reads the fakes G made before its
+    /// own. False or absent: D's step first, then G's against the updated D (PyTorch's DCGAN
+    /// example).
+    pub simultaneous: Option<bool>,
 }
 
 impl GanRecipe {
@@ -105,6 +110,17 @@ impl ImageRecipe for GanRecipe {
         }
         if g > 0 && !self.fit.classes.is_empty() && g != self.fit.classes.len() {
             return Err(format!("generator.classes {g}: fit.classes keeps {} classes", self.fit.classes.len()));
+        }
+        let (epsilon, momentum) = (self.generator.norm_epsilon, self.generator.norm_momentum);
+        if !(epsilon.is_finite() && epsilon > 0.0) {
+            return Err(format!(
+                "generator.norm_epsilon {epsilon}: batch norm's epsilon must be above 0 (Burn's 1e-5, Keras' 1e-3)"
+            ));
+        }
+        if !(momentum > 0.0 && momentum <= 1.0) {
+            return Err(format!(
+                "generator.norm_momentum {momentum}: the running statistics' momentum must be above 0 and at most 1 (Burn's 0.1; Keras' momentum=0.99 is 0.01)"
+            ));
         }
         if let Some(weight) = self.diversity.filter(|w| !(w.is_finite() && *w >= 0.0)) {
             return Err(format!("diversity {weight}: the mode-seeking term's weight must be 0 or more (0: off)"));
@@ -422,10 +438,18 @@ impl ImageTrainer for GanTrainer {
         let noise = self.noise(batch);
         let fake = self.generator.forward_with(noise.clone(), asked.clone());
         let labels = asked.clone().map(|asked| (targets, asked));
-        let d = self.discriminator_step_with(to_gan_range(images), fake.clone(), labels, lr);
+        let real = to_gan_range(images);
         let mode_seeking = diversity.map(|weight| mode_seeking_term(fake.clone(), noise) * weight);
         let term = mode_seeking.as_ref().map(|t| scalar(t.clone()));
-        let g = self.generator_update(fake, asked, mode_seeking, lr);
+        // The discriminator step reads `fake` detached: made before G's step, it is what the
+        // tutorial's D step reads when G's step comes first.
+        let (d, g) = if self.recipe.simultaneous == Some(true) {
+            let g = self.generator_update(fake.clone(), asked, mode_seeking, lr);
+            (self.discriminator_step_with(real, fake, labels, lr), g)
+        } else {
+            let d = self.discriminator_step_with(real, fake.clone(), labels, lr);
+            (d, self.generator_update(fake, asked, mode_seeking, lr))
+        };
         let mut metrics = vec![("D Loss", d.loss), ("G Loss", g), ("D(x)", d.d_real), ("D(G(z))", d.d_fake)];
         metrics.extend(term.map(|t| ("Mode Seeking", t)));
         metrics
