@@ -348,6 +348,70 @@ fn relu_leaky_relu_and_the_residual_sum_match_burns_in_values_and_gradients() {
     }
 }
 
+#[test]
+fn gelu_matches_burns_in_values_and_gradients() {
+    use zoo_models::nn::gelu;
+    let _rng = rng_lock();
+    let device = Device::flex().autodiff();
+    device.seed(29);
+    // Above and below the kernel's size threshold (32,768 values), a strided (transposed)
+    // input, and the tails (|x| up to 12, where Φ is 0 or 1 to float precision).
+    for (dims, transposed, spread) in
+        [([4, 128, 96], false, 1.0), ([2, 5, 7], false, 1.0), ([4, 96, 128], true, 1.0), ([4, 128, 96], false, 4.0)]
+    {
+        let x = Tensor::<3>::random(dims, Distribution::Normal(0.0, spread), &device);
+        let out_dims = if transposed { [dims[0], dims[2], dims[1]] } else { dims };
+        let weights = Tensor::<3>::random(out_dims, Distribution::Uniform(0.5, 1.5), &device);
+        let run = |on: bool| {
+            kernels::set_enabled(on);
+            let x = x.clone().require_grad();
+            let input = if transposed { x.clone().swap_dims(1, 2) } else { x.clone() };
+            let out = gelu(input);
+            let grads = (out.clone() * weights.clone()).sum().backward();
+            (out.inner(), x.grad(&grads).unwrap(), gelu(x.inner()))
+        };
+        let (zoo, burn) = (run(true), run(false));
+        kernels::set_enabled(true);
+        let case = format!("{dims:?}, transposed {transposed}, spread {spread}");
+        assert_close(&format!("output ({case})"), zoo.0, burn.0);
+        assert_close(&format!("d x ({case})"), zoo.1, burn.1);
+        assert_close(&format!("inference output ({case})"), zoo.2, burn.2);
+    }
+}
+
+/// zoo's walk over Burn's encoder layers computes what Burn's `TransformerEncoder::forward`
+/// does (pre-norm and post-norm, padding and attention masks), values and gradients.
+#[test]
+fn the_transformer_encoder_walk_matches_burns_forward() {
+    use burn::nn::transformer::{TransformerEncoderConfig, TransformerEncoderInput};
+    let _rng = rng_lock();
+    let device = Device::flex().autodiff();
+    device.seed(31);
+    let x = Tensor::<3>::random([4, 24, 96], Distribution::Normal(0.0, 1.0), &device).require_grad();
+    let padding = Tensor::<1, Int>::arange(0..24, &device).reshape([1, 24]).repeat_dim(0, 4).greater_equal_elem(20);
+    let causal = zoo_models::attention::causal_mask(4, 24, &device);
+    for norm_first in [true, false] {
+        // Dropout 0: the same function in training mode, where the gradients are compared.
+        let encoder =
+            TransformerEncoderConfig::new(96, 384, 4, 2).with_norm_first(norm_first).with_dropout(0.0).init(&device);
+        for (pad, attn) in [(Some(padding.clone()), None), (None, Some(causal.clone()))] {
+            let mut input = TransformerEncoderInput::new(x.clone());
+            if let Some(mask) = pad.clone() {
+                input = input.mask_pad(mask);
+            }
+            if let Some(mask) = attn.clone() {
+                input = input.mask_attn(mask);
+            }
+            let burn = encoder.forward(input);
+            let zoo = zoo_models::transformer::encode(&encoder, x.clone(), pad.clone(), attn.clone());
+            let case = format!("norm_first {norm_first}, padding {}", pad.is_some());
+            let gradient = |out: Tensor<3>| x.grad(&out.sum().backward()).unwrap();
+            assert_close(&format!("output ({case})"), zoo.clone().inner(), burn.clone().inner());
+            assert_close(&format!("d x ({case})"), gradient(zoo), gradient(burn));
+        }
+    }
+}
+
 /// `dims` as four dimensions (trailing 1s), so one closure serves every case.
 fn pad4(dims: &[usize]) -> [usize; 4] {
     let mut out = [1; 4];

@@ -189,6 +189,15 @@ pub fn relu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     kernels::activation::leaky_relu_fused(x, 0.0)
 }
 
+/// `gelu(x)` with the exact normal CDF, as Burn's: zoo's kernel (its own erf, across the
+/// thread pool) on large flex tensors.
+///
+/// # Shapes
+/// - x: any; output: x's
+pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    kernels::gelu::gelu_fused(x)
+}
+
 /// `leaky_relu(x, slope)`, as [`relu`] runs it.
 pub fn leaky_relu<const D: usize>(x: Tensor<D>, slope: f64) -> Tensor<D> {
     kernels::activation::leaky_relu_fused(x, slope)

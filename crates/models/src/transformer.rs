@@ -5,12 +5,15 @@
 //!   (cross-attention, [`AttentionPooling`]), then classified.
 
 use burn::module::Param;
-use burn::nn::transformer::{TransformerEncoder, TransformerEncoderConfig, TransformerEncoderInput};
+use burn::nn::activation::Activation;
+use burn::nn::attention::MhaInput;
+use burn::nn::transformer::{TransformerEncoder, TransformerEncoderConfig};
 use burn::nn::{
     DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig,
 };
 use burn::prelude::*;
 
+use crate::kernels::dropout::dropout;
 use crate::nn::Dropout;
 use burn::tensor::Distribution;
 
@@ -43,6 +46,53 @@ fn encoder(d_model: usize, heads: usize, layers: usize, dropout: f64, device: &D
         .with_dropout(dropout)
         .with_norm_first(true)
         .init(device)
+}
+
+/// Burn's `TransformerEncoder::forward`, written out over its own layers (the same modules,
+/// weights and records) so that the feed-forward's exact GELU and the dropouts run zoo's
+/// kernels: Burn's GELU computed libm's `erff` a value at a time on one thread (10 % of a GPT
+/// step). `mask_pad`: `[batch, len]`, true at padding; `mask_attn`: `[batch, len, len]`, true
+/// where a position may not look.
+///
+/// # Shapes
+/// - x: `[batch, len, d_model]`; output: the same
+pub fn encode(
+    encoder: &TransformerEncoder,
+    mut x: Tensor<3>,
+    mask_pad: Option<Tensor<2, Bool>>,
+    mask_attn: Option<Tensor<3, Bool>>,
+) -> Tensor<3> {
+    for layer in &encoder.layers {
+        // Burn's names: `norm_2` before the attention, `norm_1` before the feed-forward when
+        // the norm comes first; after each residual sum otherwise.
+        let attend = |h: Tensor<3>| {
+            let mut input = MhaInput::self_attn(h);
+            if let Some(mask) = mask_pad.clone() {
+                input = input.mask_pad(mask);
+            }
+            if let Some(mask) = mask_attn.clone() {
+                input = input.mask_attn(mask);
+            }
+            dropout(&layer.dropout, layer.mha.forward(input).context)
+        };
+        let feed_forward = |h: Tensor<3>| {
+            let ff = &layer.pwff;
+            let h = ff.linear_inner.forward(h); // [batch, len, d_ff]
+            let h = match &ff.activation {
+                Activation::Gelu(g) if !g.approximate => crate::nn::gelu(h),
+                other => other.forward(h),
+            };
+            dropout(&layer.dropout, ff.linear_outer.forward(dropout(&ff.dropout, h)))
+        };
+        x = if layer.norm_first {
+            let x = x.clone() + attend(layer.norm_2.forward(x));
+            x.clone() + feed_forward(layer.norm_1.forward(x))
+        } else {
+            let x = layer.norm_1.forward(x.clone() + attend(x));
+            layer.norm_2.forward(x.clone() + feed_forward(x))
+        };
+    }
+    x
 }
 
 /// Configuration of [`CharTransformer`].
@@ -101,7 +151,7 @@ impl CharTransformer {
         let [batch, len] = ids.dims();
         let device = ids.device();
         let x = self.dropout.forward(embed(&self.tokens, &self.positions, ids));
-        let x = self.blocks.forward(TransformerEncoderInput::new(x).mask_attn(causal_mask(batch, len, &device)));
+        let x = encode(&self.blocks, x, None, Some(causal_mask(batch, len, &device)));
         self.output.forward(self.norm.forward(x))
     }
 
@@ -166,7 +216,7 @@ impl TextClassifier {
     /// - output: `[batch, classes]` and `[batch, len]` (rows sum to 1, 0 at padding)
     pub fn forward(&self, ids: Tensor<2, Int>, padding: Tensor<2, Bool>) -> (Tensor<2>, Tensor<2>) {
         let x = self.dropout.forward(embed(&self.tokens, &self.positions, ids));
-        let x = self.encoder.forward(TransformerEncoderInput::new(x).mask_pad(padding.clone()));
+        let x = encode(&self.encoder, x, Some(padding.clone()), None);
         let (pooled, weights) = self.pooling.forward(self.norm.forward(x), Some(padding));
         (self.output.forward(self.dropout.forward(pooled)), weights)
     }

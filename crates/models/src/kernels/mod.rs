@@ -8,6 +8,7 @@ pub mod activation;
 pub mod batch_norm;
 pub mod conv;
 pub mod dropout;
+pub mod gelu;
 pub mod lstm;
 pub mod pool;
 
