@@ -103,12 +103,61 @@ const INV_SQRT_2PI: f32 = 0.398_942_3;
 fn forward(input: &FlexTensor) -> FlexTensor {
     let x = view(input);
     let mut y = vec![0.0f32; x.len()];
-    y.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(y, x)| {
-        for (y, &x) in y.iter_mut().zip(x) {
-            *y = x * cdf_and_density_term(x).0;
-        }
-    });
+    y.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(y, x)| widest(Pass::Forward, x, x, y));
     flex_tensor(y, input.layout().shape().clone())
+}
+
+/// Which of the two loops [`widest`] runs.
+#[derive(Clone, Copy)]
+enum Pass {
+    /// `out = x Φ(x)`
+    Forward,
+    /// `out = dy (Φ(x) + x φ(x))`
+    Backward,
+}
+
+/// One chunk of a pass: `x`, `dy` (the forward pass ignores it) and `out` of one length.
+#[inline(always)]
+fn pass(which: Pass, x: &[f32], dy: &[f32], out: &mut [f32]) {
+    match which {
+        Pass::Forward => {
+            for (out, &x) in out.iter_mut().zip(x) {
+                *out = x * cdf_and_density_term(x).0;
+            }
+        }
+        Pass::Backward => {
+            for ((out, &x), &dy) in out.iter_mut().zip(x).zip(dy) {
+                let (cdf, gauss) = cdf_and_density_term(x);
+                *out = dy * (cdf + x * gauss * INV_SQRT_2PI);
+            }
+        }
+    }
+}
+
+/// [`pass`] compiled for the widest vectors the CPU has (AVX-512, else AVX2, else the SSE2 of
+/// every x86-64): the same arithmetic in every build, only the vector width differs, so the
+/// values do not depend on the CPU (Rust forms no fused multiply-adds of its own).
+fn widest(which: Pass, x: &[f32], dy: &[f32], out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f")]
+        fn avx512(which: Pass, x: &[f32], dy: &[f32], out: &mut [f32]) {
+            pass(which, x, dy, out)
+        }
+        #[target_feature(enable = "avx2")]
+        fn avx2(which: Pass, x: &[f32], dy: &[f32], out: &mut [f32]) {
+            pass(which, x, dy, out)
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F (checked above).
+            return unsafe { avx512(which, x, dy, out) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (checked above).
+            return unsafe { avx2(which, x, dy, out) };
+        }
+    }
+    pass(which, x, dy, out)
 }
 
 #[derive(Debug)]
@@ -123,12 +172,9 @@ impl Backward<Flex, 1> for GeluBackward {
         let [Some(parent)] = ops.parents else { return };
         let (x, dy_values) = (view(&ops.state), view(&dy));
         let mut dx = vec![0.0f32; x.len()];
-        dx.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK).zip(dy_values.par_chunks(CHUNK))).for_each(|(dx, (x, dy))| {
-            for ((dx, &x), &dy) in dx.iter_mut().zip(x).zip(dy) {
-                let (cdf, gauss) = cdf_and_density_term(x);
-                *dx = dy * (cdf + x * gauss * INV_SQRT_2PI);
-            }
-        });
+        dx.par_chunks_mut(CHUNK)
+            .zip(x.par_chunks(CHUNK).zip(dy_values.par_chunks(CHUNK)))
+            .for_each(|(dx, (x, dy))| widest(Pass::Backward, x, dy, dx));
         grads.register::<Flex>(parent.id, flex_tensor(dx, dy.layout().shape().clone()));
     }
 }
