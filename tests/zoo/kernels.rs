@@ -379,6 +379,49 @@ fn gelu_matches_burns_in_values_and_gradients() {
     }
 }
 
+#[test]
+fn attentions_scaled_softmax_matches_burns_in_values_and_gradients() {
+    use zoo_models::nn::softmax_scaled;
+    let _rng = rng_lock();
+    let device = Device::flex().autodiff();
+    device.seed(37);
+    // Above and below the kernel's size threshold, rows no multiple of its 16 lanes, a strided
+    // (transposed) input, and masked scores (-1e4, some rows wholly masked: uniform weights).
+    for (dims, transposed, masked) in [
+        ([2, 6, 64, 128], false, false),
+        ([2, 3, 5, 7], false, false),
+        ([3, 4, 70, 37], true, false),
+        ([2, 6, 64, 128], false, true),
+    ] {
+        let mut x = Tensor::<4>::random(dims, Distribution::Normal(0.0, 3.0), &device);
+        if masked {
+            let mask = Tensor::<4>::random(dims, Distribution::Uniform(0.0, 1.0), &device).lower_elem(0.3);
+            let whole_rows =
+                Tensor::<4>::random([dims[0], dims[1], dims[2], 1], Distribution::Uniform(0.0, 1.0), &device)
+                    .lower_elem(0.05)
+                    .expand(dims);
+            x = x.mask_fill(mask.bool_or(whole_rows), -1e4);
+        }
+        let out_dims = if transposed { [dims[0], dims[1], dims[3], dims[2]] } else { dims };
+        let weights = Tensor::<4>::random(out_dims, Distribution::Uniform(0.5, 1.5), &device);
+        let run = |on: bool| {
+            kernels::set_enabled(on);
+            let x = x.clone().require_grad();
+            let input = if transposed { x.clone().swap_dims(2, 3) } else { x.clone() };
+            let out = softmax_scaled(input, 0.125);
+            let grads = (out.clone() * weights.clone()).sum().backward();
+            (out.inner(), x.grad(&grads).unwrap())
+        };
+        let (zoo, burn) = (run(true), run(false));
+        kernels::set_enabled(true);
+        let case = format!("{dims:?}, transposed {transposed}, masked {masked}");
+        let rows = zoo.0.clone().sum_dim(3).into_data().try_to_vec::<f32>().unwrap();
+        assert!(rows.iter().all(|s| (s - 1.0).abs() < 1e-5), "rows sum to 1 ({case})");
+        assert_close(&format!("output ({case})"), zoo.0, burn.0);
+        assert_close(&format!("d x ({case})"), zoo.1, burn.1);
+    }
+}
+
 /// zoo's walk over Burn's encoder layers computes what Burn's `TransformerEncoder::forward`
 /// does (pre-norm and post-norm, padding and attention masks), values and gradients.
 #[test]
@@ -387,9 +430,11 @@ fn the_transformer_encoder_walk_matches_burns_forward() {
     let _rng = rng_lock();
     let device = Device::flex().autodiff();
     device.seed(31);
-    let x = Tensor::<3>::random([4, 24, 96], Distribution::Normal(0.0, 1.0), &device).require_grad();
-    let padding = Tensor::<1, Int>::arange(0..24, &device).reshape([1, 24]).repeat_dim(0, 4).greater_equal_elem(20);
-    let causal = zoo_models::attention::causal_mask(4, 24, &device);
+    // Scores [4, 4, 64, 64] and feed-forward activations [4, 64, 384]: above the kernels' size
+    // threshold.
+    let x = Tensor::<3>::random([4, 64, 96], Distribution::Normal(0.0, 1.0), &device).require_grad();
+    let padding = Tensor::<1, Int>::arange(0..64, &device).reshape([1, 64]).repeat_dim(0, 4).greater_equal_elem(50);
+    let causal = zoo_models::attention::causal_mask(4, 64, &device);
     for norm_first in [true, false] {
         // Dropout 0: the same function in training mode, where the gradients are compared.
         let encoder =

@@ -1,16 +1,65 @@
 //! Item 24 of the source document: attention, written once for every text model (the article's
 //! code left out the 1/sqrt(d) scaling and mixed up shapes).
 //!
-//! Multi-head scaled dot-product attention is Burn's `MultiHeadAttention`
-//! (`softmax(Q Kᵀ / sqrt(d_k)) V` per head, masked positions set to -1e4 before the softmax,
-//! so their weight is 0 in f32); this file adds the two masks every model needs and the
+//! Multi-head scaled dot-product attention is Burn's `MultiHeadAttention` module run by
+//! [`attend`] (`softmax(Q Kᵀ / sqrt(d_k)) V` per head, masked positions set to -1e4 before the
+//! softmax, so their weight is 0 in f32); this file adds the two masks every model needs and the
 //! attention pooling of item 24: one learned query attending over a token sequence.
 //! `tests/zoo/attention.rs` checks Burn's module against a naive reference and the masks.
 
 use burn::module::Param;
-use burn::nn::attention::{MhaInput, MultiHeadAttention, MultiHeadAttentionConfig};
+use burn::nn::Linear;
+use burn::nn::attention::{MultiHeadAttention, MultiHeadAttentionConfig};
 use burn::prelude::*;
 use burn::tensor::Distribution;
+use burn::tensor::activation::quiet_softmax;
+
+use crate::kernels::dropout::dropout;
+use crate::nn::softmax_scaled;
+
+/// Burn's `MultiHeadAttention::forward` over the same module (weights, records), written out
+/// so that the softmax and the dropout on the weights run zoo's kernels (Burn's softmax was
+/// five single-threaded passes with libm's `exp`). Returns the context and the weights (after
+/// dropout, as Burn's `MhaOutput`). The masks are applied before the scaling, Burn's after:
+/// -1e4 scaled is still a weight of exactly 0.
+///
+/// # Shapes
+/// - query: `[batch, len_q, d_model]`; key, value: `[batch, len_k, d_model]`
+/// - mask_pad: `[batch, len_k]`, true at padding; mask_attn: `[batch, len_q, len_k]`, true
+///   where a query may not look
+/// - output: `[batch, len_q, d_model]` and `[batch, heads, len_q, len_k]`
+pub fn attend(
+    mha: &MultiHeadAttention,
+    query: Tensor<3>,
+    key: Tensor<3>,
+    value: Tensor<3>,
+    mask_pad: Option<Tensor<2, Bool>>,
+    mask_attn: Option<Tensor<3, Bool>>,
+) -> (Tensor<3>, Tensor<4>) {
+    let [batch, len_q, d_model] = query.dims();
+    // [batch, len, d_model] -> [batch, heads, len, d_k]
+    let split_heads = |x: Tensor<3>, linear: &Linear| {
+        let [batch, len, _] = x.dims();
+        linear.forward(x).reshape([batch, len, mha.n_heads, mha.d_k]).swap_dims(1, 2)
+    };
+    let (query, key, value) =
+        (split_heads(query, &mha.query), split_heads(key, &mha.key), split_heads(value, &mha.value));
+    let mut scores = query.matmul(key.transpose()); // [batch, heads, len_q, len_k]
+    if let Some(mask) = mask_pad {
+        let [batch, len_k] = mask.dims();
+        scores = scores.mask_fill(mask.reshape([batch, 1, 1, len_k]), mha.min_float);
+    }
+    if let Some(mask) = mask_attn {
+        let [batch, len_q, len_k] = mask.dims();
+        scores = scores.mask_fill(mask.reshape([batch, 1, len_q, len_k]), mha.min_float);
+    }
+    let scale = 1.0 / (mha.d_k as f64).sqrt();
+    let weights =
+        if mha.quiet_softmax { quiet_softmax(scores.mul_scalar(scale), 3) } else { softmax_scaled(scores, scale) };
+    let weights = dropout(&mha.dropout, weights);
+    let context = weights.clone().matmul(value).swap_dims(1, 2).reshape([batch, len_q, d_model]);
+    (mha.output.forward(context), weights)
+}
 
 /// `[batch, len, len]`, true where position `i` may not look at `j > i` (the future).
 pub fn causal_mask(batch: usize, len: usize, device: &Device) -> Tensor<3, Bool> {
@@ -61,12 +110,8 @@ impl AttentionPooling {
     pub fn forward(&self, tokens: Tensor<3>, padding: Option<Tensor<2, Bool>>) -> (Tensor<2>, Tensor<2>) {
         let [batch, len, d_model] = tokens.dims();
         let query = self.query.val().expand([batch as i64, 1, d_model as i64]);
-        let mut input = MhaInput::new(query, tokens.clone(), tokens);
-        if let Some(padding) = padding {
-            input = input.mask_pad(padding);
-        }
-        let out = self.attention.forward(input);
-        let weights = out.weights.mean_dim(1).reshape([batch, len]); // [batch, heads, 1, len] -> [batch, len]
-        (out.context.reshape([batch, d_model]), weights)
+        let (context, weights) = attend(&self.attention, query, tokens.clone(), tokens, padding, None);
+        let weights = weights.mean_dim(1).reshape([batch, len]); // [batch, heads, 1, len] -> [batch, len]
+        (context.reshape([batch, d_model]), weights)
     }
 }

@@ -198,6 +198,16 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     kernels::gelu::gelu_fused(x)
 }
 
+/// `softmax(x * scale)` along the last dimension (attention's scaled softmax): zoo's kernel
+/// (one read of a row for its maximum, one to exponentiate and sum, across the thread pool)
+/// on large flex tensors, Burn's elsewhere.
+///
+/// # Shapes
+/// - x: any; output: x's
+pub fn softmax_scaled<const D: usize>(x: Tensor<D>, scale: f64) -> Tensor<D> {
+    kernels::softmax::softmax_scaled(x, scale)
+}
+
 /// `leaky_relu(x, slope)`, as [`relu`] runs it.
 pub fn leaky_relu<const D: usize>(x: Tensor<D>, slope: f64) -> Tensor<D> {
     kernels::activation::leaky_relu_fused(x, slope)

@@ -6,7 +6,6 @@
 
 use burn::module::Param;
 use burn::nn::activation::Activation;
-use burn::nn::attention::MhaInput;
 use burn::nn::transformer::{TransformerEncoder, TransformerEncoderConfig};
 use burn::nn::{
     DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig,
@@ -17,7 +16,7 @@ use crate::kernels::dropout::dropout;
 use crate::nn::Dropout;
 use burn::tensor::Distribution;
 
-use crate::attention::{AttentionPooling, AttentionPoolingConfig, causal_mask};
+use crate::attention::{AttentionPooling, AttentionPoolingConfig, attend, causal_mask};
 
 /// Token and position embeddings as GPT-2 initialises them (normal, std 0.02).
 fn embeddings(vocab: usize, positions: usize, d_model: usize, device: &Device) -> (Embedding, Param<Tensor<2>>) {
@@ -49,9 +48,9 @@ fn encoder(d_model: usize, heads: usize, layers: usize, dropout: f64, device: &D
 }
 
 /// Burn's `TransformerEncoder::forward`, written out over its own layers (the same modules,
-/// weights and records) so that the feed-forward's exact GELU and the dropouts run zoo's
-/// kernels: Burn's GELU computed libm's `erff` a value at a time on one thread (10 % of a GPT
-/// step). `mask_pad`: `[batch, len]`, true at padding; `mask_attn`: `[batch, len, len]`, true
+/// weights and records) so that the feed-forward's exact GELU, the attention's softmax (see
+/// [`attend`]) and the dropouts run zoo's kernels: Burn's GELU computed libm's `erff` a value
+/// at a time on one thread (10 % of a GPT step). `mask_pad`: `[batch, len]`, true at padding; `mask_attn`: `[batch, len, len]`, true
 /// where a position may not look.
 ///
 /// # Shapes
@@ -65,15 +64,9 @@ pub fn encode(
     for layer in &encoder.layers {
         // Burn's names: `norm_2` before the attention, `norm_1` before the feed-forward when
         // the norm comes first; after each residual sum otherwise.
-        let attend = |h: Tensor<3>| {
-            let mut input = MhaInput::self_attn(h);
-            if let Some(mask) = mask_pad.clone() {
-                input = input.mask_pad(mask);
-            }
-            if let Some(mask) = mask_attn.clone() {
-                input = input.mask_attn(mask);
-            }
-            dropout(&layer.dropout, layer.mha.forward(input).context)
+        let attention = |h: Tensor<3>| {
+            let (context, _) = attend(&layer.mha, h.clone(), h.clone(), h, mask_pad.clone(), mask_attn.clone());
+            dropout(&layer.dropout, context)
         };
         let feed_forward = |h: Tensor<3>| {
             let ff = &layer.pwff;
@@ -85,10 +78,10 @@ pub fn encode(
             dropout(&layer.dropout, ff.linear_outer.forward(dropout(&ff.dropout, h)))
         };
         x = if layer.norm_first {
-            let x = x.clone() + attend(layer.norm_2.forward(x));
+            let x = x.clone() + attention(layer.norm_2.forward(x));
             x.clone() + feed_forward(layer.norm_1.forward(x))
         } else {
-            let x = layer.norm_1.forward(x.clone() + attend(x));
+            let x = layer.norm_1.forward(x.clone() + attention(x));
             layer.norm_2.forward(x.clone() + feed_forward(x))
         };
     }

@@ -25,11 +25,11 @@ use burn::tensor::activation::gelu;
 use burn_autodiff::Autodiff;
 use burn_autodiff::checkpoint::base::Checkpointer;
 use burn_autodiff::grads::Gradients;
-use burn_autodiff::ops::{Backward, Ops};
+use burn_autodiff::ops::Ops;
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
-use super::{KernelBackend, autodiff_output, backend_of, enabled, flex_tensor, view};
+use super::{Chunk, KernelBackend, autodiff_output, backend_of, enabled, exp_nonpositive, flex_tensor, view, widest};
 
 /// Below this many values a tensor stays with Burn's operation: the pool's start-up costs
 /// more than the pass.
@@ -66,25 +66,6 @@ fn is_f32(tensor: &FlexTensor) -> bool {
     tensor.dtype() == burn::tensor::DType::F32
 }
 
-/// `exp(v)` for `v ≤ 0` (Cephes' `expf`): `2^n e^r` with `n` the nearest integer to `v / ln 2`
-/// and `|r| ≤ ln 2 / 2`; below -87 it is `exp(-87)` (1.6e-38), which only ever multiplies
-/// values it makes negligible.
-#[inline(always)]
-fn exp_nonpositive(v: f32) -> f32 {
-    // 1.5 * 2^23: adding it rounds to an integer held in the low bits of the sum.
-    const ROUND: f32 = 12_582_912.0;
-    let v = v.max(-87.0);
-    let shifted = v * std::f32::consts::LOG2_E + ROUND;
-    let n = shifted - ROUND;
-    let whole = shifted.to_bits().wrapping_sub(ROUND.to_bits()) as i32; // n as an integer
-    let r = v - n * 0.693_359_4 - n * -2.121_944_4e-4;
-    let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r + 1.666_666_5e-1)
-        * r
-        + 0.5;
-    let e = p * r * r + r + 1.0;
-    e * f32::from_bits(((whole + 127) as u32) << 23)
-}
-
 /// `(Φ(x), exp(-x² / 2))` for the forward and backward passes.
 #[inline(always)]
 fn cdf_and_density_term(x: f32) -> (f32, f32) {
@@ -103,67 +84,46 @@ const INV_SQRT_2PI: f32 = 0.398_942_3;
 fn forward(input: &FlexTensor) -> FlexTensor {
     let x = view(input);
     let mut y = vec![0.0f32; x.len()];
-    y.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(y, x)| widest(Pass::Forward, x, x, y));
+    y.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(out, x)| widest(Forward { x, out }));
     flex_tensor(y, input.layout().shape().clone())
 }
 
-/// Which of the two loops [`widest`] runs.
-#[derive(Clone, Copy)]
-enum Pass {
-    /// `out = x Φ(x)`
-    Forward,
-    /// `out = dy (Φ(x) + x φ(x))`
-    Backward,
+/// `out = x Φ(x)` on one chunk.
+struct Forward<'a> {
+    x: &'a [f32],
+    out: &'a mut [f32],
 }
 
-/// One chunk of a pass: `x`, `dy` (the forward pass ignores it) and `out` of one length.
-#[inline(always)]
-fn pass(which: Pass, x: &[f32], dy: &[f32], out: &mut [f32]) {
-    match which {
-        Pass::Forward => {
-            for (out, &x) in out.iter_mut().zip(x) {
-                *out = x * cdf_and_density_term(x).0;
-            }
-        }
-        Pass::Backward => {
-            for ((out, &x), &dy) in out.iter_mut().zip(x).zip(dy) {
-                let (cdf, gauss) = cdf_and_density_term(x);
-                *out = dy * (cdf + x * gauss * INV_SQRT_2PI);
-            }
+impl Chunk for Forward<'_> {
+    #[inline(always)]
+    fn run(self) {
+        for (out, &x) in self.out.iter_mut().zip(self.x) {
+            *out = x * cdf_and_density_term(x).0;
         }
     }
 }
 
-/// [`pass`] compiled for the widest vectors the CPU has (AVX-512, else AVX2, else the SSE2 of
-/// every x86-64): the same arithmetic in every build, only the vector width differs, so the
-/// values do not depend on the CPU (Rust forms no fused multiply-adds of its own).
-fn widest(which: Pass, x: &[f32], dy: &[f32], out: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx512f")]
-        fn avx512(which: Pass, x: &[f32], dy: &[f32], out: &mut [f32]) {
-            pass(which, x, dy, out)
-        }
-        #[target_feature(enable = "avx2")]
-        fn avx2(which: Pass, x: &[f32], dy: &[f32], out: &mut [f32]) {
-            pass(which, x, dy, out)
-        }
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has AVX-512F (checked above).
-            return unsafe { avx512(which, x, dy, out) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2 (checked above).
-            return unsafe { avx2(which, x, dy, out) };
+/// `out = dy (Φ(x) + x φ(x))` on one chunk.
+struct Backward<'a> {
+    x: &'a [f32],
+    dy: &'a [f32],
+    out: &'a mut [f32],
+}
+
+impl Chunk for Backward<'_> {
+    #[inline(always)]
+    fn run(self) {
+        for ((out, &x), &dy) in self.out.iter_mut().zip(self.x).zip(self.dy) {
+            let (cdf, gauss) = cdf_and_density_term(x);
+            *out = dy * (cdf + x * gauss * INV_SQRT_2PI);
         }
     }
-    pass(which, x, dy, out)
 }
 
 #[derive(Debug)]
 struct GeluBackward;
 
-impl Backward<Flex, 1> for GeluBackward {
+impl burn_autodiff::ops::Backward<Flex, 1> for GeluBackward {
     /// The input.
     type State = Arc<FlexTensor>;
 
@@ -174,7 +134,7 @@ impl Backward<Flex, 1> for GeluBackward {
         let mut dx = vec![0.0f32; x.len()];
         dx.par_chunks_mut(CHUNK)
             .zip(x.par_chunks(CHUNK).zip(dy_values.par_chunks(CHUNK)))
-            .for_each(|(dx, (x, dy))| widest(Pass::Backward, x, dy, dx));
+            .for_each(|(out, (x, dy))| widest(Backward { x, dy, out }));
         grads.register::<Flex>(parent.id, flex_tensor(dx, dy.layout().shape().clone()));
     }
 }
@@ -187,7 +147,8 @@ mod tests {
     fn exp_and_the_normal_cdf_are_within_float_rounding_of_f64s() {
         for k in 0..=20_000 {
             let v = -(k as f64) * 0.0044; // 0 to -88
-            let (got, want) = (f64::from(exp_nonpositive(v as f32)), (v as f32 as f64).exp().max((-87.0f64).exp()));
+            let want = if v < -87.0 { 0.0 } else { (v as f32 as f64).exp() };
+            let got = f64::from(exp_nonpositive(v as f32));
             assert!((got - want).abs() <= 3e-7 * want, "exp({v}): {got} vs {want}");
         }
         for k in -12_000..=12_000 {

@@ -11,6 +11,7 @@ pub mod dropout;
 pub mod gelu;
 pub mod lstm;
 pub mod pool;
+pub mod softmax;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -188,4 +189,56 @@ pub(crate) unsafe fn matmul(
             if threads { parallelism(m, n, k) } else { Parallelism::None },
         )
     }
+}
+
+/// `exp(v)` for `v ≤ 0` (Cephes' `expf`): `2^n e^r` with `n` the nearest integer to `v / ln 2`
+/// and `|r| ≤ ln 2 / 2`; 0 below -87 (where the exact value is below 1.7e-38), as a masked
+/// attention score's weight must be.
+#[inline(always)]
+pub(crate) fn exp_nonpositive(v: f32) -> f32 {
+    // 1.5 * 2^23: adding it rounds to an integer held in the low bits of the sum.
+    const ROUND: f32 = 12_582_912.0;
+    let clamped = v.max(-87.0);
+    let shifted = clamped * std::f32::consts::LOG2_E + ROUND;
+    let n = shifted - ROUND;
+    let whole = shifted.to_bits().wrapping_sub(ROUND.to_bits()) as i32; // n as an integer
+    let r = clamped - n * 0.693_359_4 - n * -2.121_944_4e-4;
+    let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r + 1.666_666_5e-1)
+        * r
+        + 0.5;
+    let e = (p * r * r + r + 1.0) * f32::from_bits(((whole + 127) as u32) << 23);
+    if v < -87.0 { 0.0 } else { e }
+}
+
+/// One chunk of an element-wise pass, as a value [`widest`] can compile for each instruction
+/// set (a closure would not be inlined into the target-feature copies reliably).
+pub(crate) trait Chunk {
+    /// The pass; implementations are `#[inline(always)]`.
+    fn run(self);
+}
+
+/// `chunk.run()` compiled for the widest vectors the CPU has (AVX-512, else AVX2, else the SSE2
+/// of every x86-64): the same arithmetic in every copy, only the vector width differs, so the
+/// values do not depend on the CPU (Rust forms no fused multiply-adds of its own).
+pub(crate) fn widest<C: Chunk>(chunk: C) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f")]
+        fn avx512<C: Chunk>(chunk: C) {
+            chunk.run()
+        }
+        #[target_feature(enable = "avx2")]
+        fn avx2<C: Chunk>(chunk: C) {
+            chunk.run()
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F (checked above).
+            return unsafe { avx512(chunk) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (checked above).
+            return unsafe { avx2(chunk) };
+        }
+    }
+    chunk.run()
 }
