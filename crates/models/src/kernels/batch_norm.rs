@@ -184,17 +184,19 @@ impl Backward<Flex, 3> for BatchNormBackward {
         let s = ops.state;
         let layout = s.layout;
         let inner = layout.inner;
-        // dz = dy through the LeakyReLU (z from x̂, gamma and beta).
+        // dz = dy through the LeakyReLU (z from x̂, gamma and beta); at slope 1 (plain batch
+        // norm) dz is dy and the pass is skipped. A product by a selected factor, not a
+        // conditional store, so that the loop vectorises.
         let mut dz = dy;
-        dz.par_chunks_mut(inner).zip(s.normalized.par_chunks(inner)).enumerate().for_each(|(run, (d, x_hat))| {
-            let c = run % layout.channels;
-            let (g, b) = (s.gamma[c], s.beta[c]);
-            for (d, &h) in d.iter_mut().zip(x_hat) {
-                if g * h + b <= 0.0 {
-                    *d *= s.slope;
+        if s.slope != 1.0 {
+            dz.par_chunks_mut(inner).zip(s.normalized.par_chunks(inner)).enumerate().for_each(|(run, (d, x_hat))| {
+                let c = run % layout.channels;
+                let (g, b) = (s.gamma[c], s.beta[c]);
+                for (d, &h) in d.iter_mut().zip(x_hat) {
+                    *d *= if g * h + b > 0.0 { 1.0 } else { s.slope };
                 }
-            }
-        });
+            });
+        }
         // Per channel: Σ dz and Σ dz x̂.
         let sums: Vec<(f64, f64)> = (0..layout.channels)
             .into_par_iter()
