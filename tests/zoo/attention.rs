@@ -1,11 +1,12 @@
-//! Attention (item 24): Burn's multi-head attention against a naive
-//! `softmax(Q Kᵀ / sqrt(d)) V` written out in loops, the padding and causal masks (masked
-//! positions get zero weight), and attention pooling.
+//! Attention (item 24): Burn's multi-head attention, and zoo's `attend` walking the same
+//! module, against a naive `softmax(Q Kᵀ / sqrt(d)) V` written out in loops, the padding and
+//! causal masks (masked positions get zero weight), and attention pooling.
 
 use burn::nn::Linear;
 use burn::nn::attention::{MhaInput, MultiHeadAttentionConfig};
 use burn::prelude::*;
 use burn::tensor::Distribution;
+use zoo_models::attention::attend;
 use zoo_models::{AttentionPoolingConfig, causal_mask, padding_mask};
 
 use crate::common::rng_lock;
@@ -76,15 +77,33 @@ fn check(mask: &str) {
     let mha = MultiHeadAttentionConfig::new(d_model, heads).with_dropout(0.0).init(&device);
     let x = Tensor::<3>::random([batch, len, d_model], Distribution::Normal(0.0, 1.0), &device);
     let lengths = [5, 3];
+    let mask_pad = (mask == "padding").then(|| padding_mask(&lengths, len, &device));
+    let mask_attn = (mask == "causal").then(|| causal_mask(batch, len, &device));
+    // Burn's module, then zoo's walk over it (what the transformers run).
     let mut input = MhaInput::self_attn(x.clone());
-    match mask {
-        "padding" => input = input.mask_pad(padding_mask(&lengths, len, &device)),
-        "causal" => input = input.mask_attn(causal_mask(batch, len, &device)),
-        _ => {}
+    if let Some(m) = mask_pad.clone() {
+        input = input.mask_pad(m);
+    }
+    if let Some(m) = mask_attn.clone() {
+        input = input.mask_attn(m);
     }
     let out = mha.forward(input);
-    let (context, weights) = (values(out.context), values(out.weights));
-    let xs = values(x);
+    check_against_naive(mask, &mha, &x, &lengths, values(out.context), values(out.weights));
+    let (context, weights) = attend(&mha, x.clone(), x.clone(), x.clone(), mask_pad, mask_attn);
+    check_against_naive(mask, &mha, &x, &lengths, values(context), values(weights));
+}
+
+fn check_against_naive(
+    mask: &str,
+    mha: &burn::nn::attention::MultiHeadAttention,
+    x: &Tensor<3>,
+    lengths: &[usize],
+    context: Vec<f64>,
+    weights: Vec<f64>,
+) {
+    let [batch, len, d_model] = x.dims();
+    let heads = mha.n_heads;
+    let xs = values(x.clone());
     for b in 0..batch {
         let rows: Vec<Vec<f64>> =
             (0..len).map(|i| xs[(b * len + i) * d_model..(b * len + i + 1) * d_model].to_vec()).collect();
@@ -93,7 +112,7 @@ fn check(mask: &str) {
             "causal" => j > i,
             _ => false,
         };
-        let (expected, expected_weights) = naive(&rows, &mha, &hidden);
+        let (expected, expected_weights) = naive(&rows, mha, &hidden);
         for i in 0..len {
             for c in 0..d_model {
                 let got = context[(b * len + i) * d_model + c];

@@ -422,6 +422,13 @@ fn attentions_scaled_softmax_matches_burns_in_values_and_gradients() {
         assert_close(&format!("output ({case})"), zoo.0, burn.0);
         assert_close(&format!("d x ({case})"), zoo.1, burn.1);
     }
+    // A diverged score shows: a NaN makes its row NaN, as in Burn's softmax, and only its row.
+    let mut scores = vec![0.5f32; 2 * 64 * 512];
+    scores[3] = f32::NAN;
+    let x = Tensor::<3>::from_data(TensorData::new(scores, [2, 64, 512]), &Device::flex());
+    let out = softmax_scaled(x, 0.125).into_data().try_to_vec::<f32>().unwrap();
+    assert!(out[..512].iter().all(|v| v.is_nan()), "the row with a NaN is NaN");
+    assert!(out[512..].iter().all(|v| (v - 1.0 / 512.0).abs() < 1e-7), "the other rows are uniform");
 }
 
 /// zoo's walk over Burn's encoder layers computes what Burn's `TransformerEncoder::forward`

@@ -20,8 +20,8 @@ use crate::nn::softmax_scaled;
 /// Burn's `MultiHeadAttention::forward` over the same module (weights, records), written out
 /// so that the softmax and the dropout on the weights run zoo's kernels (Burn's softmax was
 /// five single-threaded passes with libm's `exp`). Returns the context and the weights (after
-/// dropout, as Burn's `MhaOutput`). The masks are applied before the scaling, Burn's after:
-/// -1e4 scaled is still a weight of exactly 0.
+/// dropout, as Burn's `MhaOutput`). The masks go in before the scaling (Burn's after), as
+/// `min_float / scale`, so that the scaled score is Burn's `min_float` exactly.
 ///
 /// # Shapes
 /// - query: `[batch, len_q, d_model]`; key, value: `[batch, len_k, d_model]`
@@ -37,6 +37,15 @@ pub fn attend(
     mask_attn: Option<Tensor<3, Bool>>,
 ) -> (Tensor<3>, Tensor<4>) {
     let [batch, len_q, d_model] = query.dims();
+    let [key_batch, len_k, key_width] = key.dims();
+    assert!(
+        d_model == mha.d_model && key_batch == batch && key_width == d_model && value.dims() == [batch, len_k, d_model],
+        "attention over query {:?}, key {:?}, value {:?}: the three need the batch and width {} of the layer, and key and value one length",
+        query.dims(),
+        key.dims(),
+        value.dims(),
+        mha.d_model
+    );
     // [batch, len, d_model] -> [batch, heads, len, d_k]
     let split_heads = |x: Tensor<3>, linear: &Linear| {
         let [batch, len, _] = x.dims();
@@ -44,16 +53,17 @@ pub fn attend(
     };
     let (query, key, value) =
         (split_heads(query, &mha.query), split_heads(key, &mha.key), split_heads(value, &mha.value));
+    let scale = 1.0 / (mha.d_k as f64).sqrt();
+    let fill = mha.min_float / scale;
     let mut scores = query.matmul(key.transpose()); // [batch, heads, len_q, len_k]
     if let Some(mask) = mask_pad {
         let [batch, len_k] = mask.dims();
-        scores = scores.mask_fill(mask.reshape([batch, 1, 1, len_k]), mha.min_float);
+        scores = scores.mask_fill(mask.reshape([batch, 1, 1, len_k]), fill);
     }
     if let Some(mask) = mask_attn {
         let [batch, len_q, len_k] = mask.dims();
-        scores = scores.mask_fill(mask.reshape([batch, 1, len_q, len_k]), mha.min_float);
+        scores = scores.mask_fill(mask.reshape([batch, 1, len_q, len_k]), fill);
     }
-    let scale = 1.0 / (mha.d_k as f64).sqrt();
     let weights =
         if mha.quiet_softmax { quiet_softmax(scores.mul_scalar(scale), 3) } else { softmax_scaled(scores, scale) };
     let weights = dropout(&mha.dropout, weights);

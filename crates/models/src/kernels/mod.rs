@@ -193,12 +193,15 @@ pub(crate) unsafe fn matmul(
 
 /// `exp(v)` for `v ≤ 0` (Cephes' `expf`): `2^n e^r` with `n` the nearest integer to `v / ln 2`
 /// and `|r| ≤ ln 2 / 2`; 0 below -87 (where the exact value is below 1.7e-38), as a masked
-/// attention score's weight must be.
+/// attention score's weight must be; NaN for NaN (a diverged score must show). Wrong for
+/// `v > 0`, which no caller passes.
 #[inline(always)]
 pub(crate) fn exp_nonpositive(v: f32) -> f32 {
     // 1.5 * 2^23: adding it rounds to an integer held in the low bits of the sum.
     const ROUND: f32 = 12_582_912.0;
-    let clamped = v.max(-87.0);
+    debug_assert!(v <= 0.0 || v.is_nan(), "exp_nonpositive({v})");
+    // Not `v.max(-87.0)`, which would turn NaN into -87.
+    let clamped = if v < -87.0 { -87.0 } else { v };
     let shifted = clamped * std::f32::consts::LOG2_E + ROUND;
     let n = shifted - ROUND;
     let whole = shifted.to_bits().wrapping_sub(ROUND.to_bits()) as i32; // n as an integer

@@ -101,7 +101,8 @@ impl Chunk for ForwardRows<'_> {
     fn run(self) {
         let scale = self.scale;
         for (x, y) in self.x.chunks(self.width).zip(self.out.chunks_mut(self.width)) {
-            // f32::max skips NaN; a NaN row still comes out NaN through the sum.
+            // f32::max skips NaN; a NaN score still makes its row NaN (through `exp` and the
+            // sum), as Burn's softmax does.
             let max = reduce(x, f32::NEG_INFINITY, f32::max);
             for (y, &x) in y.iter_mut().zip(x) {
                 *y = exp_nonpositive(scale * (x - max));

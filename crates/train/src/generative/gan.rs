@@ -47,7 +47,8 @@ pub struct GanRecipe {
     pub diversity: Option<f64>,
     /// Both players' steps from the same parameters, as the TensorFlow tutorial computes them
     /// (true): G's loss reads D before D's step, and D's step reads the fakes G made before its
-    /// own. False or absent: D's step first, then G's against the updated D (PyTorch's DCGAN
+    /// own (the tutorial also reuses one pass of D over the fakes for both losses, where zoo
+    /// runs two, with two dropout masks). False or absent: D's step first, then G's against the updated D (PyTorch's DCGAN
     /// example).
     pub simultaneous: Option<bool>,
 }
@@ -278,7 +279,8 @@ impl GanTrainer {
     /// Images from `noise`, in training mode (batch norm on the batch's statistics), with the
     /// generator's graph: the discriminator step reads them detached, the generator step
     /// backpropagates through them. One generator pass serves both steps of a batch: the
-    /// generator does not change between them.
+    /// discriminator's step reads pictures of the generator from before its own step, in either
+    /// order.
     ///
     /// # Shapes
     /// - noise: `[batch, noise]`; output: `[batch, 1, 28, 28]` in `[-1, 1]`
