@@ -350,6 +350,31 @@ fn relu_leaky_relu_and_the_residual_sum_match_burns_in_values_and_gradients() {
     }
 }
 
+/// A one-input kernel (`op`) against Burn's operation (zoo's kernels off) on `x` under autodiff,
+/// transposed in its last two dimensions or not: the outputs and the gradients of a weighted
+/// sum of them agree. Returns the kernel's output.
+fn one_input_matches_burn<const D: usize>(
+    case: &str,
+    x: &Tensor<D>,
+    transposed: bool,
+    op: &dyn Fn(Tensor<D>) -> Tensor<D>,
+) -> Tensor<D> {
+    let arrange = |x: Tensor<D>| if transposed { x.swap_dims(D - 2, D - 1) } else { x };
+    let weights = Tensor::<D>::random(arrange(x.clone()).dims(), Distribution::Uniform(0.5, 1.5), &x.device());
+    let run = |on: bool| {
+        kernels::set_enabled(on);
+        let x = x.clone().require_grad();
+        let out = op(arrange(x.clone()));
+        let grads = (out.clone() * weights.clone()).sum().backward();
+        (out.inner(), x.grad(&grads).unwrap())
+    };
+    let (zoo, burn) = (run(true), run(false));
+    kernels::set_enabled(true);
+    assert_close(&format!("output ({case})"), zoo.0.clone(), burn.0);
+    assert_close(&format!("d x ({case})"), zoo.1, burn.1);
+    zoo.0
+}
+
 #[test]
 fn gelu_matches_burns_in_values_and_gradients() {
     use zoo_models::nn::gelu;
@@ -362,22 +387,15 @@ fn gelu_matches_burns_in_values_and_gradients() {
         [([4, 128, 96], false, 1.0), ([2, 5, 7], false, 1.0), ([4, 96, 128], true, 1.0), ([4, 128, 96], false, 4.0)]
     {
         let x = Tensor::<3>::random(dims, Distribution::Normal(0.0, spread), &device);
-        let out_dims = if transposed { [dims[0], dims[2], dims[1]] } else { dims };
-        let weights = Tensor::<3>::random(out_dims, Distribution::Uniform(0.5, 1.5), &device);
-        let run = |on: bool| {
-            kernels::set_enabled(on);
-            let x = x.clone().require_grad();
-            let input = if transposed { x.clone().swap_dims(1, 2) } else { x.clone() };
-            let out = gelu(input);
-            let grads = (out.clone() * weights.clone()).sum().backward();
-            (out.inner(), x.grad(&grads).unwrap(), gelu(x.inner()))
-        };
-        let (zoo, burn) = (run(true), run(false));
-        kernels::set_enabled(true);
         let case = format!("{dims:?}, transposed {transposed}, spread {spread}");
-        assert_close(&format!("output ({case})"), zoo.0, burn.0);
-        assert_close(&format!("d x ({case})"), zoo.1, burn.1);
-        assert_close(&format!("inference output ({case})"), zoo.2, burn.2);
+        one_input_matches_burn(&case, &x, transposed, &|x| gelu(x));
+        let inference = |on: bool| {
+            kernels::set_enabled(on);
+            gelu(x.clone().inner())
+        };
+        let (zoo, burn) = (inference(true), inference(false));
+        kernels::set_enabled(true);
+        assert_close(&format!("inference output ({case})"), zoo, burn);
     }
 }
 
@@ -404,23 +422,10 @@ fn attentions_scaled_softmax_matches_burns_in_values_and_gradients() {
                     .expand(dims);
             x = x.mask_fill(mask.bool_or(whole_rows), -1e4);
         }
-        let out_dims = if transposed { [dims[0], dims[1], dims[3], dims[2]] } else { dims };
-        let weights = Tensor::<4>::random(out_dims, Distribution::Uniform(0.5, 1.5), &device);
-        let run = |on: bool| {
-            kernels::set_enabled(on);
-            let x = x.clone().require_grad();
-            let input = if transposed { x.clone().swap_dims(2, 3) } else { x.clone() };
-            let out = softmax_scaled(input, 0.125);
-            let grads = (out.clone() * weights.clone()).sum().backward();
-            (out.inner(), x.grad(&grads).unwrap())
-        };
-        let (zoo, burn) = (run(true), run(false));
-        kernels::set_enabled(true);
         let case = format!("{dims:?}, transposed {transposed}, masked {masked}");
-        let rows = zoo.0.clone().sum_dim(3).into_data().try_to_vec::<f32>().unwrap();
+        let zoo = one_input_matches_burn(&case, &x, transposed, &|x| softmax_scaled(x, 0.125));
+        let rows = zoo.sum_dim(3).into_data().try_to_vec::<f32>().unwrap();
         assert!(rows.iter().all(|s| (s - 1.0).abs() < 1e-5), "rows sum to 1 ({case})");
-        assert_close(&format!("output ({case})"), zoo.0, burn.0);
-        assert_close(&format!("d x ({case})"), zoo.1, burn.1);
     }
     // A diverged score shows: a NaN makes its row NaN, as in Burn's softmax, and only its row.
     let mut scores = vec![0.5f32; 2 * 64 * 512];

@@ -20,7 +20,7 @@ use burn_autodiff::ops::{Backward, Ops};
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
-use super::{KernelBackend, autodiff_output, backend_of, enabled, flex_tensor, view};
+use super::{KernelBackend, autodiff_output, backend_of, enabled, flex_tensor, is_f32, view};
 
 /// Below this many values a tensor stays with Burn's operations: the pool's start-up costs
 /// more than the pass.
@@ -96,7 +96,7 @@ fn kernel<const D: usize>(a: &Tensor<D>, b: Option<&Tensor<D>>, slope: f64) -> O
 /// longer write into it in place (the GAN's peak memory rose 45 MB that way; a byte a value
 /// still cost 12 MB).
 fn forward(a: &FlexTensor, b: Option<&FlexTensor>, slope: f32) -> Option<(FlexTensor, Vec<u64>)> {
-    let f32_only = a.dtype() == burn::tensor::DType::F32 && b.is_none_or(|b| b.dtype() == burn::tensor::DType::F32);
+    let f32_only = is_f32(a) && b.is_none_or(is_f32);
     if !f32_only {
         return None;
     }

@@ -29,7 +29,7 @@ use burn_autodiff::ops::{Backward, Ops};
 use burn_flex::Flex;
 use rayon::prelude::*;
 
-use super::{KernelBackend, autodiff_output, backend_of, enabled, flex_tensor, values};
+use super::{KernelBackend, autodiff_output, backend_of, enabled, flex_tensor, is_f32, values};
 
 /// `leaky_relu(norm.forward(input), slope)`, by zoo's kernel in training (flex under
 /// autodiff, the layer not frozen, f32), else by Burn.
@@ -89,8 +89,7 @@ fn train_forward<const D: usize>(norm: &BatchNorm, input: &Tensor<D>, slope: f64
     let x = input.clone().try_into_primitive::<AdFlex>().ok()?;
     let gamma = norm.gamma.val().try_into_primitive::<AdFlex>().ok()?;
     let beta = norm.beta.val().try_into_primitive::<AdFlex>().ok()?;
-    let f32_only =
-        [x.primitive(), gamma.primitive(), beta.primitive()].iter().all(|t| t.dtype() == burn::tensor::DType::F32);
+    let f32_only = [x.primitive(), gamma.primitive(), beta.primitive()].into_iter().all(is_f32);
     if !f32_only {
         return None;
     }

@@ -36,7 +36,7 @@ use burn_autodiff::ops::{Backward, Ops};
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
-use super::{KernelBackend, autodiff_output, backend_of, enabled, flex_tensor, matmul, view};
+use super::{KernelBackend, autodiff_output, backend_of, enabled, flex_tensor, is_f32, matmul, view};
 
 /// The geometry of one convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -163,7 +163,7 @@ fn run<B>(
 where
     B: Backward<Flex, 3, State = Arc<Saved>>,
 {
-    let f32_only = |tensors: [&FlexTensor; 3]| tensors.iter().all(|t| t.dtype() == burn::tensor::DType::F32);
+    let f32_only = |tensors: [&FlexTensor; 3]| tensors.into_iter().all(is_f32);
     match backend_of(x)? {
         KernelBackend::Flex => {
             let flex = |t: Tensor<4>| t.try_into_primitive::<Flex>().ok();

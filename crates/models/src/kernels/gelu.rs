@@ -22,14 +22,13 @@ use std::sync::Arc;
 
 use burn::prelude::*;
 use burn::tensor::activation::gelu;
-use burn_autodiff::Autodiff;
 use burn_autodiff::checkpoint::base::Checkpointer;
 use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::Ops;
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
-use super::{Chunk, KernelBackend, autodiff_output, backend_of, enabled, exp_nonpositive, flex_tensor, view, widest};
+use super::{Chunk, enabled, exp_nonpositive, flex_tensor, unary_kernel, view, widest};
 
 /// Below this many values a tensor stays with Burn's operation: the pool's start-up costs
 /// more than the pass.
@@ -46,24 +45,7 @@ pub fn gelu_fused<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     if !enabled() || x.shape().num_elements() < SMALL {
         return gelu(x);
     }
-    match backend_of(&x) {
-        Some(KernelBackend::Flex) => match x.clone().try_into_primitive::<Flex>() {
-            Ok(input) if is_f32(&input) => Tensor::from_primitive::<Flex>(forward(&input)),
-            _ => gelu(x),
-        },
-        Some(KernelBackend::AutodiffFlex) => match x.clone().try_into_primitive::<Autodiff<Flex>>() {
-            Ok(input) if is_f32(input.primitive()) => {
-                let output = forward(input.primitive());
-                autodiff_output(GeluBackward, [input.node()], Arc::new(input.primitive().clone()), output)
-            }
-            _ => gelu(x),
-        },
-        None => gelu(x),
-    }
-}
-
-fn is_f32(tensor: &FlexTensor) -> bool {
-    tensor.dtype() == burn::tensor::DType::F32
+    unary_kernel(&x, GeluBackward, forward, |input, _| Arc::new(input.clone())).unwrap_or_else(|| gelu(x))
 }
 
 /// `(Φ(x), exp(-x² / 2))` for the forward and backward passes.

@@ -34,7 +34,9 @@ use burn_autodiff::ops::{Backward, Ops};
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
-use super::{KernelBackend, UnpackedWeights, autodiff_output, backend_of, enabled, flex_tensor, matmul, values};
+use super::{
+    KernelBackend, UnpackedWeights, autodiff_output, backend_of, enabled, flex_tensor, is_f32, matmul, values,
+};
 
 /// Sizes of one call.
 #[derive(Clone, Copy, Debug)]
@@ -167,7 +169,7 @@ fn forward(x: &FlexTensor, w: &FlexTensor, h0: &FlexTensor, c0: &FlexTensor) -> 
     use burn_backend::TensorMetadata;
     let [batch, steps, gates_width] = x.shape().dims::<3>();
     let hidden = gates_width / 4;
-    let f32_only = [x, w, h0, c0].iter().all(|t| t.dtype() == burn::tensor::DType::F32);
+    let f32_only = [x, w, h0, c0].into_iter().all(is_f32);
     if !f32_only || gates_width != 4 * hidden || w.shape().dims::<2>() != [hidden, 4 * hidden] || steps == 0 {
         return None;
     }

@@ -68,6 +68,40 @@ pub fn applies<const D: usize>(tensor: &Tensor<D>) -> bool {
     enabled() && backend_of(tensor).is_some()
 }
 
+/// Whether a flex tensor holds f32 values, the only type zoo's kernels compute in.
+pub(crate) fn is_f32(tensor: &FlexTensor) -> bool {
+    tensor.dtype() == burn::tensor::DType::F32
+}
+
+/// The output of a one-input kernel for `x` on flex (plain, or under autodiff with `op` as its
+/// backward pass keeping `state(input, output)`), computed by `forward`; None for a tensor
+/// elsewhere or not f32, where the caller runs Burn's operation.
+pub(crate) fn unary_kernel<Op, const D: usize>(
+    x: &Tensor<D>,
+    op: Op,
+    forward: impl Fn(&FlexTensor) -> FlexTensor,
+    state: impl FnOnce(&FlexTensor, &FlexTensor) -> Op::State,
+) -> Option<Tensor<D>>
+where
+    Op: Backward<Flex, 1>,
+{
+    match backend_of(x)? {
+        KernelBackend::Flex => {
+            let input = x.clone().try_into_primitive::<Flex>().ok().filter(is_f32)?;
+            Some(Tensor::from_primitive::<Flex>(forward(&input)))
+        }
+        KernelBackend::AutodiffFlex => {
+            let input = x.clone().try_into_primitive::<Autodiff<Flex>>().ok()?;
+            if !is_f32(input.primitive()) {
+                return None;
+            }
+            let output = forward(input.primitive());
+            let state = state(input.primitive(), &output);
+            Some(autodiff_output(op, [input.node()], state, output))
+        }
+    }
+}
+
 /// A flex tensor's values in row-major order, borrowed where they already lie so (a copy of a
 /// layer's input per call was 6 % of a `cnn` step in `memmove`), copied otherwise.
 pub(crate) fn view(tensor: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {

@@ -23,7 +23,7 @@ use burn_autodiff::ops::{Backward, Ops};
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
-use super::{KernelBackend, autodiff_output, backend_of, enabled, flex_tensor, view};
+use super::{KernelBackend, autodiff_output, backend_of, enabled, flex_tensor, is_f32, view};
 
 /// `layer.forward(input)`, by zoo's kernel where it applies (flex, f32, no padding, no
 /// dilation, floor mode), else by Burn.
@@ -116,7 +116,7 @@ impl Backward<Flex, 1> for PoolBackward {
 }
 
 fn forward(g: Geometry, x: &FlexTensor) -> Option<(FlexTensor, Vec<u32>)> {
-    if x.dtype() != burn::tensor::DType::F32 || g.height * g.width > u32::MAX as usize {
+    if !is_f32(x) || g.height * g.width > u32::MAX as usize {
         return None;
     }
     let x = view(x);

@@ -15,14 +15,13 @@ use std::sync::Arc;
 
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
-use burn_autodiff::Autodiff;
 use burn_autodiff::checkpoint::base::Checkpointer;
 use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::Ops;
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
-use super::{Chunk, KernelBackend, autodiff_output, backend_of, enabled, exp_nonpositive, flex_tensor, view, widest};
+use super::{Chunk, enabled, exp_nonpositive, flex_tensor, unary_kernel, view, widest};
 
 /// Below this many values a tensor stays with Burn's operations.
 const SMALL: usize = 1 << 15;
@@ -45,25 +44,9 @@ pub fn softmax_scaled<const D: usize>(x: Tensor<D>, scale: f64) -> Tensor<D> {
         return burn(x);
     }
     let scale = scale as f32;
-    match backend_of(&x) {
-        Some(KernelBackend::Flex) => match x.clone().try_into_primitive::<Flex>() {
-            Ok(input) if is_f32(&input) => Tensor::from_primitive::<Flex>(forward(&input, scale)),
-            _ => burn(x),
-        },
-        Some(KernelBackend::AutodiffFlex) => match x.clone().try_into_primitive::<Autodiff<Flex>>() {
-            Ok(input) if is_f32(input.primitive()) => {
-                let output = forward(input.primitive(), scale);
-                let saved = Saved { y: Arc::new(output.clone()), scale };
-                autodiff_output(SoftmaxBackward, [input.node()], saved, output)
-            }
-            _ => burn(x),
-        },
-        None => burn(x),
-    }
-}
-
-fn is_f32(tensor: &FlexTensor) -> bool {
-    tensor.dtype() == burn::tensor::DType::F32
+    let forward = |input: &FlexTensor| forward(input, scale);
+    let saved = |_: &FlexTensor, output: &FlexTensor| Saved { y: Arc::new(output.clone()), scale };
+    unary_kernel(&x, SoftmaxBackward, forward, saved).unwrap_or_else(|| burn(x))
 }
 
 /// The row length of `tensor` (its last dimension) and how many rows a task takes.
